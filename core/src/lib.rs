@@ -1,0 +1,12 @@
+//! Headwater: a fast producer client for Fluvio-protocol streaming clusters, with an embedded broker.
+//!
+//! - [`protocol`]: the Fluvio wire protocol, byte for byte.
+//! - [`producer`]: partitioning, batching, compression, delivery.
+//! - [`client`]: connections, cluster metadata, [`Admin`](client::Admin), [`Consumer`](client::Consumer).
+//! - [`broker`]: the embedded broker ([`TestBroker`](broker::TestBroker)).
+//! - [`runtime`]: the one process-wide tokio runtime every background task runs on.
+
+pub mod protocol;
+
+/// Sent as `client_version` in ApiVersions; must be semver.
+pub const CLIENT_VERSION: &str = env!("CARGO_PKG_VERSION");
