@@ -1,1 +1,524 @@
-fn main(){}
+//! `headwater`: run the embedded broker, manage topics, produce and consume, run the demo and the bench.
+
+mod bench;
+mod demo;
+
+use std::io::{BufRead, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use headwater::broker::{BrokerConfig, SyncPolicy, TestBroker};
+use headwater::client::{Admin, Consumer, ConsumerConfig, Offset, TopicConfig};
+use headwater::producer::{Producer, ProducerConfig};
+use headwater::protocol::sc::CompressionAlgorithm;
+use headwater::Error;
+
+#[derive(Parser)]
+#[command(
+    name = "headwater",
+    version,
+    about = "Fast Fluvio-protocol producer, embedded broker and tools"
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Args, Clone)]
+struct Endpoint {
+    /// SC endpoint (host:port) of the cluster.
+    #[arg(
+        long,
+        env = "HEADWATER_ENDPOINT",
+        default_value = "127.0.0.1:9003",
+        global = true
+    )]
+    endpoint: String,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run the embedded broker until Ctrl-C; prints `HEADWATER_ENDPOINT=host:port` first.
+    Broker {
+        /// Keep logs in this directory (recovered on restart); default in memory.
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// SC address to listen on (port 0 picks a free one).
+        #[arg(long, default_value = "127.0.0.1:9003")]
+        sc_addr: String,
+        /// Number of SPUs.
+        #[arg(long, default_value_t = 1)]
+        spus: u32,
+        /// fsync policy with a data dir: `request` (every produce request), `never`, or an interval like `100ms`.
+        #[arg(long, default_value = "request")]
+        sync: String,
+    },
+    /// Topic administration.
+    Topic {
+        #[command(subcommand)]
+        cmd: TopicCmd,
+    },
+    /// Produce lines from stdin (or a file) to a topic.
+    Produce(ProduceArgs),
+    /// Read records of a partition.
+    Consume(ConsumeArgs),
+    /// Start an embedded broker, stream realistic keyed events through it, verify and report.
+    Demo(demo::DemoArgs),
+    /// Measure producer throughput and latency against a broker.
+    Bench(bench::BenchArgs),
+}
+
+#[derive(Subcommand)]
+enum TopicCmd {
+    /// Create a topic.
+    Create {
+        name: String,
+        #[arg(short = 'p', long, default_value_t = 1)]
+        partitions: u32,
+        #[arg(short = 'r', long = "replication", default_value_t = 1)]
+        replication: u32,
+        /// any, none, gzip, snappy, lz4, zstd
+        #[arg(long)]
+        compression_type: Option<String>,
+        /// e.g. `1h`, `7d`
+        #[arg(long)]
+        retention_time: Option<String>,
+        /// bytes
+        #[arg(long)]
+        segment_size: Option<u32>,
+        /// bytes
+        #[arg(long)]
+        max_partition_size: Option<u64>,
+        #[command(flatten)]
+        ep: Endpoint,
+    },
+    /// Delete a topic.
+    Delete {
+        name: String,
+        #[command(flatten)]
+        ep: Endpoint,
+    },
+    /// List topics.
+    List {
+        #[command(flatten)]
+        ep: Endpoint,
+    },
+}
+
+#[derive(Args)]
+struct ProduceArgs {
+    topic: String,
+    /// Read lines from this file instead of stdin.
+    #[arg(short = 'f', long)]
+    file: Option<PathBuf>,
+    /// Split each line into key and value at the first occurrence of this separator.
+    #[arg(long)]
+    key_separator: Option<String>,
+    /// Use this key for every record.
+    #[arg(long)]
+    key: Option<String>,
+    #[arg(short = 'p', long)]
+    partition: Option<u32>,
+    #[arg(long)]
+    compression: Option<String>,
+    /// e.g. `100ms`
+    #[arg(long)]
+    linger: Option<String>,
+    #[arg(long)]
+    batch_size: Option<String>,
+    #[arg(long)]
+    max_request_size: Option<String>,
+    /// read_uncommitted | read_committed
+    #[arg(long)]
+    isolation: Option<String>,
+    /// at-least-once | at-most-once
+    #[arg(long)]
+    delivery_semantic: Option<String>,
+    /// Print each record's metadata.
+    #[arg(short = 'v', long)]
+    verbose: bool,
+    #[command(flatten)]
+    ep: Endpoint,
+}
+
+#[derive(Args)]
+struct ConsumeArgs {
+    topic: String,
+    #[arg(short = 'p', long, default_value_t = 0)]
+    partition: u32,
+    /// From the beginning.
+    #[arg(short = 'B', long = "beginning", conflicts_with_all = ["start", "head", "tail"])]
+    beginning: bool,
+    /// From an absolute offset.
+    #[arg(long)]
+    start: Option<i64>,
+    /// N records after the beginning.
+    #[arg(short = 'H', long)]
+    head: Option<i64>,
+    /// N records before the end.
+    #[arg(short = 'T', long)]
+    tail: Option<i64>,
+    /// Stop at the end of the log instead of waiting for more.
+    #[arg(short = 'd', long)]
+    disable_continuous: bool,
+    /// Template: {{offset}} {{key}} {{value}} {{partition}} {{time}}
+    #[arg(short = 'F', long)]
+    format: Option<String>,
+    /// text (value only) or json (one object per line)
+    #[arg(short = 'O', long, default_value = "text")]
+    output: String,
+    /// Print the key too (`key:value`).
+    #[arg(short = 'k', long)]
+    key_value: bool,
+    #[command(flatten)]
+    ep: Endpoint,
+}
+
+fn main() -> ExitCode {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("HEADWATER_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    match rt.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), Error> {
+    match cli.cmd {
+        Cmd::Broker {
+            data_dir,
+            sc_addr,
+            spus,
+            sync,
+        } => broker(data_dir, &sc_addr, spus, &sync).await,
+        Cmd::Topic { cmd } => topic(cmd).await,
+        Cmd::Produce(a) => produce(a).await,
+        Cmd::Consume(a) => consume(a).await,
+        Cmd::Demo(a) => demo::run(a).await,
+        Cmd::Bench(a) => bench::run(a).await,
+    }
+}
+
+fn parse_duration(what: &str, s: &str) -> Result<Duration, Error> {
+    humantime::parse_duration(s).map_err(|e| {
+        Error::new(
+            headwater::ErrorKind::InvalidArgument,
+            format!("invalid {what} {s:?}: {e}"),
+        )
+    })
+}
+
+async fn broker(
+    data_dir: Option<PathBuf>,
+    sc_addr: &str,
+    spus: u32,
+    sync: &str,
+) -> Result<(), Error> {
+    let (host, port) = sc_addr
+        .rsplit_once(':')
+        .and_then(|(h, p)| Some((h.to_string(), p.parse::<u16>().ok()?)))
+        .ok_or_else(|| Error::invalid(format!("--sc-addr must be host:port, got {sc_addr:?}")))?;
+    let sync = match sync {
+        "request" => SyncPolicy::EveryRequest,
+        "never" => SyncPolicy::Never,
+        other => SyncPolicy::Interval(parse_duration("--sync", other)?),
+    };
+    let cfg = BrokerConfig {
+        spus,
+        data_dir,
+        host,
+        sc_port: port,
+        sync,
+        ..Default::default()
+    };
+    let broker = TestBroker::start(cfg).await?;
+    println!("HEADWATER_ENDPOINT={}", broker.endpoint());
+    let _ = std::io::stdout().flush();
+    eprintln!(
+        "headwater broker: SC {} · SPUs {} · {}  (Ctrl-C to stop)",
+        broker.endpoint(),
+        broker
+            .spu_ids()
+            .iter()
+            .map(|id| broker.spu_endpoint(*id).unwrap_or_default())
+            .collect::<Vec<_>>()
+            .join(", "),
+        broker
+            .config()
+            .data_dir
+            .as_ref()
+            .map(|d| format!("data in {}", d.display()))
+            .unwrap_or_else(|| "in memory".into())
+    );
+    wait_for_shutdown().await;
+    broker.stop();
+    Ok(())
+}
+
+async fn wait_for_shutdown() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = signal(SignalKind::terminate()).expect("signal handler");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+async fn topic(cmd: TopicCmd) -> Result<(), Error> {
+    match cmd {
+        TopicCmd::Create {
+            name,
+            partitions,
+            replication,
+            compression_type,
+            retention_time,
+            segment_size,
+            max_partition_size,
+            ep,
+        } => {
+            let compression = match compression_type {
+                Some(c) => Some(CompressionAlgorithm::parse(&c).ok_or_else(|| Error::invalid(format!("--compression-type must be any, none, gzip, snappy, lz4 or zstd, got {c:?}")))?),
+                None => None,
+            };
+            let retention_secs = match retention_time {
+                Some(t) => Some(
+                    parse_duration("--retention-time", &t)?
+                        .as_secs()
+                        .min(u32::MAX as u64) as u32,
+                ),
+                None => None,
+            };
+            let admin = Admin::connect(&ep.endpoint).await?;
+            admin
+                .create_topic(
+                    &name,
+                    TopicConfig {
+                        partitions,
+                        replication,
+                        compression,
+                        retention_secs,
+                        segment_size,
+                        max_partition_size,
+                    },
+                )
+                .await?;
+            println!("topic \"{name}\" created");
+        }
+        TopicCmd::Delete { name, ep } => {
+            Admin::connect(&ep.endpoint)
+                .await?
+                .delete_topic(&name)
+                .await?;
+            println!("topic \"{name}\" deleted");
+        }
+        TopicCmd::List { ep } => {
+            let topics = Admin::connect(&ep.endpoint).await?.list_topics().await?;
+            println!(
+                "{:<30} {:>10} {:>12} {:>12} {:>12}",
+                "NAME", "PARTITIONS", "REPLICATION", "COMPRESSION", "STATUS"
+            );
+            for t in topics {
+                println!(
+                    "{:<30} {:>10} {:>12} {:>12} {:>12}",
+                    t.name, t.partitions, t.replication, t.compression, t.status
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn produce(a: ProduceArgs) -> Result<(), Error> {
+    let mut cfg = ProducerConfig::default();
+    // Interactive use wants records out promptly; batching still applies within the linger.
+    cfg.set("linger_ms", "10")?;
+    if let Some(l) = &a.linger {
+        cfg.set(
+            "linger_ms",
+            &parse_duration("--linger", l)?.as_millis().to_string(),
+        )?;
+    }
+    for (k, v) in [
+        ("compression", &a.compression),
+        ("batch_size", &a.batch_size),
+        ("max_request_size", &a.max_request_size),
+        ("isolation", &a.isolation),
+    ] {
+        if let Some(v) = v {
+            cfg.set(k, v)?;
+        }
+    }
+    if let Some(d) = &a.delivery_semantic {
+        cfg.set("delivery", &d.replace('-', "_"))?;
+    }
+    let producer = Producer::connect(&a.ep.endpoint, &a.topic, cfg).await?;
+    let reader: Box<dyn BufRead> = match &a.file {
+        Some(f) => Box::new(std::io::BufReader::new(
+            std::fs::File::open(f)
+                .map_err(|e| Error::invalid(format!("cannot open {}: {e}", f.display())))?,
+        )),
+        None => Box::new(std::io::BufReader::new(std::io::stdin())),
+    };
+    let mut outputs = Vec::new();
+    let mut bytes = 0usize;
+    for line in reader.lines() {
+        let line = line.map_err(|e| Error::invalid(format!("cannot read input: {e}")))?;
+        let (key, value): (Option<&str>, &str) = match (&a.key_separator, &a.key) {
+            (Some(sep), _) => match line.split_once(sep.as_str()) {
+                Some((k, v)) => (Some(k), v),
+                None => {
+                    return Err(Error::invalid(format!(
+                        "line {:?} has no key separator {sep:?}",
+                        line
+                    )))
+                }
+            },
+            (None, Some(k)) => (Some(k.as_str()), line.as_str()),
+            (None, None) => (None, line.as_str()),
+        };
+        bytes += value.len();
+        let out = producer
+            .send_parts(key.map(str::as_bytes), value.as_bytes(), a.partition, None)
+            .await?;
+        outputs.push(out);
+    }
+    producer.flush().await?;
+    let mut partitions = std::collections::BTreeMap::new();
+    for o in &outputs {
+        let m = o.wait().await?;
+        *partitions.entry(m.partition).or_insert(0u64) += 1;
+        if a.verbose {
+            println!(
+                "[{}] partition {} offset {}",
+                m.topic, m.partition, m.offset
+            );
+        }
+    }
+    producer.close().await?;
+    if !a.verbose {
+        let spread: Vec<String> = partitions
+            .iter()
+            .map(|(p, n)| format!("p{p}:{n}"))
+            .collect();
+        println!(
+            "produced {} records ({} bytes) to \"{}\" [{}]",
+            outputs.len(),
+            bytes,
+            a.topic,
+            spread.join(" ")
+        );
+    }
+    Ok(())
+}
+
+fn json_str(b: &[u8]) -> String {
+    let s = String::from_utf8_lossy(b);
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+async fn consume(a: ConsumeArgs) -> Result<(), Error> {
+    let offset = match (a.beginning, a.start, a.head, a.tail) {
+        (true, ..) => Offset::Beginning,
+        (_, Some(n), ..) => Offset::Absolute(n),
+        (_, _, Some(n), _) => Offset::FromBeginning(n),
+        (_, _, _, Some(n)) => Offset::FromEnd(n),
+        _ => Offset::End,
+    };
+    if a.output != "text" && a.output != "json" {
+        return Err(Error::invalid(format!(
+            "--output must be text or json, got {:?}",
+            a.output
+        )));
+    }
+    let mut stream = Consumer::stream(
+        &a.ep.endpoint,
+        &a.topic,
+        a.partition,
+        offset,
+        ConsumerConfig::default(),
+    )
+    .await?;
+    let end = stream.end_at_start;
+    if a.disable_continuous && stream.start_offset() >= end {
+        return Ok(());
+    }
+    let stdout = std::io::stdout();
+    while let Some(r) = stream.next().await {
+        let r = r?;
+        let line = if a.output == "json" {
+            format!(
+                "{{\"partition\":{},\"offset\":{},\"key\":{},\"value\":{},\"timestamp\":{}}}",
+                r.partition,
+                r.offset,
+                r.key
+                    .as_deref()
+                    .map(json_str)
+                    .unwrap_or_else(|| "null".into()),
+                json_str(&r.value),
+                r.timestamp
+            )
+        } else if let Some(f) = &a.format {
+            f.replace("{{offset}}", &r.offset.to_string())
+                .replace("{{partition}}", &r.partition.to_string())
+                .replace(
+                    "{{key}}",
+                    &r.key
+                        .as_deref()
+                        .map(|k| String::from_utf8_lossy(k).into_owned())
+                        .unwrap_or_else(|| "null".into()),
+                )
+                .replace("{{value}}", &String::from_utf8_lossy(&r.value))
+                .replace("{{time}}", &r.timestamp.to_string())
+        } else if a.key_value {
+            format!(
+                "[{}] {}",
+                r.key
+                    .as_deref()
+                    .map(|k| String::from_utf8_lossy(k).into_owned())
+                    .unwrap_or_else(|| "null".into()),
+                String::from_utf8_lossy(&r.value)
+            )
+        } else {
+            String::from_utf8_lossy(&r.value).into_owned()
+        };
+        let mut out = stdout.lock();
+        let _ = writeln!(out, "{line}");
+        if a.disable_continuous && r.offset + 1 >= end {
+            break;
+        }
+    }
+    Ok(())
+}

@@ -10,3 +10,14 @@ pub mod protocol;
 
 /// Sent as `client_version` in ApiVersions; must be semver.
 pub const CLIENT_VERSION: &str = env!("CARGO_PKG_VERSION");
+pub mod broker;
+pub mod client;
+pub mod error;
+pub mod runtime;
+
+pub use broker::{BrokerConfig, TestBroker};
+pub use client::{Admin, Consumer, ConsumerRecord, Offset, TopicConfig};
+pub use error::{Error, ErrorKind, Result};
+pub use protocol::Compression;
+pub mod producer;
+pub use producer::{ProduceOutput, Producer, ProducerConfig, Record, RecordMetadata};

@@ -97,7 +97,10 @@ pub async fn read_frame<R: tokio::io::AsyncRead + Unpin>(
             if got == 0 {
                 return Ok(None);
             }
-            return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "connection closed mid-frame"));
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "connection closed mid-frame",
+            ));
         }
         got += n;
     }
@@ -142,7 +145,9 @@ impl ApiVersionsResponse {
     pub fn pick(&self, key: u16, our_min: i16, our_max: i16) -> Option<i16> {
         self.api_keys
             .iter()
-            .find(|k| k.api_key as u16 == key && k.max_version >= our_min && k.min_version <= our_max)
+            .find(|k| {
+                k.api_key as u16 == key && k.max_version >= our_min && k.min_version <= our_max
+            })
             .map(|k| k.max_version.min(our_max))
     }
 }
@@ -170,7 +175,10 @@ pub fn parse_semver(s: &str) -> DecodeResult<(u64, u64, u64, bool)> {
     if parts.len() != 3 {
         return derr(format!("invalid semver {s:?}"));
     }
-    let n = |p: &str| p.parse::<u64>().map_err(|_| super::codec::DecodeError(format!("invalid semver {s:?}")));
+    let n = |p: &str| {
+        p.parse::<u64>()
+            .map_err(|_| super::codec::DecodeError(format!("invalid semver {s:?}")))
+    };
     Ok((n(parts[0])?, n(parts[1])?, n(parts[2])?, pre))
 }
 
@@ -184,8 +192,17 @@ mod tests {
 
     #[test]
     fn appendix_a_api_versions() {
-        let header = RequestHeader { api_key: 18, api_version: 2, correlation_id: 1, client_id: "fluvio".into() };
-        let body = ApiVersionsRequest { client_version: "0.50.2".into(), client_os: "linux".into(), client_arch: "x86_64".into() };
+        let header = RequestHeader {
+            api_key: 18,
+            api_version: 2,
+            correlation_id: 1,
+            client_id: "fluvio".into(),
+        };
+        let body = ApiVersionsRequest {
+            client_version: "0.50.2".into(),
+            client_os: "linux".into(),
+            client_arch: "x86_64".into(),
+        };
         assert_eq!(
             request_frame(&header, &body),
             unhex("00 00 00 27 00 12 00 02 00 00 00 01 00 06 66 6c 75 76 69 6f 00 06 30 2e 35 30 2e 32 00 05 6c 69 6e 75 78 00 06 78 38 36 5f 36 34")
@@ -193,10 +210,26 @@ mod tests {
         let resp = ApiVersionsResponse {
             error_code: ErrorCode::None,
             api_keys: vec![
-                ApiVersionKey { api_key: 1001, min_version: 9, max_version: 19 },
-                ApiVersionKey { api_key: 1002, min_version: 1, max_version: 19 },
-                ApiVersionKey { api_key: 1003, min_version: 15, max_version: 19 },
-                ApiVersionKey { api_key: 1004, min_version: 15, max_version: 19 },
+                ApiVersionKey {
+                    api_key: 1001,
+                    min_version: 9,
+                    max_version: 19,
+                },
+                ApiVersionKey {
+                    api_key: 1002,
+                    min_version: 1,
+                    max_version: 19,
+                },
+                ApiVersionKey {
+                    api_key: 1003,
+                    min_version: 15,
+                    max_version: 19,
+                },
+                ApiVersionKey {
+                    api_key: 1004,
+                    min_version: 15,
+                    max_version: 19,
+                },
             ],
             platform_version: "0.18.2".into(),
         };

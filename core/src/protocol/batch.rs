@@ -68,15 +68,27 @@ impl BatchHeader {
             first_sequence: r.i32()?,
             schema_id: None,
         };
-        let min_len = BATCH_HEADER_SIZE as i32 + if h.attributes & SCHEMA_ID_FLAG != 0 { 4 } else { 0 };
+        let min_len = BATCH_HEADER_SIZE as i32
+            + if h.attributes & SCHEMA_ID_FLAG != 0 {
+                4
+            } else {
+                0
+            };
         if h.batch_len < min_len {
-            return derr(format!("batch_len {} below the header size {}", h.batch_len, min_len));
+            return derr(format!(
+                "batch_len {} below the header size {}",
+                h.batch_len, min_len
+            ));
         }
         if h.attributes & SCHEMA_ID_FLAG != 0 {
             h.schema_id = Some(r.u32()?);
         }
         if buf.len() < h.total_len() {
-            return derr(format!("batch needs {} bytes, {} present", h.total_len(), buf.len()));
+            return derr(format!(
+                "batch needs {} bytes, {} present",
+                h.total_len(),
+                buf.len()
+            ));
         }
         Ok(h)
     }
@@ -121,24 +133,50 @@ pub struct Record {
 
 /// Encoded size of a record (`Record::write_size` in Fluvio).
 #[inline]
-pub fn record_size(key_len: Option<usize>, value_len: usize, timestamp_delta: i64, offset_delta: i64) -> usize {
+pub fn record_size(
+    key_len: Option<usize>,
+    value_len: usize,
+    timestamp_delta: i64,
+    offset_delta: i64,
+) -> usize {
     let inner = record_inner_size(key_len, value_len, timestamp_delta, offset_delta);
     varint_size(inner as i64) + inner
 }
 
 #[inline]
-fn record_inner_size(key_len: Option<usize>, value_len: usize, timestamp_delta: i64, offset_delta: i64) -> usize {
+fn record_inner_size(
+    key_len: Option<usize>,
+    value_len: usize,
+    timestamp_delta: i64,
+    offset_delta: i64,
+) -> usize {
     let key = match key_len {
         None => 1,
         Some(k) => 1 + varint_size(k as i64) + k,
     };
-    1 + varint_size(timestamp_delta) + varint_size(offset_delta) + key + varint_size(value_len as i64) + value_len + 1
+    1 + varint_size(timestamp_delta)
+        + varint_size(offset_delta)
+        + key
+        + varint_size(value_len as i64)
+        + value_len
+        + 1
 }
 
 /// Appends one encoded record.
 #[inline]
-pub fn put_record(out: &mut Vec<u8>, key: Option<&[u8]>, value: &[u8], timestamp_delta: i64, offset_delta: i64) {
-    let inner = record_inner_size(key.map(|k| k.len()), value.len(), timestamp_delta, offset_delta);
+pub fn put_record(
+    out: &mut Vec<u8>,
+    key: Option<&[u8]>,
+    value: &[u8],
+    timestamp_delta: i64,
+    offset_delta: i64,
+) {
+    let inner = record_inner_size(
+        key.map(|k| k.len()),
+        value.len(),
+        timestamp_delta,
+        offset_delta,
+    );
     out.reserve(inner + 5);
     put_varint(out, inner as i64);
     out.push(0); // attributes
@@ -176,9 +214,16 @@ fn read_record(r: &mut Reader<'_>) -> DecodeResult<Record> {
     let value = b.take(n)?.to_vec();
     let headers = b.varint()?;
     if headers != 0 {
-        return derr(format!("record headers are not supported (count {headers})"));
+        return derr(format!(
+            "record headers are not supported (count {headers})"
+        ));
     }
-    Ok(Record { key, value, timestamp_delta, offset_delta })
+    Ok(Record {
+        key,
+        value,
+        timestamp_delta,
+        offset_delta,
+    })
 }
 
 /// Decodes a records section (`u32 count ++ records`) after decompression.
@@ -206,7 +251,11 @@ pub struct BatchInfo {
 }
 
 /// Appends a whole batch to `out`. `section` is the uncompressed records section: `u32 count ++ records`.
-pub fn write_batch(out: &mut Vec<u8>, info: &BatchInfo, section: &[u8]) -> Result<(), CompressionError> {
+pub fn write_batch(
+    out: &mut Vec<u8>,
+    info: &BatchInfo,
+    section: &[u8],
+) -> Result<(), CompressionError> {
     let start = out.len();
     out.extend_from_slice(&info.base_offset.to_be_bytes());
     out.extend_from_slice(&[0u8; 4]); // batch_len, patched below
@@ -246,7 +295,10 @@ pub fn decode_batch(batch: &[u8], decompress_limit: usize) -> DecodeResult<Decod
     let raw = &batch[header.header_len()..header.total_len()];
     let records = match compression {
         Compression::None => decode_records(raw)?,
-        c => decode_records(&c.decompress(raw, decompress_limit).map_err(|e| DecodeError(e.0))?)?,
+        c => decode_records(
+            &c.decompress(raw, decompress_limit)
+                .map_err(|e| DecodeError(e.0))?,
+        )?,
     };
     if header.last_offset_delta >= 0 && records.len() as i64 != header.record_count() {
         return derr(format!(
@@ -256,7 +308,11 @@ pub fn decode_batch(batch: &[u8], decompress_limit: usize) -> DecodeResult<Decod
             records.len()
         ));
     }
-    Ok(DecodedBatch { header, compression, records })
+    Ok(DecodedBatch {
+        header,
+        compression,
+        records,
+    })
 }
 
 /// Splits a RecordSet's concatenated batches. Stops at the first incomplete or malformed batch
@@ -316,7 +372,13 @@ mod tests {
             put_record(&mut section, None, b"a", 0, 0);
             put_record(&mut section, Some(b""), &[7u8; 200], 5, 1);
             put_record(&mut section, Some(b"key"), b"v", 9, 2);
-            let info = BatchInfo { base_offset: 2, record_count: 3, first_timestamp: 10, max_time_stamp: 19, compression: c };
+            let info = BatchInfo {
+                base_offset: 2,
+                record_count: 3,
+                first_timestamp: 10,
+                max_time_stamp: 19,
+                compression: c,
+            };
             let mut out = Vec::new();
             write_batch(&mut out, &info, &section).unwrap();
             let d = decode_batch(&out, 1 << 20).unwrap();
@@ -333,7 +395,11 @@ mod tests {
 
     #[test]
     fn record_size_matches_encoding() {
-        for (k, v, t, o) in [(None, 0, 0, 0), (Some(0), 1, 70, 1), (Some(300), 100_000, 1 << 20, 9000)] {
+        for (k, v, t, o) in [
+            (None, 0, 0, 0),
+            (Some(0), 1, 70, 1),
+            (Some(300), 100_000, 1 << 20, 9000),
+        ] {
             let key = k.map(|n| vec![1u8; n]);
             let val = vec![2u8; v];
             let mut out = Vec::new();

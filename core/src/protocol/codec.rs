@@ -87,7 +87,11 @@ impl<'a> Reader<'a> {
     pub fn varint_len(&mut self) -> DecodeResult<usize> {
         let n = self.varint()?;
         if n < 0 || n as u64 > self.remaining() as u64 {
-            return derr(format!("length {} out of range ({} bytes left)", n, self.remaining()));
+            return derr(format!(
+                "length {} out of range ({} bytes left)",
+                n,
+                self.remaining()
+            ));
         }
         Ok(n as usize)
     }
@@ -224,7 +228,11 @@ impl<T: Decode> Decode for Vec<T> {
         }
         // Every element takes at least one byte: a count beyond what remains is garbage, not a reason to allocate.
         if n as usize > r.remaining() {
-            return derr(format!("vector count {} exceeds {} remaining bytes", n, r.remaining()));
+            return derr(format!(
+                "vector count {} exceeds {} remaining bytes",
+                n,
+                r.remaining()
+            ));
         }
         let mut out = Vec::with_capacity(n as usize);
         for _ in 0..n {
@@ -365,7 +373,14 @@ mod tests {
 
     #[test]
     fn varint_vectors_from_spec() {
-        for (v, hex) in [(0i64, "00"), (-1, "01"), (1, "02"), (63, "7e"), (8191, "fe7f"), (-134217729, "8180808001")] {
+        for (v, hex) in [
+            (0i64, "00"),
+            (-1, "01"),
+            (1, "02"),
+            (63, "7e"),
+            (8191, "fe7f"),
+            (-134217729, "8180808001"),
+        ] {
             let mut out = Vec::new();
             put_varint(&mut out, v);
             assert_eq!(hex::encode(&out), hex, "encode {v}");
@@ -381,7 +396,10 @@ mod tests {
         x.0.encode(&mut out, 0);
         x.1.encode(&mut out, 0);
         x.2.encode(&mut out, 0);
-        assert_eq!(hex::encode(&out), "000261620000000200000001000000020100" .to_string() + "07");
+        assert_eq!(
+            hex::encode(&out),
+            "000261620000000200000001000000020100".to_string() + "07"
+        );
         let mut r = Reader::new(&out);
         assert_eq!(String::decode(&mut r, 0).unwrap(), "ab");
         assert_eq!(Vec::<i32>::decode(&mut r, 0).unwrap(), vec![1, 2]);

@@ -13,8 +13,13 @@ pub enum Compression {
     Zstd = 4,
 }
 
-pub const ALL_CODECS: [Compression; 5] =
-    [Compression::None, Compression::Gzip, Compression::Snappy, Compression::Lz4, Compression::Zstd];
+pub const ALL_CODECS: [Compression; 5] = [
+    Compression::None,
+    Compression::Gzip,
+    Compression::Snappy,
+    Compression::Lz4,
+    Compression::Zstd,
+];
 
 /// Upper bound on one batch's decompressed records section.
 pub const DEFAULT_DECOMPRESS_LIMIT: usize = 64 * 1024 * 1024;
@@ -40,7 +45,11 @@ impl Compression {
             2 => Compression::Snappy,
             3 => Compression::Lz4,
             4 => Compression::Zstd,
-            n => return Err(CompressionError(format!("unknown compression codec id {n}"))),
+            n => {
+                return Err(CompressionError(format!(
+                    "unknown compression codec id {n}"
+                )))
+            }
         })
     }
     pub fn id(self) -> u8 {
@@ -61,7 +70,9 @@ impl Compression {
 
     /// Appends the compressed form of `input` to `out`.
     pub fn compress_into(self, input: &[u8], out: &mut Vec<u8>) -> Result<(), CompressionError> {
-        let err = |e: std::io::Error| CompressionError(format!("{} compression failed: {e}", self.name()));
+        let err = |e: std::io::Error| {
+            CompressionError(format!("{} compression failed: {e}", self.name()))
+        };
         match self {
             Compression::None => out.extend_from_slice(input),
             Compression::Gzip => {
@@ -77,7 +88,8 @@ impl Compression {
             Compression::Lz4 => {
                 let mut enc = lz4_flex::frame::FrameEncoder::new(out);
                 enc.write_all(input).map_err(err)?;
-                enc.finish().map_err(|e| CompressionError(format!("lz4 compression failed: {e}")))?;
+                enc.finish()
+                    .map_err(|e| CompressionError(format!("lz4 compression failed: {e}")))?;
             }
             Compression::Zstd => {
                 let c = zstd::bulk::compress(input, 1).map_err(err)?;
@@ -89,22 +101,37 @@ impl Compression {
 
     /// Decompresses `input`, failing if the output would exceed `limit` bytes.
     pub fn decompress(self, input: &[u8], limit: usize) -> Result<Vec<u8>, CompressionError> {
-        let err = |e: std::io::Error| CompressionError(format!("{} decompression failed: {e}", self.name()));
+        let err = |e: std::io::Error| {
+            CompressionError(format!("{} decompression failed: {e}", self.name()))
+        };
         let mut out = Vec::with_capacity(input.len().saturating_mul(3).min(limit));
         let cap = limit as u64 + 1;
         match self {
             Compression::None => out.extend_from_slice(input),
             Compression::Gzip => {
-                flate2::read::GzDecoder::new(input).take(cap).read_to_end(&mut out).map_err(err)?;
+                flate2::read::GzDecoder::new(input)
+                    .take(cap)
+                    .read_to_end(&mut out)
+                    .map_err(err)?;
             }
             Compression::Snappy => {
-                snap::read::FrameDecoder::new(input).take(cap).read_to_end(&mut out).map_err(err)?;
+                snap::read::FrameDecoder::new(input)
+                    .take(cap)
+                    .read_to_end(&mut out)
+                    .map_err(err)?;
             }
             Compression::Lz4 => {
-                lz4_flex::frame::FrameDecoder::new(input).take(cap).read_to_end(&mut out).map_err(err)?;
+                lz4_flex::frame::FrameDecoder::new(input)
+                    .take(cap)
+                    .read_to_end(&mut out)
+                    .map_err(err)?;
             }
             Compression::Zstd => {
-                zstd::stream::read::Decoder::new(input).map_err(err)?.take(cap).read_to_end(&mut out).map_err(err)?;
+                zstd::stream::read::Decoder::new(input)
+                    .map_err(err)?
+                    .take(cap)
+                    .read_to_end(&mut out)
+                    .map_err(err)?;
             }
         }
         if out.len() > limit {
@@ -129,7 +156,9 @@ mod tests {
 
     #[test]
     fn every_codec_round_trips_and_frames_as_fluvio() {
-        let data: Vec<u8> = (0..10_000u32).flat_map(|i| (i % 251).to_le_bytes()).collect();
+        let data: Vec<u8> = (0..10_000u32)
+            .flat_map(|i| (i % 251).to_le_bytes())
+            .collect();
         for c in ALL_CODECS {
             let mut out = Vec::new();
             c.compress_into(&data, &mut out).unwrap();
@@ -157,7 +186,10 @@ mod tests {
     #[test]
     fn garbage_is_an_error_not_a_panic() {
         for c in &ALL_CODECS[1..] {
-            assert!(c.decompress(b"\x00\x01garbage-bytes", 1 << 20).is_err(), "{c}");
+            assert!(
+                c.decompress(b"\x00\x01garbage-bytes", 1 << 20).is_err(),
+                "{c}"
+            );
         }
     }
 }

@@ -10,16 +10,40 @@ pub enum ErrorCode {
     /// Any known tag without a payload (e.g. 6 NotLeaderForPartition, 9000 CompressionError).
     Plain(i16),
     Other(String),
-    RequestTimedOut { timeout_ms: u64, kind: u8 },
-    OffsetEvicted { offset: i64, next_available: i64 },
-    PartitionFull { topic: String, partition: u32 },
+    RequestTimedOut {
+        timeout_ms: u64,
+        kind: u8,
+    },
+    OffsetEvicted {
+        offset: i64,
+        next_available: i64,
+    },
+    PartitionFull {
+        topic: String,
+        partition: u32,
+    },
     /// Tags whose payload is a single string (3003, 6005, 6007, 8001, 8003, 10001).
     WithText(i16, String),
-    SmartModuleNotFound { name: String },
-    SmartModuleInvalid { error: String, name: Option<String> },
-    SmartModuleInvalidExports { error: String, kind: String },
-    SmartModuleMemoryLimitExceeded { requested: u64, max: u64 },
-    SystemSpec { tag: i16, kind: String, name: String },
+    SmartModuleNotFound {
+        name: String,
+    },
+    SmartModuleInvalid {
+        error: String,
+        name: Option<String>,
+    },
+    SmartModuleInvalidExports {
+        error: String,
+        kind: String,
+    },
+    SmartModuleMemoryLimitExceeded {
+        requested: u64,
+        max: u64,
+    },
+    SystemSpec {
+        tag: i16,
+        kind: String,
+        name: String,
+    },
 }
 
 pub mod codes {
@@ -55,9 +79,9 @@ pub mod codes {
 
 /// Known payload-less tags.
 const PLAIN: &[i16] = &[
-    -1, 1, 6, 10, 13, 56, 60, 61, 73, 1000, 1001, 1002, 1003, 1004, 2000, 2001, 2002, 2003, 2004, 2005,
-    2006, 2007, 2008, 3000, 3001, 3002, 3004, 3005, 5000, 5001, 5002, 6000, 7000, 7001, 7002, 8000, 8002,
-    9000, 10000, 11001, 11002, 11003, 11004, 11005, 11006,
+    -1, 1, 6, 10, 13, 56, 60, 61, 73, 1000, 1001, 1002, 1003, 1004, 2000, 2001, 2002, 2003, 2004,
+    2005, 2006, 2007, 2008, 3000, 3001, 3002, 3004, 3005, 5000, 5001, 5002, 6000, 7000, 7001, 7002,
+    8000, 8002, 9000, 10000, 11001, 11002, 11003, 11004, 11005, 11006,
 ];
 const WITH_TEXT: &[i16] = &[3003, 6005, 6007, 8001, 8003, 10001];
 
@@ -85,7 +109,10 @@ impl ErrorCode {
         match code {
             0 => ErrorCode::None,
             2 => ErrorCode::Other(String::new()),
-            7 => ErrorCode::RequestTimedOut { timeout_ms: 0, kind: 0 },
+            7 => ErrorCode::RequestTimedOut {
+                timeout_ms: 0,
+                kind: 0,
+            },
             c if WITH_TEXT.contains(&c) => ErrorCode::WithText(c, String::new()),
             c => ErrorCode::Plain(c),
         }
@@ -99,8 +126,12 @@ impl ErrorCode {
     }
     pub fn describe(&self) -> String {
         match self {
-            ErrorCode::Other(s) | ErrorCode::WithText(_, s) if !s.is_empty() => format!("{} ({}): {}", self.name(), self.code(), s),
-            ErrorCode::PartitionFull { topic, partition } => format!("{} ({}): {topic}-{partition}", self.name(), self.code()),
+            ErrorCode::Other(s) | ErrorCode::WithText(_, s) if !s.is_empty() => {
+                format!("{} ({}): {}", self.name(), self.code(), s)
+            }
+            ErrorCode::PartitionFull { topic, partition } => {
+                format!("{} ({}): {topic}-{partition}", self.name(), self.code())
+            }
             _ => format!("{} ({})", self.name(), self.code()),
         }
     }
@@ -170,7 +201,10 @@ impl Encode for ErrorCode {
                 timeout_ms.encode(out, v);
                 kind.encode(out, v)
             }
-            ErrorCode::OffsetEvicted { offset, next_available } => {
+            ErrorCode::OffsetEvicted {
+                offset,
+                next_available,
+            } => {
                 offset.encode(out, v);
                 next_available.encode(out, v)
             }
@@ -205,14 +239,38 @@ impl Decode for ErrorCode {
         Ok(match tag {
             0 => ErrorCode::None,
             2 => ErrorCode::Other(String::decode(r, v)?),
-            7 => ErrorCode::RequestTimedOut { timeout_ms: u64::decode(r, v)?, kind: r.u8()? },
-            71 => ErrorCode::OffsetEvicted { offset: r.i64()?, next_available: r.i64()? },
-            72 => ErrorCode::PartitionFull { topic: String::decode(r, v)?, partition: r.u32()? },
-            6001 => ErrorCode::SmartModuleNotFound { name: String::decode(r, v)? },
-            6002 => ErrorCode::SmartModuleInvalid { error: String::decode(r, v)?, name: Option::decode(r, v)? },
-            6003 => ErrorCode::SmartModuleInvalidExports { error: String::decode(r, v)?, kind: String::decode(r, v)? },
-            6008 => ErrorCode::SmartModuleMemoryLimitExceeded { requested: u64::decode(r, v)?, max: u64::decode(r, v)? },
-            12001 | 12002 => ErrorCode::SystemSpec { tag, kind: String::decode(r, v)?, name: String::decode(r, v)? },
+            7 => ErrorCode::RequestTimedOut {
+                timeout_ms: u64::decode(r, v)?,
+                kind: r.u8()?,
+            },
+            71 => ErrorCode::OffsetEvicted {
+                offset: r.i64()?,
+                next_available: r.i64()?,
+            },
+            72 => ErrorCode::PartitionFull {
+                topic: String::decode(r, v)?,
+                partition: r.u32()?,
+            },
+            6001 => ErrorCode::SmartModuleNotFound {
+                name: String::decode(r, v)?,
+            },
+            6002 => ErrorCode::SmartModuleInvalid {
+                error: String::decode(r, v)?,
+                name: Option::decode(r, v)?,
+            },
+            6003 => ErrorCode::SmartModuleInvalidExports {
+                error: String::decode(r, v)?,
+                kind: String::decode(r, v)?,
+            },
+            6008 => ErrorCode::SmartModuleMemoryLimitExceeded {
+                requested: u64::decode(r, v)?,
+                max: u64::decode(r, v)?,
+            },
+            12001 | 12002 => ErrorCode::SystemSpec {
+                tag,
+                kind: String::decode(r, v)?,
+                name: String::decode(r, v)?,
+            },
             t if WITH_TEXT.contains(&t) => ErrorCode::WithText(t, String::decode(r, v)?),
             t if PLAIN.contains(&t) => ErrorCode::Plain(t),
             t => return derr(format!("unknown ErrorCode tag {t}")),

@@ -24,7 +24,10 @@ impl Encode for WireDuration {
 }
 impl Decode for WireDuration {
     fn decode(r: &mut Reader<'_>, v: i16) -> DecodeResult<Self> {
-        Ok(WireDuration { secs: u64::decode(r, v)?, nanos: r.u32()? })
+        Ok(WireDuration {
+            secs: u64::decode(r, v)?,
+            nanos: r.u32()?,
+        })
     }
 }
 
@@ -170,7 +173,11 @@ pub enum ReplicaSpec {
 }
 impl Default for ReplicaSpec {
     fn default() -> Self {
-        ReplicaSpec::Computed(TopicReplicaParam { partitions: 1, replication_factor: 1, ignore_rack_assignment: false })
+        ReplicaSpec::Computed(TopicReplicaParam {
+            partitions: 1,
+            replication_factor: 1,
+            ignore_rack_assignment: false,
+        })
     }
 }
 impl Encode for ReplicaSpec {
@@ -224,7 +231,9 @@ impl Encode for CleanupPolicy {
 impl Decode for CleanupPolicy {
     fn decode(r: &mut Reader<'_>, _v: i16) -> DecodeResult<Self> {
         match r.u8()? {
-            0 => Ok(CleanupPolicy { time_in_seconds: r.u32()? }),
+            0 => Ok(CleanupPolicy {
+                time_in_seconds: r.u32()?,
+            }),
             t => derr(format!("unknown CleanupPolicy tag {t}")),
         }
     }
@@ -402,7 +411,11 @@ impl<S: Encode, T: Encode> Encode for Metadata<S, T> {
 }
 impl<S: Decode, T: Decode> Decode for Metadata<S, T> {
     fn decode(r: &mut Reader<'_>, v: i16) -> DecodeResult<Self> {
-        Ok(Metadata { name: String::decode(r, v)?, spec: S::decode(r, v)?, status: T::decode(r, v)? })
+        Ok(Metadata {
+            name: String::decode(r, v)?,
+            spec: S::decode(r, v)?,
+            status: T::decode(r, v)?,
+        })
     }
 }
 
@@ -431,7 +444,10 @@ impl<C: Decode> Decode for Message<C> {
         if header > 1 {
             return derr(format!("unknown MsgType {header}"));
         }
-        Ok(Message { header, content: C::decode(r, v)? })
+        Ok(Message {
+            header,
+            content: C::decode(r, v)?,
+        })
     }
 }
 
@@ -451,7 +467,11 @@ impl<M: Encode> Encode for MetadataUpdate<M> {
 }
 impl<M: Decode> Decode for MetadataUpdate<M> {
     fn decode(r: &mut Reader<'_>, v: i16) -> DecodeResult<Self> {
-        Ok(MetadataUpdate { epoch: r.i64()?, changes: Decode::decode(r, v)?, all: Decode::decode(r, v)? })
+        Ok(MetadataUpdate {
+            epoch: r.i64()?,
+            changes: Decode::decode(r, v)?,
+            all: Decode::decode(r, v)?,
+        })
     }
 }
 
@@ -463,7 +483,10 @@ pub struct ObjectEnvelope {
 }
 impl ObjectEnvelope {
     pub fn new<T: Encode>(label: &str, inner: &T, version: i16) -> Self {
-        ObjectEnvelope { label: label.to_string(), payload: super::codec::to_bytes(inner, version) }
+        ObjectEnvelope {
+            label: label.to_string(),
+            payload: super::codec::to_bytes(inner, version),
+        }
     }
     pub fn inner<T: Decode>(&self, version: i16) -> DecodeResult<T> {
         super::codec::from_bytes(&self.payload, version)
@@ -479,11 +502,16 @@ impl Encode for ObjectEnvelope {
 impl Decode for ObjectEnvelope {
     fn decode(r: &mut Reader<'_>, v: i16) -> DecodeResult<Self> {
         if v < 11 {
-            return derr(format!("SC object version {v} (classic layout) is not supported; need >= 11"));
+            return derr(format!(
+                "SC object version {v} (classic layout) is not supported; need >= 11"
+            ));
         }
         let label = String::decode(r, v)?;
         let n = r.u32()? as usize;
-        Ok(ObjectEnvelope { label, payload: r.take(n)?.to_vec() })
+        Ok(ObjectEnvelope {
+            label,
+            payload: r.take(n)?.to_vec(),
+        })
     }
 }
 
@@ -537,7 +565,12 @@ impl<S: Decode> Decode for CreateRequest<S> {
         let name = String::decode(r, v)?;
         let dry_run = bool::decode(r, v)?;
         let timeout_ms = if v >= 7 { Option::decode(r, v)? } else { None };
-        Ok(CreateRequest { name, dry_run, timeout_ms, spec: S::decode(r, v)? })
+        Ok(CreateRequest {
+            name,
+            dry_run,
+            timeout_ms,
+            spec: S::decode(r, v)?,
+        })
     }
 }
 
@@ -564,7 +597,11 @@ mod tests {
         Metadata {
             name: "t1".into(),
             spec: TopicSpec {
-                replicas: ReplicaSpec::Computed(TopicReplicaParam { partitions: 1, replication_factor: 1, ignore_rack_assignment: false }),
+                replicas: ReplicaSpec::Computed(TopicReplicaParam {
+                    partitions: 1,
+                    replication_factor: 1,
+                    ignore_rack_assignment: false,
+                }),
                 ..Default::default()
             },
             status: TopicStatus {
@@ -577,27 +614,63 @@ mod tests {
 
     #[test]
     fn appendix_a_watch_frames() {
-        let req = ObjectEnvelope::new(LABEL_TOPIC, &WatchRequest { epoch: 0, summary: false }, 19);
-        let h = RequestHeader { api_key: 1004, api_version: 19, correlation_id: 3, client_id: "fluvio".into() };
+        let req = ObjectEnvelope::new(
+            LABEL_TOPIC,
+            &WatchRequest {
+                epoch: 0,
+                summary: false,
+            },
+            19,
+        );
+        let h = RequestHeader {
+            api_key: 1004,
+            api_version: 19,
+            correlation_id: 3,
+            client_id: "fluvio".into(),
+        };
         assert_eq!(
             request_frame(&h, &req),
             unhex("00 00 00 24 03 ec 00 13 00 00 00 03 00 06 66 6c 75 76 69 6f 00 05 54 6f 70 69 63 00 00 00 09 00 00 00 00 00 00 00 00 00")
         );
-        let upd = MetadataUpdate { epoch: 1, changes: vec![], all: vec![t1_topic()] };
+        let upd = MetadataUpdate {
+            epoch: 1,
+            changes: vec![],
+            all: vec![t1_topic()],
+        };
         let frame = response_frame(3, 19, &ObjectEnvelope::new(LABEL_TOPIC, &upd, 19));
         assert_eq!(frame, unhex("00 00 00 45 00 00 00 03 00 05 54 6f 70 69 63 00 00 00 36 00 00 00 00 00 00 00 01 00 00 00 00 00 00 00 01 00 02 74 31 01 00 00 00 01 00 00 00 01 00 00 00 04 00 00 04 00 01 00 00 00 00 00 00 00 01 00 00 13 89 00 00 00 00"));
 
         let part = PartitionMetadata {
             name: "t1-0".into(),
-            spec: PartitionSpec { leader: 5001, replicas: vec![5001], ..Default::default() },
+            spec: PartitionSpec {
+                leader: 5001,
+                replicas: vec![5001],
+                ..Default::default()
+            },
             status: PartitionStatus {
                 resolution: PartitionResolution::Online,
-                leader: ReplicaStatus { spu: 5001, hw: 0, leo: 0 },
+                leader: ReplicaStatus {
+                    spu: 5001,
+                    hw: 0,
+                    leo: 0,
+                },
                 lsr: 1,
                 ..Default::default()
             },
         };
-        let frame = response_frame(2, 19, &ObjectEnvelope::new(LABEL_PARTITION, &MetadataUpdate { epoch: 1, changes: vec![], all: vec![part.clone()] }, 19));
+        let frame = response_frame(
+            2,
+            19,
+            &ObjectEnvelope::new(
+                LABEL_PARTITION,
+                &MetadataUpdate {
+                    epoch: 1,
+                    changes: vec![],
+                    all: vec![part.clone()],
+                },
+                19,
+            ),
+        );
         assert_eq!(frame, unhex("00 00 00 69 00 00 00 02 00 09 50 61 72 74 69 74 69 6f 6e 00 00 00 56 00 00 00 00 00 00 00 01 00 00 00 00 00 00 00 01 00 04 74 31 2d 30 00 00 13 89 00 00 00 01 00 00 13 89 00 00 04 00 00 00 01 00 00 13 89 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 01 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00"));
         let env: ObjectEnvelope = from_bytes(&frame[8..], 19).unwrap();
         let back: MetadataUpdate<PartitionMetadata> = env.inner(19).unwrap();
@@ -608,31 +681,80 @@ mod tests {
             spec: SpuSpec {
                 id: 5001,
                 spu_type: 1,
-                public_endpoint: IngressPort { port: 9010, ingress: vec![IngressAddr { hostname: Some("localhost".into()), ip: None }], encryption: 0 },
-                private_endpoint: Endpoint { port: 9011, host: "localhost".into(), encryption: 0 },
+                public_endpoint: IngressPort {
+                    port: 9010,
+                    ingress: vec![IngressAddr {
+                        hostname: Some("localhost".into()),
+                        ip: None,
+                    }],
+                    encryption: 0,
+                },
+                private_endpoint: Endpoint {
+                    port: 9011,
+                    host: "localhost".into(),
+                    encryption: 0,
+                },
                 rack: None,
                 public_endpoint_local: None,
             },
-            status: SpuStatus { resolution: SpuResolution::Online },
+            status: SpuStatus {
+                resolution: SpuResolution::Online,
+            },
         };
-        let frame = response_frame(1, 19, &ObjectEnvelope::new(LABEL_SPU, &MetadataUpdate { epoch: 1, changes: vec![], all: vec![spu.clone()] }, 19));
+        let frame = response_frame(
+            1,
+            19,
+            &ObjectEnvelope::new(
+                LABEL_SPU,
+                &MetadataUpdate {
+                    epoch: 1,
+                    changes: vec![],
+                    all: vec![spu.clone()],
+                },
+                19,
+            ),
+        );
         assert_eq!(frame, unhex("00 00 00 58 00 00 00 01 00 03 53 50 55 00 00 00 4b 00 00 00 00 00 00 00 01 00 00 00 00 00 00 00 01 00 0f 63 75 73 74 6f 6d 2d 73 70 75 2d 35 30 30 31 00 00 13 89 01 23 32 00 00 00 01 01 00 09 6c 6f 63 61 6c 68 6f 73 74 00 00 23 33 00 09 6c 6f 63 61 6c 68 6f 73 74 00 00 00 00"));
         assert_eq!(spu.spec.public_addr().as_deref(), Some("localhost:9010"));
     }
 
     #[test]
     fn appendix_a_create_and_status() {
-        let create = CreateRequest { name: "t1".into(), dry_run: false, timeout_ms: None, spec: t1_topic().spec };
-        let h = RequestHeader { api_key: 1001, api_version: 19, correlation_id: 7, client_id: "fluvio".into() };
+        let create = CreateRequest {
+            name: "t1".into(),
+            dry_run: false,
+            timeout_ms: None,
+            spec: t1_topic().spec,
+        };
+        let h = RequestHeader {
+            api_key: 1001,
+            api_version: 19,
+            correlation_id: 7,
+            client_id: "fluvio".into(),
+        };
         let frame = request_frame(&h, &ObjectEnvelope::new(LABEL_TOPIC, &create, 19));
         assert_eq!(frame, unhex("00 00 00 30 03 e9 00 13 00 00 00 07 00 06 66 6c 75 76 69 6f 00 05 54 6f 70 69 63 00 00 00 15 00 02 74 31 00 00 01 00 00 00 01 00 00 00 01 00 00 00 04 00 00"));
-        let status = Status { name: "t1".into(), error_code: ErrorCode::None, error_message: None };
-        assert_eq!(response_frame(7, 19, &status), unhex("00 00 00 0b 00 00 00 07 00 02 74 31 00 00 00"));
+        let status = Status {
+            name: "t1".into(),
+            error_code: ErrorCode::None,
+            error_message: None,
+        };
+        assert_eq!(
+            response_frame(7, 19, &status),
+            unhex("00 00 00 0b 00 00 00 07 00 02 74 31 00 00 00")
+        );
     }
 
     #[test]
     fn computed_spec_source_test() {
-        let spec = ReplicaSpec::Computed(TopicReplicaParam { partitions: 2, replication_factor: 3, ignore_rack_assignment: true });
-        assert_eq!(hex::encode(crate::protocol::codec::to_bytes(&spec, 19)), "01000000020000000301");
+        let spec = ReplicaSpec::Computed(TopicReplicaParam {
+            partitions: 2,
+            replication_factor: 3,
+            ignore_rack_assignment: true,
+        });
+        assert_eq!(
+            hex::encode(crate::protocol::codec::to_bytes(&spec, 19)),
+            "01000000020000000301"
+        );
     }
 }

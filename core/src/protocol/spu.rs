@@ -79,7 +79,12 @@ impl Decode for ProduceRequest {
         if v >= 8 {
             decode_no_smartmodules(r)?;
         }
-        Ok(ProduceRequest { transactional_id, acks, timeout_ms, topics })
+        Ok(ProduceRequest {
+            transactional_id,
+            acks,
+            timeout_ms,
+            topics,
+        })
     }
 }
 
@@ -228,7 +233,10 @@ impl Decode for FetchOffsetsRequest {
     fn decode(r: &mut Reader<'_>, v: i16) -> DecodeResult<Self> {
         let topics = Vec::decode(r, v)?;
         let consumer_id = if v == 23 { Option::decode(r, v)? } else { None };
-        Ok(FetchOffsetsRequest { topics, consumer_id })
+        Ok(FetchOffsetsRequest {
+            topics,
+            consumer_id,
+        })
     }
 }
 
@@ -295,21 +303,34 @@ mod tests {
             timeout_ms: 1500,
             topics: vec![TopicProduceData {
                 name: "t1".into(),
-                partitions: vec![PartitionProduceData { partition_index: 0, records: RecordSet(unhex(HELLO_BATCH)) }],
+                partitions: vec![PartitionProduceData {
+                    partition_index: 0,
+                    records: RecordSet(unhex(HELLO_BATCH)),
+                }],
             }],
         };
-        let h = RequestHeader { api_key: 0, api_version: 25, correlation_id: 1, client_id: "fluvio".into() };
+        let h = RequestHeader {
+            api_key: 0,
+            api_version: 25,
+            correlation_id: 1,
+            client_id: "fluvio".into(),
+        };
         let frame = request_frame(&h, &req);
         assert_eq!(frame, unhex(&format!("00 00 00 78 00 00 00 19 00 00 00 01 00 06 66 6c 75 76 69 6f 00 00 01 00 00 05 dc 00 00 00 01 00 02 74 31 00 00 00 01 00 00 00 00 00 00 00 49 {HELLO_BATCH} 00 00 00 00")));
         let back: ProduceRequest = from_bytes(&frame[20..], 25).unwrap();
         assert_eq!(back, req);
-        let d = crate::protocol::batch::decode_batch(&back.topics[0].partitions[0].records.0, 1 << 20).unwrap();
+        let d =
+            crate::protocol::batch::decode_batch(&back.topics[0].partitions[0].records.0, 1 << 20)
+                .unwrap();
         assert_eq!(d.records[0].value, b"hello");
 
         let resp = ProduceResponse {
             responses: vec![TopicProduceResponse {
                 name: "t1".into(),
-                partitions: vec![PartitionProduceResponse { partition_index: 0, ..Default::default() }],
+                partitions: vec![PartitionProduceResponse {
+                    partition_index: 0,
+                    ..Default::default()
+                }],
             }],
             throttle_time_ms: 0,
         };
@@ -319,21 +340,46 @@ mod tests {
     #[test]
     fn appendix_a_fetch_offsets_stream_fetch_update_offsets() {
         let fo = FetchOffsetsRequest {
-            topics: vec![FetchOffsetTopic { name: "t1".into(), partitions: vec![FetchOffsetPartition { partition_index: 0 }] }],
+            topics: vec![FetchOffsetTopic {
+                name: "t1".into(),
+                partitions: vec![FetchOffsetPartition { partition_index: 0 }],
+            }],
             consumer_id: None,
         };
-        let h = RequestHeader { api_key: 1002, api_version: 25, correlation_id: 1, client_id: "fluvio".into() };
+        let h = RequestHeader {
+            api_key: 1002,
+            api_version: 25,
+            correlation_id: 1,
+            client_id: "fluvio".into(),
+        };
         assert_eq!(request_frame(&h, &fo), unhex("00 00 00 20 03 ea 00 19 00 00 00 01 00 06 66 6c 75 76 69 6f 00 00 00 01 00 02 74 31 00 00 00 01 00 00 00 00"));
         let resp = FetchOffsetsResponse {
             topics: vec![FetchOffsetTopicResponse {
                 name: "t1".into(),
-                partitions: vec![FetchOffsetPartitionResponse { error_code: ErrorCode::None, partition_index: 0, start_offset: 0, last_stable_offset: 1 }],
+                partitions: vec![FetchOffsetPartitionResponse {
+                    error_code: ErrorCode::None,
+                    partition_index: 0,
+                    start_offset: 0,
+                    last_stable_offset: 1,
+                }],
             }],
         };
         assert_eq!(response_frame(1, 25, &resp), unhex("00 00 00 26 00 00 00 01 00 00 00 01 00 02 74 31 00 00 00 01 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 01"));
 
-        let sf = StreamFetchRequest { topic: "t1".into(), partition: 0, fetch_offset: 0, max_bytes: 1048890, isolation: 0, consumer_id: None };
-        let h = RequestHeader { api_key: 1003, api_version: 25, correlation_id: 2, client_id: "fluvio".into() };
+        let sf = StreamFetchRequest {
+            topic: "t1".into(),
+            partition: 0,
+            fetch_offset: 0,
+            max_bytes: 1048890,
+            isolation: 0,
+            consumer_id: None,
+        };
+        let h = RequestHeader {
+            api_key: 1003,
+            api_version: 25,
+            correlation_id: 2,
+            client_id: "fluvio".into(),
+        };
         let frame = request_frame(&h, &sf);
         assert_eq!(frame, unhex("00 00 00 2a 03 eb 00 19 00 00 00 02 00 06 66 6c 75 76 69 6f 00 02 74 31 00 00 00 00 00 00 00 00 00 00 00 00 00 10 01 3a 00 00 00 00 00 00"));
         for v in [10i16, 17, 18, 23, 24, 25] {
@@ -343,14 +389,36 @@ mod tests {
         let sresp = StreamFetchResponse {
             topic: "t1".into(),
             stream_id: 1,
-            partition: FetchablePartitionResponse { high_watermark: 1, records: RecordSet(unhex(HELLO_BATCH)), ..Default::default() },
+            partition: FetchablePartitionResponse {
+                high_watermark: 1,
+                records: RecordSet(unhex(HELLO_BATCH)),
+                ..Default::default()
+            },
         };
         assert_eq!(response_frame(2, 25, &sresp), unhex(&format!("00 00 00 78 00 00 00 02 00 02 74 31 00 00 00 01 00 00 00 00 00 00 00 00 00 00 00 00 00 01 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 49 {HELLO_BATCH}")));
 
-        let uo = UpdateOffsetsRequest { offsets: vec![OffsetUpdate { offset: 1, session_id: 1 }] };
-        let h = RequestHeader { api_key: 1005, api_version: 0, correlation_id: 3, client_id: "fluvio".into() };
+        let uo = UpdateOffsetsRequest {
+            offsets: vec![OffsetUpdate {
+                offset: 1,
+                session_id: 1,
+            }],
+        };
+        let h = RequestHeader {
+            api_key: 1005,
+            api_version: 0,
+            correlation_id: 3,
+            client_id: "fluvio".into(),
+        };
         assert_eq!(request_frame(&h, &uo), unhex("00 00 00 20 03 ed 00 00 00 00 00 03 00 06 66 6c 75 76 69 6f 00 00 00 01 00 00 00 00 00 00 00 01 00 00 00 01"));
-        let ur = UpdateOffsetsResponse { status: vec![OffsetUpdateStatus { session_id: 1, error: ErrorCode::None }] };
-        assert_eq!(response_frame(3, 0, &ur), unhex("00 00 00 0e 00 00 00 03 00 00 00 01 00 00 00 01 00 00"));
+        let ur = UpdateOffsetsResponse {
+            status: vec![OffsetUpdateStatus {
+                session_id: 1,
+                error: ErrorCode::None,
+            }],
+        };
+        assert_eq!(
+            response_frame(3, 0, &ur),
+            unhex("00 00 00 0e 00 00 00 03 00 00 00 01 00 00 00 01 00 00")
+        );
     }
 }

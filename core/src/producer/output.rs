@@ -1,0 +1,131 @@
+//! Delivery results: one shared [`BatchResult`] per batch, one cheap [`ProduceOutput`] per record.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use tokio::sync::Notify;
+
+use crate::error::{Error, Result};
+
+/// Where a record landed. `offset` is -1 when unknown (at-most-once delivery).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct RecordMetadata {
+    pub topic: String,
+    pub partition: u32,
+    pub offset: i64,
+    /// Milliseconds since the epoch, as stored in the batch.
+    pub timestamp: i64,
+}
+
+/// The outcome of one batch: its base offset or the error that failed it.
+#[derive(Debug, Default)]
+pub struct BatchResult {
+    value: OnceLock<Result<i64>>,
+    notify: Notify,
+}
+
+impl BatchResult {
+    pub fn new() -> Arc<BatchResult> {
+        Arc::new(BatchResult::default())
+    }
+    /// Records the outcome once; later calls are ignored.
+    pub fn complete(&self, r: Result<i64>) -> bool {
+        let set = self.value.set(r).is_ok();
+        if set {
+            self.notify.notify_waiters();
+        }
+        set
+    }
+    pub fn get(&self) -> Option<&Result<i64>> {
+        self.value.get()
+    }
+    pub fn is_done(&self) -> bool {
+        self.value.get().is_some()
+    }
+    /// Waits for the outcome.
+    pub async fn wait(&self) -> &Result<i64> {
+        loop {
+            let notified = self.notify.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if let Some(v) = self.value.get() {
+                return v;
+            }
+            notified.await;
+        }
+    }
+}
+
+/// A pending send. Await it (or call [`wait`](Self::wait)) for the record's metadata; it can be waited
+/// on any number of times, from any executor.
+#[derive(Debug, Clone)]
+pub struct ProduceOutput {
+    pub(crate) batch: Arc<BatchResult>,
+    pub(crate) index: u32,
+    pub(crate) partition: u32,
+    pub(crate) timestamp: i64,
+    pub(crate) topic: Arc<str>,
+}
+
+impl ProduceOutput {
+    pub fn partition(&self) -> u32 {
+        self.partition
+    }
+    pub fn done(&self) -> bool {
+        self.batch.is_done()
+    }
+    fn resolve(&self, r: &Result<i64>) -> Result<RecordMetadata> {
+        match r {
+            Ok(base) => Ok(RecordMetadata {
+                topic: self.topic.to_string(),
+                partition: self.partition,
+                offset: if *base < 0 {
+                    -1
+                } else {
+                    base + self.index as i64
+                },
+                timestamp: self.timestamp,
+            }),
+            Err(e) => Err(e.clone()),
+        }
+    }
+    /// The result if it is already known.
+    pub fn try_get(&self) -> Option<Result<RecordMetadata>> {
+        self.batch.get().map(|r| self.resolve(r))
+    }
+    /// Waits for the record's metadata.
+    pub async fn wait(&self) -> Result<RecordMetadata> {
+        let r = self.batch.wait().await;
+        self.resolve(r)
+    }
+    /// Waits at most `timeout` (a `Timeout` error after that; the send itself goes on).
+    pub async fn wait_timeout(&self, timeout: Duration) -> Result<RecordMetadata> {
+        let _rt = crate::runtime::get().enter();
+        match tokio::time::timeout(timeout, self.wait()).await {
+            Ok(r) => r,
+            Err(_) => Err(Error::timeout(format!(
+                "record not acknowledged within {timeout:?} (it may still be delivered)"
+            ))),
+        }
+    }
+    /// Blocks the calling thread (not for use inside async code).
+    pub fn wait_blocking(&self, timeout: Option<Duration>) -> Result<RecordMetadata> {
+        if let Some(r) = self.try_get() {
+            return r;
+        }
+        match timeout {
+            Some(t) => crate::runtime::block_on(self.wait_timeout(t)),
+            None => crate::runtime::block_on(self.wait()),
+        }
+    }
+}
+
+impl std::future::IntoFuture for ProduceOutput {
+    type Output = Result<RecordMetadata>;
+    type IntoFuture = Pin<Box<dyn Future<Output = Result<RecordMetadata>> + Send>>;
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(async move { self.wait().await })
+    }
+}
