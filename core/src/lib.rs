@@ -13,6 +13,7 @@ pub const CLIENT_VERSION: &str = env!("CARGO_PKG_VERSION");
 pub mod broker;
 pub mod client;
 pub mod error;
+pub mod logging;
 pub mod runtime;
 
 pub use broker::{BrokerConfig, TestBroker};

@@ -19,11 +19,20 @@ pub struct RecordMetadata {
     pub timestamp: i64,
 }
 
+type Callback = Box<dyn FnOnce(&Result<i64>) + Send>;
+
 /// The outcome of one batch: its base offset or the error that failed it.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct BatchResult {
     value: OnceLock<Result<i64>>,
     notify: Notify,
+    callbacks: std::sync::Mutex<Vec<Callback>>,
+}
+
+impl std::fmt::Debug for BatchResult {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BatchResult").field("value", &self.value.get()).finish()
+    }
 }
 
 impl BatchResult {
@@ -35,8 +44,27 @@ impl BatchResult {
         let set = self.value.set(r).is_ok();
         if set {
             self.notify.notify_waiters();
+            let callbacks = std::mem::take(&mut *self.callbacks.lock().unwrap());
+            let v = self.value.get().expect("just set");
+            for cb in callbacks {
+                cb(v);
+            }
         }
         set
+    }
+
+    /// Runs `cb` once with the outcome: on the completing (library) thread, or on a runtime thread if
+    /// the outcome is already known.
+    pub fn on_complete(self: &Arc<Self>, cb: impl FnOnce(&Result<i64>) + Send + 'static) {
+        {
+            let mut cbs = self.callbacks.lock().unwrap();
+            if self.value.get().is_none() {
+                cbs.push(Box::new(cb));
+                return;
+            }
+        }
+        let me = self.clone();
+        crate::runtime::spawn(async move { cb(me.value.get().expect("known")) });
     }
     pub fn get(&self) -> Option<&Result<i64>> {
         self.value.get()
@@ -91,6 +119,12 @@ impl ProduceOutput {
             Err(e) => Err(e.clone()),
         }
     }
+    /// Calls `cb` exactly once with the record's result, from a library thread (never the caller's).
+    pub fn on_done(&self, cb: impl FnOnce(Result<RecordMetadata>) + Send + 'static) {
+        let me = self.clone();
+        self.batch.on_complete(move |r| cb(me.resolve(r)));
+    }
+
     /// The result if it is already known.
     pub fn try_get(&self) -> Option<Result<RecordMetadata>> {
         self.batch.get().map(|r| self.resolve(r))

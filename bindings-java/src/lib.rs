@@ -1,0 +1,1 @@
+//! Placeholder: the java binding is being written.
