@@ -14,7 +14,11 @@ pub type LogSink = Arc<dyn Fn(Level, &str, &str) + Send + Sync>;
 static SINK: RwLock<Option<(Level, LogSink)>> = RwLock::new(None);
 
 fn env_level() -> Option<Level> {
-    match std::env::var("HEADWATER_LOG").ok()?.to_ascii_lowercase().as_str() {
+    match std::env::var("HEADWATER_LOG")
+        .ok()?
+        .to_ascii_lowercase()
+        .as_str()
+    {
         "off" | "none" => None,
         "error" => Some(Level::ERROR),
         "info" => Some(Level::INFO),
@@ -58,7 +62,10 @@ impl tracing::field::Visit for Collect {
 
 /// Formats an event as `message key=value ...`.
 pub fn format_event(event: &Event<'_>) -> String {
-    let mut c = Collect { message: String::new(), fields: String::new() };
+    let mut c = Collect {
+        message: String::new(),
+        fields: String::new(),
+    };
     event.record(&mut c);
     c.message + &c.fields
 }
@@ -99,7 +106,11 @@ impl<S: Subscriber> Layer<S> for Bridge {
 pub fn install() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
-        let stderr_level = if std::env::var("HEADWATER_LOG").is_ok() { env_level() } else { Some(Level::WARN) };
+        let stderr_level = if std::env::var("HEADWATER_LOG").is_ok() {
+            env_level()
+        } else {
+            Some(Level::WARN)
+        };
         let subscriber = tracing_subscriber::registry().with(Bridge { stderr_level });
         let _ = tracing::subscriber::set_global_default(subscriber);
     });

@@ -71,3 +71,22 @@ pub fn block_on<F: Future>(f: F) -> F::Output {
 pub fn pid() -> u32 {
     std::process::id()
 }
+
+/// A sleep on the shared runtime's timer, usable from any executor.
+pub fn sleep(d: std::time::Duration) -> tokio::time::Sleep {
+    let _guard = get().enter();
+    tokio::time::sleep(d)
+}
+
+/// Runs `f` for at most `d`; `None` if the time ran out. Works from any executor (the timer belongs
+/// to the shared runtime, and no runtime context is held across awaits).
+pub async fn timeout<F: Future>(d: std::time::Duration, f: F) -> Option<F::Output> {
+    let s = sleep(d);
+    tokio::pin!(s);
+    tokio::pin!(f);
+    tokio::select! {
+        biased;
+        v = &mut f => Some(v),
+        _ = &mut s => None,
+    }
+}

@@ -380,8 +380,7 @@ impl Producer {
         partition: Option<u32>,
         timestamp: Option<i64>,
     ) -> Result<ProduceOutput> {
-        let _rt = crate::runtime::get().enter();
-        let deadline = tokio::time::Instant::now() + self.inner().config.send_timeout;
+        let deadline = Instant::now() + self.inner().config.send_timeout;
         loop {
             let queue = q.clone();
             let notified = queue.space.notified();
@@ -396,7 +395,8 @@ impl Producer {
                 }
                 Enqueued::Full(_) => {}
             }
-            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if crate::runtime::timeout(left, notified).await.is_none() {
                 return Err(Error::new(
                     ErrorKind::QueueFull,
                     format!(
@@ -600,10 +600,9 @@ impl Producer {
 
     /// [`flush`](Self::flush) bounded by `timeout` (`Timeout` after it; nothing is dropped).
     pub async fn flush_timeout(&self, timeout: Duration) -> Result<()> {
-        let _rt = crate::runtime::get().enter();
-        match tokio::time::timeout(timeout, self.flush()).await {
-            Ok(r) => r,
-            Err(_) => Err(Error::timeout(format!(
+        match crate::runtime::timeout(timeout, self.flush()).await {
+            Some(r) => r,
+            None => Err(Error::timeout(format!(
                 "flush did not complete within {timeout:?}; {} records are still queued",
                 self.stats().queued_records
             ))),

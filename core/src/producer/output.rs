@@ -31,7 +31,9 @@ pub struct BatchResult {
 
 impl std::fmt::Debug for BatchResult {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BatchResult").field("value", &self.value.get()).finish()
+        f.debug_struct("BatchResult")
+            .field("value", &self.value.get())
+            .finish()
     }
 }
 
@@ -136,10 +138,9 @@ impl ProduceOutput {
     }
     /// Waits at most `timeout` (a `Timeout` error after that; the send itself goes on).
     pub async fn wait_timeout(&self, timeout: Duration) -> Result<RecordMetadata> {
-        let _rt = crate::runtime::get().enter();
-        match tokio::time::timeout(timeout, self.wait()).await {
-            Ok(r) => r,
-            Err(_) => Err(Error::timeout(format!(
+        match crate::runtime::timeout(timeout, self.wait()).await {
+            Some(r) => r,
+            None => Err(Error::timeout(format!(
                 "record not acknowledged within {timeout:?} (it may still be delivered)"
             ))),
         }
