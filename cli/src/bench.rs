@@ -69,7 +69,7 @@ pub async fn run(a: BenchArgs) -> Result<(), Error> {
         }
     } else {
         while sent < a.records {
-            if sent % 8192 == 0 && t0.elapsed() >= budget {
+            if sent.is_multiple_of(8192) && t0.elapsed() >= budget {
                 break;
             }
             let key = if a.keyed {

@@ -36,7 +36,7 @@ fn event(device: u32, seq: u64, ts: u64) -> (String, String) {
         18.0 + x as f64 / 100.0,
         35.0 + (x % 300) as f64 / 10.0,
         100 - (seq % 100),
-        if x % 97 == 0 { "alert" } else { "ok" }
+        if x.is_multiple_of(97) { "alert" } else { "ok" }
     );
     (key, value)
 }
@@ -93,7 +93,7 @@ pub async fn run(a: DemoArgs) -> Result<(), Error> {
             let (k, v) = event(device, seq, start_ts + i);
             bytes += (k.len() + v.len()) as u64;
             producer.send(Some(k.as_bytes()), v.as_bytes()).await?;
-            if i % 4096 == 0 {
+            if i.is_multiple_of(4096) {
                 bar.set_position(i);
             }
         }

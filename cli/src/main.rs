@@ -46,7 +46,7 @@ enum Cmd {
         #[arg(long)]
         data_dir: Option<PathBuf>,
         /// SC address to listen on (port 0 picks a free one).
-        #[arg(long, default_value = "127.0.0.1:9003")]
+        #[arg(long, env = "HEADWATER_ENDPOINT", default_value = "127.0.0.1:9003")]
         sc_addr: String,
         /// Number of SPUs.
         #[arg(long, default_value_t = 1)]

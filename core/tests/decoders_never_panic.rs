@@ -3,7 +3,7 @@
 
 use headwater::protocol::api::*;
 use headwater::protocol::batch::{decode_batch, put_record, split_batches, write_batch, BatchInfo};
-use headwater::protocol::codec::{from_bytes, to_bytes, Decode, Encode};
+use headwater::protocol::codec::{from_bytes, to_bytes, Encode};
 use headwater::protocol::compression::ALL_CODECS;
 use headwater::protocol::sc::*;
 use headwater::protocol::spu::*;

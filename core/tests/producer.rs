@@ -585,7 +585,7 @@ async fn broker_restart_mid_stream_keeps_every_acknowledged_record() {
                     .await
                     .unwrap(),
                 ));
-                if i % 100 == 0 {
+                if i.is_multiple_of(100) {
                     tokio::time::sleep(Duration::from_millis(5)).await;
                 }
             }

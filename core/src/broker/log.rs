@@ -328,10 +328,11 @@ impl PartitionLog {
     /// a batch larger than `max_bytes` never stalls a reader), and no batch at or beyond `until`.
     pub fn read(&self, from: i64, max_bytes: usize, until: i64) -> Vec<u8> {
         let mut out = Vec::new();
-        let si = match self.segments.iter().rposition(|s| s.base_offset <= from) {
-            Some(i) => i,
-            None => 0,
-        };
+        let si = self
+            .segments
+            .iter()
+            .rposition(|s| s.base_offset <= from)
+            .unwrap_or_default();
         for seg in &self.segments[si..] {
             let start = match seg.index.binary_search_by(|(o, _)| o.cmp(&from)) {
                 Ok(i) => i,

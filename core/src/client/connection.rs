@@ -177,12 +177,11 @@ impl Connection {
                     Some(Waiter::Once(tx)) => {
                         let _ = tx.send(Ok(body));
                     }
-                    Some(Waiter::Stream(tx)) => {
-                        // A full stream queue back-pressures this connection, bounding memory.
-                        if tx.send(Ok(body)).await.is_err() {
-                            rshared.waiters.lock().unwrap().remove(&id);
-                        }
+                    // A full stream queue back-pressures this connection, bounding memory.
+                    Some(Waiter::Stream(tx)) if tx.send(Ok(body)).await.is_err() => {
+                        rshared.waiters.lock().unwrap().remove(&id);
                     }
+                    Some(Waiter::Stream(_)) => {}
                     None => {}
                 }
             }

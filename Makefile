@@ -1,0 +1,54 @@
+# Headwater — the two commands a newcomer needs:
+#   make run    builds the CLI and runs the demo on the embedded broker
+#   make test   builds everything from a clean checkout and runs every suite
+# Also: make lint · make fmt · make generate · make bench · make interop
+
+SHELL := /bin/bash
+CARGO ?= cargo
+BINDINGS := $(wildcard bindings-*/Makefile)
+BINDING_DIRS := $(patsubst %/Makefile,%,$(BINDINGS))
+export CARGO_TERM_COLOR ?= never
+
+.PHONY: run test test-rust test-interop test-readme test-bindings lint fmt generate bench bench-smoke build interop-setup
+
+build:
+	$(CARGO) build --workspace --exclude headwater-python --exclude headwater-node --exclude headwater-java --exclude headwater-c --all-targets
+
+run:
+	$(CARGO) build -p headwater-cli --release
+	./target/release/headwater demo
+
+test: test-rust test-interop test-readme test-bindings
+	@echo "make test: all suites passed"
+
+test-rust: build
+	$(CARGO) test -p headwater -p headwater-cli
+
+interop-setup: build
+	bash tests/interop/setup.sh
+
+test-interop: interop-setup
+	.venv-interop/bin/python -m pytest tests/interop -q
+
+test-readme: interop-setup
+	.venv-interop/bin/python -m pytest tests/readme -q
+
+test-bindings:
+	@set -e; for d in $(BINDING_DIRS); do echo "== $$d"; $(MAKE) -C $$d test; done
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	@set -e; for d in $(BINDING_DIRS); do $(MAKE) -C $$d lint; done
+
+fmt:
+	$(CARGO) fmt --all
+
+generate:
+	@set -e; for d in $(BINDING_DIRS); do $(MAKE) -C $$d generate 2>/dev/null || true; done
+
+bench:
+	bash bench/run.sh
+
+bench-smoke:
+	BENCH_SMOKE=1 bash bench/run.sh
