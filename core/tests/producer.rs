@@ -575,7 +575,7 @@ async fn broker_restart_mid_stream_keeps_every_acknowledged_record() {
         let p = p.clone();
         tokio::spawn(async move {
             let mut outs = Vec::new();
-            for i in 0..3000 {
+            for i in 0..3000u32 {
                 outs.push((
                     i,
                     p.send(
