@@ -693,3 +693,43 @@ async fn admin_and_consumer_over_the_network() {
         ErrorKind::UnknownTopic
     );
 }
+
+#[tokio::test]
+async fn dropping_with_unsent_records_warns_with_the_count() {
+    use std::sync::{Arc, Mutex};
+    headwater::logging::install();
+    let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+    let sink = seen.clone();
+    headwater::logging::set_sink(
+        tracing::Level::WARN,
+        Arc::new(move |_, _, msg| sink.lock().unwrap().push(msg.to_string())),
+    );
+    let b = broker().await;
+    b.create_topic("dropped", 1).unwrap();
+    let p = Producer::connect(&b.endpoint(), "dropped", cfg(&[("linger_ms", "600000")]))
+        .await
+        .unwrap();
+    let outs: Vec<_> = send_n(&p, 3).await;
+    drop(p);
+    for o in outs {
+        assert_eq!(
+            o.wait().await.unwrap_err().kind,
+            ErrorKind::Closed,
+            "the record's output says it was not sent"
+        );
+    }
+    let logs = seen.lock().unwrap().clone();
+    assert!(
+        logs.iter().any(|l| l.contains("3 unsent records")),
+        "{logs:?}"
+    );
+    headwater::logging::clear_sink();
+}
+
+async fn send_n(p: &Producer, n: usize) -> Vec<ProduceOutput> {
+    let mut v = Vec::new();
+    for i in 0..n {
+        v.push(p.send(None, format!("{i}").as_bytes()).await.unwrap());
+    }
+    v
+}
