@@ -18,7 +18,7 @@ run:
 	$(CARGO) build -p headwater-cli --release
 	./target/release/headwater demo
 
-test: test-rust test-interop test-readme test-bindings
+test: test-rust test-interop test-readme test-bindings bench-smoke
 	@echo "make test: all suites passed"
 
 test-rust: build

@@ -191,6 +191,68 @@ def cmd_consume(args):
         )
 
 
+def cmd_bench(args):
+    """Keyless-style throughput (empty keys: this client cannot send null keys) or single-record latency."""
+    import time
+
+    client = connect(args.endpoint)
+    if args.create_partitions:
+        admin = connect_admin(args.endpoint)
+        if args.topic not in topic_names(admin):
+            create_topic(admin, args.topic, args.create_partitions)
+    builder = TopicProducerConfigBuilder()
+    if args.compression:
+        builder = builder.compression(COMPRESSION[args.compression])
+    builder = builder.linger(0 if args.latency else args.linger_ms)
+    if args.batch_size:
+        builder = builder.batch_size(args.batch_size)
+    producer = client.topic_producer_with_config(args.topic, builder.build())
+    payload = bytes(b"abcdefghijklmnopqrstuvwxyz0123456789"[i % 36] for i in range(args.size))
+    start = time.perf_counter()
+    sent = 0
+    lat = []
+    if args.latency:
+        while sent < args.records and time.perf_counter() - start < args.seconds:
+            t = time.perf_counter()
+            out = producer.send(b"", payload)
+            producer.flush()
+            out.wait()
+            lat.append((time.perf_counter() - t) * 1e6)
+            sent += 1
+    elif args.send_all:
+        outs = []
+        chunk = [(b"", payload)] * args.send_all
+        while sent < args.records and time.perf_counter() - start < args.seconds:
+            outs.extend(producer.send_all(chunk))
+            sent += len(chunk)
+        producer.flush()
+        for o in outs:
+            o.wait()
+    else:
+        outs = []
+        while sent < args.records:
+            if sent % 4096 == 0 and time.perf_counter() - start >= args.seconds:
+                break
+            outs.append(producer.send(b"", payload))
+            sent += 1
+        producer.flush()
+        for o in outs:
+            o.wait()
+    secs = time.perf_counter() - start
+    line = {
+        "client": "fluvio-python-0.21",
+        "records": sent,
+        "seconds": secs,
+        "records_per_sec": sent / secs,
+        "mb_per_sec": sent * args.size / secs / 1e6,
+    }
+    if lat:
+        lat.sort()
+        pick = lambda q: lat[min(int(len(lat) * q), len(lat) - 1)]  # noqa: E731
+        line.update(p50_us=pick(0.5), p99_us=pick(0.99), p999_us=pick(0.999))
+    emit(line)
+
+
 def cmd_scenario(args):
     partitions = args.partitions
     client = connect(args.endpoint)
@@ -355,6 +417,18 @@ def main(argv=None):
         help="records to read (waits for them); default: up to the partition's end (disable_continuous)",
     )
 
+    p = sub.add_parser("bench")
+    common(p)
+    p.add_argument("--records", type=int, default=1_000_000)
+    p.add_argument("--seconds", type=float, default=5.0)
+    p.add_argument("--size", type=int, default=100)
+    p.add_argument("--compression", choices=CODECS)
+    p.add_argument("--linger-ms", type=int, default=100)
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--create-partitions", type=int)
+    p.add_argument("--latency", action="store_true")
+    p.add_argument("--send-all", type=int, default=0, help="send lists of this many records")
+
     args = ap.parse_args(argv)
     faulthandler.dump_traceback_later(args.timeout_secs, exit=True)
     try:
@@ -362,7 +436,7 @@ def main(argv=None):
             raise Failure(
                 "the official Python client cannot send a null key (keyless sends carry an empty key)"
             )
-        {"scenario": cmd_scenario, "produce": cmd_produce, "consume": cmd_consume}[
+        {"scenario": cmd_scenario, "produce": cmd_produce, "consume": cmd_consume, "bench": cmd_bench}[
             args.cmd
         ](args)
     except Exception as err:  # noqa: BLE001 - report any client error as a failure line

@@ -112,6 +112,12 @@ enum Cmd {
         /// Create the topic with this many partitions first (skipped if it exists).
         #[arg(long)]
         create_partitions: Option<u32>,
+        /// Stop sending after this many seconds even if fewer than RECORDS were sent.
+        #[arg(long, default_value_t = 3600.0)]
+        seconds: f64,
+        /// Single-record round trips (one in flight) instead of throughput; reports p50/p99/p999.
+        #[arg(long)]
+        latency: bool,
     },
 }
 
@@ -198,6 +204,8 @@ async fn run(cmd: Cmd) -> Result<()> {
             linger_ms,
             batch_size,
             create_partitions,
+            seconds,
+            latency,
         } => {
             bench_cmd(
                 &endpoint,
@@ -208,6 +216,8 @@ async fn run(cmd: Cmd) -> Result<()> {
                 linger_ms,
                 batch_size,
                 create_partitions,
+                Duration::from_secs_f64(seconds),
+                latency,
             )
             .await
         }
@@ -430,6 +440,8 @@ async fn bench_cmd(
     linger_ms: Option<u64>,
     batch_size: Option<usize>,
     create_partitions: Option<u32>,
+    budget: Duration,
+    latency: bool,
 ) -> Result<()> {
     let fluvio = connect(endpoint).await?;
     if let Some(p) = create_partitions {
@@ -441,25 +453,67 @@ async fn bench_cmd(
         .map(|i| b"abcdefghijklmnopqrstuvwxyz0123456789"[i % 36])
         .collect();
     let start = Instant::now();
-    let mut outputs = Vec::with_capacity(records);
-    for i in 0..records {
-        outputs.push(
-            producer
+    let mut sent = 0usize;
+    let mut lat_us: Vec<f64> = Vec::new();
+    if latency {
+        while sent < records && start.elapsed() < budget {
+            let t = Instant::now();
+            let out = producer
                 .send(RecordKey::NULL, payload.clone())
                 .await
-                .with_context(|| format!("send record {i}"))?,
-        );
+                .context("send")?;
+            producer.flush().await.context("flush")?;
+            out.wait().await.context("wait metadata")?;
+            lat_us.push(t.elapsed().as_secs_f64() * 1e6);
+            sent += 1;
+        }
+    } else {
+        let mut outputs = Vec::with_capacity(records.min(1 << 22));
+        while sent < records {
+            if sent % 8192 == 0 && start.elapsed() >= budget {
+                break;
+            }
+            outputs.push(
+                producer
+                    .send(RecordKey::NULL, payload.clone())
+                    .await
+                    .with_context(|| format!("send record {sent}"))?,
+            );
+            sent += 1;
+        }
+        producer.flush().await.context("flush")?;
+        for (i, out) in outputs.into_iter().enumerate() {
+            out.wait()
+                .await
+                .with_context(|| format!("wait metadata of record {i}"))?;
+        }
     }
-    producer.flush().await.context("flush")?;
-    for (i, out) in outputs.into_iter().enumerate() {
-        out.wait()
-            .await
-            .with_context(|| format!("wait metadata of record {i}"))?;
-    }
+    let records = sent;
     let seconds = start.elapsed().as_secs_f64();
     let rps = records as f64 / seconds;
     let mbps = (records * size) as f64 / seconds / 1_000_000.0;
+    if latency {
+        lat_us.sort_by(|a, b| a.total_cmp(b));
+        let pct = |p: f64| {
+            lat_us
+                .get(((lat_us.len() as f64 * p) as usize).min(lat_us.len().saturating_sub(1)))
+                .copied()
+                .unwrap_or(0.0)
+        };
+        print_line(&json!({
+            "client": "fluvio-rust-0.50",
+            "records": records,
+            "seconds": seconds,
+            "records_per_sec": rps,
+            "mb_per_sec": mbps,
+            "p50_us": pct(0.5),
+            "p99_us": pct(0.99),
+            "p999_us": pct(0.999),
+        }));
+        return Ok(());
+    }
     print_line(&json!({
+        "client": "fluvio-rust-0.50",
         "records": records,
         "seconds": seconds,
         "records_per_sec": rps,
