@@ -733,3 +733,20 @@ async fn send_n(p: &Producer, n: usize) -> Vec<ProduceOutput> {
     }
     v
 }
+
+/// Synchronous callers (bindings) use the blocking twins from plain threads with no runtime.
+#[test]
+fn blocking_api_from_a_plain_thread() {
+    let b = TestBroker::start_blocking(BrokerConfig::default()).unwrap();
+    let admin = headwater::runtime::block_on(Admin::connect(&b.endpoint())).unwrap();
+    headwater::runtime::block_on(admin.create_topic("sync", TopicConfig::new(1))).unwrap();
+    let p = Producer::connect_blocking(&b.endpoint(), "sync", cfg(&[("linger_ms", "0")])).unwrap();
+    let out = p.send_blocking(Some(b"k"), b"v", None, None).unwrap();
+    p.flush_blocking(Some(Duration::from_secs(30))).unwrap();
+    assert_eq!(out.wait_blocking(Some(Duration::from_secs(30))).unwrap().offset, 0);
+    let e = Producer::connect_blocking(&b.endpoint(), "missing", cfg(&[("metadata_timeout_ms", "200")])).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::UnknownTopic);
+    p.close_blocking(None).unwrap();
+    let recs = headwater::runtime::block_on(Consumer::read_to_end(&b.endpoint(), "sync", 0, Offset::Beginning)).unwrap();
+    assert_eq!(recs.len(), 1);
+}

@@ -131,6 +131,11 @@ impl Admin {
 
     /// Creates a topic and waits until its partitions appear in this process's metadata.
     pub async fn create_topic(&self, name: &str, config: TopicConfig) -> Result<()> {
+        let (me, name) = (self.clone(), name.to_string());
+        crate::runtime::run(async move { me.create_topic_inner(&name, config).await }).await
+    }
+
+    async fn create_topic_inner(&self, name: &str, config: TopicConfig) -> Result<()> {
         if config.partitions == 0 {
             return Err(Error::invalid("a topic needs at least one partition"));
         }
@@ -152,6 +157,11 @@ impl Admin {
 
     /// Deletes a topic and waits until it is gone from this process's metadata.
     pub async fn delete_topic(&self, name: &str) -> Result<()> {
+        let (me, name) = (self.clone(), name.to_string());
+        crate::runtime::run(async move { me.delete_topic_inner(&name).await }).await
+    }
+
+    async fn delete_topic_inner(&self, name: &str) -> Result<()> {
         let st = self
             .status_call(
                 sc_keys::DELETE,

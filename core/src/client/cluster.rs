@@ -248,7 +248,7 @@ impl Cluster {
             if left.is_zero() {
                 return Err(Error::timeout("metadata condition not met in time"));
             }
-            let _ = tokio::time::timeout(left, rx.changed()).await;
+            let _ = crate::runtime::timeout(left, rx.changed()).await;
         }
     }
 

@@ -294,10 +294,10 @@ impl Connection {
         rx: oneshot::Receiver<Body>,
         timeout: Duration,
     ) -> Result<Vec<u8>> {
-        match tokio::time::timeout(timeout, rx).await {
-            Ok(Ok(r)) => r,
-            Ok(Err(_)) => Err(self.closed_error()),
-            Err(_) => Err(Error::timeout(format!(
+        match crate::runtime::timeout(timeout, rx).await {
+            Some(Ok(r)) => r,
+            Some(Err(_)) => Err(self.closed_error()),
+            None => Err(Error::timeout(format!(
                 "no response from {} within {timeout:?}",
                 self.shared.addr
             ))),

@@ -92,8 +92,7 @@ impl Consumer {
             ));
         }
         let conn = cluster.leader_connection(topic, partition).await?;
-        let topic = topic.to_string();
-        crate::runtime::run(async move { open(conn, topic, partition, offset, cfg).await }).await
+        open(conn, topic.to_string(), partition, offset, cfg).await
     }
 
     /// Reads every record from `offset` up to the log's end at the time of the call.

@@ -22,7 +22,7 @@ pub enum ErrorCode {
         topic: String,
         partition: u32,
     },
-    /// Tags whose payload is a single string (3003, 6005, 6007, 8001, 8003, 10001).
+    /// Tags whose payload is a single string (3003, 6005, 6006, 6007, 8001, 8003, 10001).
     WithText(i16, String),
     SmartModuleNotFound {
         name: String,
@@ -43,6 +43,14 @@ pub enum ErrorCode {
         tag: i16,
         kind: String,
         name: String,
+    },
+    /// 6004: `SmartModuleTransformRuntimeError{hint, offset, kind, record_key, record_value}`.
+    SmartModuleRuntimeError {
+        hint: String,
+        offset: i64,
+        kind: u8,
+        record_key: Option<Vec<u8>>,
+        record_value: Vec<u8>,
     },
 }
 
@@ -83,7 +91,7 @@ const PLAIN: &[i16] = &[
     2005, 2006, 2007, 2008, 3000, 3001, 3002, 3004, 3005, 5000, 5001, 5002, 6000, 7000, 7001, 7002,
     8000, 8002, 9000, 10000, 11001, 11002, 11003, 11004, 11005, 11006,
 ];
-const WITH_TEXT: &[i16] = &[3003, 6005, 6007, 8001, 8003, 10001];
+const WITH_TEXT: &[i16] = &[3003, 6005, 6006, 6007, 8001, 8003, 10001];
 
 impl ErrorCode {
     pub fn code(&self) -> i16 {
@@ -99,12 +107,13 @@ impl ErrorCode {
             ErrorCode::SmartModuleInvalidExports { .. } => 6003,
             ErrorCode::SmartModuleMemoryLimitExceeded { .. } => 6008,
             ErrorCode::SystemSpec { tag, .. } => *tag,
+            ErrorCode::SmartModuleRuntimeError { .. } => 6004,
         }
     }
     pub fn is_ok(&self) -> bool {
         matches!(self, ErrorCode::None)
     }
-    /// Builds the code for a tag, with an empty payload where the variant carries one.
+    /// Builds the code for a tag, with a default payload where the variant carries one.
     pub fn from_code(code: i16) -> ErrorCode {
         match code {
             0 => ErrorCode::None,
@@ -112,6 +121,41 @@ impl ErrorCode {
             7 => ErrorCode::RequestTimedOut {
                 timeout_ms: 0,
                 kind: 0,
+            },
+            71 => ErrorCode::OffsetEvicted {
+                offset: 0,
+                next_available: 0,
+            },
+            72 => ErrorCode::PartitionFull {
+                topic: String::new(),
+                partition: 0,
+            },
+            6001 => ErrorCode::SmartModuleNotFound {
+                name: String::new(),
+            },
+            6002 => ErrorCode::SmartModuleInvalid {
+                error: String::new(),
+                name: None,
+            },
+            6003 => ErrorCode::SmartModuleInvalidExports {
+                error: String::new(),
+                kind: String::new(),
+            },
+            6004 => ErrorCode::SmartModuleRuntimeError {
+                hint: String::new(),
+                offset: 0,
+                kind: 0,
+                record_key: None,
+                record_value: Vec::new(),
+            },
+            6008 => ErrorCode::SmartModuleMemoryLimitExceeded {
+                requested: 0,
+                max: 0,
+            },
+            12001 | 12002 => ErrorCode::SystemSpec {
+                tag: code,
+                kind: String::new(),
+                name: String::new(),
             },
             c if WITH_TEXT.contains(&c) => ErrorCode::WithText(c, String::new()),
             c => ErrorCode::Plain(c),
@@ -131,6 +175,9 @@ impl ErrorCode {
             }
             ErrorCode::PartitionFull { topic, partition } => {
                 format!("{} ({}): {topic}-{partition}", self.name(), self.code())
+            }
+            ErrorCode::SystemSpec { kind, name, .. } => {
+                format!("{} ({}): {kind} `{name}`", self.name(), self.code())
             }
             _ => format!("{} ({})", self.name(), self.code()),
         }
@@ -229,6 +276,19 @@ impl Encode for ErrorCode {
                 kind.encode(out, v);
                 name.encode(out, v)
             }
+            ErrorCode::SmartModuleRuntimeError {
+                hint,
+                offset,
+                kind,
+                record_key,
+                record_value,
+            } => {
+                hint.encode(out, v);
+                offset.encode(out, v);
+                kind.encode(out, v);
+                record_key.clone().map(super::codec::ByteVec).encode(out, v);
+                super::codec::ByteVec(record_value.clone()).encode(out, v);
+            }
         }
     }
 }
@@ -266,6 +326,13 @@ impl Decode for ErrorCode {
                 requested: u64::decode(r, v)?,
                 max: u64::decode(r, v)?,
             },
+            6004 => ErrorCode::SmartModuleRuntimeError {
+                hint: String::decode(r, v)?,
+                offset: r.i64()?,
+                kind: r.u8()?,
+                record_key: Option::<super::codec::ByteVec>::decode(r, v)?.map(|b| b.0),
+                record_value: super::codec::ByteVec::decode(r, v)?.0,
+            },
             12001 | 12002 => ErrorCode::SystemSpec {
                 tag,
                 kind: String::decode(r, v)?,
@@ -275,5 +342,29 @@ impl Decode for ErrorCode {
             t if PLAIN.contains(&t) => ErrorCode::Plain(t),
             t => return derr(format!("unknown ErrorCode tag {t}")),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_known_code_round_trips_with_its_payload() {
+        let all: Vec<i16> = [
+            0i16, 2, 7, 71, 72, 3003, 6001, 6002, 6003, 6004, 6005, 6006, 6007, 6008, 8001, 8003,
+            10001, 12001, 12002,
+        ]
+        .into_iter()
+        .chain(PLAIN.iter().copied())
+        .collect();
+        for c in all {
+            let e = ErrorCode::from_code(c);
+            assert_eq!(e.code(), c);
+            let bytes = crate::protocol::codec::to_bytes(&e, 25);
+            let back: ErrorCode = crate::protocol::codec::from_bytes(&bytes, 25)
+                .unwrap_or_else(|err| panic!("{c}: {err}"));
+            assert_eq!(back, e);
+        }
     }
 }
