@@ -1,1 +1,414 @@
-//! Placeholder: the java binding is being written.
+//! JNI glue for the Java binding (package `io.headwater`, class `io.headwater.Native`).
+//!
+//! The binding only converts arguments, calls core and maps errors:
+//! - every native method runs inside [`run`]: a `catch_unwind` boundary that turns a core
+//!   [`headwater::Error`] into a `HeadwaterException`, a missing argument into a
+//!   `NullPointerException`, and a panic into a `HeadwaterException` with code `INTERNAL`;
+//! - delivery results complete a `CompletableFuture` from core's runtime threads, which are attached
+//!   to the JVM only for the span of that callback ([`with_attached`]) and inside a local frame, so
+//!   no local reference outlives it and no runtime thread keeps the JVM from exiting;
+//! - core's log events go to `System.getLogger("headwater")` through `Native.log`.
+//!
+//! Native objects (`Producer`, `TestBroker`, `Admin`) are boxed and handed to Java as a `long`. Java
+//! frees each one exactly once, from a `java.lang.ref.Cleaner` action, when its owner is unreachable
+//! (so no call can still be using it); `close()` only closes/stops through core.
+
+mod admin;
+mod broker;
+mod producer;
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::{Arc, OnceLock};
+
+use headwater::Error;
+use jni::objects::{
+    GlobalRef, JClass, JMethodID, JObject, JObjectArray, JStaticMethodID, JString, JValue,
+};
+use jni::signature::{Primitive, ReturnType};
+use jni::sys::jint;
+use jni::{JNIEnv, JavaVM};
+
+/// Classes and method ids used from runtime threads. Looked up once, in `Native.init`, on a Java
+/// thread (so with the binding's class loader, which a freshly attached thread would not have).
+struct Cache {
+    vm: JavaVM,
+    metadata_cls: GlobalRef,
+    metadata_ctor: JMethodID,
+    exception_cls: GlobalRef,
+    exception_ctor: JMethodID,
+    future_complete: JMethodID,
+    future_fail: JMethodID,
+    native_cls: GlobalRef,
+    native_log: JStaticMethodID,
+}
+
+static CACHE: OnceLock<Cache> = OnceLock::new();
+
+fn cache() -> Result<&'static Cache, Fail> {
+    CACHE
+        .get()
+        .ok_or_else(|| Fail::Core(Error::internal("the native library was not initialised")))
+}
+
+/// Why a native call failed.
+pub(crate) enum Fail {
+    /// A core error: thrown as `HeadwaterException`.
+    Core(Error),
+    /// A required argument was null.
+    Null(&'static str),
+    /// A JNI call failed (usually with a Java exception already pending, which is kept).
+    Jni(jni::errors::Error),
+}
+
+impl From<Error> for Fail {
+    fn from(e: Error) -> Self {
+        Fail::Core(e)
+    }
+}
+
+impl From<jni::errors::Error> for Fail {
+    fn from(e: jni::errors::Error) -> Self {
+        Fail::Jni(e)
+    }
+}
+
+pub(crate) type R<T> = Result<T, Fail>;
+
+fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = p.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = p.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "unknown panic".to_string()
+    }
+}
+
+/// The boundary every native method goes through: runs `f`, converts its failure or panic into a
+/// pending Java exception and returns `default` in that case.
+pub(crate) fn run<'l, T>(
+    env: &mut JNIEnv<'l>,
+    default: T,
+    f: impl FnOnce(&mut JNIEnv<'l>) -> R<T>,
+) -> T {
+    let outcome = catch_unwind(AssertUnwindSafe(|| f(env)));
+    let fail = match outcome {
+        Ok(Ok(v)) => return v,
+        Ok(Err(fail)) => fail,
+        Err(p) => Fail::Core(Error::internal(format!(
+            "panic in headwater native code: {}",
+            panic_message(&*p)
+        ))),
+    };
+    throw(env, fail);
+    default
+}
+
+fn throw(env: &mut JNIEnv<'_>, fail: Fail) {
+    if env.exception_check().unwrap_or(false) {
+        return; // keep the Java exception that is already pending
+    }
+    let _ = match fail {
+        Fail::Null(what) => env.throw_new(
+            "java/lang/NullPointerException",
+            format!("{what} must not be null"),
+        ),
+        Fail::Jni(e) => env.throw_new(
+            "java/lang/IllegalStateException",
+            format!("JNI failure: {e}"),
+        ),
+        Fail::Core(e) => match new_exception(env, &e) {
+            Ok(ex) => env.throw(jni::objects::JThrowable::from(ex)),
+            Err(_) => env.throw_new("java/lang/RuntimeException", e.to_string()),
+        },
+    };
+}
+
+/// A `HeadwaterException(int number, String message, boolean retriable, boolean hasBrokerCode,
+/// int brokerCode)` for a core error.
+pub(crate) fn new_exception<'l>(env: &mut JNIEnv<'l>, e: &Error) -> R<JObject<'l>> {
+    let c = cache()?;
+    let msg = env.new_string(e.to_string())?;
+    let broker = e.broker_code();
+    let cls: &JClass = c.exception_cls.as_obj().into();
+    // SAFETY: the constructor id was looked up on this class with exactly this signature.
+    let ex = unsafe {
+        env.new_object_unchecked(
+            cls,
+            c.exception_ctor,
+            &[
+                JValue::Int(e.kind.number()).as_jni(),
+                JValue::Object(&msg).as_jni(),
+                JValue::Bool(e.is_retriable() as u8).as_jni(),
+                JValue::Bool(broker.is_some() as u8).as_jni(),
+                JValue::Int(broker.unwrap_or(0) as jint).as_jni(),
+            ],
+        )?
+    };
+    Ok(ex)
+}
+
+/// Runs `f` on the current (library) thread attached to the JVM for this span only, inside a local
+/// frame. A pending Java exception at the end is printed and cleared. Panics are contained.
+pub(crate) fn with_attached(f: impl FnOnce(&mut JNIEnv<'_>, &'static Cache) -> R<()>) {
+    let _ = catch_unwind(AssertUnwindSafe(|| {
+        let Ok(c) = cache() else { return };
+        // Detaches on drop if this call attached the thread (not if it was already attached).
+        let Ok(mut guard) = c.vm.attach_current_thread() else {
+            return;
+        };
+        let env: &mut JNIEnv<'_> = &mut guard;
+        let _ = env.with_local_frame(16, |env| -> R<()> { f(env, c) });
+        if env.exception_check().unwrap_or(false) {
+            let _ = env.exception_describe();
+            let _ = env.exception_clear();
+        }
+    }));
+}
+
+/// Completes `future` (a `CompletableFuture<RecordMetadata>`) with a delivery result.
+pub(crate) fn complete_future(
+    future: GlobalRef,
+    topic: GlobalRef,
+    result: headwater::Result<headwater::RecordMetadata>,
+) {
+    with_attached(move |env, c| {
+        match &result {
+            Ok(m) => {
+                let cls: &JClass = c.metadata_cls.as_obj().into();
+                // SAFETY: ids were looked up with these exact signatures in `init`.
+                unsafe {
+                    let meta = env.new_object_unchecked(
+                        cls,
+                        c.metadata_ctor,
+                        &[
+                            JValue::Object(topic.as_obj()).as_jni(),
+                            JValue::Int(m.partition as jint).as_jni(),
+                            JValue::Long(m.offset).as_jni(),
+                            JValue::Long(m.timestamp).as_jni(),
+                        ],
+                    )?;
+                    env.call_method_unchecked(
+                        future.as_obj(),
+                        c.future_complete,
+                        ReturnType::Primitive(Primitive::Boolean),
+                        &[JValue::Object(&meta).as_jni()],
+                    )?;
+                }
+            }
+            Err(e) => {
+                let ex = new_exception(env, e)?;
+                // SAFETY: as above.
+                unsafe {
+                    env.call_method_unchecked(
+                        future.as_obj(),
+                        c.future_fail,
+                        ReturnType::Primitive(Primitive::Boolean),
+                        &[JValue::Object(&ex).as_jni()],
+                    )?;
+                }
+            }
+        }
+        // Global references are released here, while the thread is still attached.
+        drop(future);
+        drop(topic);
+        Ok(())
+    });
+}
+
+fn log_to_java(level: tracing::Level, target: &str, message: &str) {
+    let lvl: jint = match level {
+        tracing::Level::TRACE => 0,
+        tracing::Level::DEBUG => 1,
+        tracing::Level::INFO => 2,
+        tracing::Level::WARN => 3,
+        tracing::Level::ERROR => 4,
+    };
+    with_attached(|env, c| {
+        let t = env.new_string(target)?;
+        let m = env.new_string(message)?;
+        let cls: &JClass = c.native_cls.as_obj().into();
+        // SAFETY: `log(ILjava/lang/String;Ljava/lang/String;)V` was looked up in `init`.
+        unsafe {
+            env.call_static_method_unchecked(
+                cls,
+                c.native_log,
+                ReturnType::Primitive(Primitive::Void),
+                &[
+                    JValue::Int(lvl).as_jni(),
+                    JValue::Object(&t).as_jni(),
+                    JValue::Object(&m).as_jni(),
+                ],
+            )?;
+        }
+        Ok(())
+    });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Conversions shared by the modules.
+
+pub(crate) fn string(env: &mut JNIEnv<'_>, s: &JString<'_>, what: &'static str) -> R<String> {
+    if s.is_null() {
+        return Err(Fail::Null(what));
+    }
+    Ok(env.get_string(s)?.into())
+}
+
+pub(crate) fn opt_string(env: &mut JNIEnv<'_>, s: &JString<'_>) -> R<Option<String>> {
+    if s.is_null() {
+        return Ok(None);
+    }
+    Ok(Some(env.get_string(s)?.into()))
+}
+
+/// Reads a `String[]` (no null elements).
+pub(crate) fn string_array(
+    env: &mut JNIEnv<'_>,
+    arr: &JObjectArray<'_>,
+    what: &'static str,
+) -> R<Vec<String>> {
+    if arr.is_null() {
+        return Err(Fail::Null(what));
+    }
+    let n = env.get_array_length(arr)?;
+    let mut out = Vec::with_capacity(n as usize);
+    for i in 0..n {
+        let el = JString::from(env.get_object_array_element(arr, i)?);
+        let s = string(env, &el, what)?;
+        env.delete_local_ref(el)?;
+        out.push(s);
+    }
+    Ok(out)
+}
+
+/// A `ProducerConfig` from parallel key/value arrays, parsed by core's one parser.
+pub(crate) fn config(
+    env: &mut JNIEnv<'_>,
+    keys: &JObjectArray<'_>,
+    values: &JObjectArray<'_>,
+) -> R<headwater::ProducerConfig> {
+    let keys = string_array(env, keys, "config key")?;
+    let values = string_array(env, values, "config value")?;
+    let mut cfg = headwater::ProducerConfig::default();
+    for (k, v) in keys.iter().zip(values.iter()) {
+        cfg.set(k, v)?;
+    }
+    Ok(cfg)
+}
+
+fn new_string_array<'l>(env: &mut JNIEnv<'l>, items: &[Option<String>]) -> R<JObjectArray<'l>> {
+    let arr = env.new_object_array(items.len() as i32, "java/lang/String", JObject::null())?;
+    for (i, s) in items.iter().enumerate() {
+        if let Some(s) = s {
+            let js = env.new_string(s)?;
+            env.set_object_array_element(&arr, i as i32, &js)?;
+            env.delete_local_ref(js)?;
+        }
+    }
+    Ok(arr)
+}
+
+// ---------------------------------------------------------------------------------------------
+// io.headwater.Native: library-wide functions.
+
+/// `static native void init(int logLevel)`: caches classes and installs the log bridge.
+/// `logLevel`: 0 trace … 4 error, anything else = no forwarding (stderr default of core stays).
+#[no_mangle]
+pub extern "system" fn Java_io_headwater_Native_init(
+    mut env: JNIEnv<'_>,
+    _cls: JClass<'_>,
+    log_level: jint,
+) {
+    run(&mut env, (), |env| {
+        if CACHE.get().is_none() {
+            let metadata = env.find_class("io/headwater/RecordMetadata")?;
+            let metadata_ctor =
+                env.get_method_id(&metadata, "<init>", "(Ljava/lang/String;IJJ)V")?;
+            let exception = env.find_class("io/headwater/HeadwaterException")?;
+            let exception_ctor =
+                env.get_method_id(&exception, "<init>", "(ILjava/lang/String;ZZI)V")?;
+            let future = env.find_class("java/util/concurrent/CompletableFuture")?;
+            let future_complete =
+                env.get_method_id(&future, "complete", "(Ljava/lang/Object;)Z")?;
+            let future_fail =
+                env.get_method_id(&future, "completeExceptionally", "(Ljava/lang/Throwable;)Z")?;
+            let native = env.find_class("io/headwater/Native")?;
+            let native_log = env.get_static_method_id(
+                &native,
+                "log",
+                "(ILjava/lang/String;Ljava/lang/String;)V",
+            )?;
+            let c = Cache {
+                vm: env.get_java_vm()?,
+                metadata_cls: env.new_global_ref(metadata)?,
+                metadata_ctor,
+                exception_cls: env.new_global_ref(exception)?,
+                exception_ctor,
+                future_complete,
+                future_fail,
+                native_cls: env.new_global_ref(native)?,
+                native_log,
+            };
+            let _ = CACHE.set(c);
+        }
+        let level = match log_level {
+            0 => Some(tracing::Level::TRACE),
+            1 => Some(tracing::Level::DEBUG),
+            2 => Some(tracing::Level::INFO),
+            3 => Some(tracing::Level::WARN),
+            4 => Some(tracing::Level::ERROR),
+            _ => None,
+        };
+        headwater::logging::install();
+        if let Some(level) = level {
+            headwater::logging::set_sink(level, Arc::new(log_to_java));
+        }
+        Ok(())
+    })
+}
+
+/// `static native String[] configKeys()`: every config key (snake_case), in table order.
+#[no_mangle]
+pub extern "system" fn Java_io_headwater_Native_configKeys<'l>(
+    mut env: JNIEnv<'l>,
+    _cls: JClass<'l>,
+) -> JObjectArray<'l> {
+    run(&mut env, JObjectArray::default(), |env| {
+        let keys: Vec<Option<String>> = headwater::producer::config::CONFIG_KEYS
+            .iter()
+            .map(|k| Some(k.to_string()))
+            .collect();
+        new_string_array(env, &keys)
+    })
+}
+
+/// `static native String[] configResolve(String[] keys, String[] values)`: parses the pairs with
+/// core's parser and returns the effective value of every key (order of `configKeys`; null = unset).
+#[no_mangle]
+pub extern "system" fn Java_io_headwater_Native_configResolve<'l>(
+    mut env: JNIEnv<'l>,
+    _cls: JClass<'l>,
+    keys: JObjectArray<'l>,
+    values: JObjectArray<'l>,
+) -> JObjectArray<'l> {
+    run(&mut env, JObjectArray::default(), |env| {
+        let cfg = config(env, &keys, &values)?;
+        let mut out = Vec::new();
+        for k in headwater::producer::config::CONFIG_KEYS {
+            out.push(cfg.get(k)?);
+        }
+        new_string_array(env, &out)
+    })
+}
+
+/// `static native void panicForTest()`: panics, to test that a panic becomes a Java exception.
+#[no_mangle]
+pub extern "system" fn Java_io_headwater_Native_panicForTest(
+    mut env: JNIEnv<'_>,
+    _cls: JClass<'_>,
+) {
+    run(&mut env, (), |_env| -> R<()> {
+        panic!("deliberate panic for a test")
+    })
+}

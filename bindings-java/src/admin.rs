@@ -1,0 +1,113 @@
+//! `io.headwater.Admin`'s native half: topic administration over the network.
+
+use headwater::runtime::block_on;
+use headwater::{Admin, TopicConfig};
+use jni::objects::{JClass, JObject, JObjectArray, JString, JValue};
+use jni::sys::{jint, jlong};
+use jni::JNIEnv;
+
+use crate::{run, string, Fail, R};
+
+fn admin<'a>(handle: jlong) -> R<&'a Admin> {
+    if handle == 0 {
+        return Err(Fail::Core(headwater::Error::closed(
+            "the admin handle is gone",
+        )));
+    }
+    // SAFETY: `handle` came from `adminConnect`; Java frees it only once nothing can call it.
+    Ok(unsafe { &*(handle as *const Admin) })
+}
+
+#[no_mangle]
+pub extern "system" fn Java_io_headwater_Native_adminConnect<'l>(
+    mut env: JNIEnv<'l>,
+    _cls: JClass<'l>,
+    endpoint: JString<'l>,
+) -> jlong {
+    run(&mut env, 0, |env| {
+        let ep = string(env, &endpoint, "endpoint")?;
+        let a = block_on(Admin::connect(&ep))?;
+        Ok(Box::into_raw(Box::new(a)) as jlong)
+    })
+}
+
+#[no_mangle]
+pub extern "system" fn Java_io_headwater_Native_adminCreateTopic<'l>(
+    mut env: JNIEnv<'l>,
+    _cls: JClass<'l>,
+    handle: jlong,
+    name: JString<'l>,
+    partitions: jint,
+) {
+    run(&mut env, (), |env| {
+        let a = admin(handle)?;
+        let name = string(env, &name, "topic")?;
+        block_on(a.create_topic(&name, TopicConfig::new(partitions.max(0) as u32)))?;
+        Ok(())
+    })
+}
+
+#[no_mangle]
+pub extern "system" fn Java_io_headwater_Native_adminDeleteTopic<'l>(
+    mut env: JNIEnv<'l>,
+    _cls: JClass<'l>,
+    handle: jlong,
+    name: JString<'l>,
+) {
+    run(&mut env, (), |env| {
+        let a = admin(handle)?;
+        let name = string(env, &name, "topic")?;
+        block_on(a.delete_topic(&name))?;
+        Ok(())
+    })
+}
+
+/// `static native TopicInfo[] adminListTopics(long h)`
+#[no_mangle]
+pub extern "system" fn Java_io_headwater_Native_adminListTopics<'l>(
+    mut env: JNIEnv<'l>,
+    _cls: JClass<'l>,
+    handle: jlong,
+) -> JObjectArray<'l> {
+    run(&mut env, JObjectArray::default(), |env| {
+        let topics = block_on(admin(handle)?.list_topics())?;
+        let cls = env.find_class("io/headwater/TopicInfo")?;
+        let arr = env.new_object_array(topics.len() as i32, &cls, JObject::null())?;
+        for (i, t) in topics.iter().enumerate() {
+            env.with_local_frame(8, |env| -> R<()> {
+                let name = env.new_string(&t.name)?;
+                let compression = env.new_string(&t.compression)?;
+                let status = env.new_string(&t.status)?;
+                let obj = env.new_object(
+                    &cls,
+                    "(Ljava/lang/String;IILjava/lang/String;Ljava/lang/String;)V",
+                    &[
+                        JValue::Object(&name),
+                        JValue::Int(t.partitions as jint),
+                        JValue::Int(t.replication as jint),
+                        JValue::Object(&compression),
+                        JValue::Object(&status),
+                    ],
+                )?;
+                env.set_object_array_element(&arr, i as i32, obj)?;
+                Ok(())
+            })?;
+        }
+        Ok(arr)
+    })
+}
+
+#[no_mangle]
+pub extern "system" fn Java_io_headwater_Native_adminFree<'l>(
+    mut env: JNIEnv<'l>,
+    _cls: JClass<'l>,
+    handle: jlong,
+) {
+    run(&mut env, (), |_env| {
+        if handle != 0 {
+            // SAFETY: see `admin`; the one place that takes the box back.
+            drop(unsafe { Box::from_raw(handle as *mut Admin) });
+        }
+        Ok(())
+    })
+}

@@ -1,0 +1,231 @@
+//! `io.headwater.TestBroker`'s native half: the embedded broker of core.
+
+use std::path::PathBuf;
+
+use headwater::{BrokerConfig, Compression, TestBroker, TopicConfig};
+use jni::objects::{JClass, JObject, JObjectArray, JString, JValue};
+use jni::sys::{jint, jlong, jstring};
+use jni::JNIEnv;
+
+use crate::{opt_string, run, string, Fail, R};
+
+fn broker<'a>(handle: jlong) -> R<&'a TestBroker> {
+    if handle == 0 {
+        return Err(Fail::Core(headwater::Error::closed(
+            "the broker handle is gone",
+        )));
+    }
+    // SAFETY: `handle` came from `brokerStart`; Java frees it only once nothing can call it.
+    Ok(unsafe { &*(handle as *const TestBroker) })
+}
+
+/// `static native long brokerStart(int spus, String dataDir)` (`dataDir` null = in memory).
+#[no_mangle]
+pub extern "system" fn Java_io_headwater_Native_brokerStart<'l>(
+    mut env: JNIEnv<'l>,
+    _cls: JClass<'l>,
+    spus: jint,
+    data_dir: JString<'l>,
+) -> jlong {
+    run(&mut env, 0, |env| {
+        let dir = opt_string(env, &data_dir)?;
+        let cfg = BrokerConfig {
+            spus: spus.max(0) as u32,
+            data_dir: dir.map(PathBuf::from),
+            ..BrokerConfig::default()
+        };
+        let b = TestBroker::start_blocking(cfg)?;
+        Ok(Box::into_raw(Box::new(b)) as jlong)
+    })
+}
+
+#[no_mangle]
+pub extern "system" fn Java_io_headwater_Native_brokerEndpoint<'l>(
+    mut env: JNIEnv<'l>,
+    _cls: JClass<'l>,
+    handle: jlong,
+) -> jstring {
+    run(&mut env, std::ptr::null_mut(), |env| {
+        let ep = broker(handle)?.endpoint();
+        Ok(env.new_string(ep)?.into_raw())
+    })
+}
+
+/// `static native void brokerCreateTopic(long h, String name, int partitions, int codec)`:
+/// `codec < 0` = any codec allowed, else the topic only accepts that codec id.
+#[no_mangle]
+pub extern "system" fn Java_io_headwater_Native_brokerCreateTopic<'l>(
+    mut env: JNIEnv<'l>,
+    _cls: JClass<'l>,
+    handle: jlong,
+    name: JString<'l>,
+    partitions: jint,
+    codec: jint,
+) {
+    run(&mut env, (), |env| {
+        let b = broker(handle)?;
+        let name = string(env, &name, "topic")?;
+        let mut cfg = TopicConfig::new(partitions.max(0) as u32);
+        if codec >= 0 {
+            cfg =
+                cfg.compression(Compression::from_id(codec as u8).map_err(headwater::Error::from)?);
+        }
+        b.create_topic_with(&name, cfg)?;
+        Ok(())
+    })
+}
+
+#[no_mangle]
+pub extern "system" fn Java_io_headwater_Native_brokerDeleteTopic<'l>(
+    mut env: JNIEnv<'l>,
+    _cls: JClass<'l>,
+    handle: jlong,
+    name: JString<'l>,
+) {
+    run(&mut env, (), |env| {
+        let b = broker(handle)?;
+        let name = string(env, &name, "topic")?;
+        b.delete_topic(&name)?;
+        Ok(())
+    })
+}
+
+/// `static native StoredRecord[] brokerRecords(long h, String topic, int partition, long fromOffset)`
+#[no_mangle]
+pub extern "system" fn Java_io_headwater_Native_brokerRecords<'l>(
+    mut env: JNIEnv<'l>,
+    _cls: JClass<'l>,
+    handle: jlong,
+    topic: JString<'l>,
+    partition: jint,
+    from_offset: jlong,
+) -> JObjectArray<'l> {
+    run(&mut env, JObjectArray::default(), |env| {
+        let b = broker(handle)?;
+        let topic = string(env, &topic, "topic")?;
+        let records = b.records(&topic, partition.max(0) as u32, from_offset)?;
+        let cls = env.find_class("io/headwater/StoredRecord")?;
+        let arr = env.new_object_array(records.len() as i32, &cls, JObject::null())?;
+        for (i, r) in records.iter().enumerate() {
+            env.with_local_frame(8, |env| -> R<()> {
+                let key = match &r.key {
+                    Some(k) => JObject::from(env.byte_array_from_slice(k)?),
+                    None => JObject::null(),
+                };
+                let value = JObject::from(env.byte_array_from_slice(&r.value)?);
+                let obj = env.new_object(
+                    &cls,
+                    "(J[B[BJI)V",
+                    &[
+                        JValue::Long(r.offset),
+                        JValue::Object(&key),
+                        JValue::Object(&value),
+                        JValue::Long(r.timestamp),
+                        JValue::Int(r.compression.id() as jint),
+                    ],
+                )?;
+                env.set_object_array_element(&arr, i as i32, obj)?;
+                Ok(())
+            })?;
+        }
+        Ok(arr)
+    })
+}
+
+/// `static native BatchInfo[] brokerBatches(long h, String topic, int partition)`
+#[no_mangle]
+pub extern "system" fn Java_io_headwater_Native_brokerBatches<'l>(
+    mut env: JNIEnv<'l>,
+    _cls: JClass<'l>,
+    handle: jlong,
+    topic: JString<'l>,
+    partition: jint,
+) -> JObjectArray<'l> {
+    run(&mut env, JObjectArray::default(), |env| {
+        let b = broker(handle)?;
+        let topic = string(env, &topic, "topic")?;
+        let batches = b.batches(&topic, partition.max(0) as u32)?;
+        let cls = env.find_class("io/headwater/BatchInfo")?;
+        let arr = env.new_object_array(batches.len() as i32, &cls, JObject::null())?;
+        for (i, info) in batches.iter().enumerate() {
+            let obj = env.new_object(
+                &cls,
+                "(JJIJJ)V",
+                &[
+                    JValue::Long(info.base_offset),
+                    JValue::Long(info.record_count),
+                    JValue::Int(info.compression.id() as jint),
+                    JValue::Long(info.size_bytes as jlong),
+                    JValue::Long(info.first_timestamp),
+                ],
+            )?;
+            env.set_object_array_element(&arr, i as i32, &obj)?;
+            env.delete_local_ref(obj)?;
+        }
+        Ok(arr)
+    })
+}
+
+/// `static native void brokerPause(long h, boolean paused)`: holds (or releases) produce requests on
+/// every SPU.
+#[no_mangle]
+pub extern "system" fn Java_io_headwater_Native_brokerPause<'l>(
+    mut env: JNIEnv<'l>,
+    _cls: JClass<'l>,
+    handle: jlong,
+    paused: u8,
+) {
+    run(&mut env, (), |_env| {
+        let b = broker(handle)?;
+        if paused != 0 {
+            b.pause()
+        } else {
+            b.resume()
+        }
+        Ok(())
+    })
+}
+
+/// `static native void brokerFailNext(long h, int apiKey, int count, int code)`: fault injection.
+#[no_mangle]
+pub extern "system" fn Java_io_headwater_Native_brokerFailNext<'l>(
+    mut env: JNIEnv<'l>,
+    _cls: JClass<'l>,
+    handle: jlong,
+    api_key: jint,
+    count: jint,
+    code: jint,
+) {
+    run(&mut env, (), |_env| {
+        broker(handle)?.fail_next(api_key as u16, count.max(0) as u32, code as i16);
+        Ok(())
+    })
+}
+
+/// `static native void brokerStop(long h)`: stops listeners and connections (idempotent).
+#[no_mangle]
+pub extern "system" fn Java_io_headwater_Native_brokerStop<'l>(
+    mut env: JNIEnv<'l>,
+    _cls: JClass<'l>,
+    handle: jlong,
+) {
+    run(&mut env, (), |_env| {
+        broker(handle)?.stop();
+        Ok(())
+    })
+}
+
+#[no_mangle]
+pub extern "system" fn Java_io_headwater_Native_brokerFree<'l>(
+    mut env: JNIEnv<'l>,
+    _cls: JClass<'l>,
+    handle: jlong,
+) {
+    run(&mut env, (), |_env| {
+        if handle != 0 {
+            // SAFETY: see `broker`; the one place that takes the box back.
+            drop(unsafe { Box::from_raw(handle as *mut TestBroker) });
+        }
+        Ok(())
+    })
+}

@@ -1,0 +1,95 @@
+package io.headwater;
+
+import java.lang.ref.Cleaner;
+import java.util.Locale;
+
+/** The native methods (implemented in bindings-java/src/*.rs) and what they share. */
+final class Native {
+    private static final System.Logger LOG = System.getLogger("headwater");
+
+    /** Frees native objects once their Java owner is unreachable (its thread is a daemon). */
+    static final Cleaner CLEANER = Cleaner.create();
+
+    /** "No timestamp" for send (the record gets the current time). */
+    static final long NO_TIMESTAMP = Long.MIN_VALUE;
+
+    static {
+        NativeLoader.load();
+        init(logLevel());
+    }
+
+    private Native() {}
+
+    /** Makes sure the library is loaded and initialised. */
+    static void ensureLoaded() {
+        // the static initialiser does the work
+    }
+
+    /**
+     * The lowest level forwarded from core to {@code System.getLogger("headwater")}: system property
+     * {@code headwater.log} or the {@code HEADWATER_LOG} variable (trace, debug, info, warn, error, off);
+     * default info.
+     */
+    private static int logLevel() {
+        String v = System.getProperty("headwater.log", System.getenv("HEADWATER_LOG"));
+        if (v == null) {
+            return 2;
+        }
+        switch (v.toLowerCase(Locale.ROOT)) {
+            case "trace": return 0;
+            case "debug": return 1;
+            case "info": return 2;
+            case "warn": case "warning": return 3;
+            case "error": return 4;
+            case "off": case "none": return -1;
+            default: return 3;
+        }
+    }
+
+    /** Called from native code (on any thread) for each core log event. */
+    static void log(int level, String target, String message) {
+        System.Logger.Level l;
+        switch (level) {
+            case 0: l = System.Logger.Level.TRACE; break;
+            case 1: l = System.Logger.Level.DEBUG; break;
+            case 2: l = System.Logger.Level.INFO; break;
+            case 3: l = System.Logger.Level.WARNING; break;
+            default: l = System.Logger.Level.ERROR; break;
+        }
+        if (LOG.isLoggable(l)) {
+            LOG.log(l, "[" + target + "] " + message);
+        }
+    }
+
+    static native void init(int logLevel);
+    static native String[] configKeys();
+    static native String[] configResolve(String[] keys, String[] values);
+    static native void panicForTest();
+
+    static native long producerConnect(String endpoint, String topic, String[] keys, String[] values);
+    static native void producerSend(long handle, byte[] key, byte[] value, int partition, long timestamp,
+                                    java.util.concurrent.CompletableFuture<RecordMetadata> future);
+    static native void producerSendAll(long handle, byte[][] keys, byte[][] values, int[] partitions,
+                                       long[] timestamps, Object[] futures);
+    static native void producerFlush(long handle, long timeoutMs);
+    static native void producerClose(long handle, long timeoutMs);
+    static native long[] producerStats(long handle);
+    static native void producerFree(long handle);
+
+    static native long brokerStart(int spus, String dataDir);
+    static native String brokerEndpoint(long handle);
+    static native void brokerCreateTopic(long handle, String name, int partitions, int codec);
+    static native void brokerDeleteTopic(long handle, String name);
+    static native StoredRecord[] brokerRecords(long handle, String topic, int partition, long fromOffset);
+    static native BatchInfo[] brokerBatches(long handle, String topic, int partition);
+    static native void brokerPause(long handle, boolean paused);
+    static native void brokerFailNext(long handle, int apiKey, int count, int code);
+    static native void brokerStop(long handle);
+    static native void brokerFree(long handle);
+
+    static native long adminConnect(String endpoint);
+    static native void adminCreateTopic(long handle, String name, int partitions);
+    static native void adminDeleteTopic(long handle, String name);
+    static native TopicInfo[] adminListTopics(long handle);
+    static native void adminFree(long handle);
+}

@@ -1,0 +1,189 @@
+package io.headwater;
+
+import java.lang.ref.Reference;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Objects;
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * A producer for one topic. Thread-safe: any number of threads may send at once.
+ *
+ * <p>{@link #send} returns at once (it blocks only while the partition's queue is full, for at most
+ * {@code sendTimeoutMs}); the future completes on a library thread when the broker acknowledges the
+ * record's batch, or exceptionally with {@link HeadwaterException}. Dependent stages you attach without
+ * {@code *Async} run on that library thread: keep them short. Errors known at once (closed producer,
+ * record too large, queue full, partition out of range) are thrown by {@code send} itself.
+ *
+ * <p>{@link #close()} flushes and stops; it is idempotent. The JVM exits normally afterwards.
+ */
+public final class Producer implements AutoCloseable {
+    private final long handle;
+    private final String topic;
+
+    private Producer(long handle, String topic) {
+        this.handle = handle;
+        this.topic = topic;
+        Native.CLEANER.register(this, new Free(handle));
+    }
+
+    /** Frees the native producer once the Java one is unreachable (no call can be using it then). */
+    private static final class Free implements Runnable {
+        private final long handle;
+
+        Free(long handle) {
+            this.handle = handle;
+        }
+
+        @Override
+        public void run() {
+            Native.producerFree(handle);
+        }
+    }
+
+    /** Connects with the default configuration. */
+    public static Producer connect(String endpoint, String topic) {
+        return connect(endpoint, topic, null);
+    }
+
+    /**
+     * Connects to the SC at {@code endpoint} ({@code host:port}), waits for {@code topic}'s metadata (up to
+     * {@code metadataTimeoutMs}) and starts the background sender. A null config means the defaults.
+     */
+    public static Producer connect(String endpoint, String topic, ProducerConfig config) {
+        Objects.requireNonNull(endpoint, "endpoint must not be null");
+        Objects.requireNonNull(topic, "topic must not be null");
+        String[][] kv = (config == null ? ProducerConfig.defaults() : config).pairs();
+        Native.ensureLoaded();
+        long h = Native.producerConnect(endpoint, topic, kv[0], kv[1]);
+        return new Producer(h, topic);
+    }
+
+    public String topic() {
+        return topic;
+    }
+
+    /** Sends a record; a null key means no key (an empty array is a real, empty key). */
+    public CompletableFuture<RecordMetadata> send(byte[] key, byte[] value) {
+        return send(key, value, -1, Native.NO_TIMESTAMP);
+    }
+
+    /** Sends a record to an explicit partition (overrides the partitioner). */
+    public CompletableFuture<RecordMetadata> send(byte[] key, byte[] value, int partition) {
+        if (partition < 0) {
+            throw new IllegalArgumentException("partition must be >= 0, got " + partition);
+        }
+        return send(key, value, partition, Native.NO_TIMESTAMP);
+    }
+
+    public CompletableFuture<RecordMetadata> send(ProducerRecord record) {
+        Objects.requireNonNull(record, "record must not be null");
+        return send(record.key, record.value, record.partition, record.timestamp);
+    }
+
+    private CompletableFuture<RecordMetadata> send(byte[] key, byte[] value, int partition, long timestamp) {
+        Objects.requireNonNull(value, "value must not be null (use an empty array for an empty value)");
+        CompletableFuture<RecordMetadata> f = new CompletableFuture<>();
+        try {
+            Native.producerSend(handle, key, value, partition, timestamp, f);
+        } finally {
+            Reference.reachabilityFence(this);
+        }
+        return f;
+    }
+
+    /**
+     * Sends many records in one native call. Sizes are checked first: if one record is too large, nothing
+     * is sent and {@link HeadwaterException} ({@code RECORD_TOO_LARGE}) is thrown.
+     */
+    public List<CompletableFuture<RecordMetadata>> sendAll(List<ProducerRecord> records) {
+        Objects.requireNonNull(records, "records must not be null");
+        int n = records.size();
+        byte[][] keys = new byte[n][];
+        byte[][] values = new byte[n][];
+        int[] partitions = new int[n];
+        long[] timestamps = new long[n];
+        List<CompletableFuture<RecordMetadata>> futures = new ArrayList<>(n);
+        for (int i = 0; i < n; i++) {
+            ProducerRecord r = Objects.requireNonNull(records.get(i), "records must not contain null");
+            keys[i] = r.key;
+            values[i] = r.value;
+            partitions[i] = r.partition;
+            timestamps[i] = r.timestamp;
+            futures.add(new CompletableFuture<>());
+        }
+        try {
+            Native.producerSendAll(handle, keys, values, partitions, timestamps, futures.toArray());
+        } finally {
+            Reference.reachabilityFence(this);
+        }
+        return Collections.unmodifiableList(futures);
+    }
+
+    /**
+     * Seals every open batch and waits until each queued record is acknowledged or failed; throws the
+     * first failure since the last flush (including failures of sends nobody waited on).
+     */
+    public void flush() {
+        try {
+            Native.producerFlush(handle, -1);
+        } finally {
+            Reference.reachabilityFence(this);
+        }
+    }
+
+    /** {@link #flush()} bounded by {@code timeout} ({@code TIMEOUT} after it; nothing is dropped). */
+    public void flush(Duration timeout) {
+        try {
+            Native.producerFlush(handle, millis(timeout));
+        } finally {
+            Reference.reachabilityFence(this);
+        }
+    }
+
+    /** Flushes, then stops the background sender; later sends fail with {@code CLOSED}. Idempotent. */
+    @Override
+    public void close() {
+        try {
+            Native.producerClose(handle, -1);
+        } finally {
+            Reference.reachabilityFence(this);
+        }
+    }
+
+    /** {@link #close()} with its flush bounded by {@code timeout}. */
+    public void close(Duration timeout) {
+        try {
+            Native.producerClose(handle, millis(timeout));
+        } finally {
+            Reference.reachabilityFence(this);
+        }
+    }
+
+    public ProducerStats stats() {
+        try {
+            return ProducerStats.fromArray(Native.producerStats(handle));
+        } finally {
+            Reference.reachabilityFence(this);
+        }
+    }
+
+    static long millis(Duration d) {
+        Objects.requireNonNull(d, "timeout must not be null");
+        if (d.isNegative()) {
+            throw new IllegalArgumentException("timeout must not be negative, got " + d);
+        }
+        try {
+            return d.toMillis();
+        } catch (ArithmeticException e) {
+            return Long.MAX_VALUE;
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "Producer{topic=" + topic + "}";
+    }
+}
