@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 use std::sync::{Arc, Once, RwLock};
 
-use tracing::{Event, Level, Subscriber};
+use tracing::{Event, Subscriber};
 use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
 
 /// Receives (level, target, message) for every event at or above the sink's level.
@@ -28,14 +28,19 @@ fn env_level() -> Option<Level> {
     }
 }
 
+pub use tracing::Level;
+
 /// Sends events at `level` and above to `sink` instead of stderr.
 pub fn set_sink(level: Level, sink: LogSink) {
     *SINK.write().unwrap() = Some((level, sink));
+    // Callsites seen before may have cached "disabled"; make them ask again.
+    tracing::callsite::rebuild_interest_cache();
 }
 
 /// Back to the stderr default.
 pub fn clear_sink() {
     *SINK.write().unwrap() = None;
+    tracing::callsite::rebuild_interest_cache();
 }
 
 struct Collect {

@@ -1,36 +1,94 @@
 //! The one process-wide tokio runtime. Every background task (connections, producers' senders, the
 //! embedded broker) runs here, so futures handed to users only await channels and work on any executor.
-//! Fork-aware: objects remember the pid that created them and fail with `Forked` in a child.
+//!
+//! Fork-aware: a child process cannot use the parent's runtime (its threads do not exist there), so a
+//! `pthread_atfork` child handler marks it stale and the next use builds a fresh runtime (the old one is
+//! leaked, never dropped: its locks may be held by threads that no longer exist). Objects remember the
+//! pid that created them and fail with `Forked` in a child; new objects work.
 
+use std::collections::HashMap;
 use std::future::Future;
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, Ordering};
+use std::sync::{Mutex, Weak};
 
 use tokio::runtime::{Builder, Runtime};
 
-static RUNTIME: OnceLock<Runtime> = OnceLock::new();
-static CREATED_PID: OnceLock<u32> = OnceLock::new();
+/// Everything that must not cross a fork: the runtime and the per-endpoint cluster registry.
+pub(crate) struct ProcessState {
+    pub runtime: Runtime,
+    pub clusters: tokio::sync::Mutex<HashMap<String, Weak<crate::client::Cluster>>>,
+}
 
-/// The shared runtime, built on first use.
+static STATE: AtomicPtr<ProcessState> = AtomicPtr::new(std::ptr::null_mut());
+static STATE_PID: AtomicU32 = AtomicU32::new(0);
+static STALE: AtomicBool = AtomicBool::new(false);
+static BUILD: Mutex<()> = Mutex::new(());
+
+extern "C" fn after_fork_in_child() {
+    // Async-signal-safe: only an atomic store.
+    STALE.store(true, Ordering::SeqCst);
+}
+
+fn build() -> ProcessState {
+    let threads = std::env::var("HEADWATER_THREADS")
+        .ok()
+        .and_then(|s| s.parse::<usize>().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2)
+                .clamp(2, 4)
+        });
+    let runtime = Builder::new_multi_thread()
+        .worker_threads(threads)
+        .thread_name("headwater-rt")
+        .enable_all()
+        .build()
+        .expect("failed to build the headwater runtime");
+    ProcessState {
+        runtime,
+        clusters: Default::default(),
+    }
+}
+
+pub(crate) fn state() -> &'static ProcessState {
+    let p = STATE.load(Ordering::Acquire);
+    if !p.is_null() && !STALE.load(Ordering::Acquire) {
+        // SAFETY: set once per process generation from a leaked Box and never freed.
+        return unsafe { &*p };
+    }
+    // After a fork the parent's BUILD lock may be held forever: the child takes a fresh path.
+    let stale = STALE.load(Ordering::Acquire);
+    let _guard = if stale {
+        None
+    } else {
+        Some(BUILD.lock().unwrap_or_else(|e| e.into_inner()))
+    };
+    let p = STATE.load(Ordering::Acquire);
+    if !p.is_null() && !STALE.load(Ordering::Acquire) {
+        // SAFETY: as above.
+        return unsafe { &*p };
+    }
+    if p.is_null() {
+        // SAFETY: registering a plain extern "C" handler; it only stores an atomic.
+        unsafe {
+            libc::pthread_atfork(None, None, Some(after_fork_in_child));
+        }
+    }
+    let fresh: &'static ProcessState = Box::leak(Box::new(build()));
+    STATE.store(
+        fresh as *const ProcessState as *mut ProcessState,
+        Ordering::Release,
+    );
+    STATE_PID.store(std::process::id(), Ordering::Release);
+    STALE.store(false, Ordering::Release);
+    fresh
+}
+
+/// The shared runtime, built on first use (and again in a forked child).
 pub fn get() -> &'static Runtime {
-    RUNTIME.get_or_init(|| {
-        let _ = CREATED_PID.set(std::process::id());
-        let threads = std::env::var("HEADWATER_THREADS")
-            .ok()
-            .and_then(|s| s.parse::<usize>().ok())
-            .filter(|n| *n > 0)
-            .unwrap_or_else(|| {
-                std::thread::available_parallelism()
-                    .map(|n| n.get())
-                    .unwrap_or(2)
-                    .clamp(2, 4)
-            });
-        Builder::new_multi_thread()
-            .worker_threads(threads)
-            .thread_name("headwater-rt")
-            .enable_all()
-            .build()
-            .expect("failed to build the headwater runtime")
-    })
+    &state().runtime
 }
 
 /// Spawns a task on the shared runtime.

@@ -743,10 +743,81 @@ fn blocking_api_from_a_plain_thread() {
     let p = Producer::connect_blocking(&b.endpoint(), "sync", cfg(&[("linger_ms", "0")])).unwrap();
     let out = p.send_blocking(Some(b"k"), b"v", None, None).unwrap();
     p.flush_blocking(Some(Duration::from_secs(30))).unwrap();
-    assert_eq!(out.wait_blocking(Some(Duration::from_secs(30))).unwrap().offset, 0);
-    let e = Producer::connect_blocking(&b.endpoint(), "missing", cfg(&[("metadata_timeout_ms", "200")])).unwrap_err();
+    assert_eq!(
+        out.wait_blocking(Some(Duration::from_secs(30)))
+            .unwrap()
+            .offset,
+        0
+    );
+    let e = Producer::connect_blocking(
+        &b.endpoint(),
+        "missing",
+        cfg(&[("metadata_timeout_ms", "200")]),
+    )
+    .unwrap_err();
     assert_eq!(e.kind, ErrorKind::UnknownTopic);
     p.close_blocking(None).unwrap();
-    let recs = headwater::runtime::block_on(Consumer::read_to_end(&b.endpoint(), "sync", 0, Offset::Beginning)).unwrap();
+    let recs = headwater::runtime::block_on(Consumer::read_to_end(
+        &b.endpoint(),
+        "sync",
+        0,
+        Offset::Beginning,
+    ))
+    .unwrap();
     assert_eq!(recs.len(), 1);
+}
+
+/// After fork(): the inherited producer fails with `Forked`; a new broker and producer in the child work.
+#[test]
+fn fork_child_gets_forked_error_and_fresh_objects_work() {
+    let b = TestBroker::start_blocking(BrokerConfig::default()).unwrap();
+    b.create_topic("forked", 1).unwrap();
+    let p =
+        Producer::connect_blocking(&b.endpoint(), "forked", cfg(&[("linger_ms", "0")])).unwrap();
+    p.send_blocking(None, b"parent", None, None)
+        .unwrap()
+        .wait_blocking(None)
+        .unwrap();
+    // SAFETY: the child only calls into headwater and then _exits.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0);
+    if pid == 0 {
+        let code = (|| {
+            let e = p.send_blocking(None, b"child", None, None).unwrap_err();
+            if e.kind != ErrorKind::Forked {
+                return 2;
+            }
+            let b2 = TestBroker::start_blocking(BrokerConfig::default()).unwrap();
+            b2.create_topic("child", 1).unwrap();
+            let p2 =
+                Producer::connect_blocking(&b2.endpoint(), "child", cfg(&[("linger_ms", "0")]))
+                    .unwrap();
+            let m = p2
+                .send_blocking(None, b"fresh", None, None)
+                .unwrap()
+                .wait_blocking(Some(Duration::from_secs(30)))
+                .unwrap();
+            p2.close_blocking(None).unwrap();
+            if m.offset != 0 || b2.records("child", 0, 0).unwrap().len() != 1 {
+                return 3;
+            }
+            std::mem::forget(p);
+            std::mem::forget(b);
+            0
+        })();
+        unsafe { libc::_exit(code) };
+    }
+    let mut status = 0;
+    unsafe { libc::waitpid(pid, &mut status, 0) };
+    assert!(libc::WIFEXITED(status), "child crashed: status {status}");
+    assert_eq!(libc::WEXITSTATUS(status), 0, "child failed");
+    // The parent is unaffected.
+    assert_eq!(
+        p.send_blocking(None, b"parent-again", None, None)
+            .unwrap()
+            .wait_blocking(None)
+            .unwrap()
+            .offset,
+        1
+    );
 }

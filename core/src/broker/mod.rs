@@ -51,6 +51,7 @@ pub struct TestBroker {
     state: Arc<BrokerState>,
     stopped: AtomicBool,
     retention_task: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    pid: u32,
 }
 
 impl std::fmt::Debug for TestBroker {
@@ -145,6 +146,7 @@ impl TestBroker {
             state,
             stopped: AtomicBool::new(false),
             retention_task: Mutex::new(Some(retention)),
+            pid: crate::runtime::pid(),
         })
     }
 
@@ -424,6 +426,11 @@ impl TestBroker {
 
 impl Drop for TestBroker {
     fn drop(&mut self) {
+        if self.pid != crate::runtime::pid() {
+            // Inherited across fork(): the broker runs in the parent. Leak, never touch.
+            std::mem::forget(self.state.clone());
+            return;
+        }
         self.stop();
     }
 }

@@ -59,6 +59,7 @@ pub struct Cluster {
     changed: watch::Sender<u64>,
     spus: tokio::sync::Mutex<HashMap<i32, Arc<Connection>>>,
     pub(crate) connect_timeout: Duration,
+    pid: u32,
 }
 
 impl std::fmt::Debug for Cluster {
@@ -69,10 +70,9 @@ impl std::fmt::Debug for Cluster {
     }
 }
 
+/// The per-endpoint registry lives with the runtime, so a forked child starts with an empty one.
 fn registry() -> &'static tokio::sync::Mutex<HashMap<String, Weak<Cluster>>> {
-    static R: std::sync::OnceLock<tokio::sync::Mutex<HashMap<String, Weak<Cluster>>>> =
-        std::sync::OnceLock::new();
-    R.get_or_init(Default::default)
+    &crate::runtime::state().clusters
 }
 
 const WATCH_LABELS: [&str; 3] = [LABEL_SPU, LABEL_PARTITION, LABEL_TOPIC];
@@ -102,6 +102,7 @@ impl Cluster {
                 changed,
                 spus: Default::default(),
                 connect_timeout: timeout,
+                pid: crate::runtime::pid(),
             });
             Cluster::start_watches(&cluster, &sc)?;
             crate::runtime::spawn(Cluster::supervise(Arc::downgrade(&cluster)));
@@ -351,6 +352,8 @@ fn apply_update<K: std::hash::Hash + Eq, M: Clone>(
 
 impl Drop for Cluster {
     fn drop(&mut self) {
-        self.sc.lock().unwrap().close();
+        if self.pid == crate::runtime::pid() {
+            self.sc.lock().unwrap().close();
+        }
     }
 }

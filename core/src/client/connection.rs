@@ -74,6 +74,7 @@ pub struct Connection {
     client_id: String,
     writer: mpsc::UnboundedSender<Outgoing>,
     versions: ApiVersionsResponse,
+    pid: u32,
 }
 
 impl std::fmt::Debug for Connection {
@@ -193,6 +194,7 @@ impl Connection {
             client_id: client_id.to_string(),
             writer: tx,
             versions: ApiVersionsResponse::default(),
+            pid: crate::runtime::pid(),
         };
         let resp: ApiVersionsResponse = conn
             .request(
@@ -367,6 +369,9 @@ impl Connection {
 
 impl Drop for Connection {
     fn drop(&mut self) {
-        self.shared.fail_all("dropped");
+        // In a forked child the parent's locks may be held by threads that do not exist: leave them.
+        if self.pid == crate::runtime::pid() {
+            self.shared.fail_all("dropped");
+        }
     }
 }

@@ -347,7 +347,7 @@ impl Producer {
         partition: Option<u32>,
         timestamp: Option<i64>,
     ) -> Result<ProduceOutput> {
-        match self.try_send(key, value, partition, timestamp)? {
+        match self.enqueue(key, value, partition, timestamp)? {
             Enqueued::Done(o) => Ok(o),
             Enqueued::Full(q) => {
                 self.wait_and_send(q, key, value, partition, timestamp)
@@ -364,7 +364,7 @@ impl Producer {
         partition: Option<u32>,
         timestamp: Option<i64>,
     ) -> Result<ProduceOutput> {
-        match self.try_send(key, value, partition, timestamp)? {
+        match self.enqueue(key, value, partition, timestamp)? {
             Enqueued::Done(o) => Ok(o),
             Enqueued::Full(q) => {
                 crate::runtime::block_on(self.wait_and_send(q, key, value, partition, timestamp))
@@ -387,7 +387,7 @@ impl Producer {
             tokio::pin!(notified);
             notified.as_mut().enable();
             // Re-check after registering, so a completion in between is not missed.
-            match self.try_send(key, value, partition, timestamp)? {
+            match self.enqueue(key, value, partition, timestamp)? {
                 Enqueued::Done(o) => return Ok(o),
                 Enqueued::Full(q2) if !Arc::ptr_eq(&q, &q2) => {
                     q = q2;
@@ -448,7 +448,27 @@ impl Producer {
         }
     }
 
-    fn try_send(
+    /// Sends without ever waiting: `Ok(None)` when the partition's queue is full (nothing was enqueued).
+    pub fn try_send(
+        &self,
+        key: Option<&[u8]>,
+        value: &[u8],
+        partition: Option<u32>,
+        timestamp: Option<i64>,
+    ) -> Result<Option<ProduceOutput>> {
+        Ok(match self.enqueue(key, value, partition, timestamp)? {
+            Enqueued::Done(o) => Some(o),
+            Enqueued::Full(_) => None,
+        })
+    }
+
+    /// Seals every open batch and wakes the sender, without waiting (a flush that does not block).
+    pub fn seal(&self) {
+        self.inner().seal_all();
+        self.inner().wake.notify_one();
+    }
+
+    fn enqueue(
         &self,
         key: Option<&[u8]>,
         value: &[u8],
@@ -671,6 +691,11 @@ impl Producer {
 impl Drop for Handle {
     fn drop(&mut self) {
         let inner = &self.inner;
+        if inner.pid != crate::runtime::pid() {
+            // Inherited across fork(): its locks and tasks belong to the parent. Leak, never touch.
+            std::mem::forget(inner.clone());
+            return;
+        }
         if inner.closed.load(Ordering::Acquire) {
             return;
         }
@@ -784,23 +809,35 @@ async fn sender_loop(inner: Arc<Inner>) {
                 }
             }
             // Batches that waited past delivery_timeout fail instead of waiting forever.
+            let mut expired = Vec::new();
             while st
                 .sealed
                 .front()
                 .is_some_and(|b| now.duration_since(b.created) >= inner.config.delivery_timeout)
             {
-                let b = st.sealed.pop_front().expect("checked");
-                let e = Error::timeout(format!(
-                    "batch of {} records for {}-{} not delivered within delivery_timeout_ms ({} ms) after {} attempts",
-                    b.count, inner.topic, q.index, inner.config.delivery_timeout.as_millis(), b.attempts
-                ));
-                inner.record_failure(&e);
-                inner
-                    .counters
-                    .records_failed
-                    .fetch_add(b.count as u64, Ordering::Relaxed);
-                b.result.complete(Err(e));
+                expired.push(st.sealed.pop_front().expect("checked"));
+            }
+            if !expired.is_empty() {
+                // Completed outside the lock: a delivery callback may send to this partition.
+                drop(st);
+                for b in expired {
+                    let e = Error::timeout(format!(
+                        "batch of {} records for {}-{} not delivered within delivery_timeout_ms ({} ms) after {} attempts",
+                        b.count,
+                        inner.topic,
+                        q.index,
+                        inner.config.delivery_timeout.as_millis(),
+                        b.attempts
+                    ));
+                    inner.record_failure(&e);
+                    inner
+                        .counters
+                        .records_failed
+                        .fetch_add(b.count as u64, Ordering::Relaxed);
+                    b.result.complete(Err(e));
+                }
                 q.space.notify_waiters();
+                st = q.state.lock().unwrap();
             }
             if st.sealed.is_empty() {
                 continue;

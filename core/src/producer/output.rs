@@ -45,12 +45,13 @@ impl BatchResult {
     pub fn complete(&self, r: Result<i64>) -> bool {
         let set = self.value.set(r).is_ok();
         if set {
-            self.notify.notify_waiters();
+            // Callbacks first: whoever waits on this batch (flush) sees them all run.
             let callbacks = std::mem::take(&mut *self.callbacks.lock().unwrap());
             let v = self.value.get().expect("just set");
             for cb in callbacks {
                 cb(v);
             }
+            self.notify.notify_waiters();
         }
         set
     }
