@@ -644,6 +644,12 @@ impl Producer {
 
     pub async fn close_timeout(&self, timeout: Option<Duration>) -> Result<()> {
         let inner = self.inner().clone();
+        if inner.pid != crate::runtime::pid() {
+            return Err(Error::new(
+                ErrorKind::Forked,
+                "this producer was created before fork(); it can only be closed in the parent",
+            ));
+        }
         if inner.closed.swap(true, Ordering::AcqRel) {
             return Ok(());
         }

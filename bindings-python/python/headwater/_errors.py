@@ -1,0 +1,169 @@
+"""Exception classes: one per core error kind (tests/vectors/errors.json), all under HeadwaterError."""
+
+from __future__ import annotations
+
+import builtins
+from typing import Dict, Optional, Type
+
+
+class HeadwaterError(Exception):
+    """Base of every Headwater error.
+
+    ``kind`` is core's stable code string (``"CONFIG"``, ``"TIMEOUT"``, ...), ``number`` its stable
+    number, ``retriable`` whether retrying the operation may succeed, and ``broker_code`` the Fluvio
+    error code for errors the broker reported (else None).
+    """
+
+    kind: str = "INTERNAL"
+    number: int = 14
+    retriable: bool = False
+    broker_code: Optional[int] = None
+
+
+class ConfigError(HeadwaterError, ValueError):
+    """An unknown configuration key or a bad value; the message names the key."""
+
+    kind = "CONFIG"
+    number = 1
+
+
+class TimeoutError(HeadwaterError, builtins.TimeoutError):
+    """A wait ran past its deadline (nothing was dropped: the operation may still complete)."""
+
+    kind = "TIMEOUT"
+    number = 2
+    retriable = True
+
+
+class QueueFullError(HeadwaterError):
+    """The partition's batch queue stayed full for ``send_timeout_ms``."""
+
+    kind = "QUEUE_FULL"
+    number = 3
+
+
+class RecordTooLargeError(HeadwaterError, ValueError):
+    """A record larger than ``max_request_size``."""
+
+    kind = "RECORD_TOO_LARGE"
+    number = 4
+
+
+class UnknownTopicError(HeadwaterError):
+    kind = "UNKNOWN_TOPIC"
+    number = 5
+
+
+class UnknownPartitionError(HeadwaterError):
+    kind = "UNKNOWN_PARTITION"
+    number = 6
+
+
+class CompressionError(HeadwaterError):
+    """A codec failed, or the topic's compression policy forbids the codec."""
+
+    kind = "COMPRESSION"
+    number = 7
+
+
+class BrokerConnectionError(HeadwaterError, ConnectionError):
+    """The connection failed or dropped."""
+
+    kind = "TRANSPORT"
+    number = 8
+    retriable = True
+
+
+class ProtocolError(HeadwaterError):
+    """A peer sent bytes that do not decode."""
+
+    kind = "PROTOCOL"
+    number = 9
+
+
+class BrokerError(HeadwaterError):
+    """The broker answered with a Fluvio error code (``broker_code``)."""
+
+    kind = "BROKER"
+    number = 10
+
+
+class ClosedError(HeadwaterError):
+    """The producer (or broker) was closed."""
+
+    kind = "CLOSED"
+    number = 11
+
+
+class ForkedProcessError(HeadwaterError):
+    """The object was created before ``fork()``; create a new one in the child process."""
+
+    kind = "FORKED"
+    number = 12
+
+
+class InvalidArgumentError(HeadwaterError, ValueError):
+    kind = "INVALID_ARGUMENT"
+    number = 13
+
+
+class InternalError(HeadwaterError):
+    """A bug in Headwater; please report it."""
+
+    kind = "INTERNAL"
+    number = 14
+
+
+_BY_KIND: Dict[str, Type[HeadwaterError]] = {
+    cls.kind: cls
+    for cls in (
+        ConfigError,
+        TimeoutError,
+        QueueFullError,
+        RecordTooLargeError,
+        UnknownTopicError,
+        UnknownPartitionError,
+        CompressionError,
+        BrokerConnectionError,
+        ProtocolError,
+        BrokerError,
+        ClosedError,
+        ForkedProcessError,
+        InvalidArgumentError,
+        InternalError,
+    )
+}
+
+
+def _from_native(
+    kind: str, message: str, retriable: bool, number: int, broker_code: Optional[int]
+) -> HeadwaterError:
+    """Called by the native module to build the exception for a core error."""
+    err = _BY_KIND.get(kind, HeadwaterError)(message)
+    err.kind = kind
+    err.retriable = retriable
+    err.number = number
+    err.broker_code = broker_code
+    return err
+
+
+__all__ = [
+    "BrokerConnectionError",
+    "BrokerError",
+    "ClosedError",
+    "CompressionError",
+    "ConfigError",
+    "ForkedProcessError",
+    "HeadwaterError",
+    "InternalError",
+    "InvalidArgumentError",
+    "ProtocolError",
+    "QueueFullError",
+    "RecordTooLargeError",
+    "TimeoutError",
+    "UnknownPartitionError",
+    "UnknownTopicError",
+]
+
+for _cls in (HeadwaterError, *_BY_KIND.values()):
+    _cls.__module__ = "headwater"

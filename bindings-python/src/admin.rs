@@ -1,0 +1,93 @@
+//! `Admin`: topic administration over the network.
+
+use std::sync::Arc;
+
+use headwater::Admin;
+use pyo3::prelude::*;
+use pyo3::types::PyList;
+
+use crate::broker::topic_config;
+use crate::dispatch::run_blocking;
+use crate::errors::forked;
+use crate::producer::types_attr;
+
+#[pyclass(module = "headwater._native", name = "Admin", subclass, frozen)]
+pub struct PyAdmin {
+    inner: Arc<Admin>,
+    pid: u32,
+}
+
+impl PyAdmin {
+    fn admin(&self) -> PyResult<Arc<Admin>> {
+        if self.pid != std::process::id() {
+            return Err(forked("admin client"));
+        }
+        Ok(self.inner.clone())
+    }
+}
+
+#[pymethods]
+impl PyAdmin {
+    #[new]
+    fn new(py: Python<'_>, endpoint: String) -> PyResult<Self> {
+        let a = run_blocking(py, "admin client", true, async move {
+            Admin::connect(&endpoint).await
+        })?;
+        Ok(PyAdmin {
+            inner: Arc::new(a),
+            pid: std::process::id(),
+        })
+    }
+
+    #[pyo3(signature = (name, partitions=1, *, replication=1, compression=None, retention_secs=None))]
+    fn create_topic(
+        &self,
+        py: Python<'_>,
+        name: String,
+        partitions: i64,
+        replication: i64,
+        compression: Option<&str>,
+        retention_secs: Option<i64>,
+    ) -> PyResult<()> {
+        let cfg = topic_config(partitions, replication, compression, retention_secs)?;
+        let a = self.admin()?;
+        run_blocking(py, "admin client", true, async move {
+            a.create_topic(&name, cfg).await
+        })
+    }
+
+    fn delete_topic(&self, py: Python<'_>, name: String) -> PyResult<()> {
+        let a = self.admin()?;
+        run_blocking(py, "admin client", true, async move {
+            a.delete_topic(&name).await
+        })
+    }
+
+    /// Every topic (`TopicInfo`s).
+    fn list_topics<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let a = self.admin()?;
+        let topics = run_blocking(
+            py,
+            "admin client",
+            true,
+            async move { a.list_topics().await },
+        )?;
+        let cls = types_attr(py, "TopicInfo")?;
+        let out = PyList::empty(py);
+        for t in topics {
+            out.append(cls.call1((
+                t.name,
+                t.partitions,
+                t.replication,
+                t.compression,
+                t.retention_secs,
+                t.status,
+            ))?)?;
+        }
+        Ok(out)
+    }
+
+    fn __repr__(&self) -> String {
+        "<Admin>".to_string()
+    }
+}

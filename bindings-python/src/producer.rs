@@ -1,0 +1,452 @@
+//! `Producer`, `ProduceOutput`, `RecordMetadata` and the config/partitioner helpers.
+
+use std::future::Future;
+use std::mem::ManuallyDrop;
+use std::pin::pin;
+use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
+
+use headwater::{ProduceOutput, Producer, Record, RecordMetadata};
+use pyo3::exceptions::PyTypeError;
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList, PyTuple};
+
+use crate::convert::{bytes_of, config_of, key_of, timeout_of, u32_of};
+use crate::dispatch::{run_blocking, spawn_into_future, submit};
+use crate::errors::{forked, make_err, to_pyerr};
+
+pub fn types_attr<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
+    py.import("headwater._types")?.getattr(name)
+}
+
+/// Where a record landed. `offset` is None when unknown (at-most-once delivery).
+#[pyclass(
+    module = "headwater._native",
+    name = "RecordMetadata",
+    frozen,
+    eq,
+    hash
+)]
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct PyRecordMetadata {
+    #[pyo3(get)]
+    topic: String,
+    #[pyo3(get)]
+    partition: u32,
+    #[pyo3(get)]
+    offset: Option<i64>,
+    #[pyo3(get)]
+    timestamp: i64,
+}
+
+#[pymethods]
+impl PyRecordMetadata {
+    #[new]
+    #[pyo3(signature = (topic, partition, offset, timestamp))]
+    fn new(topic: String, partition: u32, offset: Option<i64>, timestamp: i64) -> Self {
+        PyRecordMetadata {
+            topic,
+            partition,
+            offset,
+            timestamp,
+        }
+    }
+    fn __repr__(&self) -> String {
+        let offset = self.offset.map_or("None".to_string(), |o| o.to_string());
+        format!(
+            "RecordMetadata(topic={:?}, partition={}, offset={offset}, timestamp={})",
+            self.topic, self.partition, self.timestamp
+        )
+    }
+}
+
+impl From<RecordMetadata> for PyRecordMetadata {
+    fn from(m: RecordMetadata) -> Self {
+        PyRecordMetadata {
+            topic: m.topic,
+            partition: m.partition,
+            offset: (m.offset >= 0).then_some(m.offset),
+            timestamp: m.timestamp,
+        }
+    }
+}
+
+fn meta_result(py: Python<'_>, r: headwater::Result<RecordMetadata>) -> PyResult<PyObject> {
+    match r {
+        Ok(m) => Ok(Py::new(py, PyRecordMetadata::from(m))?.into_any()),
+        Err(e) => Err(make_err(py, &e)),
+    }
+}
+
+/// A pending send: `wait()`, `done()`, or `await` it.
+#[pyclass(module = "headwater._native", name = "ProduceOutput", frozen)]
+pub struct PyProduceOutput {
+    inner: ProduceOutput,
+    pid: u32,
+}
+
+impl PyProduceOutput {
+    fn check(&self) -> PyResult<()> {
+        if self.pid != std::process::id() {
+            return Err(forked("ProduceOutput"));
+        }
+        Ok(())
+    }
+}
+
+#[pymethods]
+impl PyProduceOutput {
+    /// The partition the record was assigned to.
+    #[getter]
+    fn partition(&self) -> u32 {
+        self.inner.partition()
+    }
+
+    /// True once the record is acknowledged or failed.
+    fn done(&self) -> PyResult<bool> {
+        self.check()?;
+        Ok(self.inner.done())
+    }
+
+    /// Waits for the record's metadata (any number of times). Raises the delivery error, or
+    /// `TimeoutError` after `timeout` seconds (the send itself goes on).
+    #[pyo3(signature = (timeout=None))]
+    fn wait(
+        &self,
+        py: Python<'_>,
+        timeout: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<PyRecordMetadata> {
+        self.check()?;
+        let timeout = timeout_of(timeout)?;
+        if let Some(r) = self.inner.try_get() {
+            return r.map(Into::into).map_err(to_pyerr);
+        }
+        let out = self.inner.clone();
+        run_blocking(py, "ProduceOutput", true, async move {
+            match timeout {
+                Some(t) => out.wait_timeout(t).await,
+                None => out.wait().await,
+            }
+        })
+        .map(Into::into)
+    }
+
+    /// Resolves the asyncio future `fut` of `event_loop` with the result (used by `__await__`).
+    fn _on_done(&self, event_loop: PyObject, fut: PyObject) -> PyResult<()> {
+        self.check()?;
+        self.inner.on_done(move |r| {
+            submit(move |py| {
+                let res = meta_result(py, r);
+                crate::dispatch::resolve_future(py, &event_loop, &fut, res);
+            })
+        });
+        Ok(())
+    }
+
+    fn __await__(slf: &Bound<'_, Self>) -> PyResult<PyObject> {
+        let py = slf.py();
+        let coro = py
+            .import("headwater._aio")?
+            .getattr("_await_output")?
+            .call1((slf,))?;
+        Ok(coro.call_method0("__await__")?.unbind())
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "<ProduceOutput partition={} done={}>",
+            self.inner.partition(),
+            self.inner.done()
+        )
+    }
+}
+
+fn wrap_output(py: Python<'_>, o: ProduceOutput) -> PyResult<Py<PyProduceOutput>> {
+    Py::new(
+        py,
+        PyProduceOutput {
+            inner: o,
+            pid: std::process::id(),
+        },
+    )
+}
+
+/// Producer for one topic. Python's `headwater.Producer` subclasses this.
+#[pyclass(module = "headwater._native", name = "Producer", subclass, frozen)]
+pub struct PyProducer {
+    inner: ManuallyDrop<Producer>,
+    pid: u32,
+}
+
+impl Drop for PyProducer {
+    fn drop(&mut self) {
+        if self.pid == std::process::id() {
+            // SAFETY: dropped exactly once, here.
+            unsafe { ManuallyDrop::drop(&mut self.inner) };
+        }
+        // In a forked child the producer's threads and locks belong to the parent: leak it.
+    }
+}
+
+impl PyProducer {
+    fn producer(&self) -> PyResult<&Producer> {
+        if self.pid != std::process::id() {
+            return Err(forked("producer"));
+        }
+        Ok(&self.inner)
+    }
+}
+
+fn noop_waker() -> Waker {
+    const VTABLE: RawWakerVTable = RawWakerVTable::new(
+        |_| RawWaker::new(std::ptr::null(), &VTABLE),
+        |_| {},
+        |_| {},
+        |_| {},
+    );
+    // SAFETY: every vtable function ignores the (null) data pointer.
+    unsafe { Waker::from_raw(RawWaker::new(std::ptr::null(), &VTABLE)) }
+}
+
+fn opt_u32(v: Option<i64>, what: &str) -> PyResult<Option<u32>> {
+    v.map(|v| u32_of(v, what)).transpose()
+}
+
+#[pymethods]
+impl PyProducer {
+    /// Connects (validating `options` with core's config parser) and waits for the topic.
+    #[new]
+    #[pyo3(signature = (endpoint, topic, options=None))]
+    fn new(
+        py: Python<'_>,
+        endpoint: String,
+        topic: String,
+        options: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<Self> {
+        let cfg = config_of(options)?;
+        let p = run_blocking(py, "producer", true, async move {
+            Producer::connect(&endpoint, &topic, cfg).await
+        })?;
+        Ok(PyProducer {
+            inner: ManuallyDrop::new(p),
+            pid: std::process::id(),
+        })
+    }
+
+    #[getter]
+    fn topic(&self) -> &str {
+        self.inner.topic()
+    }
+    #[getter]
+    fn partition_count(&self) -> u32 {
+        self.inner.partition_count()
+    }
+    /// The codec batches are compressed with (config and topic policy combined).
+    #[getter]
+    fn compression(&self) -> &'static str {
+        self.inner.compression().name()
+    }
+    #[getter]
+    fn closed(&self) -> bool {
+        self.inner.is_closed()
+    }
+
+    /// Enqueues a record; returns at once unless the partition's queue is full.
+    #[pyo3(signature = (key, value, *, partition=None, timestamp=None))]
+    fn send(
+        &self,
+        py: Python<'_>,
+        key: &Bound<'_, PyAny>,
+        value: &Bound<'_, PyAny>,
+        partition: Option<i64>,
+        timestamp: Option<i64>,
+    ) -> PyResult<Py<PyProduceOutput>> {
+        let p = self.producer()?;
+        let key = key_of(key)?;
+        let value = bytes_of(value, "value")?;
+        let partition = opt_u32(partition, "partition")?;
+        // Fast path with the GIL held: enqueueing completes on the first poll unless the
+        // partition's queue is full.
+        let first = {
+            let fut = pin!(p.send_parts(
+                key.as_ref().map(|k| k.as_slice()),
+                value.as_slice(),
+                partition,
+                timestamp
+            ));
+            let waker = noop_waker();
+            let mut cx = Context::from_waker(&waker);
+            match fut.poll(&mut cx) {
+                Poll::Ready(r) => Some(r),
+                Poll::Pending => None,
+            }
+        };
+        let r = match first {
+            Some(r) => r,
+            None => {
+                // Queue full: wait (up to send_timeout_ms) without the GIL, on owned copies.
+                let key = key.map(|k| k.into_vec());
+                let value = value.into_vec();
+                let p = p.clone();
+                py.allow_threads(move || {
+                    p.send_blocking(key.as_deref(), &value, partition, timestamp)
+                })
+            }
+        };
+        wrap_output(py, r.map_err(to_pyerr)?)
+    }
+
+    /// Sends `(key, value)` pairs; sizes are checked before any is enqueued.
+    fn send_all(&self, py: Python<'_>, records: &Bound<'_, PyAny>) -> PyResult<Py<PyList>> {
+        let p = self.producer()?;
+        let mut recs = Vec::new();
+        for item in records.try_iter()? {
+            let item = item?;
+            let pair = item
+                .downcast::<PyTuple>()
+                .ok()
+                .filter(|t| t.len() == 2)
+                .ok_or_else(|| {
+                    PyTypeError::new_err("send_all() takes an iterable of (key, value) tuples")
+                })?;
+            let key = key_of(&pair.get_item(0)?)?.map(|k| k.into_vec());
+            let value = bytes_of(&pair.get_item(1)?, "value")?.into_vec();
+            recs.push(Record {
+                key,
+                value,
+                partition: None,
+                timestamp: None,
+            });
+        }
+        let p = p.clone();
+        let outs = py
+            .allow_threads(move || p.send_all_blocking(&recs))
+            .map_err(to_pyerr)?;
+        let list = PyList::empty(py);
+        for o in outs {
+            list.append(wrap_output(py, o)?)?;
+        }
+        Ok(list.unbind())
+    }
+
+    /// Sends everything queued and waits for it; raises the first failure since the last flush.
+    #[pyo3(signature = (timeout=None))]
+    fn flush(&self, py: Python<'_>, timeout: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
+        let p = self.producer()?.clone();
+        let timeout = timeout_of(timeout)?;
+        run_blocking(py, "producer", true, async move {
+            match timeout {
+                Some(t) => p.flush_timeout(t).await,
+                None => p.flush().await,
+            }
+        })
+    }
+
+    /// Flushes, then stops the producer. Idempotent.
+    #[pyo3(signature = (timeout=None))]
+    fn close(&self, py: Python<'_>, timeout: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
+        let p = self.producer()?.clone();
+        let timeout = timeout_of(timeout)?;
+        // Not aborted on Ctrl-C: a close, once started, completes in the background.
+        run_blocking(py, "producer", false, async move {
+            p.close_timeout(timeout).await
+        })
+    }
+
+    #[pyo3(signature = (event_loop, fut, timeout=None))]
+    fn _flush_into(
+        &self,
+        event_loop: PyObject,
+        fut: PyObject,
+        timeout: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        let p = self.producer()?.clone();
+        let timeout = timeout_of(timeout)?;
+        let work = async move {
+            match timeout {
+                Some(t) => p.flush_timeout(t).await,
+                None => p.flush().await,
+            }
+        };
+        spawn_into_future(event_loop, fut, work, |py, ()| Ok(py.None()));
+        Ok(())
+    }
+
+    #[pyo3(signature = (event_loop, fut, timeout=None))]
+    fn _close_into(
+        &self,
+        event_loop: PyObject,
+        fut: PyObject,
+        timeout: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        let p = self.producer()?.clone();
+        let timeout = timeout_of(timeout)?;
+        let work = async move { p.close_timeout(timeout).await };
+        spawn_into_future(event_loop, fut, work, |py, ()| Ok(py.None()));
+        Ok(())
+    }
+
+    /// Counters (`ProducerStats`).
+    fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let s = self.inner.stats();
+        let kw = PyDict::new(py);
+        kw.set_item("records_sent", s.records_sent)?;
+        kw.set_item("records_acked", s.records_acked)?;
+        kw.set_item("records_failed", s.records_failed)?;
+        kw.set_item("bytes_uncompressed", s.bytes_uncompressed)?;
+        kw.set_item("bytes_compressed", s.bytes_compressed)?;
+        kw.set_item("batches_sent", s.batches_sent)?;
+        kw.set_item("requests_sent", s.requests_sent)?;
+        kw.set_item("retries", s.retries)?;
+        kw.set_item("errors", s.errors)?;
+        kw.set_item("queued_records", s.queued_records)?;
+        kw.set_item("queued_batches", s.queued_batches)?;
+        types_attr(py, "ProducerStats")?.call((), Some(&kw))
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "<Producer topic={:?} closed={}>",
+            self.inner.topic(),
+            self.inner.is_closed()
+        )
+    }
+}
+
+/// Validates options with core's parser; returns every key's resulting value (str, or None for
+/// unset compression).
+#[pyfunction]
+#[pyo3(signature = (options=None))]
+pub fn parse_config<'py>(
+    py: Python<'py>,
+    options: Option<&Bound<'py, PyDict>>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let cfg = config_of(options)?;
+    let out = PyDict::new(py);
+    for key in headwater::producer::config::CONFIG_KEYS {
+        out.set_item(*key, cfg.get(key).map_err(to_pyerr)?)?;
+    }
+    Ok(out)
+}
+
+/// The configuration keys core accepts (snake_case).
+#[pyfunction]
+pub fn config_keys() -> Vec<&'static str> {
+    headwater::producer::config::CONFIG_KEYS.to_vec()
+}
+
+/// Fluvio's key hash: SipHash-2-4 (zero keys) over `u64_le(len) ++ key`.
+#[pyfunction]
+pub fn key_hash(key: &Bound<'_, PyAny>) -> PyResult<u64> {
+    Ok(headwater::producer::partitioner::key_hash(
+        bytes_of(key, "key")?.as_slice(),
+    ))
+}
+
+/// The partition the default partitioner gives `key` in a topic of `partition_count` partitions.
+#[pyfunction]
+pub fn key_partition(key: &Bound<'_, PyAny>, partition_count: u32) -> PyResult<u32> {
+    Ok(headwater::producer::partitioner::key_partition(
+        bytes_of(key, "key")?.as_slice(),
+        partition_count,
+    ))
+}
