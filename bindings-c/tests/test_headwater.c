@@ -1,0 +1,1045 @@
+/*
+ * The C ABI test suite: every exported function, every error path (NULL arguments included), the
+ * delivery callback over many records, flush/close/free ordering, the shared vectors
+ * (tests/vectors.h, generated from tests/vectors/ JSON files), and records read back through
+ * hw_broker_records. Plain C with a tiny runner; the last line is "N passed, M failed".
+ *
+ * Tests assert outcomes, never durations: waits use generous deadlines.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "headwater.h"
+#include "vectors.h"
+
+/* ------------------------------------------------------------------------------------------ */
+/* The runner                                                                                  */
+
+static int g_failed_checks;
+
+#define CHECK(cond)                                                                            \
+    do {                                                                                       \
+        if (!(cond)) {                                                                         \
+            fprintf(stderr, "    CHECK failed at %s:%d: %s\n", __FILE__, __LINE__, #cond);    \
+            g_failed_checks++;                                                                 \
+            return;                                                                            \
+        }                                                                                      \
+    } while (0)
+
+/* Fails (and returns) if err is not NULL; prints its message. */
+#define OK(expr)                                                                               \
+    do {                                                                                       \
+        hw_error *e_ = (expr);                                                                 \
+        if (e_ != NULL) {                                                                      \
+            fprintf(stderr, "    %s:%d: %s failed: %s\n", __FILE__, __LINE__, #expr,           \
+                    hw_error_message(e_));                                                     \
+            hw_error_free(e_);                                                                 \
+            g_failed_checks++;                                                                 \
+            return;                                                                            \
+        }                                                                                      \
+    } while (0)
+
+/* Expects an error of `kind`; frees it. */
+#define EXPECT_KIND(expr, kind)                                                                \
+    do {                                                                                       \
+        hw_error *e_ = (expr);                                                                 \
+        int got_ = (int)hw_error_code(e_);                                                     \
+        if (got_ != (int)(kind)) {                                                             \
+            fprintf(stderr, "    %s:%d: %s: expected %s, got %s (%s)\n", __FILE__, __LINE__,   \
+                    #expr, hw_error_kind_name((int)(kind)), hw_error_kind_name(got_),          \
+                    e_ ? hw_error_message(e_) : "no error");                                   \
+            hw_error_free(e_);                                                                 \
+            g_failed_checks++;                                                                 \
+            return;                                                                            \
+        }                                                                                      \
+        hw_error_free(e_);                                                                     \
+    } while (0)
+
+typedef void (*test_fn)(void);
+typedef struct {
+    const char *name;
+    test_fn fn;
+} test_case;
+
+static hw_broker *g_broker;   /* shared by most tests */
+static const char *g_endpoint;
+
+/* HW_TEST_SCALE=k divides the big record counts by k (valgrind runs the same checks on fewer). */
+static int scaled(int n) {
+    const char *v = getenv("HW_TEST_SCALE");
+    int k = v ? atoi(v) : 1;
+    if (k < 1) k = 1;
+    return n / k > 0 ? n / k : 1;
+}
+
+static void sleep_ms(int ms) {
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* Waits (generously) until *counter >= want; true if it got there. */
+static int wait_count(atomic_long *counter, long want) {
+    for (int i = 0; i < 120000 && atomic_load(counter) < want; i++) sleep_ms(1);
+    return atomic_load(counter) >= want;
+}
+
+static hw_producer *connect_producer(const char *topic, const char *k1, const char *v1,
+                                     const char *k2, const char *v2) {
+    hw_config *cfg = hw_config_new();
+    hw_error *e = NULL;
+    if (k1) e = hw_config_set(cfg, k1, v1);
+    if (!e && k2) e = hw_config_set(cfg, k2, v2);
+    hw_producer *p = NULL;
+    if (!e) e = hw_producer_connect(g_endpoint, topic, cfg, &p);
+    hw_config_free(cfg);
+    if (e) {
+        fprintf(stderr, "    connect(%s): %s\n", topic, hw_error_message(e));
+        hw_error_free(e);
+        return NULL;
+    }
+    return p;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Per-record delivery bookkeeping                                                              */
+
+typedef struct {
+    atomic_int calls;
+    uint32_t partition;
+    int64_t offset;
+    int64_t timestamp;
+    int kind; /* 0 = success */
+    int topic_ok;
+    const char *expect_topic;
+    atomic_long *done; /* incremented once per call */
+} slot;
+
+static void on_delivery(void *ctx, const hw_record_metadata *meta, const hw_error *err) {
+    slot *s = (slot *)ctx;
+    if (meta) {
+        s->partition = meta->partition;
+        s->offset = meta->offset;
+        s->timestamp = meta->timestamp;
+        s->kind = 0;
+        s->topic_ok = s->expect_topic && meta->topic && strcmp(meta->topic, s->expect_topic) == 0;
+    } else {
+        s->kind = (int)hw_error_code(err);
+        s->topic_ok = hw_error_message(err) != NULL;
+    }
+    atomic_fetch_add(&s->calls, 1);
+    if (s->done) atomic_fetch_add(s->done, 1);
+}
+
+static slot *new_slots(size_t n, const char *topic, atomic_long *done) {
+    slot *s = calloc(n, sizeof(slot));
+    for (size_t i = 0; i < n; i++) {
+        s[i].expect_topic = topic;
+        s[i].done = done;
+        s[i].kind = -1;
+    }
+    return s;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Errors and vectors                                                                          */
+
+static void test_error_accessors_null_safe(void) {
+    CHECK(hw_error_code(NULL) == HW_ERROR_KIND_OK);
+    CHECK(hw_error_message(NULL) == NULL);
+    CHECK(!hw_error_is_retriable(NULL));
+    CHECK(hw_error_broker_code(NULL) == 0);
+    hw_error_free(NULL);
+    CHECK(hw_version() != NULL && strlen(hw_version()) > 0);
+    CHECK(strcmp(hw_error_kind_name(0), "OK") == 0);
+    CHECK(hw_error_kind_name(99) == NULL);
+    CHECK(hw_error_kind_name(-1) == NULL);
+}
+
+static void test_vectors_error_kinds(void) {
+    /* The enum values of the header, by name, against errors.json. */
+    static const struct {
+        const char *code;
+        int value;
+    } header[] = {
+        {"CONFIG", HW_ERROR_KIND_CONFIG},
+        {"TIMEOUT", HW_ERROR_KIND_TIMEOUT},
+        {"QUEUE_FULL", HW_ERROR_KIND_QUEUE_FULL},
+        {"RECORD_TOO_LARGE", HW_ERROR_KIND_RECORD_TOO_LARGE},
+        {"UNKNOWN_TOPIC", HW_ERROR_KIND_UNKNOWN_TOPIC},
+        {"UNKNOWN_PARTITION", HW_ERROR_KIND_UNKNOWN_PARTITION},
+        {"COMPRESSION", HW_ERROR_KIND_COMPRESSION},
+        {"TRANSPORT", HW_ERROR_KIND_TRANSPORT},
+        {"PROTOCOL", HW_ERROR_KIND_PROTOCOL},
+        {"BROKER", HW_ERROR_KIND_BROKER},
+        {"CLOSED", HW_ERROR_KIND_CLOSED},
+        {"FORKED", HW_ERROR_KIND_FORKED},
+        {"INVALID_ARGUMENT", HW_ERROR_KIND_INVALID_ARGUMENT},
+        {"INTERNAL", HW_ERROR_KIND_INTERNAL},
+    };
+    size_t n = sizeof(header) / sizeof(header[0]);
+    int in_c = 0;
+    for (size_t i = 0; i < VEC_ERROR_KINDS_LEN; i++) {
+        const vec_error_kind *v = &VEC_ERROR_KINDS[i];
+        if (!v->in_c) continue;
+        in_c++;
+        int found = 0;
+        for (size_t j = 0; j < n; j++) {
+            if (strcmp(header[j].code, v->code) == 0) {
+                CHECK(header[j].value == v->number);
+                found = 1;
+            }
+        }
+        CHECK(found);
+        CHECK(hw_error_kind_name(v->number) != NULL);
+        CHECK(strcmp(hw_error_kind_name(v->number), v->code) == 0);
+    }
+    CHECK((size_t)in_c == n); /* no enum value that the vectors do not know */
+}
+
+static void test_vectors_config(void) {
+    for (size_t i = 0; i < VEC_CONFIG_INPUTS_LEN; i++) {
+        const vec_config_input *v = &VEC_CONFIG_INPUTS[i];
+        const char *names[2] = {v->key, v->camel};
+        for (int k = 0; k < 2; k++) {
+            hw_config *cfg = hw_config_new();
+            CHECK(cfg != NULL);
+            hw_error *e = hw_config_set(cfg, names[k], v->input);
+            hw_config_free(cfg);
+            if (v->valid) {
+                if (e) fprintf(stderr, "    %s=%s: %s\n", names[k], v->input, hw_error_message(e));
+                CHECK(e == NULL);
+            } else {
+                int kind = (int)hw_error_code(e);
+                int names_key = e && strstr(hw_error_message(e), v->key) != NULL;
+                int retriable = hw_error_is_retriable(e);
+                hw_error_free(e);
+                if (kind != HW_ERROR_KIND_CONFIG || !names_key)
+                    fprintf(stderr, "    %s=\"%.40s\" should be a CONFIG error naming the key\n",
+                            names[k], v->input);
+                CHECK(kind == HW_ERROR_KIND_CONFIG);
+                CHECK(names_key);
+                CHECK(!retriable);
+            }
+        }
+    }
+    for (size_t i = 0; i < VEC_CONFIG_UNKNOWN_KEYS_LEN; i++) {
+        hw_config *cfg = hw_config_new();
+        hw_error *e = hw_config_set(cfg, VEC_CONFIG_UNKNOWN_KEYS[i], "1");
+        hw_config_free(cfg);
+        int kind = (int)hw_error_code(e);
+        int names_key = e && strstr(hw_error_message(e), VEC_CONFIG_UNKNOWN_KEYS[i]) != NULL;
+        hw_error_free(e);
+        CHECK(kind == HW_ERROR_KIND_CONFIG);
+        CHECK(names_key);
+    }
+}
+
+static void test_vectors_stats_fields(void) {
+    hw_stats s;
+    memset(&s, 0, sizeof s);
+    size_t n = 0;
+#define COUNT_FIELD(f) (void)s.f; n++;
+    VEC_STATS_FIELDS(COUNT_FIELD)
+#undef COUNT_FIELD
+    CHECK(n == VEC_STATS_FIELDS_LEN);
+    CHECK(sizeof(hw_stats) == n * sizeof(uint64_t)); /* those fields and no others */
+}
+
+static void test_config_errors(void) {
+    hw_config *cfg = hw_config_new();
+    CHECK(cfg != NULL);
+    EXPECT_KIND(hw_config_set(NULL, "linger_ms", "1"), HW_ERROR_KIND_INVALID_ARGUMENT);
+    EXPECT_KIND(hw_config_set(cfg, NULL, "1"), HW_ERROR_KIND_INVALID_ARGUMENT);
+    EXPECT_KIND(hw_config_set(cfg, "linger_ms", NULL), HW_ERROR_KIND_INVALID_ARGUMENT);
+    EXPECT_KIND(hw_config_set(cfg, "client_id", "\xff\xfe"), HW_ERROR_KIND_INVALID_ARGUMENT);
+    EXPECT_KIND(hw_config_set(cfg, "linger_ms", "soon"), HW_ERROR_KIND_CONFIG);
+    OK(hw_config_set(cfg, "lingerMs", "5"));
+    hw_config_free(cfg);
+    hw_config_free(NULL);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Broker, record lists, admin                                                                 */
+
+static void test_broker_errors(void) {
+    hw_broker *b = (hw_broker *)0x1; /* must stay untouched on failure */
+    EXPECT_KIND(hw_broker_start(1, NULL, NULL), HW_ERROR_KIND_INVALID_ARGUMENT);
+    EXPECT_KIND(hw_broker_start(0, NULL, &b), HW_ERROR_KIND_INVALID_ARGUMENT);
+    CHECK(b == (hw_broker *)0x1);
+    CHECK(hw_broker_endpoint(NULL) == NULL);
+    EXPECT_KIND(hw_broker_create_topic(NULL, "t", 1), HW_ERROR_KIND_INVALID_ARGUMENT);
+    EXPECT_KIND(hw_broker_create_topic(g_broker, NULL, 1), HW_ERROR_KIND_INVALID_ARGUMENT);
+    EXPECT_KIND(hw_broker_create_topic(g_broker, "Bad_Name!", 1), HW_ERROR_KIND_INVALID_ARGUMENT);
+    OK(hw_broker_create_topic(g_broker, "dup-topic", 1));
+    hw_error *e = hw_broker_create_topic(g_broker, "dup-topic", 1);
+    CHECK(hw_error_code(e) == HW_ERROR_KIND_BROKER);
+    CHECK(hw_error_broker_code(e) != 0);
+    CHECK(!hw_error_is_retriable(e));
+    hw_error_free(e);
+    hw_record_list *l = (hw_record_list *)0x1;
+    EXPECT_KIND(hw_broker_records(NULL, "dup-topic", 0, 0, &l), HW_ERROR_KIND_INVALID_ARGUMENT);
+    EXPECT_KIND(hw_broker_records(g_broker, NULL, 0, 0, &l), HW_ERROR_KIND_INVALID_ARGUMENT);
+    EXPECT_KIND(hw_broker_records(g_broker, "dup-topic", 0, 0, NULL), HW_ERROR_KIND_INVALID_ARGUMENT);
+    EXPECT_KIND(hw_broker_records(g_broker, "no-such-topic", 0, 0, &l), HW_ERROR_KIND_UNKNOWN_TOPIC);
+    EXPECT_KIND(hw_broker_records(g_broker, "dup-topic", 7, 0, &l), HW_ERROR_KIND_UNKNOWN_PARTITION);
+    CHECK(l == (hw_record_list *)0x1);
+    EXPECT_KIND(hw_broker_pause(NULL), HW_ERROR_KIND_INVALID_ARGUMENT);
+    EXPECT_KIND(hw_broker_resume(NULL), HW_ERROR_KIND_INVALID_ARGUMENT);
+    hw_broker_stop(NULL);
+}
+
+static void test_record_list_errors(void) {
+    hw_record_list *l = NULL;
+    OK(hw_broker_records(g_broker, "dup-topic", 0, 0, &l));
+    CHECK(hw_record_list_len(l) == 0);
+    hw_stored_record r;
+    EXPECT_KIND(hw_record_list_get(l, 0, &r), HW_ERROR_KIND_INVALID_ARGUMENT);
+    EXPECT_KIND(hw_record_list_get(NULL, 0, &r), HW_ERROR_KIND_INVALID_ARGUMENT);
+    EXPECT_KIND(hw_record_list_get(l, 0, NULL), HW_ERROR_KIND_INVALID_ARGUMENT);
+    CHECK(hw_record_list_len(NULL) == 0);
+    hw_record_list_free(l);
+    hw_record_list_free(NULL);
+}
+
+static void test_admin(void) {
+    hw_admin *a = NULL;
+    EXPECT_KIND(hw_admin_connect(NULL, &a), HW_ERROR_KIND_INVALID_ARGUMENT);
+    EXPECT_KIND(hw_admin_connect(g_endpoint, NULL), HW_ERROR_KIND_INVALID_ARGUMENT);
+    CHECK(a == NULL);
+    OK(hw_admin_connect(g_endpoint, &a));
+    CHECK(a != NULL);
+    bool exists = true;
+    OK(hw_admin_topic_exists(a, "admin-topic", &exists));
+    CHECK(!exists);
+    OK(hw_admin_create_topic(a, "admin-topic", 2, NULL));
+    OK(hw_admin_topic_exists(a, "admin-topic", &exists));
+    CHECK(exists);
+    EXPECT_KIND(hw_admin_create_topic(a, "admin-topic", 2, NULL), HW_ERROR_KIND_BROKER);
+    EXPECT_KIND(hw_admin_create_topic(a, "admin-zip", 1, "zip"), HW_ERROR_KIND_INVALID_ARGUMENT);
+    EXPECT_KIND(hw_admin_create_topic(a, "admin-zero", 0, NULL), HW_ERROR_KIND_INVALID_ARGUMENT);
+    EXPECT_KIND(hw_admin_create_topic(NULL, "x", 1, NULL), HW_ERROR_KIND_INVALID_ARGUMENT);
+    EXPECT_KIND(hw_admin_create_topic(a, NULL, 1, NULL), HW_ERROR_KIND_INVALID_ARGUMENT);
+    EXPECT_KIND(hw_admin_topic_exists(a, "x", NULL), HW_ERROR_KIND_INVALID_ARGUMENT);
+    EXPECT_KIND(hw_admin_topic_exists(NULL, "x", &exists), HW_ERROR_KIND_INVALID_ARGUMENT);
+    EXPECT_KIND(hw_admin_topic_exists(a, NULL, &exists), HW_ERROR_KIND_INVALID_ARGUMENT);
+    OK(hw_admin_delete_topic(a, "admin-topic"));
+    OK(hw_admin_topic_exists(a, "admin-topic", &exists));
+    CHECK(!exists);
+    EXPECT_KIND(hw_admin_delete_topic(NULL, "x"), HW_ERROR_KIND_INVALID_ARGUMENT);
+    EXPECT_KIND(hw_admin_delete_topic(a, NULL), HW_ERROR_KIND_INVALID_ARGUMENT);
+    OK(hw_admin_create_topic(a, "admin-any", 1, "any"));
+    hw_admin_free(a);
+    hw_admin_free(NULL);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Producer                                                                                    */
+
+static void test_producer_null_arguments(void) {
+    OK(hw_broker_create_topic(g_broker, "null-args", 1));
+    hw_producer *p = (hw_producer *)0x1;
+    EXPECT_KIND(hw_producer_connect(NULL, "null-args", NULL, &p), HW_ERROR_KIND_INVALID_ARGUMENT);
+    EXPECT_KIND(hw_producer_connect(g_endpoint, NULL, NULL, &p), HW_ERROR_KIND_INVALID_ARGUMENT);
+    EXPECT_KIND(hw_producer_connect(g_endpoint, "null-args", NULL, NULL), HW_ERROR_KIND_INVALID_ARGUMENT);
+    EXPECT_KIND(hw_producer_connect(g_endpoint, "", NULL, &p), HW_ERROR_KIND_INVALID_ARGUMENT);
+    CHECK(p == (hw_producer *)0x1);
+    p = NULL;
+    OK(hw_producer_connect(g_endpoint, "null-args", NULL, &p)); /* NULL cfg = defaults */
+    const uint8_t v[] = "v";
+    EXPECT_KIND(hw_producer_send(NULL, NULL, 0, v, 1, NULL, NULL), HW_ERROR_KIND_INVALID_ARGUMENT);
+    EXPECT_KIND(hw_producer_send(p, NULL, 3, v, 1, NULL, NULL), HW_ERROR_KIND_INVALID_ARGUMENT);
+    EXPECT_KIND(hw_producer_send(p, NULL, 0, NULL, 5, NULL, NULL), HW_ERROR_KIND_INVALID_ARGUMENT);
+    EXPECT_KIND(hw_producer_send_to(NULL, 0, NULL, 0, v, 1, NULL, NULL), HW_ERROR_KIND_INVALID_ARGUMENT);
+    EXPECT_KIND(hw_producer_send_to(p, 0, NULL, 2, v, 1, NULL, NULL), HW_ERROR_KIND_INVALID_ARGUMENT);
+    EXPECT_KIND(hw_producer_send_record(p, NULL, NULL, NULL), HW_ERROR_KIND_INVALID_ARGUMENT);
+    EXPECT_KIND(hw_producer_send_record(NULL, NULL, NULL, NULL), HW_ERROR_KIND_INVALID_ARGUMENT);
+    hw_record_metadata m;
+    EXPECT_KIND(hw_producer_send_sync(NULL, NULL, 0, v, 1, &m), HW_ERROR_KIND_INVALID_ARGUMENT);
+    EXPECT_KIND(hw_producer_send_sync(p, NULL, 0, v, 1, NULL), HW_ERROR_KIND_INVALID_ARGUMENT);
+    EXPECT_KIND(hw_producer_send_sync(p, NULL, 1, v, 1, &m), HW_ERROR_KIND_INVALID_ARGUMENT);
+    EXPECT_KIND(hw_producer_flush(NULL, 0), HW_ERROR_KIND_INVALID_ARGUMENT);
+    hw_stats st;
+    EXPECT_KIND(hw_producer_stats(NULL, &st), HW_ERROR_KIND_INVALID_ARGUMENT);
+    EXPECT_KIND(hw_producer_stats(p, NULL), HW_ERROR_KIND_INVALID_ARGUMENT);
+    EXPECT_KIND(hw_producer_close(NULL, 0), HW_ERROR_KIND_INVALID_ARGUMENT);
+    OK(hw_producer_free(NULL));
+    OK(hw_producer_stats(p, &st));
+    CHECK(st.records_sent == 0); /* nothing above was enqueued */
+    OK(hw_producer_close(p, HW_TIMEOUT_INFINITE));
+    OK(hw_producer_free(p));
+}
+
+/* Many records with callbacks; each callback exactly once; read back through hw_broker_records. */
+static void test_send_many_and_read_back(void) {
+    enum { PARTS = 3 };
+    const int N = scaled(20000);
+    OK(hw_broker_create_topic(g_broker, "many", PARTS));
+    hw_producer *p = connect_producer("many", "linger_ms", "5", NULL, NULL);
+    CHECK(p != NULL);
+    atomic_long done = 0;
+    slot *s = new_slots(N, "many", &done);
+    char key[32], val[64];
+    for (int i = 0; i < N; i++) {
+        int kl = snprintf(key, sizeof key, "key-%d", i % 97);
+        int vl = snprintf(val, sizeof val, "value-%d", i);
+        OK(hw_producer_send(p, (const uint8_t *)key, (size_t)kl, (const uint8_t *)val, (size_t)vl,
+                            on_delivery, &s[i]));
+    }
+    OK(hw_producer_flush(p, HW_TIMEOUT_INFINITE));
+    /* Every callback ran exactly once by the time flush returned. */
+    CHECK(atomic_load(&done) == N);
+    long per_part[PARTS] = {0};
+    for (int i = 0; i < N; i++) {
+        CHECK(atomic_load(&s[i].calls) == 1);
+        CHECK(s[i].kind == 0);
+        CHECK(s[i].topic_ok);
+        CHECK(s[i].partition < PARTS);
+        CHECK(s[i].offset >= 0);
+        per_part[s[i].partition]++;
+    }
+    hw_stats st;
+    OK(hw_producer_stats(p, &st));
+    CHECK(st.records_sent == (uint64_t)N);
+    CHECK(st.records_acked == (uint64_t)N);
+    CHECK(st.records_failed == 0);
+    CHECK(st.queued_records == 0);
+    CHECK(st.batches_sent > 0 && st.requests_sent > 0);
+    /* Read back: offsets 0..n-1 per partition, keys and values as sent. */
+    long total = 0;
+    for (uint32_t part = 0; part < PARTS; part++) {
+        hw_record_list *l = NULL;
+        OK(hw_broker_records(g_broker, "many", part, 0, &l));
+        size_t n = hw_record_list_len(l);
+        CHECK((long)n == per_part[part]);
+        int64_t *index = malloc(sizeof(int64_t) * (n ? n : 1));
+        for (size_t i = 0; i < n; i++) index[i] = -1;
+        for (int i = 0; i < N; i++)
+            if (s[i].partition == part) index[s[i].offset] = i;
+        for (size_t i = 0; i < n; i++) {
+            hw_stored_record r;
+            OK(hw_record_list_get(l, i, &r));
+            CHECK(r.offset == (int64_t)i);
+            CHECK(r.partition == part);
+            CHECK(strcmp(r.compression, "none") == 0);
+            int64_t src = index[i];
+            CHECK(src >= 0);
+            int kl = snprintf(key, sizeof key, "key-%d", (int)(src % 97));
+            int vl = snprintf(val, sizeof val, "value-%d", (int)src);
+            CHECK(r.key != NULL && r.key_len == (size_t)kl && memcmp(r.key, key, (size_t)kl) == 0);
+            CHECK(r.value_len == (size_t)vl && memcmp(r.value, val, (size_t)vl) == 0);
+            CHECK(r.timestamp == s[src].timestamp);
+        }
+        /* from > 0 reads the tail only */
+        hw_record_list *tail = NULL;
+        OK(hw_broker_records(g_broker, "many", part, (int64_t)n - 1, &tail));
+        CHECK(hw_record_list_len(tail) == (n ? 1u : 0u));
+        hw_record_list_free(tail);
+        free(index);
+        hw_record_list_free(l);
+        total += (long)n;
+    }
+    CHECK(total == N);
+    /* Same key => same partition. */
+    for (int i = 97; i < N; i++) CHECK(s[i].partition == s[i % 97].partition);
+    OK(hw_producer_close(p, HW_TIMEOUT_INFINITE));
+    OK(hw_producer_free(p));
+    free(s);
+}
+
+static void test_null_key_vs_empty_key(void) {
+    OK(hw_broker_create_topic(g_broker, "keys", 1));
+    hw_producer *p = connect_producer("keys", "linger_ms", "0", NULL, NULL);
+    CHECK(p != NULL);
+    static const uint8_t empty[1] = {0};
+    OK(hw_producer_send(p, NULL, 0, (const uint8_t *)"a", 1, NULL, NULL));   /* no key */
+    OK(hw_producer_send(p, empty, 0, (const uint8_t *)"b", 1, NULL, NULL));  /* empty key */
+    OK(hw_producer_send(p, (const uint8_t *)"k", 1, NULL, 0, NULL, NULL));   /* empty value */
+    OK(hw_producer_close(p, HW_TIMEOUT_INFINITE));
+    OK(hw_producer_free(p));
+    hw_record_list *l = NULL;
+    OK(hw_broker_records(g_broker, "keys", 0, 0, &l));
+    CHECK(hw_record_list_len(l) == 3);
+    hw_stored_record r;
+    OK(hw_record_list_get(l, 0, &r));
+    CHECK(r.key == NULL && r.key_len == 0 && r.value_len == 1 && r.value[0] == 'a');
+    OK(hw_record_list_get(l, 1, &r));
+    CHECK(r.key != NULL && r.key_len == 0 && r.value_len == 1 && r.value[0] == 'b');
+    OK(hw_record_list_get(l, 2, &r));
+    CHECK(r.key != NULL && r.key_len == 1 && r.key[0] == 'k' && r.value != NULL && r.value_len == 0);
+    hw_record_list_free(l);
+}
+
+static void test_send_sync_send_to_send_record(void) {
+    OK(hw_broker_create_topic(g_broker, "sync", 2));
+    hw_producer *p = connect_producer("sync", NULL, NULL, NULL, NULL); /* default linger 100 ms */
+    CHECK(p != NULL);
+    hw_record_metadata m1, m2;
+    OK(hw_producer_send_sync(p, (const uint8_t *)"k", 1, (const uint8_t *)"one", 3, &m1));
+    OK(hw_producer_send_sync(p, (const uint8_t *)"k", 1, (const uint8_t *)"two", 3, &m2));
+    CHECK(m1.topic != NULL && strcmp(m1.topic, "sync") == 0);
+    CHECK(m1.partition == m2.partition);
+    CHECK(m2.offset == m1.offset + 1);
+    atomic_long done = 0;
+    slot *s = new_slots(2, "sync", &done);
+    OK(hw_producer_send_to(p, 1, NULL, 0, (const uint8_t *)"to-1", 4, on_delivery, &s[0]));
+    hw_record rec = {(const uint8_t *)"rk", 2, (const uint8_t *)"rec", 3, 0, 1234567};
+    OK(hw_producer_send_record(p, &rec, on_delivery, &s[1]));
+    rec.partition = 5;
+    EXPECT_KIND(hw_producer_send_record(p, &rec, on_delivery, &s[1]), HW_ERROR_KIND_UNKNOWN_PARTITION);
+    rec.partition = -2;
+    EXPECT_KIND(hw_producer_send_record(p, &rec, on_delivery, &s[1]), HW_ERROR_KIND_INVALID_ARGUMENT);
+    rec.partition = -1;
+    rec.timestamp = -7;
+    EXPECT_KIND(hw_producer_send_record(p, &rec, on_delivery, &s[1]), HW_ERROR_KIND_INVALID_ARGUMENT);
+    EXPECT_KIND(hw_producer_send_to(p, 2, NULL, 0, (const uint8_t *)"x", 1, on_delivery, &s[1]),
+                HW_ERROR_KIND_UNKNOWN_PARTITION);
+    OK(hw_producer_flush(p, HW_TIMEOUT_INFINITE));
+    CHECK(atomic_load(&done) == 2); /* failed sends never call back */
+    CHECK(atomic_load(&s[0].calls) == 1 && atomic_load(&s[1].calls) == 1);
+    CHECK(s[0].kind == 0 && s[0].partition == 1);
+    CHECK(s[1].kind == 0 && s[1].partition == 0 && s[1].timestamp == 1234567);
+    hw_record_list *l = NULL;
+    OK(hw_broker_records(g_broker, "sync", 0, 0, &l));
+    hw_stored_record r;
+    int found = 0;
+    for (size_t i = 0; i < hw_record_list_len(l); i++) {
+        OK(hw_record_list_get(l, i, &r));
+        if (r.value_len == 3 && memcmp(r.value, "rec", 3) == 0) {
+            found = 1;
+            CHECK(r.timestamp == 1234567);
+            CHECK(r.offset == s[1].offset);
+        }
+    }
+    hw_record_list_free(l);
+    CHECK(found);
+    OK(hw_producer_close(p, HW_TIMEOUT_INFINITE));
+    OK(hw_producer_free(p));
+    free(s);
+}
+
+static void test_compression_read_back(void) {
+    OK(hw_broker_create_topic(g_broker, "gz", 1));
+    hw_producer *p = connect_producer("gz", "compression", "gzip", "linger_ms", "0");
+    CHECK(p != NULL);
+    hw_record_metadata m;
+    OK(hw_producer_send_sync(p, NULL, 0, (const uint8_t *)"zipped", 6, &m));
+    OK(hw_producer_close(p, HW_TIMEOUT_INFINITE));
+    OK(hw_producer_free(p));
+    hw_record_list *l = NULL;
+    OK(hw_broker_records(g_broker, "gz", 0, 0, &l));
+    hw_stored_record r;
+    OK(hw_record_list_get(l, 0, &r));
+    CHECK(strcmp(r.compression, "gzip") == 0);
+    CHECK(r.value_len == 6 && memcmp(r.value, "zipped", 6) == 0);
+    hw_record_list_free(l);
+}
+
+/* Each kind that can occur in C, triggered for real (INTERNAL: see the Rust unit test). */
+static void test_error_kinds_triggered(void) {
+    hw_producer *p = NULL;
+    /* UNKNOWN_TOPIC */
+    hw_config *cfg = hw_config_new();
+    OK(hw_config_set(cfg, "metadata_timeout_ms", "300"));
+    EXPECT_KIND(hw_producer_connect(g_endpoint, "never-created", cfg, &p), HW_ERROR_KIND_UNKNOWN_TOPIC);
+    /* TRANSPORT: nothing listens on port 1 */
+    hw_error *e = hw_producer_connect("127.0.0.1:1", "t", cfg, &p);
+    CHECK(hw_error_code(e) == HW_ERROR_KIND_TRANSPORT);
+    CHECK(hw_error_is_retriable(e));
+    hw_error_free(e);
+    hw_config_free(cfg);
+    CHECK(p == NULL);
+    /* RECORD_TOO_LARGE, UNKNOWN_PARTITION, CLOSED */
+    OK(hw_broker_create_topic(g_broker, "errs", 2));
+    p = connect_producer("errs", "max_request_size", "1024", NULL, NULL);
+    CHECK(p != NULL);
+    static uint8_t big[4096];
+    EXPECT_KIND(hw_producer_send(p, NULL, 0, big, sizeof big, NULL, NULL), HW_ERROR_KIND_RECORD_TOO_LARGE);
+    EXPECT_KIND(hw_producer_send_to(p, 2, NULL, 0, big, 1, NULL, NULL), HW_ERROR_KIND_UNKNOWN_PARTITION);
+    OK(hw_producer_close(p, HW_TIMEOUT_INFINITE));
+    OK(hw_producer_close(p, HW_TIMEOUT_INFINITE)); /* idempotent */
+    EXPECT_KIND(hw_producer_send(p, NULL, 0, big, 1, NULL, NULL), HW_ERROR_KIND_CLOSED);
+    OK(hw_producer_free(p));
+    /* COMPRESSION: the topic only takes gzip */
+    hw_admin *a = NULL;
+    OK(hw_admin_connect(g_endpoint, &a));
+    OK(hw_admin_create_topic(a, "gzip-only", 1, "gzip"));
+    hw_admin_free(a);
+    cfg = hw_config_new();
+    OK(hw_config_set(cfg, "compression", "lz4"));
+    p = NULL;
+    EXPECT_KIND(hw_producer_connect(g_endpoint, "gzip-only", cfg, &p), HW_ERROR_KIND_COMPRESSION);
+    hw_config_free(cfg);
+    CHECK(p == NULL);
+}
+
+/* QUEUE_FULL and TIMEOUT against a paused broker of its own (pausing the shared one would stall
+ * other tests). */
+static void test_queue_full_and_timeout(void) {
+    hw_broker *b = NULL;
+    OK(hw_broker_start(1, NULL, &b));
+    OK(hw_broker_create_topic(b, "slow", 1));
+    hw_config *cfg = hw_config_new();
+    OK(hw_config_set(cfg, "batch_size", "1"));        /* every record is a batch */
+    OK(hw_config_set(cfg, "batch_queue_size", "1"));  /* one batch per partition at a time */
+    OK(hw_config_set(cfg, "send_timeout_ms", "0"));
+    OK(hw_config_set(cfg, "linger_ms", "0"));
+    hw_producer *p = NULL;
+    hw_error *ce = hw_producer_connect(hw_broker_endpoint(b), "slow", cfg, &p);
+    hw_config_free(cfg);
+    OK(ce);
+    OK(hw_broker_pause(b));
+    atomic_long done = 0;
+    slot *s = new_slots(2, "slow", &done);
+    OK(hw_producer_send(p, NULL, 0, (const uint8_t *)"first", 5, on_delivery, &s[0]));
+    EXPECT_KIND(hw_producer_send(p, NULL, 0, (const uint8_t *)"second", 6, on_delivery, &s[1]),
+                HW_ERROR_KIND_QUEUE_FULL);
+    hw_error *e = hw_producer_flush(p, 200);
+    CHECK(hw_error_code(e) == HW_ERROR_KIND_TIMEOUT);
+    CHECK(hw_error_is_retriable(e));
+    hw_error_free(e);
+    OK(hw_producer_flush(p, 0)); /* 0 = seal only, never a timeout */
+    OK(hw_broker_resume(b));
+    OK(hw_producer_flush(p, HW_TIMEOUT_INFINITE));
+    CHECK(atomic_load(&done) == 1);
+    CHECK(s[0].kind == 0 && s[0].offset == 0);
+    CHECK(atomic_load(&s[1].calls) == 0);
+    OK(hw_producer_close(p, HW_TIMEOUT_INFINITE));
+    OK(hw_producer_free(p));
+    free(s);
+    hw_broker_stop(b);
+}
+
+/* PROTOCOL: a "broker" that answers with bytes that do not decode. */
+static int g_garbage_fd = -1;
+static void *garbage_server(void *arg) {
+    (void)arg;
+    for (int i = 0; i < 4; i++) {
+        int c = accept(g_garbage_fd, NULL, NULL);
+        if (c < 0) return NULL;
+        char buf[256];
+        ssize_t n = read(c, buf, sizeof buf);
+        (void)n;
+        /* A frame of 6 bytes: correlation id 1 (the first request's) and 2 bytes of nonsense. */
+        static const unsigned char reply[] = {0, 0, 0, 6, 0, 0, 0, 1, 0xff, 0xff};
+        ssize_t w = write(c, reply, sizeof reply);
+        (void)w;
+        sleep_ms(200);
+        close(c);
+    }
+    return NULL;
+}
+
+static void test_protocol_error(void) {
+    g_garbage_fd = socket(AF_INET, SOCK_STREAM, 0);
+    CHECK(g_garbage_fd >= 0);
+    struct sockaddr_in addr;
+    memset(&addr, 0, sizeof addr);
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    CHECK(bind(g_garbage_fd, (struct sockaddr *)&addr, sizeof addr) == 0);
+    socklen_t len = sizeof addr;
+    CHECK(getsockname(g_garbage_fd, (struct sockaddr *)&addr, &len) == 0);
+    CHECK(listen(g_garbage_fd, 4) == 0);
+    pthread_t t;
+    CHECK(pthread_create(&t, NULL, garbage_server, NULL) == 0);
+    char endpoint[64];
+    snprintf(endpoint, sizeof endpoint, "127.0.0.1:%d", ntohs(addr.sin_port));
+    hw_config *cfg = hw_config_new();
+    hw_error *e = hw_config_set(cfg, "metadata_timeout_ms", "2000");
+    hw_producer *p = NULL;
+    if (!e) e = hw_producer_connect(endpoint, "t", cfg, &p);
+    hw_config_free(cfg);
+    int kind = (int)hw_error_code(e);
+    if (kind != HW_ERROR_KIND_PROTOCOL) fprintf(stderr, "    got %s\n", e ? hw_error_message(e) : "no error");
+    hw_error_free(e);
+    shutdown(g_garbage_fd, SHUT_RDWR);
+    close(g_garbage_fd);
+    pthread_join(t, NULL);
+    CHECK(kind == HW_ERROR_KIND_PROTOCOL);
+    CHECK(p == NULL);
+}
+
+/* FORKED: a producer inherited across fork() fails in the child. */
+static void test_forked(void) {
+    OK(hw_broker_create_topic(g_broker, "forked", 1));
+    hw_producer *p = connect_producer("forked", NULL, NULL, NULL, NULL);
+    CHECK(p != NULL);
+    int fds[2];
+    CHECK(pipe(fds) == 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        hw_error *e = hw_producer_send(p, NULL, 0, (const uint8_t *)"x", 1, NULL, NULL);
+        unsigned char kind = (unsigned char)hw_error_code(e);
+        ssize_t w = write(fds[1], &kind, 1);
+        (void)w;
+        _exit(0);
+    }
+    CHECK(pid > 0);
+    close(fds[1]);
+    unsigned char kind = 0;
+    ssize_t n = read(fds[0], &kind, 1);
+    close(fds[0]);
+    int status;
+    waitpid(pid, &status, 0);
+    CHECK(n == 1);
+    CHECK(kind == HW_ERROR_KIND_FORKED);
+    OK(hw_producer_send(p, NULL, 0, (const uint8_t *)"parent", 6, NULL, NULL)); /* parent unaffected */
+    OK(hw_producer_close(p, HW_TIMEOUT_INFINITE));
+    OK(hw_producer_free(p));
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Callbacks: re-entrancy, flush/close/free ordering                                           */
+
+typedef struct {
+    hw_producer *p;
+    atomic_long calls;
+    atomic_long resent_ok;
+    atomic_int flush_kind, close_kind, free_kind, sync_kind;
+    atomic_long resent_done;
+} reentry_ctx;
+
+static void on_resent(void *ctx, const hw_record_metadata *meta, const hw_error *err) {
+    reentry_ctx *c = (reentry_ctx *)ctx;
+    if (meta && !err) atomic_fetch_add(&c->resent_done, 1);
+}
+
+static void on_reentrant(void *ctx, const hw_record_metadata *meta, const hw_error *err) {
+    reentry_ctx *c = (reentry_ctx *)ctx;
+    (void)meta;
+    (void)err;
+    if (atomic_fetch_add(&c->calls, 1) == 0) {
+        hw_error *e = hw_producer_flush(c->p, HW_TIMEOUT_INFINITE);
+        atomic_store(&c->flush_kind, (int)hw_error_code(e));
+        hw_error_free(e);
+        e = hw_producer_close(c->p, HW_TIMEOUT_INFINITE);
+        atomic_store(&c->close_kind, (int)hw_error_code(e));
+        hw_error_free(e);
+        e = hw_producer_free(c->p);
+        atomic_store(&c->free_kind, (int)hw_error_code(e));
+        hw_error_free(e);
+        hw_record_metadata m;
+        e = hw_producer_send_sync(c->p, NULL, 0, (const uint8_t *)"s", 1, &m);
+        atomic_store(&c->sync_kind, (int)hw_error_code(e));
+        hw_error_free(e);
+    }
+    /* Sending from a callback is allowed. */
+    hw_error *e = hw_producer_send(c->p, NULL, 0, (const uint8_t *)"again", 5, on_resent, c);
+    if (!e) atomic_fetch_add(&c->resent_ok, 1);
+    hw_error_free(e);
+}
+
+static void test_callback_reentrancy(void) {
+    enum { N = 50 };
+    OK(hw_broker_create_topic(g_broker, "reentry", 2));
+    hw_producer *p = connect_producer("reentry", "linger_ms", "1", NULL, NULL);
+    CHECK(p != NULL);
+    reentry_ctx c;
+    memset(&c, 0, sizeof c);
+    c.p = p;
+    for (int i = 0; i < N; i++)
+        OK(hw_producer_send(p, NULL, 0, (const uint8_t *)"first", 5, on_reentrant, &c));
+    OK(hw_producer_flush(p, HW_TIMEOUT_INFINITE));
+    CHECK(atomic_load(&c.calls) == N);
+    CHECK(atomic_load(&c.flush_kind) == HW_ERROR_KIND_INVALID_ARGUMENT);
+    CHECK(atomic_load(&c.close_kind) == HW_ERROR_KIND_INVALID_ARGUMENT);
+    CHECK(atomic_load(&c.free_kind) == HW_ERROR_KIND_INVALID_ARGUMENT);
+    CHECK(atomic_load(&c.sync_kind) == HW_ERROR_KIND_INVALID_ARGUMENT);
+    CHECK(atomic_load(&c.resent_ok) == N);
+    OK(hw_producer_flush(p, HW_TIMEOUT_INFINITE)); /* the records sent from callbacks */
+    CHECK(atomic_load(&c.resent_done) == N);
+    OK(hw_producer_close(p, HW_TIMEOUT_INFINITE));
+    OK(hw_producer_free(p));
+}
+
+static atomic_long g_warnings;
+static atomic_long g_unsent_warnings;
+static void on_log(void *ctx, hw_log_level level, const char *target, const char *message) {
+    (void)ctx;
+    if (target == NULL || message == NULL) return;
+    if (level <= HW_LOG_LEVEL_WARN) atomic_fetch_add(&g_warnings, 1);
+    if (level == HW_LOG_LEVEL_WARN && strstr(message, "unsent") != NULL)
+        atomic_fetch_add(&g_unsent_warnings, 1);
+}
+
+/* free without close: queued records are failed with CLOSED (reported, not lost), a warning is
+ * logged, and every callback has run when free returns. */
+static void test_free_without_close_reports_unsent(void) {
+    const int N = scaled(500);
+    EXPECT_KIND(hw_set_log_callback(on_log, NULL, 0), HW_ERROR_KIND_INVALID_ARGUMENT);
+    EXPECT_KIND(hw_set_log_callback(on_log, NULL, 6), HW_ERROR_KIND_INVALID_ARGUMENT);
+    OK(hw_set_log_callback(on_log, NULL, HW_LOG_LEVEL_INFO));
+    OK(hw_broker_create_topic(g_broker, "unsent", 1));
+    hw_producer *p = connect_producer("unsent", "linger_ms", "600000", NULL, NULL);
+    CHECK(p != NULL);
+    atomic_long done = 0;
+    slot *s = new_slots(N, "unsent", &done);
+    for (int i = 0; i < N; i++)
+        OK(hw_producer_send(p, NULL, 0, (const uint8_t *)"queued", 6, on_delivery, &s[i]));
+    OK(hw_producer_free(p));
+    CHECK(atomic_load(&done) == N); /* all called back before free returned */
+    for (int i = 0; i < N; i++) {
+        CHECK(atomic_load(&s[i].calls) == 1);
+        CHECK(s[i].kind == HW_ERROR_KIND_CLOSED);
+    }
+    CHECK(atomic_load(&g_unsent_warnings) >= 1);
+    OK(hw_set_log_callback(NULL, NULL, 0)); /* back to stderr */
+    free(s);
+}
+
+/* flush(0) seals without waiting: with a 10-minute linger, records still go out. */
+static void test_flush_zero_seals(void) {
+    enum { N = 10 };
+    OK(hw_broker_create_topic(g_broker, "seal", 1));
+    hw_producer *p = connect_producer("seal", "linger_ms", "600000", NULL, NULL);
+    CHECK(p != NULL);
+    atomic_long done = 0;
+    slot *s = new_slots(N, "seal", &done);
+    for (int i = 0; i < N; i++)
+        OK(hw_producer_send(p, NULL, 0, (const uint8_t *)"v", 1, on_delivery, &s[i]));
+    OK(hw_producer_flush(p, 0));
+    CHECK(wait_count(&done, N));
+    for (int i = 0; i < N; i++) CHECK(s[i].kind == 0 && s[i].offset == i);
+    OK(hw_producer_close(p, 0));
+    OK(hw_producer_free(p));
+    free(s);
+}
+
+/* close = flush then stop: every callback ran when close returns; sends after it fail. */
+static void test_close_then_free_ordering(void) {
+    const int N = scaled(2000);
+    OK(hw_broker_create_topic(g_broker, "ordering", 4));
+    hw_producer *p = connect_producer("ordering", "linger_ms", "20", NULL, NULL);
+    CHECK(p != NULL);
+    atomic_long done = 0;
+    slot *s = new_slots(N, "ordering", &done);
+    for (int i = 0; i < N; i++)
+        OK(hw_producer_send(p, (const uint8_t *)&i, sizeof i, (const uint8_t *)"v", 1, on_delivery, &s[i]));
+    OK(hw_producer_close(p, HW_TIMEOUT_INFINITE));
+    CHECK(atomic_load(&done) == N);
+    EXPECT_KIND(hw_producer_send(p, NULL, 0, (const uint8_t *)"late", 4, on_delivery, &s[0]), HW_ERROR_KIND_CLOSED);
+    OK(hw_producer_flush(p, HW_TIMEOUT_INFINITE)); /* nothing left to flush */
+    hw_stats st;
+    OK(hw_producer_stats(p, &st));
+    CHECK(st.records_acked == (uint64_t)N);
+    OK(hw_producer_free(p));
+    CHECK(atomic_load(&done) == N); /* no extra callback */
+    for (int i = 0; i < N; i++) CHECK(atomic_load(&s[i].calls) == 1 && s[i].kind == 0);
+    free(s);
+}
+
+typedef struct {
+    hw_producer *p;
+    slot *s;
+    int n;
+    atomic_int errors;
+} thread_arg;
+
+static void *send_thread(void *arg) {
+    thread_arg *t = (thread_arg *)arg;
+    for (int i = 0; i < t->n; i++) {
+        hw_error *e = hw_producer_send(t->p, NULL, 0, (const uint8_t *)"t", 1, on_delivery, &t->s[i]);
+        if (e) atomic_fetch_add(&t->errors, 1);
+        hw_error_free(e);
+    }
+    return NULL;
+}
+
+static void test_threads_share_a_producer(void) {
+    enum { T = 4 };
+    const int N = scaled(2000);
+    OK(hw_broker_create_topic(g_broker, "threads", 3));
+    hw_producer *p = connect_producer("threads", "linger_ms", "2", NULL, NULL);
+    CHECK(p != NULL);
+    atomic_long done = 0;
+    pthread_t th[T];
+    thread_arg args[T];
+    for (int t = 0; t < T; t++) {
+        args[t].p = p;
+        args[t].s = new_slots(N, "threads", &done);
+        args[t].n = N;
+        atomic_init(&args[t].errors, 0);
+        CHECK(pthread_create(&th[t], NULL, send_thread, &args[t]) == 0);
+    }
+    for (int t = 0; t < T; t++) pthread_join(th[t], NULL);
+    OK(hw_producer_flush(p, HW_TIMEOUT_INFINITE));
+    CHECK(atomic_load(&done) == (long)T * N);
+    for (int t = 0; t < T; t++) {
+        CHECK(atomic_load(&args[t].errors) == 0);
+        for (int i = 0; i < N; i++) CHECK(atomic_load(&args[t].s[i].calls) == 1);
+        free(args[t].s);
+    }
+    long total = 0;
+    for (uint32_t part = 0; part < 3; part++) {
+        hw_record_list *l = NULL;
+        OK(hw_broker_records(g_broker, "threads", part, 0, &l));
+        total += (long)hw_record_list_len(l);
+        hw_record_list_free(l);
+    }
+    CHECK(total == (long)T * N);
+    OK(hw_producer_close(p, HW_TIMEOUT_INFINITE));
+    OK(hw_producer_free(p));
+}
+
+static void test_durable_broker_data_dir(void) {
+    char dir[] = "/tmp/hw-c-test-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    hw_broker *b = NULL;
+    OK(hw_broker_start(1, dir, &b));
+    OK(hw_broker_create_topic(b, "durable", 1));
+    hw_config *cfg = hw_config_new();
+    OK(hw_config_set(cfg, "linger_ms", "0"));
+    hw_producer *p = NULL;
+    hw_error *e = hw_producer_connect(hw_broker_endpoint(b), "durable", cfg, &p);
+    hw_config_free(cfg);
+    OK(e);
+    hw_record_metadata m;
+    OK(hw_producer_send_sync(p, (const uint8_t *)"k", 1, (const uint8_t *)"kept", 4, &m));
+    OK(hw_producer_close(p, HW_TIMEOUT_INFINITE));
+    OK(hw_producer_free(p));
+    hw_broker_stop(b);
+    b = NULL;
+    OK(hw_broker_start(1, dir, &b)); /* same directory: the topic and its records come back */
+    hw_record_list *l = NULL;
+    OK(hw_broker_records(b, "durable", 0, 0, &l));
+    CHECK(hw_record_list_len(l) == 1);
+    hw_stored_record r;
+    OK(hw_record_list_get(l, 0, &r));
+    CHECK(r.offset == 0 && r.value_len == 4 && memcmp(r.value, "kept", 4) == 0);
+    hw_record_list_free(l);
+    hw_broker_stop(b);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    CHECK(system(cmd) == 0);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Partitioner vectors, through the real producer                                              */
+
+static void test_vectors_partitioner_keyed(void) {
+    for (uint32_t count = 1; count <= 31; count++) {
+        size_t n = 0;
+        for (size_t i = 0; i < VEC_PARTITION_CASES_LEN; i++)
+            if (VEC_PARTITION_CASES[i].partition_count == count) n++;
+        if (n == 0) continue;
+        char topic[32];
+        snprintf(topic, sizeof topic, "vec-keyed-%u", count);
+        OK(hw_broker_create_topic(g_broker, topic, count));
+        hw_producer *p = connect_producer(topic, "linger_ms", "0", NULL, NULL);
+        CHECK(p != NULL);
+        atomic_long done = 0;
+        slot *s = new_slots(VEC_PARTITION_CASES_LEN, topic, &done);
+        size_t sent = 0;
+        for (size_t i = 0; i < VEC_PARTITION_CASES_LEN; i++) {
+            const vec_partition_case *c = &VEC_PARTITION_CASES[i];
+            if (c->partition_count != count) continue;
+            OK(hw_producer_send(p, (const uint8_t *)c->key, c->key_len, (const uint8_t *)"v", 1,
+                                on_delivery, &s[i]));
+            sent++;
+        }
+        OK(hw_producer_flush(p, HW_TIMEOUT_INFINITE));
+        CHECK(atomic_load(&done) == (long)sent);
+        for (size_t i = 0; i < VEC_PARTITION_CASES_LEN; i++) {
+            const vec_partition_case *c = &VEC_PARTITION_CASES[i];
+            if (c->partition_count != count) continue;
+            if (s[i].partition != c->partition)
+                fprintf(stderr, "    key #%zu (len %zu) count %u: got %u, want %u\n", i, c->key_len,
+                        count, s[i].partition, c->partition);
+            CHECK(s[i].kind == 0 && s[i].partition == c->partition);
+        }
+        OK(hw_producer_close(p, HW_TIMEOUT_INFINITE));
+        OK(hw_producer_free(p));
+        free(s);
+    }
+}
+
+static void test_vectors_partitioner_keyless(void) {
+    for (size_t q = 0; q < VEC_KEYLESS_SEQUENCES_LEN; q++) {
+        const vec_keyless_sequence *seq = &VEC_KEYLESS_SEQUENCES[q];
+        char topic[32];
+        snprintf(topic, sizeof topic, "vec-keyless-%zu", q);
+        OK(hw_broker_create_topic(g_broker, topic, seq->partition_count));
+        hw_producer *p = connect_producer(topic, "linger_ms", "0", NULL, NULL); /* fresh producer */
+        CHECK(p != NULL);
+        atomic_long done = 0;
+        slot *s = new_slots(seq->len, topic, &done);
+        for (size_t i = 0; i < seq->len; i++)
+            OK(hw_producer_send(p, NULL, 0, (const uint8_t *)"v", 1, on_delivery, &s[i]));
+        OK(hw_producer_flush(p, HW_TIMEOUT_INFINITE));
+        CHECK(atomic_load(&done) == (long)seq->len);
+        for (size_t i = 0; i < seq->len; i++) CHECK(s[i].partition == seq->expected[i]);
+        OK(hw_producer_close(p, HW_TIMEOUT_INFINITE));
+        OK(hw_producer_free(p));
+        free(s);
+    }
+}
+
+/* ------------------------------------------------------------------------------------------ */
+
+static const test_case TESTS[] = {
+    {"error accessors are NULL-safe", test_error_accessors_null_safe},
+    {"vectors: error kinds", test_vectors_error_kinds},
+    {"vectors: config inputs and unknown keys", test_vectors_config},
+    {"vectors: stats fields", test_vectors_stats_fields},
+    {"config errors", test_config_errors},
+    {"broker errors", test_broker_errors},
+    {"record list errors", test_record_list_errors},
+    {"admin", test_admin},
+    {"producer NULL arguments", test_producer_null_arguments},
+    {"send many with callbacks, read back", test_send_many_and_read_back},
+    {"NULL key vs empty key", test_null_key_vs_empty_key},
+    {"send_sync, send_to, send_record", test_send_sync_send_to_send_record},
+    {"compression read back", test_compression_read_back},
+    {"error kinds triggered", test_error_kinds_triggered},
+    {"QUEUE_FULL and TIMEOUT", test_queue_full_and_timeout},
+    {"PROTOCOL error", test_protocol_error},
+    {"FORKED error", test_forked},
+    {"callback re-entrancy", test_callback_reentrancy},
+    {"free without close reports unsent records", test_free_without_close_reports_unsent},
+    {"flush(0) seals", test_flush_zero_seals},
+    {"close then free ordering", test_close_then_free_ordering},
+    {"threads share a producer", test_threads_share_a_producer},
+    {"durable broker data dir", test_durable_broker_data_dir},
+    {"vectors: keyed partitioning", test_vectors_partitioner_keyed},
+    {"vectors: keyless round robin", test_vectors_partitioner_keyless},
+};
+
+int main(int argc, char **argv) {
+    const char *only = argc > 1 ? argv[1] : NULL;
+    hw_error *e = hw_broker_start(1, NULL, &g_broker);
+    if (e) {
+        fprintf(stderr, "cannot start the broker: %s\n", hw_error_message(e));
+        hw_error_free(e);
+        printf("0 passed, 1 failed\n");
+        return 1;
+    }
+    g_endpoint = hw_broker_endpoint(g_broker);
+    int passed = 0, failed = 0;
+    size_t n = sizeof(TESTS) / sizeof(TESTS[0]);
+    for (size_t i = 0; i < n; i++) {
+        if (only && strstr(TESTS[i].name, only) == NULL) continue;
+        int before = g_failed_checks;
+        TESTS[i].fn();
+        if (g_failed_checks == before) {
+            passed++;
+            printf("ok   - %s\n", TESTS[i].name);
+        } else {
+            failed++;
+            printf("FAIL - %s\n", TESTS[i].name);
+        }
+        fflush(stdout);
+    }
+    hw_broker_stop(g_broker);
+    printf("%d passed, %d failed\n", passed, failed);
+    return failed == 0 ? 0 : 1;
+}
