@@ -1,0 +1,320 @@
+'use strict'
+// The Producer through the Node API against the embedded broker: what the broker holds.
+const { describe, it, before, after } = require('node:test')
+const assert = require('node:assert/strict')
+const { hw, topicName } = require('./helpers')
+const { Producer, TestBroker, Admin, HeadwaterError } = hw
+
+let broker
+before(async () => {
+  broker = await TestBroker.start({ spus: 1 })
+})
+after(async () => {
+  await broker.stop()
+})
+
+async function freshTopic(partitions = 1, opts = {}) {
+  const t = topicName('p')
+  await broker.createTopic(t, { partitions, ...opts })
+  return t
+}
+
+const code = (c) => (e) => {
+  assert.ok(e instanceof HeadwaterError, `expected HeadwaterError, got ${e && e.stack}`)
+  assert.equal(e.code, c, e.message)
+  return true
+}
+
+describe('send', () => {
+  it('keys and values: Buffer, Uint8Array, string; null/undefined = no key; empty = empty key', async () => {
+    const t = await freshTopic(1)
+    const p = await Producer.connect(broker.endpoint, t, { lingerMs: 0 })
+    const metas = [
+      await p.send(Buffer.from([1, 2]), Buffer.from([3])),
+      await p.send(new Uint8Array([4, 5]), new Uint8Array([6])),
+      await p.send('ключ', 'значение'),
+      await p.send(null, 'no key'),
+      await p.send(undefined, 'no key either'),
+      await p.send('', 'empty string key'),
+      await p.send(Buffer.alloc(0), Buffer.alloc(0)),
+      await p.send(Buffer.from('xxabcxx').subarray(2, 5), 'sliced key'),
+    ]
+    assert.deepEqual(metas.map((m) => m.offset), [0, 1, 2, 3, 4, 5, 6, 7])
+    for (const m of metas) {
+      assert.equal(m.topic, t)
+      assert.equal(m.partition, 0)
+      assert.ok(Number.isInteger(m.timestamp) && m.timestamp > 0)
+    }
+    await p.close()
+    const r = broker.records(t, 0)
+    assert.deepEqual(r[0].key, Buffer.from([1, 2]))
+    assert.deepEqual(r[0].value, Buffer.from([3]))
+    assert.deepEqual(r[1].key, Buffer.from([4, 5]))
+    assert.equal(r[2].key.toString(), 'ключ')
+    assert.equal(r[2].value.toString(), 'значение')
+    assert.equal(r[3].key, null)
+    assert.equal(r[4].key, null)
+    assert.deepEqual(r[5].key, Buffer.alloc(0))
+    assert.deepEqual(r[6].key, Buffer.alloc(0))
+    assert.deepEqual(r[6].value, Buffer.alloc(0))
+    assert.equal(r[7].key.toString(), 'abc')
+  })
+
+  it('opts.partition and opts.timestamp', async () => {
+    const t = await freshTopic(3)
+    const p = await Producer.connect(broker.endpoint, t, { lingerMs: 0 })
+    const m = await p.send('k', 'v', { partition: 2, timestamp: 1700000000123 })
+    assert.equal(m.partition, 2)
+    assert.equal(m.timestamp, 1700000000123)
+    await p.close()
+    const r = broker.records(t, 2)
+    assert.equal(r.length, 1)
+    assert.equal(r[0].timestamp, 1700000000123)
+  })
+
+  it('sendAll resolves to metadata in order; records on the broker', async () => {
+    const t = await freshTopic(1)
+    const p = await Producer.connect(broker.endpoint, t, { lingerMs: 5 })
+    const metas = await p.sendAll([[null, 'a'], [Buffer.from('k'), 'b'], ['k2', 'c', { timestamp: 42 }]])
+    assert.deepEqual(metas.map((m) => m.offset), [0, 1, 2])
+    assert.deepEqual(await p.sendAll([]), [])
+    await p.close()
+    const r = broker.records(t, 0)
+    assert.deepEqual(r.map((x) => x.value.toString()), ['a', 'b', 'c'])
+    assert.equal(r[2].timestamp, 42)
+  })
+
+  it('pipelined sends (collect the promises, then Promise.all) all land, in order', async () => {
+    const t = await freshTopic(1)
+    const p = await Producer.connect(broker.endpoint, t, { lingerMs: 10 })
+    const n = 5000
+    const ps = []
+    for (let i = 0; i < n; i++) ps.push(p.send(null, `v${i}`))
+    const metas = await Promise.all(ps)
+    assert.deepEqual(metas.map((m) => m.offset), [...Array(n).keys()])
+    await p.close()
+    const r = broker.records(t, 0)
+    assert.equal(r.length, n)
+    assert.equal(r[n - 1].value.toString(), `v${n - 1}`)
+  })
+})
+
+describe('config keys take effect (observed on the broker)', () => {
+  it('compression: the codec bits of the stored batches', async () => {
+    for (const codec of ['none', 'gzip', 'snappy', 'lz4', 'zstd']) {
+      const t = await freshTopic(1)
+      const p = await Producer.connect(broker.endpoint, t, { compression: codec, lingerMs: 0 })
+      assert.equal(p.compression, codec)
+      await p.send('k', 'hello '.repeat(50))
+      await p.close()
+      const b = broker.batches(t, 0)
+      assert.equal(b.length, 1)
+      assert.equal(b[0].compression, codec)
+      assert.equal(broker.records(t, 0)[0].value.toString(), 'hello '.repeat(50))
+    }
+  })
+
+  it("topic compression policy: the producer follows it; a conflicting codec rejects with COMPRESSION", async () => {
+    const t = await freshTopic(1, { compression: 'gzip' })
+    const p = await Producer.connect(broker.endpoint, t, { lingerMs: 0 })
+    assert.equal(p.compression, 'gzip')
+    await p.send(null, 'x')
+    await p.close()
+    assert.equal(broker.batches(t, 0)[0].compression, 'gzip')
+    await assert.rejects(Producer.connect(broker.endpoint, t, { compression: 'lz4' }), code('COMPRESSION'))
+  })
+
+  it('batchSize: small batches seal early (many batches); large linger + flush gives one batch', async () => {
+    const t1 = await freshTopic(1)
+    const small = await Producer.connect(broker.endpoint, t1, { batchSize: 200, lingerMs: 60000 })
+    const sent = Array.from({ length: 20 }, (_, i) => small.send(null, 'x'.repeat(50) + i))
+    await small.close() // seals the last, still lingering batch
+    await Promise.all(sent)
+    assert.ok(broker.batches(t1, 0).length >= 5, `batches: ${broker.batches(t1, 0).length}`)
+
+    const t2 = await freshTopic(1)
+    const big = await Producer.connect(broker.endpoint, t2, { batchSize: 1 << 20, lingerMs: 60000 })
+    const pending = Array.from({ length: 20 }, (_, i) => big.send(null, 'x'.repeat(50) + i))
+    await big.flush()
+    await Promise.all(pending)
+    await big.close()
+    const b = broker.batches(t2, 0)
+    assert.equal(b.length, 1)
+    assert.equal(b[0].recordCount, 20)
+  })
+
+  it('lingerMs: a lone record is sent by the linger timer, without flush', async () => {
+    const t = await freshTopic(1)
+    const p = await Producer.connect(broker.endpoint, t, { lingerMs: 1 })
+    const m = await p.send(null, 'lingered')
+    assert.equal(m.offset, 0)
+    assert.equal(broker.records(t, 0).length, 1)
+    await p.close()
+  })
+
+  it('partitioner: round_robin ignores keys; default hashes them to one partition', async () => {
+    const t = await freshTopic(3)
+    const rr = await Producer.connect(broker.endpoint, t, { partitioner: 'round_robin', lingerMs: 0 })
+    const a = await Promise.all([0, 1, 2, 3, 4, 5].map(() => rr.send('same-key', 'v')))
+    await rr.close()
+    assert.equal(new Set(a.map((m) => m.partition)).size, 3)
+    const d = await Producer.connect(broker.endpoint, t, { lingerMs: 0 })
+    const b = await Promise.all([0, 1, 2, 3, 4, 5].map(() => d.send('same-key', 'v')))
+    await d.close()
+    assert.equal(new Set(b.map((m) => m.partition)).size, 1)
+  })
+
+  it('delivery at_most_once resolves with offset -1', async () => {
+    const t = await freshTopic(1)
+    const p = await Producer.connect(broker.endpoint, t, { delivery: 'at_most_once', lingerMs: 0 })
+    const m = await p.send(null, 'fire and forget')
+    assert.equal(m.offset, -1)
+    await p.close()
+    assert.equal(broker.records(t, 0).length, 1)
+  })
+})
+
+describe('bad input rejects with the documented error', () => {
+  let t
+  let p
+  before(async () => {
+    t = await freshTopic(1)
+    p = await Producer.connect(broker.endpoint, t, { lingerMs: 0, maxRequestSize: 1024 })
+  })
+  after(async () => {
+    await p.close().catch(() => {})
+  })
+
+  it('wrong argument types are TypeErrors', async () => {
+    const bad = [
+      () => p.send(42, 'v'),
+      () => p.send('k', null),
+      () => p.send('k', undefined),
+      () => p.send('k', 12),
+      () => p.send('k', { a: 1 }),
+      () => p.send('k', new Uint16Array(2)),
+      () => p.send('k', 'v', 'not options'),
+      () => p.send('k', 'v', { partition: -1 }),
+      () => p.send('k', 'v', { partition: 1.5 }),
+      () => p.send('k', 'v', { timestamp: 'now' }),
+      () => p.sendAll('nope'),
+      () => p.sendAll([['k']]),
+      () => p.sendAll(['k', 'v']),
+      () => p.flush({ timeoutMs: -5 }),
+      () => Producer.connect(42, t),
+      () => Producer.connect(broker.endpoint, null),
+      () => Producer.connect(broker.endpoint, t, 'lingerMs=1'),
+      () => Producer.connect(broker.endpoint, t, { lingerMs: true }),
+      () => Producer.connect(broker.endpoint, t, { lingerMs: {} }),
+      () => TestBroker.start({ spus: 'two' }),
+      () => broker.createTopic(7),
+    ]
+    for (const f of bad) await assert.rejects(f(), TypeError, f.toString())
+    assert.throws(() => broker.records(t, -1), TypeError)
+    assert.throws(() => p.setErrorHandler(5), TypeError)
+    await p.flush().catch(() => {}) // clears the argument failures reported to flush
+  })
+
+  it('unknown config key: CONFIG', async () => {
+    await assert.rejects(Producer.connect(broker.endpoint, t, { lingerMS: 1 }), code('CONFIG'))
+  })
+
+  it('oversize record: RECORD_TOO_LARGE (send and sendAll; nothing of the sendAll is sent)', async () => {
+    await assert.rejects(p.send(null, Buffer.alloc(4096)), code('RECORD_TOO_LARGE'))
+    await assert.rejects(p.sendAll([[null, 'small'], [null, Buffer.alloc(4096)]]), code('RECORD_TOO_LARGE'))
+    await assert.rejects(p.flush(), code('RECORD_TOO_LARGE'))
+    await p.flush()
+    assert.equal(broker.records(t, 0).filter((r) => r.value.toString() === 'small').length, 0)
+  })
+
+  it('unknown partition: UNKNOWN_PARTITION', async () => {
+    await assert.rejects(p.send(null, 'v', { partition: 9 }), code('UNKNOWN_PARTITION'))
+    await p.flush().catch(() => {})
+  })
+
+  it('unknown topic: UNKNOWN_TOPIC (connect and broker.records)', async () => {
+    await assert.rejects(Producer.connect(broker.endpoint, 'no-such-topic', { metadataTimeoutMs: 200 }), (e) => {
+      assert.ok(e instanceof HeadwaterError)
+      assert.ok(['UNKNOWN_TOPIC', 'TIMEOUT'].includes(e.code), e.code)
+      return true
+    })
+    assert.throws(() => broker.records('no-such-topic', 0), code('UNKNOWN_TOPIC'))
+  })
+
+  it('closed producer: CLOSED; close is idempotent', async () => {
+    const q = await Producer.connect(broker.endpoint, t, { lingerMs: 0 })
+    await q.close()
+    await q.close()
+    assert.equal(q.isClosed, true)
+    await assert.rejects(q.send(null, 'v'), code('CLOSED'))
+    await assert.rejects(q.sendAll([[null, 'v']]), code('CLOSED'))
+  })
+
+  it('unreachable endpoint: TRANSPORT (retriable)', async () => {
+    await assert.rejects(Producer.connect('127.0.0.1:1', t, { metadataTimeoutMs: 500 }), (e) => {
+      assert.ok(e instanceof HeadwaterError)
+      assert.ok(['TRANSPORT', 'TIMEOUT'].includes(e.code), e.code)
+      assert.equal(e.retriable, true)
+      return true
+    })
+    await assert.rejects(Admin.connect('127.0.0.1:1'), code('TRANSPORT'))
+  })
+
+  it('a full queue: QUEUE_FULL after sendTimeoutMs while the broker is paused', async () => {
+    const t2 = await freshTopic(1)
+    const q = await Producer.connect(broker.endpoint, t2, { lingerMs: 0, batchQueueSize: 1, sendTimeoutMs: 50, batchSize: 1 })
+    broker.pause()
+    const sent = []
+    try {
+      // send blocks only while the queue is full, for at most sendTimeoutMs, then rejects.
+      for (let i = 0; i < 5; i++) sent.push(q.send(null, `v${i}`))
+    } finally {
+      broker.resume()
+    }
+    const settled = await Promise.allSettled(sent)
+    const codes = settled.map((r) => (r.status === 'rejected' ? r.reason.code : 'ok'))
+    assert.ok(codes.includes('QUEUE_FULL'), codes.join(','))
+    await q.flush().catch(() => {})
+    await q.close().catch(() => {})
+  })
+})
+
+describe('error handler, flush reporting, asyncDispose, Admin', () => {
+  it('setErrorHandler receives failures; flush reports the first one; awaited sends still reject', async () => {
+    const t = await freshTopic(1)
+    const p = await Producer.connect(broker.endpoint, t, { lingerMs: 0, maxRequestSize: 512 })
+    const seen = []
+    p.setErrorHandler((e) => seen.push(e.code))
+    p.send(null, Buffer.alloc(2048)) // not awaited
+    await assert.rejects(p.send(null, Buffer.alloc(2048)), code('RECORD_TOO_LARGE'))
+    await assert.rejects(p.flush(), code('RECORD_TOO_LARGE'))
+    await p.flush()
+    assert.deepEqual(seen, ['RECORD_TOO_LARGE', 'RECORD_TOO_LARGE'])
+    p.setErrorHandler(null)
+    await p.close()
+  })
+
+  it('Symbol.asyncDispose closes the producer and stops a broker', async () => {
+    const b = await TestBroker.start()
+    await b.createTopic('d', { partitions: 1 })
+    const p = await Producer.connect(b.endpoint, 'd', { lingerMs: 60000 })
+    const m = p.send(null, 'disposed')
+    await p[Symbol.asyncDispose]()
+    assert.equal(p.isClosed, true)
+    assert.equal((await m).offset, 0)
+    assert.equal(b.records('d', 0).length, 1)
+    await b[Symbol.asyncDispose]()
+  })
+
+  it('Admin creates, lists and deletes topics', async () => {
+    const a = await Admin.connect(broker.endpoint)
+    const t = topicName('admin')
+    await a.createTopic(t, { partitions: 2 })
+    const info = (await a.listTopics()).find((x) => x.name === t)
+    assert.equal(info.partitions, 2)
+    await assert.rejects(a.createTopic(t, { partitions: 2 }), HeadwaterError)
+    await a.deleteTopic(t)
+    assert.ok(!(await a.listTopics()).some((x) => x.name === t))
+    await assert.rejects(a.deleteTopic(t), code('UNKNOWN_TOPIC'))
+  })
+})
