@@ -9,7 +9,7 @@ BINDINGS := $(wildcard bindings-*/Makefile)
 BINDING_DIRS := $(patsubst %/Makefile,%,$(BINDINGS))
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: run test test-rust test-interop test-readme test-bindings lint fmt generate bench bench-smoke build interop-setup
+.PHONY: run test test-rust test-interop test-readme test-bindings test-soak lint fmt generate bench bench-smoke build interop-setup
 
 build:
 	$(CARGO) build --workspace --exclude headwater-python --exclude headwater-node --exclude headwater-java --exclude headwater-c --all-targets
@@ -18,7 +18,7 @@ run:
 	$(CARGO) build -p headwater-cli --release
 	./target/release/headwater demo
 
-test: test-rust test-interop test-readme test-bindings bench-smoke
+test: test-rust test-interop test-readme test-bindings test-soak bench-smoke
 	@echo "make test: all suites passed"
 
 test-rust: build
@@ -32,6 +32,10 @@ test-interop: interop-setup
 
 test-readme: interop-setup
 	.venv-interop/bin/python -m pytest tests/readme -q
+
+# Needs the Python binding's venv (made by its test target) and the Rust soak example (built by `build`).
+test-soak: interop-setup
+	.venv-interop/bin/python -m pytest tests/soak -q -s
 
 test-bindings:
 	@set -e; for d in $(BINDING_DIRS); do echo "== $$d"; $(MAKE) -C $$d test; done
