@@ -9,7 +9,7 @@ BINDINGS := $(wildcard bindings-*/Makefile)
 BINDING_DIRS := $(patsubst %/Makefile,%,$(BINDINGS))
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: run test test-rust test-interop test-readme test-bindings test-soak lint fmt generate bench bench-smoke build interop-setup
+.PHONY: run test test-rust test-interop test-readme test-bindings test-soak lint fmt generate bench bench-smoke build interop-setup fuzz fuzz-smoke fuzz-tools
 
 build:
 	$(CARGO) build --workspace --exclude headwater-python --exclude headwater-node --exclude headwater-java --exclude headwater-c --all-targets
@@ -18,7 +18,7 @@ run:
 	$(CARGO) build -p headwater-cli --release
 	./target/release/headwater demo
 
-test: test-rust test-interop test-readme test-bindings test-soak bench-smoke
+test: test-rust test-interop test-readme test-bindings test-soak fuzz-smoke bench-smoke
 	@echo "make test: all suites passed"
 
 test-rust: build
@@ -56,3 +56,22 @@ bench:
 
 bench-smoke:
 	BENCH_SMOKE=1 bash bench/run.sh
+
+# Coverage-guided fuzzing on stable (cargo-fuzz --sanitizer none); see fuzz/README.md.
+FUZZ_TARGETS := frame_reader broker_requests client_responses record_batch decompress
+FUZZ_SECONDS ?= 60
+CARGO_FUZZ := target/tools/bin/cargo-fuzz
+
+fuzz-tools:
+	@test -x $(CARGO_FUZZ) || $(CARGO) install cargo-fuzz --version 0.13.2 --locked --root target/tools
+
+fuzz: fuzz-tools
+	@set -eo pipefail; for t in $(FUZZ_TARGETS); do \
+	  work=$$(mktemp -d); cp -r fuzz/corpus/$$t/. $$work/; \
+	  echo "== fuzz $$t ($(FUZZ_SECONDS)s)"; \
+	  (cd fuzz && CARGO_TARGET_DIR=../target/fuzz PATH=$(CURDIR)/target/tools/bin:$$PATH cargo fuzz run --sanitizer none $$t $$work regressions/$$t -- -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 2>&1 | grep -E "stat::number_of_executed_units|Done|ERROR|panicked|SUMMARY" ); \
+	  rm -rf $$work; \
+	done
+
+fuzz-smoke:
+	$(MAKE) fuzz FUZZ_SECONDS=10
