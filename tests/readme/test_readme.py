@@ -2,6 +2,8 @@
 
 - `readme-test: file PATH` — the block must equal that file, which this test runs (Rust examples are
   built by `cargo build --all-targets`; other languages' files are run by their own suites).
+- `readme-test: block PATH LANG` — the block must equal the first LANG block of PATH (a binding's
+  README, whose quickstart that binding's own test suite runs).
 - `readme-test: cli` — the block runs in bash against a fresh `headwater broker`.
 """
 import os
@@ -27,13 +29,21 @@ def blocks(kind):
 def test_every_marked_block_is_known():
     assert BLOCKS, "the README has tested snippets"
     for arg, _ in BLOCKS:
-        assert arg.split()[0] in {"file", "cli"}, arg
+        assert arg.split()[0] in {"file", "block", "cli"}, arg
 
 
 @pytest.mark.parametrize("arg,body", blocks("file"), ids=[a for a, _ in blocks("file")])
 def test_file_snippets_match_their_files(arg, body):
     path = ROOT / arg.split()[1]
     assert body == path.read_text(), f"README block differs from {path}"
+
+
+@pytest.mark.parametrize("arg,body", blocks("block"), ids=[a for a, _ in blocks("block")])
+def test_binding_quickstarts_match_their_readmes(arg, body):
+    _, path, lang = arg.split()
+    m = re.search(r"```" + lang + r"\n(.*?)```", (ROOT / path).read_text(), re.S)
+    assert m, f"{path} has no {lang} block"
+    assert body == m.group(1), f"README block differs from the quickstart in {path}"
 
 
 def test_rust_quickstart_runs():
