@@ -2,6 +2,7 @@
 
 mod bench;
 mod demo;
+mod profile;
 
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
@@ -13,6 +14,7 @@ use headwater::broker::{BrokerConfig, SyncPolicy, TestBroker};
 use headwater::client::{Admin, Consumer, ConsumerConfig, Offset, TopicConfig};
 use headwater::producer::{Producer, ProducerConfig};
 use headwater::protocol::sc::CompressionAlgorithm;
+use headwater::tls::{ServerTlsConfig, TlsConfig};
 use headwater::Error;
 
 #[derive(Parser)]
@@ -26,16 +28,62 @@ struct Cli {
     cmd: Cmd,
 }
 
+/// Where the cluster is and how to reach it. Without --endpoint (or $HEADWATER_ENDPOINT) the current
+/// profile of Fluvio's profile file ($FLV_PROFILE_PATH, else ~/.fluvio/config) gives the endpoint and
+/// TLS settings; without one either, 127.0.0.1:9003 in plaintext. The --tls-* flags override.
 #[derive(Args, Clone)]
 struct Endpoint {
-    /// SC endpoint (host:port) of the cluster.
-    #[arg(
-        long,
-        env = "HEADWATER_ENDPOINT",
-        default_value = "127.0.0.1:9003",
-        global = true
-    )]
-    endpoint: String,
+    /// SC endpoint (host:port) of the cluster [default: $HEADWATER_ENDPOINT, the Fluvio profile, or 127.0.0.1:9003]
+    #[arg(long, env = "HEADWATER_ENDPOINT", global = true)]
+    endpoint: Option<String>,
+    /// Use TLS (the system's root certificates unless --tls-ca-file is given).
+    #[arg(long, global = true)]
+    tls: bool,
+    /// PEM CA bundle to verify the cluster with (turns TLS on).
+    #[arg(long, global = true, value_name = "FILE")]
+    tls_ca_file: Option<String>,
+    /// PEM client certificate for mutual TLS (with --tls-key-file).
+    #[arg(long, global = true, value_name = "FILE")]
+    tls_cert_file: Option<String>,
+    /// PEM client private key for mutual TLS (with --tls-cert-file).
+    #[arg(long, global = true, value_name = "FILE")]
+    tls_key_file: Option<String>,
+    /// Name to verify the SC's certificate against (default: the endpoint's host); SPUs are verified as <spu-name>.<name>.
+    #[arg(long, global = true, value_name = "NAME")]
+    tls_server_name: Option<String>,
+}
+
+impl Endpoint {
+    /// The endpoint and TLS settings to use, from the flags, the environment or the Fluvio profile.
+    fn resolve(&self) -> Result<(String, TlsConfig), Error> {
+        let (endpoint, mut tls) = match &self.endpoint {
+            Some(e) => (e.clone(), TlsConfig::default()),
+            None => match profile::load_current()? {
+                Some(p) => {
+                    tracing::info!(profile = %p.name, endpoint = %p.endpoint, tls = p.tls.is_enabled(), "using the Fluvio profile");
+                    (p.endpoint, p.tls)
+                }
+                None => ("127.0.0.1:9003".to_string(), TlsConfig::default()),
+            },
+        };
+        if self.tls {
+            tls.set("tls", "true")?;
+        }
+        if self.tls_ca_file.is_some() {
+            tls.insecure_skip_verify = false;
+        }
+        for (key, value) in [
+            ("tls_ca_file", &self.tls_ca_file),
+            ("tls_cert_file", &self.tls_cert_file),
+            ("tls_key_file", &self.tls_key_file),
+            ("tls_server_name", &self.tls_server_name),
+        ] {
+            if let Some(v) = value {
+                tls.set(key, v)?;
+            }
+        }
+        Ok((endpoint, tls))
+    }
 }
 
 #[derive(Subcommand)]
@@ -54,6 +102,15 @@ enum Cmd {
         /// fsync policy with a data dir: `request` (every produce request), `never`, or an interval like `100ms`.
         #[arg(long, default_value = "request")]
         sync: String,
+        /// Serve TLS on the SC and every SPU with this PEM certificate chain (needs --tls-key).
+        #[arg(long, value_name = "FILE", requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// PEM private key of --tls-cert.
+        #[arg(long, value_name = "FILE", requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
+        /// Require client certificates signed by this PEM CA (mutual TLS; needs --tls-cert).
+        #[arg(long, value_name = "FILE", requires = "tls_cert")]
+        tls_client_ca: Option<PathBuf>,
     },
     /// Topic administration.
     Topic {
@@ -204,7 +261,22 @@ async fn run(cli: Cli) -> Result<(), Error> {
             sc_addr,
             spus,
             sync,
-        } => broker(data_dir, &sc_addr, spus, &sync).await,
+            tls_cert,
+            tls_key,
+            tls_client_ca,
+        } => {
+            let tls = match (tls_cert, tls_key) {
+                (Some(c), Some(k)) => {
+                    let t = ServerTlsConfig::from_files(c, k);
+                    Some(match tls_client_ca {
+                        Some(ca) => t.client_ca_file(ca),
+                        None => t,
+                    })
+                }
+                _ => None,
+            };
+            broker(data_dir, &sc_addr, spus, &sync, tls).await
+        }
         Cmd::Topic { cmd } => topic(cmd).await,
         Cmd::Produce(a) => produce(a).await,
         Cmd::Consume(a) => consume(a).await,
@@ -227,6 +299,7 @@ async fn broker(
     sc_addr: &str,
     spus: u32,
     sync: &str,
+    tls: Option<ServerTlsConfig>,
 ) -> Result<(), Error> {
     let (host, port) = sc_addr
         .rsplit_once(':')
@@ -243,13 +316,14 @@ async fn broker(
         host,
         sc_port: port,
         sync,
+        tls,
         ..Default::default()
     };
     let broker = TestBroker::start(cfg).await?;
     println!("HEADWATER_ENDPOINT={}", broker.endpoint());
     let _ = std::io::stdout().flush();
     eprintln!(
-        "headwater broker: SC {} · SPUs {} · {}  (Ctrl-C to stop)",
+        "headwater broker: SC {} · SPUs {} · {}{}  (Ctrl-C to stop)",
         broker.endpoint(),
         broker
             .spu_ids()
@@ -262,7 +336,12 @@ async fn broker(
             .data_dir
             .as_ref()
             .map(|d| format!("data in {}", d.display()))
-            .unwrap_or_else(|| "in memory".into())
+            .unwrap_or_else(|| "in memory".into()),
+        match &broker.config().tls {
+            Some(t) if t.client_ca.is_some() => " · TLS, client certificates required",
+            Some(_) => " · TLS",
+            None => "",
+        }
     );
     wait_for_shutdown().await;
     broker.stop();
@@ -307,7 +386,8 @@ async fn topic(cmd: TopicCmd) -> Result<(), Error> {
                 ),
                 None => None,
             };
-            let admin = Admin::connect(&ep.endpoint).await?;
+            let (endpoint, tls) = ep.resolve()?;
+            let admin = Admin::connect_with(&endpoint, &tls).await?;
             admin
                 .create_topic(
                     &name,
@@ -324,14 +404,19 @@ async fn topic(cmd: TopicCmd) -> Result<(), Error> {
             println!("topic \"{name}\" created");
         }
         TopicCmd::Delete { name, ep } => {
-            Admin::connect(&ep.endpoint)
+            let (endpoint, tls) = ep.resolve()?;
+            Admin::connect_with(&endpoint, &tls)
                 .await?
                 .delete_topic(&name)
                 .await?;
             println!("topic \"{name}\" deleted");
         }
         TopicCmd::List { ep } => {
-            let topics = Admin::connect(&ep.endpoint).await?.list_topics().await?;
+            let (endpoint, tls) = ep.resolve()?;
+            let topics = Admin::connect_with(&endpoint, &tls)
+                .await?
+                .list_topics()
+                .await?;
             println!(
                 "{:<30} {:>10} {:>12} {:>12} {:>12}",
                 "NAME", "PARTITIONS", "REPLICATION", "COMPRESSION", "STATUS"
@@ -370,7 +455,9 @@ async fn produce(a: ProduceArgs) -> Result<(), Error> {
     if let Some(d) = &a.delivery_semantic {
         cfg.set("delivery", &d.replace('-', "_"))?;
     }
-    let producer = Producer::connect(&a.ep.endpoint, &a.topic, cfg).await?;
+    let (endpoint, tls) = a.ep.resolve()?;
+    cfg.tls = tls;
+    let producer = Producer::connect(&endpoint, &a.topic, cfg).await?;
     let reader: Box<dyn BufRead> = match &a.file {
         Some(f) => Box::new(std::io::BufReader::new(
             std::fs::File::open(f)
@@ -463,12 +550,16 @@ async fn consume(a: ConsumeArgs) -> Result<(), Error> {
             a.output
         )));
     }
+    let (endpoint, tls) = a.ep.resolve()?;
     let mut stream = Consumer::stream(
-        &a.ep.endpoint,
+        &endpoint,
         &a.topic,
         a.partition,
         offset,
-        ConsumerConfig::default(),
+        ConsumerConfig {
+            tls,
+            ..Default::default()
+        },
     )
     .await?;
     let end = stream.end_at_start;

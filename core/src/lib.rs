@@ -5,6 +5,7 @@
 //! - [`client`]: connections, cluster metadata, [`Admin`](client::Admin), [`Consumer`](client::Consumer).
 //! - [`broker`]: the embedded broker ([`TestBroker`](broker::TestBroker)).
 //! - [`runtime`]: the one process-wide tokio runtime every background task runs on.
+//! - [`tls`]: TLS (rustls) for the clients and the embedded broker.
 
 pub mod protocol;
 
@@ -15,10 +16,12 @@ pub mod client;
 pub mod error;
 pub mod logging;
 pub mod runtime;
+pub mod tls;
 
 pub use broker::{BrokerConfig, TestBroker};
 pub use client::{Admin, Consumer, ConsumerRecord, Offset, TopicConfig};
 pub use error::{Error, ErrorKind, Result};
 pub use protocol::Compression;
+pub use tls::{ServerTlsConfig, TlsConfig};
 pub mod producer;
 pub use producer::{ProduceOutput, Producer, ProducerConfig, Record, RecordMetadata};

@@ -1028,8 +1028,41 @@ def gen_config():
                    ["headwater", "my-app", "svc_1.worker-2", "Mixed Case With Spaces", "日本"]],
          "invalid": ["", "x" * 32768]},
     ]
+    # TLS keys. Every accepted input except tls=false turns TLS on, and the binding runners connect to
+    # a plaintext broker with each `valid` input, so those inputs live in `valid_tls` (core's
+    # tests/tls.rs runs them). File keys are checked when set: the file must exist (its PEM contents
+    # are checked when connecting); /etc/hosts exists on Linux and macOS.
+    missing = ["", "/nonexistent/headwater-tls-vector.pem", "/"]
+
+    def file_key(key, camel, meaning):
+        return {"key": key, "camel": camel, "type": "file", "default": None, "meaning": meaning,
+                "valid": [], "valid_tls": [{"input": "/etc/hosts", "value": "/etc/hosts"}],
+                "invalid": missing}
+
+    keys += [
+        {"key": "tls", "camel": "tls", "type": "bool", "default": "false",
+         "meaning": "use TLS; true alone trusts the system roots. Reads back true when any other tls_* key "
+                    "is set (they turn TLS on); false together with one of them fails at connect",
+         "valid": [{"input": "false", "value": "false"}],
+         "valid_tls": [{"input": "true", "value": "true"}],
+         "invalid": ["", "TRUE", "True", "yes", "on", "1", "0", " true", "false "]},
+        file_key("tls_ca_file", "tlsCaFile",
+                 "PEM CA bundle to verify the cluster with (instead of the system roots)"),
+        file_key("tls_cert_file", "tlsCertFile",
+                 "PEM client certificate chain for mutual TLS (needs tls_key_file)"),
+        file_key("tls_key_file", "tlsKeyFile",
+                 "PEM client private key for mutual TLS (needs tls_cert_file)"),
+        {"key": "tls_server_name", "camel": "tlsServerName", "type": "server_name", "default": None,
+         "meaning": "name the SC's certificate is verified against (default: the endpoint's host); SPUs "
+                    "are then verified as <spu-name>.<tls_server_name>, as the official client does",
+         "valid": [],
+         "valid_tls": [{"input": v, "value": v} for v in
+                       ["broker.example.com", "localhost", "custom-spu-5001.cloud.example",
+                        "127.0.0.1", "::1"]],
+         "invalid": ["", "has space.example", "a..b", "-leading.example"]},
+    ]
     for k in keys:
-        for v in k["valid"]:
+        for v in k["valid"] + k.get("valid_tls", []):
             assert v["input"] not in k["invalid"], (k["key"], v)
         d = k["default"]
         if d is not None:
@@ -1052,11 +1085,16 @@ def gen_config():
             "written as one or more ASCII digits only (no sign, whitespace, separators, decimal point, "
             "exponent, hex prefix or unit suffix), at least `min` and at most `max` (null = no bound below "
             "the u64 range); ms values are milliseconds. enum = one of `values`, lowercase, exact match. "
-            "string = any UTF-8 of 1..max_bytes bytes. `default` is the string the parser would accept for "
-            "the default (null for compression: unset = follow the topic). `valid` lists accepted inputs with "
-            "the parsed value; every `invalid` input, and every key in unknown_keys, must be rejected with a "
-            "Config error (code CONFIG) that names the key. A binding may additionally accept native numbers "
-            "where its language has them; the string forms here are what every binding must handle."
+            "string = any UTF-8 of 1..max_bytes bytes. bool = exactly true or false. file = a path to an "
+            "existing regular file (checked when set; its PEM contents are checked when connecting). "
+            "server_name = a DNS name or an IP address. `default` is the string the parser would accept for "
+            "the default (null = unset: compression follows the topic; TLS files and server name unset). "
+            "`valid` lists accepted inputs with the parsed value, each usable against a plaintext broker; "
+            "`valid_tls` (TLS keys only) lists accepted inputs that turn TLS on, so a runner that connects "
+            "with them needs a TLS broker. Every `invalid` input, and every key in unknown_keys, must be "
+            "rejected with a Config error (code CONFIG) that names the key. A binding may additionally "
+            "accept native numbers where its language has them; the string forms here are what every "
+            "binding must handle."
         ),
         "cases": keys,
         "unknown_keys": ["lingerms", "batch-size", "nope", "linger", "BATCH_SIZE"],

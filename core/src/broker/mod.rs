@@ -78,6 +78,7 @@ impl TestBroker {
     }
 
     async fn start_inner(config: BrokerConfig) -> Result<TestBroker> {
+        let tls = config.tls.as_ref().map(|t| t.acceptor()).transpose()?;
         let spus = (0..config.spus)
             .map(|i| SpuSlot {
                 id: FIRST_SPU_ID + i as i32,
@@ -100,6 +101,7 @@ impl TestBroker {
             sc_port: AtomicUsize::new(config.sc_port as usize),
             sc_stop: Mutex::new(watch::channel(false).0),
             config,
+            tls,
         });
         for i in 0..state.spus.len() {
             bind_spu(&state, i).await?;

@@ -6,8 +6,8 @@ use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
-use tokio::io::AsyncWriteExt;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpListener;
 use tokio::sync::{broadcast, mpsc, watch};
 
 use super::state::*;
@@ -60,7 +60,27 @@ pub async fn serve(
         let st = state.clone();
         let stop = stop.clone();
         crate::runtime::spawn(async move {
-            if let Err(e) = connection(st.clone(), stream, role, stop).await {
+            let _ = stream.set_nodelay(true);
+            let result = match st.tls.clone() {
+                None => {
+                    let (rd, wr) = stream.into_split();
+                    connection(st.clone(), rd, wr, role, stop).await
+                }
+                Some(acceptor) => match tokio::time::timeout(
+                    crate::tls::SERVER_HANDSHAKE_TIMEOUT,
+                    acceptor.accept(stream),
+                )
+                .await
+                {
+                    Ok(Ok(s)) => {
+                        let (rd, wr) = tokio::io::split(s);
+                        connection(st.clone(), rd, wr, role, stop).await
+                    }
+                    Ok(Err(e)) => Err(crate::tls::describe_server_handshake_error(&e)),
+                    Err(_) => Err("TLS handshake timed out".into()),
+                },
+            };
+            if let Err(e) = result {
                 tracing::warn!(%peer, ?role, "closing connection: {e}");
             }
             st.counters.connections.fetch_sub(1, Ordering::SeqCst);
@@ -84,14 +104,17 @@ impl Conn {
     }
 }
 
-async fn connection(
+async fn connection<R, W>(
     state: Arc<BrokerState>,
-    stream: TcpStream,
+    mut rd: R,
+    mut wr: W,
     role: Role,
     mut stop: watch::Receiver<bool>,
-) -> Result<(), String> {
-    let _ = stream.set_nodelay(true);
-    let (mut rd, mut wr) = stream.into_split();
+) -> Result<(), String>
+where
+    R: AsyncRead + Unpin + Send + 'static,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
     let (tx, mut rx) = mpsc::unbounded_channel::<Vec<u8>>();
     let writer = crate::runtime::spawn(async move {
         let mut buf = Vec::with_capacity(64 * 1024);

@@ -11,6 +11,7 @@ use tokio::sync::{broadcast, watch};
 
 use super::log::{LogConfig, PartitionLog, StorageStats, SyncPolicy};
 use crate::protocol::sc::*;
+use crate::tls::ServerTlsConfig;
 
 /// How the embedded broker runs.
 #[derive(Debug, Clone)]
@@ -36,6 +37,8 @@ pub struct BrokerConfig {
     pub retention_interval: Duration,
     /// Segment size for topics that do not set one.
     pub default_segment_size: u64,
+    /// Serve TLS on the SC and every SPU listener (and advertise SPUs as SSL); `None` = plaintext.
+    pub tls: Option<ServerTlsConfig>,
 }
 
 impl Default for BrokerConfig {
@@ -53,6 +56,7 @@ impl Default for BrokerConfig {
             sync: SyncPolicy::EveryRequest,
             retention_interval: Duration::from_secs(1),
             default_segment_size: 1 << 30,
+            tls: None,
         }
     }
 }
@@ -64,6 +68,11 @@ impl BrokerConfig {
     }
     pub fn data_dir(mut self, d: impl Into<PathBuf>) -> Self {
         self.data_dir = Some(d.into());
+        self
+    }
+    /// Serve TLS with this certificate (and, if it has a client CA, require client certificates).
+    pub fn tls(mut self, tls: ServerTlsConfig) -> Self {
+        self.tls = Some(tls);
         self
     }
 }
@@ -181,6 +190,8 @@ pub struct BrokerState {
     pub faults: Faults,
     pub sc_port: AtomicUsize,
     pub sc_stop: Mutex<watch::Sender<bool>>,
+    /// Built from `config.tls` at start; every listener accepts through it.
+    pub tls: Option<tokio_rustls::TlsAcceptor>,
 }
 
 pub fn valid_topic_name(name: &str) -> bool {
@@ -200,6 +211,8 @@ impl BrokerState {
 
     pub fn spu_metadata(&self, slot: &SpuSlot) -> SpuMetadata {
         let port = slot.port.load(Ordering::SeqCst) as u16;
+        // Fluvio's EncryptionEnum: PLAINTEXT = 0, SSL = 1.
+        let encryption = u8::from(self.config.tls.is_some());
         SpuMetadata {
             name: format!("custom-spu-{}", slot.id),
             spec: SpuSpec {
@@ -211,12 +224,12 @@ impl BrokerState {
                         hostname: Some(self.config.host.clone()),
                         ip: None,
                     }],
-                    encryption: 0,
+                    encryption,
                 },
                 private_endpoint: Endpoint {
                     port,
                     host: self.config.host.clone(),
-                    encryption: 0,
+                    encryption,
                 },
                 rack: None,
                 public_endpoint_local: None,

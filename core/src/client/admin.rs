@@ -9,6 +9,7 @@ use crate::protocol::api::{sc_keys, SC_VERSION};
 use crate::protocol::error_code::codes;
 use crate::protocol::sc::*;
 use crate::protocol::Compression;
+use crate::tls::TlsConfig;
 
 pub const DEFAULT_ADMIN_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -91,8 +92,14 @@ pub struct Admin {
 }
 
 impl Admin {
+    /// Connects in plaintext.
     pub async fn connect(endpoint: &str) -> Result<Admin> {
-        let cluster = Cluster::get(endpoint, "headwater", DEFAULT_ADMIN_TIMEOUT).await?;
+        Admin::connect_with(endpoint, &TlsConfig::default()).await
+    }
+
+    /// Connects with these TLS settings (the same ones a producer takes in its config).
+    pub async fn connect_with(endpoint: &str, tls: &TlsConfig) -> Result<Admin> {
+        let cluster = Cluster::get_with(endpoint, "headwater", DEFAULT_ADMIN_TIMEOUT, tls).await?;
         Ok(Admin { cluster })
     }
 

@@ -1,5 +1,6 @@
-//! One cluster per endpoint per process: the SC connection, the metadata watch kept current, and one
-//! connection per SPU. Producers, admins and consumers for the same endpoint share it.
+//! One cluster per endpoint (and TLS identity) per process: the SC connection, the metadata watch kept
+//! current, and one connection per SPU. Producers, admins and consumers for the same endpoint and the
+//! same TLS settings share it; SPU connections use the cluster's TLS settings too.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock, Weak};
@@ -12,6 +13,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::protocol::api::{sc_keys, SC_VERSION};
 use crate::protocol::codec::Decode;
 use crate::protocol::sc::*;
+use crate::tls::{host_of, ClientTls, TlsConfig};
 
 /// The topic, partition and SPU objects the SC announced, kept current by three watch streams.
 #[derive(Default, Debug)]
@@ -53,6 +55,8 @@ pub fn split_partition_name(name: &str) -> Option<(String, u32)> {
 pub struct Cluster {
     endpoint: String,
     client_id: String,
+    /// `None` = plaintext.
+    tls: Option<Arc<ClientTls>>,
     sc: Mutex<Arc<Connection>>,
     metadata: RwLock<MetadataSnapshot>,
     /// Bumped on every metadata change.
@@ -78,16 +82,36 @@ fn registry() -> &'static tokio::sync::Mutex<HashMap<String, Weak<Cluster>>> {
 const WATCH_LABELS: [&str; 3] = [LABEL_SPU, LABEL_PARTITION, LABEL_TOPIC];
 
 impl Cluster {
-    /// The shared cluster for `endpoint`, connecting if there is none (or the old one died).
+    /// The shared plaintext cluster for `endpoint`, connecting if there is none (or the old one died).
     pub async fn get(endpoint: &str, client_id: &str, timeout: Duration) -> Result<Arc<Cluster>> {
+        Cluster::get_with(endpoint, client_id, timeout, &TlsConfig::default()).await
+    }
+
+    /// The shared cluster for `endpoint` with these TLS settings, connecting if there is none (or the
+    /// old one died). Clusters are keyed by endpoint and TLS identity, so two different client
+    /// certificates never share a connection.
+    pub async fn get_with(
+        endpoint: &str,
+        client_id: &str,
+        timeout: Duration,
+        tls: &TlsConfig,
+    ) -> Result<Arc<Cluster>> {
         let endpoint = endpoint.to_string();
         let client_id = client_id.to_string();
+        let identity = tls.identity();
+        let key = if identity.is_empty() {
+            endpoint.clone()
+        } else {
+            format!("{endpoint}\u{0}{identity}")
+        };
+        let tls = tls.clone();
         crate::runtime::run(async move {
             let mut reg = registry().lock().await;
-            if let Some(c) = reg.get(&endpoint).and_then(|w| w.upgrade()) {
+            if let Some(c) = reg.get(&key).and_then(|w| w.upgrade()) {
                 return Ok(c);
             }
-            let sc = Connection::connect(&endpoint, &client_id, timeout).await?;
+            let tls = tls.build()?;
+            let sc = Cluster::connect_sc(&endpoint, &client_id, timeout, tls.as_deref()).await?;
             if sc.version_for(sc_keys::WATCH, 15, SC_VERSION).is_none() {
                 return Err(Error::protocol(format!(
                     "{endpoint} does not offer the SC Watch API: is it an SC endpoint?"
@@ -97,6 +121,7 @@ impl Cluster {
             let cluster = Arc::new(Cluster {
                 endpoint: endpoint.clone(),
                 client_id,
+                tls,
                 sc: Mutex::new(sc.clone()),
                 metadata: RwLock::new(MetadataSnapshot::default()),
                 changed,
@@ -107,10 +132,30 @@ impl Cluster {
             Cluster::start_watches(&cluster, &sc)?;
             crate::runtime::spawn(Cluster::supervise(Arc::downgrade(&cluster)));
             reg.retain(|_, w| w.strong_count() > 0);
-            reg.insert(endpoint, Arc::downgrade(&cluster));
+            reg.insert(key, Arc::downgrade(&cluster));
             Ok(cluster)
         })
         .await
+    }
+
+    async fn connect_sc(
+        endpoint: &str,
+        client_id: &str,
+        timeout: Duration,
+        tls: Option<&ClientTls>,
+    ) -> Result<Arc<Connection>> {
+        match tls {
+            None => Connection::connect(endpoint, client_id, timeout).await,
+            Some(t) => {
+                let name = t.sc_server_name(endpoint);
+                Connection::connect_tls(endpoint, client_id, timeout, Some((t, &name))).await
+            }
+        }
+    }
+
+    /// Whether this cluster's connections use TLS.
+    pub fn is_tls(&self) -> bool {
+        self.tls.is_some()
     }
 
     pub fn endpoint(&self) -> &str {
@@ -175,7 +220,15 @@ impl Cluster {
                 continue;
             }
             let timeout = cluster.connect_timeout;
-            match Connection::connect(&cluster.endpoint, &cluster.client_id, timeout).await {
+            let tls = cluster.tls.clone();
+            match Cluster::connect_sc(
+                &cluster.endpoint,
+                &cluster.client_id,
+                timeout,
+                tls.as_deref(),
+            )
+            .await
+            {
                 Ok(sc) => {
                     if Cluster::start_watches(&cluster, &sc).is_ok() {
                         *cluster.sc.lock().unwrap() = sc;
@@ -315,11 +368,24 @@ impl Cluster {
         let addr = addr.to_string();
         let client_id = self.client_id.clone();
         let timeout = self.connect_timeout;
-        let conn =
-            crate::runtime::run(
-                async move { Connection::connect(&addr, &client_id, timeout).await },
-            )
-            .await?;
+        let tls = self.tls.clone().map(|t| {
+            let (spu_name, host) = {
+                let md = self.metadata();
+                let spu = md.spu_by_id(id);
+                let host = spu
+                    .and_then(|s| s.spec.public_endpoint.ingress.first())
+                    .and_then(|i| i.hostname.clone().or_else(|| i.ip.clone()))
+                    .unwrap_or_else(|| host_of(&addr).to_string());
+                (spu.map(|s| s.name.clone()).unwrap_or_default(), host)
+            };
+            let name = t.spu_server_name(&spu_name, &host);
+            (t, name)
+        });
+        let conn = crate::runtime::run(async move {
+            let tls = tls.as_ref().map(|(t, n)| (&**t, n.as_str()));
+            Connection::connect_tls(&addr, &client_id, timeout, tls).await
+        })
+        .await?;
         spus.insert(id, conn.clone());
         Ok(conn)
     }

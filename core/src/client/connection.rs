@@ -6,16 +6,17 @@ use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::protocol::api::{
     read_frame, ApiVersionsRequest, ApiVersionsResponse, RequestHeader, API_VERSIONS_KEY,
     API_VERSIONS_VERSION, DEFAULT_MAX_FRAME,
 };
 use crate::protocol::codec::{from_bytes, Decode, Encode};
+use crate::tls::ClientTls;
 
 type Body = Result<Vec<u8>>;
 
@@ -86,11 +87,22 @@ impl std::fmt::Debug for Connection {
 }
 
 impl Connection {
-    /// Connects and performs the ApiVersions handshake. Must run on the shared runtime.
+    /// Connects (plaintext) and performs the ApiVersions handshake. Must run on the shared runtime.
     pub async fn connect(
         addr: &str,
         client_id: &str,
         timeout: Duration,
+    ) -> Result<Arc<Connection>> {
+        Connection::connect_tls(addr, client_id, timeout, None).await
+    }
+
+    /// Connects, over TLS when `tls` is `(client, server name)`, and performs the ApiVersions
+    /// handshake. Must run on the shared runtime.
+    pub async fn connect_tls(
+        addr: &str,
+        client_id: &str,
+        timeout: Duration,
+        tls: Option<(&ClientTls, &str)>,
     ) -> Result<Arc<Connection>> {
         let stream = match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
             Ok(Ok(s)) => s,
@@ -102,7 +114,41 @@ impl Connection {
             }
         };
         let _ = stream.set_nodelay(true);
-        let (mut rd, mut wr) = stream.into_split();
+        match tls {
+            None => {
+                let (rd, wr) = stream.into_split();
+                let hint = "if the server expects TLS, set tls=true or tls_ca_file";
+                Connection::start(addr, client_id, timeout, rd, wr, hint).await
+            }
+            Some((tls, name)) => {
+                let s = match tokio::time::timeout(timeout, tls.handshake(stream, name, addr)).await
+                {
+                    Ok(r) => r?,
+                    Err(_) => {
+                        return Err(Error::timeout(format!(
+                            "TLS handshake with {addr} timed out after {timeout:?}"
+                        )))
+                    }
+                };
+                let (rd, wr) = tokio::io::split(s);
+                let hint = tls.after_handshake_hint();
+                Connection::start(addr, client_id, timeout, rd, wr, hint).await
+            }
+        }
+    }
+
+    async fn start<R, W>(
+        addr: &str,
+        client_id: &str,
+        timeout: Duration,
+        mut rd: R,
+        mut wr: W,
+        hint: &str,
+    ) -> Result<Arc<Connection>>
+    where
+        R: AsyncRead + Unpin + Send + 'static,
+        W: AsyncWrite + Unpin + Send + 'static,
+    {
         let shared = Arc::new(Shared {
             addr: addr.to_string(),
             waiters: Mutex::new(HashMap::new()),
@@ -156,7 +202,7 @@ impl Connection {
                         return;
                     }
                     Err(e) => {
-                        rshared.fail_all(&e.to_string());
+                        rshared.fail_all(&crate::tls::describe_io_error(&e));
                         return;
                     }
                 };
@@ -203,7 +249,14 @@ impl Connection {
                 &ApiVersionsRequest::ours(),
                 timeout,
             )
-            .await?;
+            .await
+            .map_err(|mut e| {
+                // The connection was accepted but the very first exchange failed: say what is likely.
+                if e.kind == ErrorKind::Transport && !e.message.contains("client certificate") {
+                    e.message.push_str(&format!(" ({hint})"));
+                }
+                e
+            })?;
         if !resp.error_code.is_ok() {
             return Err(Error::from_code(
                 &resp.error_code,

@@ -15,6 +15,7 @@ use crate::protocol::batch::{decode_batch, split_batches};
 use crate::protocol::codec::from_bytes;
 use crate::protocol::compression::DEFAULT_DECOMPRESS_LIMIT;
 use crate::protocol::spu::*;
+use crate::tls::TlsConfig;
 
 /// Where to start reading.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,6 +43,8 @@ pub struct ConsumerConfig {
     pub max_bytes: i32,
     pub read_committed: bool,
     pub timeout: Duration,
+    /// TLS to the SC and the SPU (plaintext by default).
+    pub tls: TlsConfig,
 }
 
 impl Default for ConsumerConfig {
@@ -50,6 +53,7 @@ impl Default for ConsumerConfig {
             max_bytes: 1_048_890,
             read_committed: false,
             timeout: Duration::from_secs(10),
+            tls: TlsConfig::default(),
         }
     }
 }
@@ -80,7 +84,7 @@ impl Consumer {
         offset: Offset,
         cfg: ConsumerConfig,
     ) -> Result<PartitionStream> {
-        let cluster = Cluster::get(endpoint, "headwater", cfg.timeout).await?;
+        let cluster = Cluster::get_with(endpoint, "headwater", cfg.timeout, &cfg.tls).await?;
         let t = cluster.wait_topic(topic, cfg.timeout).await?;
         if partition >= t.spec.partition_count() {
             return Err(Error::new(
@@ -102,14 +106,25 @@ impl Consumer {
         partition: u32,
         offset: Offset,
     ) -> Result<Vec<ConsumerRecord>> {
-        let mut s = Consumer::stream(
+        Consumer::read_to_end_with(
             endpoint,
             topic,
             partition,
             offset,
             ConsumerConfig::default(),
         )
-        .await?;
+        .await
+    }
+
+    /// [`read_to_end`](Self::read_to_end) with a config (TLS, timeout, isolation).
+    pub async fn read_to_end_with(
+        endpoint: &str,
+        topic: &str,
+        partition: u32,
+        offset: Offset,
+        cfg: ConsumerConfig,
+    ) -> Result<Vec<ConsumerRecord>> {
+        let mut s = Consumer::stream(endpoint, topic, partition, offset, cfg).await?;
         let end = s.end_at_start;
         let mut out = Vec::new();
         if s.start >= end {

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crate::error::{Error, Result};
 use crate::protocol::Compression;
+use crate::tls::TlsConfig;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Isolation {
@@ -50,6 +51,9 @@ pub struct ProducerConfig {
     pub metadata_timeout: Duration,
     pub partitioner: PartitionerKind,
     pub client_id: String,
+    /// TLS to the SC and the SPUs (keys `tls`, `tls_ca_file`, `tls_cert_file`, `tls_key_file`,
+    /// `tls_server_name`); plaintext by default. Rust callers may also set PEM text in memory.
+    pub tls: TlsConfig,
 }
 
 impl Default for ProducerConfig {
@@ -71,6 +75,7 @@ impl Default for ProducerConfig {
             metadata_timeout: Duration::from_millis(10000),
             partitioner: PartitionerKind::Default,
             client_id: "headwater".into(),
+            tls: TlsConfig::default(),
         }
     }
 }
@@ -93,6 +98,11 @@ pub const CONFIG_KEYS: &[&str] = &[
     "metadata_timeout_ms",
     "partitioner",
     "client_id",
+    "tls",
+    "tls_ca_file",
+    "tls_cert_file",
+    "tls_key_file",
+    "tls_server_name",
 ];
 
 /// snake_case → camelCase (`linger_ms` → `lingerMs`), as Node and Java spell keys.
@@ -229,6 +239,9 @@ impl ProducerConfig {
                 }
                 self.client_id = value.to_string()
             }
+            "tls" | "tls_ca_file" | "tls_cert_file" | "tls_key_file" | "tls_server_name" => {
+                self.tls.set(k, value)?
+            }
             _ => unreachable!("every key in CONFIG_KEYS is handled"),
         }
         Ok(())
@@ -263,6 +276,9 @@ impl ProducerConfig {
                 PartitionerKind::RoundRobin => "round_robin".into(),
             }),
             "client_id" => Some(self.client_id.clone()),
+            "tls" | "tls_ca_file" | "tls_cert_file" | "tls_key_file" | "tls_server_name" => {
+                self.tls.get(key)?
+            }
             other => return Err(Error::config(other, "unknown key")),
         })
     }

@@ -230,10 +230,11 @@ impl Producer {
         if topic.is_empty() {
             return Err(Error::invalid("topic name must not be empty"));
         }
-        let cluster = Cluster::get(
+        let cluster = Cluster::get_with(
             endpoint,
             &config.client_id,
             config.metadata_timeout.max(Duration::from_millis(100)),
+            &config.tls,
         )
         .await?;
         let meta = cluster.wait_topic(topic, config.metadata_timeout).await?;
