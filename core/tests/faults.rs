@@ -202,14 +202,24 @@ async fn spu_stop_and_start_keeps_acknowledged_records() {
     assert!(!during.done(), "waits for the SPU");
     b.start_spu(id).await.unwrap();
     let m = during.wait().await.unwrap();
-    assert_eq!((before.offset, m.offset), (0, 1));
+    assert_eq!(before.offset, 0);
     let vals: Vec<Vec<u8>> = b
         .records("spu", 0, 0)
         .unwrap()
         .into_iter()
         .map(|r| r.value)
         .collect();
-    assert_eq!(vals, vec![b"before".to_vec(), b"during".to_vec()]);
+    assert_eq!(vals[0], b"before");
+    assert_eq!(
+        vals[m.offset as usize], b"during",
+        "the acknowledged record is at its offset"
+    );
+    // A request in flight when the SPU stopped may have been written before its answer was lost:
+    // at-least-once may store it twice, never lose it.
+    assert!(
+        vals[1..].iter().all(|v| v == b"during") && (2..=3).contains(&vals.len()),
+        "{vals:?}"
+    );
 }
 
 #[tokio::test]

@@ -416,6 +416,60 @@ impl PartitionLog {
         removed
     }
 
+    /// Drops every batch at or beyond `offset` (a follower discarding records its new leader lacks).
+    /// `offset` must be a batch boundary; the log end becomes `offset` (or the log start, if later).
+    pub fn truncate_to(&mut self, offset: i64) -> std::io::Result<()> {
+        if offset >= self.leo {
+            return Ok(());
+        }
+        while self.segments.len() > 1
+            && self
+                .segments
+                .last()
+                .is_some_and(|s| s.base_offset >= offset)
+        {
+            let seg = self.segments.pop().expect("checked");
+            if let Some(d) = &self.dir {
+                let _ = fs::remove_file(d.join(segment_name(seg.base_offset, "log")));
+                let _ = fs::remove_file(d.join(segment_name(seg.base_offset, "index")));
+            }
+        }
+        let seg = self
+            .segments
+            .last_mut()
+            .expect("a log always has a segment");
+        let keep = seg
+            .index
+            .iter()
+            .position(|(base, _)| *base >= offset)
+            .unwrap_or(seg.index.len());
+        let cut = seg
+            .index
+            .get(keep)
+            .map(|(_, pos)| *pos as usize)
+            .unwrap_or(seg.data.len());
+        seg.index.truncate(keep);
+        seg.data.truncate(cut);
+        seg.end_offset = seg
+            .index
+            .last()
+            .map(|(base, pos)| {
+                BatchHeader::parse(&seg.data[*pos as usize..])
+                    .map(|h| h.next_offset())
+                    .unwrap_or(*base)
+            })
+            .unwrap_or(seg.base_offset);
+        if let Some(f) = seg.file.as_mut() {
+            f.set_len(cut as u64)?;
+            f.sync_all()?;
+        }
+        if let Some(f) = seg.index_file.as_mut() {
+            f.set_len(keep as u64 * 12)?;
+        }
+        self.leo = seg.end_offset;
+        Ok(())
+    }
+
     /// Removes the log's files (topic deleted).
     pub fn destroy(self) {
         if let Some(d) = &self.dir {
@@ -501,6 +555,27 @@ mod tests {
             10,
             "next offset continues"
         );
+    }
+
+    #[test]
+    fn truncate_drops_the_tail_on_disk_too() {
+        let dir = tempfile::tempdir().unwrap();
+        let stats = StorageStats::default();
+        let cfg = LogConfig {
+            segment_size: 150,
+            ..Default::default()
+        };
+        let mut log = PartitionLog::open(dir.path().join("t"), cfg.clone(), &stats).unwrap();
+        for n in [2, 3, 2, 4] {
+            log.append(&mut [batch(n)], &stats).unwrap();
+        }
+        assert_eq!(log.leo(), 11);
+        log.truncate_to(5).unwrap();
+        assert_eq!(log.leo(), 5);
+        assert_eq!(log.append(&mut [batch(1)], &stats).unwrap(), 5);
+        drop(log);
+        let log = PartitionLog::open(dir.path().join("t"), cfg, &stats).unwrap();
+        assert_eq!(log.leo(), 6, "the truncation reached the files");
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! [`TestBroker`] is the library face (every binding exposes it); `headwater broker` runs it standalone.
 
 pub mod log;
+mod replication;
 mod server;
 pub mod state;
 
@@ -100,6 +101,8 @@ impl TestBroker {
             faults: Default::default(),
             sc_port: AtomicUsize::new(config.sc_port as usize),
             sc_stop: Mutex::new(watch::channel(false).0),
+            replication_paused: AtomicBool::new(false),
+            replication_wake: Arc::new(tokio::sync::Notify::new()),
             config,
             tls,
         });
@@ -144,6 +147,10 @@ impl TestBroker {
                 st.enforce_retention();
             }
         });
+        crate::runtime::spawn(replication::run(
+            Arc::downgrade(&state),
+            state.replication_wake.clone(),
+        ));
         Ok(TestBroker {
             state,
             stopped: AtomicBool::new(false),
@@ -265,37 +272,14 @@ impl TestBroker {
         from_offset: i64,
     ) -> Result<Vec<StoredRecord>> {
         let p = self.partition(topic, partition)?;
-        let batches = p.log.lock().unwrap().batches(from_offset);
-        let mut out = Vec::new();
-        for b in batches {
-            let d = decode_batch(&b.bytes, DEFAULT_DECOMPRESS_LIMIT)?;
-            for (i, r) in d.records.into_iter().enumerate() {
-                let offset = b.base_offset + i as i64;
-                if offset < from_offset {
-                    continue;
-                }
-                let ts = if d.header.first_timestamp <= 0 {
-                    -1
-                } else {
-                    d.header.first_timestamp + r.timestamp_delta
-                };
-                out.push(StoredRecord {
-                    offset,
-                    key: r.key,
-                    value: r.value,
-                    timestamp: ts,
-                    compression: d.compression,
-                    batch_base_offset: b.base_offset,
-                });
-            }
-        }
-        Ok(out)
+        let batches = p.log().batches(from_offset);
+        decode_stored(batches, from_offset)
     }
 
     /// The stored batches of a partition (header facts only).
     pub fn batches(&self, topic: &str, partition: u32) -> Result<Vec<StoredBatchInfo>> {
         let p = self.partition(topic, partition)?;
-        let batches = p.log.lock().unwrap().batches(0);
+        let batches = p.log().batches(0);
         batches
             .into_iter()
             .map(|b| {
@@ -314,7 +298,7 @@ impl TestBroker {
     /// (log start offset, log end offset) of a partition.
     pub fn offsets(&self, topic: &str, partition: u32) -> Result<(i64, i64)> {
         let p = self.partition(topic, partition)?;
-        let log = p.log.lock().unwrap();
+        let log = p.log();
         Ok((log.log_start(), log.leo()))
     }
 
@@ -339,18 +323,68 @@ impl TestBroker {
         }
     }
 
-    /// Stops SPU `id`: closes its listener and connections; its partitions go `LeaderOffline`.
+    /// Stops SPU `id`: closes its listener and connections. Partitions it led move to an in-sync
+    /// follower on a running SPU (announced through the metadata watch); without one they go
+    /// `LeaderOffline` until it starts again.
     pub async fn stop_spu(&self, id: i32) -> Result<()> {
         let i = self.slot_index(id)?;
-        stop_spu(&self.state, i);
+        stop_spu(&self.state, i, true);
         Ok(())
     }
 
-    /// Starts a stopped SPU again on the same port.
+    /// Starts a stopped SPU again on the same port; its follower replicas catch up and rejoin.
     pub async fn start_spu(&self, id: i32) -> Result<()> {
         let i = self.slot_index(id)?;
         let st = self.state.clone();
         crate::runtime::run(async move { bind_spu(&st, i).await }).await
+    }
+
+    /// The SPU that currently leads a partition.
+    pub fn leader(&self, topic: &str, partition: u32) -> Result<i32> {
+        Ok(self.partition(topic, partition)?.leader())
+    }
+
+    /// The SPUs holding a partition's replicas (leader first at creation).
+    pub fn replicas(&self, topic: &str, partition: u32) -> Result<Vec<i32>> {
+        Ok(self.partition(topic, partition)?.replica_ids())
+    }
+
+    /// The high watermark of a partition: every in-sync replica has the records below it.
+    pub fn high_watermark(&self, topic: &str, partition: u32) -> Result<i64> {
+        Ok(self.partition(topic, partition)?.high_watermark())
+    }
+
+    /// The log end of one replica (leader or follower).
+    pub fn replica_end(&self, topic: &str, partition: u32, spu: i32) -> Result<i64> {
+        let p = self.partition(topic, partition)?;
+        let r = p.replica(spu).ok_or_else(|| {
+            Error::invalid(format!("SPU {spu} holds no replica of {topic}-{partition}"))
+        })?;
+        let leo = r.log.lock().unwrap().leo();
+        Ok(leo)
+    }
+
+    /// What one replica (leader or follower) stores, like [`records`](Self::records).
+    pub fn replica_records(
+        &self,
+        topic: &str,
+        partition: u32,
+        spu: i32,
+    ) -> Result<Vec<StoredRecord>> {
+        let p = self.partition(topic, partition)?;
+        let r = p.replica(spu).ok_or_else(|| {
+            Error::invalid(format!("SPU {spu} holds no replica of {topic}-{partition}"))
+        })?;
+        let batches = r.log.lock().unwrap().batches(0);
+        decode_stored(batches, 0)
+    }
+
+    /// Test hook: stop (or restart) copying to followers, to show what read_uncommitted can lose.
+    pub fn pause_replication(&self, paused: bool) {
+        self.state
+            .replication_paused
+            .store(paused, Ordering::SeqCst);
+        self.state.replication_wake.notify_one();
     }
 
     /// The next `count` requests of `api_key` on any SPU fail with Fluvio error `code`.
@@ -396,14 +430,16 @@ impl TestBroker {
         }
         self.state.sc_stop.lock().unwrap().send_replace(true);
         for i in 0..self.state.spus.len() {
-            stop_spu(&self.state, i);
+            stop_spu(&self.state, i, false);
         }
         if let Some(t) = self.retention_task.lock().unwrap().take() {
             t.abort();
         }
         for t in self.state.topics.read().unwrap().values() {
             for p in &t.partitions {
-                let _ = p.log.lock().unwrap().sync(&self.state.storage, true);
+                for r in &p.replicas {
+                    let _ = r.log.lock().unwrap().sync(&self.state.storage, true);
+                }
             }
         }
     }
@@ -437,6 +473,33 @@ impl Drop for TestBroker {
     }
 }
 
+fn decode_stored(batches: Vec<log::StoredBatch>, from_offset: i64) -> Result<Vec<StoredRecord>> {
+    let mut out = Vec::new();
+    for b in batches {
+        let d = decode_batch(&b.bytes, DEFAULT_DECOMPRESS_LIMIT)?;
+        for (i, r) in d.records.into_iter().enumerate() {
+            let offset = b.base_offset + i as i64;
+            if offset < from_offset {
+                continue;
+            }
+            let timestamp = if d.header.first_timestamp <= 0 {
+                -1
+            } else {
+                d.header.first_timestamp + r.timestamp_delta
+            };
+            out.push(StoredRecord {
+                offset,
+                key: r.key,
+                value: r.value,
+                timestamp,
+                compression: d.compression,
+                batch_base_offset: b.base_offset,
+            });
+        }
+    }
+    Ok(out)
+}
+
 async fn bind_spu(state: &Arc<BrokerState>, i: usize) -> Result<()> {
     let slot = &state.spus[i];
     let port = slot.port.load(Ordering::SeqCst) as u16;
@@ -459,10 +522,15 @@ async fn bind_spu(state: &Arc<BrokerState>, i: usize) -> Result<()> {
     Ok(())
 }
 
-fn stop_spu(state: &Arc<BrokerState>, i: usize) {
+/// Stops an SPU; with `failover`, partitions it led move to in-sync followers (not on a full shutdown).
+fn stop_spu(state: &Arc<BrokerState>, i: usize, failover: bool) {
     let slot = &state.spus[i];
     slot.stop.lock().unwrap().send_replace(true);
     if slot.online.swap(false, Ordering::SeqCst) {
+        if failover {
+            let moved = replication::on_spu_stopped(state, slot.id);
+            replication::announce(state, &moved);
+        }
         announce_spu(state, i);
     }
 }
@@ -476,7 +544,7 @@ fn announce_spu(state: &Arc<BrokerState>, i: usize) {
         .send(Change::Spu(MSG_UPDATE, state.spu_metadata(slot)));
     let topics = state.topics.read().unwrap();
     for t in topics.values() {
-        for p in t.partitions.iter().filter(|p| p.leader == slot.id) {
+        for p in t.partitions.iter().filter(|p| p.leader() == slot.id) {
             let _ = state.changes.send(Change::Partition(
                 MSG_UPDATE,
                 state.partition_metadata(t, p),

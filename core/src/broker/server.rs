@@ -499,7 +499,31 @@ async fn spu_request(
                     _ = stop.changed() => return Ok(()),
                 }
             }
-            let resp = produce(&st, spu, req);
+            let (acks, timeout_ms) = (req.acks, req.timeout_ms);
+            let (mut resp, ends) = produce(&st, spu, req);
+            if acks < 0 {
+                // Read committed: answer once every in-sync replica has the records (the high
+                // watermark passed their end), or say RequestTimedOut after timeout_ms.
+                let deadline =
+                    std::time::Instant::now() + std::time::Duration::from_millis(timeout_ms as u64);
+                let entries = resp
+                    .responses
+                    .iter_mut()
+                    .flat_map(|t| t.partitions.iter_mut());
+                for (entry, end) in entries.zip(ends) {
+                    let Some((part, end)) = end else { continue };
+                    match wait_committed(&part, end, deadline, &mut conn.stop.clone()).await {
+                        Some(true) => {}
+                        Some(false) => {
+                            entry.error_code = ErrorCode::RequestTimedOut {
+                                timeout_ms: timeout_ms as u64,
+                                kind: 0,
+                            };
+                        }
+                        None => return Ok(()), // this SPU stopped: no answer, as from a dead process
+                    }
+                }
+            }
             conn.respond(h.correlation_id, v, &resp);
             Ok(())
         }
@@ -513,13 +537,14 @@ async fn spu_request(
                         .partitions
                         .iter()
                         .map(|p| match st.partition(&t.name, p.partition_index) {
-                            Some(part) if part.leader == st.spus[spu].id => {
-                                let log = part.log.lock().unwrap();
+                            Some(part) if part.leader() == st.spus[spu].id => {
+                                let log = part.log();
                                 FetchOffsetPartitionResponse {
                                     error_code: ErrorCode::None,
                                     partition_index: p.partition_index,
                                     start_offset: log.log_start(),
-                                    last_stable_offset: log.leo(),
+                                    // The real SPU answers the high watermark here.
+                                    last_stable_offset: part.high_watermark(),
                                 }
                             }
                             _ => FetchOffsetPartitionResponse {
@@ -540,7 +565,7 @@ async fn spu_request(
             let req = StreamFetchRequest::decode(r, v).map_err(|e| e.to_string())?;
             match st
                 .partition(&req.topic, req.partition)
-                .filter(|p| p.leader == st.spus[spu].id)
+                .filter(|p| p.leader() == st.spus[spu].id)
             {
                 None => {
                     let resp = StreamFetchResponse {
@@ -601,11 +626,43 @@ async fn spu_request(
     }
 }
 
-fn produce(st: &BrokerState, spu: usize, req: ProduceRequest) -> ProduceResponse {
+/// Waits until `part`'s high watermark reaches `end`: `Some(true)`, `Some(false)` at the deadline,
+/// `None` if the connection is stopping.
+async fn wait_committed(
+    part: &Partition,
+    end: i64,
+    deadline: std::time::Instant,
+    stop: &mut watch::Receiver<bool>,
+) -> Option<bool> {
+    let mut hw = part.hw.subscribe();
+    loop {
+        if *hw.borrow_and_update() >= end {
+            return Some(true);
+        }
+        if part.deleted.load(Ordering::SeqCst) {
+            return Some(false);
+        }
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            return Some(false);
+        }
+        tokio::select! {
+            r = crate::runtime::timeout(left, hw.changed()) => if matches!(r, Some(Err(_))) { return Some(false) },
+            _ = stop.changed() => return None,
+        }
+    }
+}
+
+/// Appends what a produce request carries. Besides the response, returns for each partition entry
+/// (positionally) the partition and end offset it wrote, for read-committed acknowledgement.
+type WrittenEnds = Vec<Option<(Arc<Partition>, i64)>>;
+
+fn produce(st: &BrokerState, spu: usize, req: ProduceRequest) -> (ProduceResponse, WrittenEnds) {
     st.counters.produce_requests.fetch_add(1, Ordering::Relaxed);
     let injected = st.faults.take_failure(spu_keys::PRODUCE);
     let spu_id = st.spus[spu].id;
     let mut touched: Vec<Arc<Partition>> = Vec::new();
+    let mut ends: WrittenEnds = Vec::new();
     let responses = req
         .topics
         .into_iter()
@@ -621,6 +678,7 @@ fn produce(st: &BrokerState, spu: usize, req: ProduceRequest) -> ProduceResponse
                 .into_iter()
                 .map(|p| {
                     let idx = p.partition_index;
+                    ends.push(None); // replaced below when this entry is written
                     let fail = |code: ErrorCode| PartitionProduceResponse {
                         partition_index: idx,
                         error_code: code,
@@ -633,7 +691,7 @@ fn produce(st: &BrokerState, spu: usize, req: ProduceRequest) -> ProduceResponse
                     let Some(policy) = compression else {
                         return fail(ErrorCode::Plain(codes::TOPIC_NOT_FOUND));
                     };
-                    let Some(part) = st.partition(&t.name, idx).filter(|x| x.leader == spu_id)
+                    let Some(part) = st.partition(&t.name, idx).filter(|x| x.leader() == spu_id)
                     else {
                         return fail(ErrorCode::Plain(codes::NOT_LEADER_FOR_PARTITION));
                     };
@@ -665,12 +723,14 @@ fn produce(st: &BrokerState, spu: usize, req: ProduceRequest) -> ProduceResponse
                         }
                     }
                     let mut owned: Vec<Vec<u8>> = batches.iter().map(|(_, b)| b.to_vec()).collect();
-                    let res = part.log.lock().unwrap().append(&mut owned, &st.storage);
+                    let res = part.log().append(&mut owned, &st.storage);
                     match res {
                         Ok(base) => {
                             if !touched.iter().any(|x| Arc::ptr_eq(x, &part)) {
                                 touched.push(part.clone());
                             }
+                            *ends.last_mut().expect("pushed for this entry") =
+                                Some((part.clone(), base + total));
                             PartitionProduceResponse {
                                 partition_index: idx,
                                 error_code: ErrorCode::None,
@@ -693,15 +753,18 @@ fn produce(st: &BrokerState, spu: usize, req: ProduceRequest) -> ProduceResponse
         .collect();
     // Durability first, then visibility: readers see records only once they are synced per policy.
     for p in &touched {
-        if let Err(e) = p.log.lock().unwrap().sync(&st.storage, false) {
+        if let Err(e) = p.log().sync(&st.storage, false) {
             tracing::error!("fsync failed: {e}");
         }
         p.notify();
     }
-    ProduceResponse {
-        responses,
-        throttle_time_ms: 0,
-    }
+    (
+        ProduceResponse {
+            responses,
+            throttle_time_ms: 0,
+        },
+        ends,
+    )
 }
 
 async fn stream_fetch(
@@ -714,7 +777,13 @@ async fn stream_fetch(
     mut acked: watch::Receiver<i64>,
 ) {
     let st = conn.state.clone();
-    let mut leo_rx = part.leo.subscribe();
+    // Read committed follows the high watermark, read uncommitted the leader's log end.
+    let committed = req.isolation == ISOLATION_READ_COMMITTED;
+    let mut leo_rx = if committed {
+        part.hw.subscribe()
+    } else {
+        part.leo.subscribe()
+    };
     let mut stop = conn.stop.clone();
     let max_bytes = req.max_bytes.max(1) as usize;
     let mut pos = req.fetch_offset;
@@ -735,7 +804,7 @@ async fn stream_fetch(
         conn.writer.send(response_frame(corr, v, &resp)).is_ok()
     };
     {
-        let log = part.log.lock().unwrap();
+        let log = part.log();
         if pos > log.leo() {
             respond(
                 ErrorCode::Other(format!(
@@ -765,7 +834,7 @@ async fn stream_fetch(
             }
         }
         let (data, hw, start) = {
-            let log = part.log.lock().unwrap();
+            let log = part.log();
             if pos < log.log_start() {
                 let start = log.log_start();
                 drop(log);
@@ -781,8 +850,16 @@ async fn stream_fetch(
                 return;
             }
             (
-                log.read(pos, max_bytes, log.leo()),
-                log.leo(),
+                log.read(
+                    pos,
+                    max_bytes,
+                    if committed {
+                        part.high_watermark()
+                    } else {
+                        log.leo()
+                    },
+                ),
+                part.high_watermark(),
                 log.log_start(),
             )
         };

@@ -3,11 +3,11 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
-use tokio::sync::{broadcast, watch};
+use tokio::sync::{broadcast, watch, Notify};
 
 use super::log::{LogConfig, PartitionLog, StorageStats, SyncPolicy};
 use crate::protocol::sc::*;
@@ -81,20 +81,98 @@ pub const FIRST_SPU_ID: i32 = 5001;
 pub const SYSTEM_TOPIC: &str = "consumer-offset";
 pub const PLATFORM_VERSION: &str = "0.18.2";
 
+/// One copy of a partition's log, on one SPU.
+pub struct Replica {
+    pub spu: i32,
+    pub log: Mutex<PartitionLog>,
+}
+
+/// A partition: a leader replica and followers on distinct SPUs, kept in step by
+/// `replication::sync_followers`. The high watermark is the end of what every in-sync replica has.
 pub struct Partition {
     pub topic: String,
     pub index: u32,
-    pub leader: i32,
-    pub log: Mutex<PartitionLog>,
-    /// Current LEO, for stream fetches waiting on new data.
+    pub replicas: Vec<Replica>,
+    leader: AtomicI32,
+    /// In-sync replicas, the leader included: each has every record below the high watermark.
+    isr: Mutex<Vec<i32>>,
+    /// The leader's log end, for fetches waiting on new data.
     pub leo: watch::Sender<i64>,
+    /// The high watermark, for read-committed produce acknowledgements and fetches.
+    pub hw: watch::Sender<i64>,
     pub deleted: AtomicBool,
+    /// Wakes the broker's replication task (new data, an SPU stopped or started).
+    pub replicate: Arc<Notify>,
 }
 
 impl Partition {
+    pub fn new(
+        topic: &str,
+        index: u32,
+        replicas: Vec<Replica>,
+        leader: i32,
+        replicate: Arc<Notify>,
+    ) -> Partition {
+        let leo = replicas
+            .iter()
+            .find(|r| r.spu == leader)
+            .map(|r| r.log.lock().unwrap().leo())
+            .unwrap_or(0);
+        let isr = replicas
+            .iter()
+            .filter(|r| r.log.lock().unwrap().leo() == leo)
+            .map(|r| r.spu)
+            .collect();
+        Partition {
+            topic: topic.to_string(),
+            index,
+            replicas,
+            leader: AtomicI32::new(leader),
+            isr: Mutex::new(isr),
+            leo: watch::channel(leo).0,
+            hw: watch::channel(leo).0,
+            deleted: AtomicBool::new(false),
+            replicate,
+        }
+    }
+    pub fn leader(&self) -> i32 {
+        self.leader.load(Ordering::SeqCst)
+    }
+    pub(crate) fn set_leader(&self, spu: i32) {
+        self.leader.store(spu, Ordering::SeqCst);
+    }
+    pub fn replica(&self, spu: i32) -> Option<&Replica> {
+        self.replicas.iter().find(|r| r.spu == spu)
+    }
+    pub fn replica_ids(&self) -> Vec<i32> {
+        self.replicas.iter().map(|r| r.spu).collect()
+    }
+    /// The leader's log.
+    pub fn log(&self) -> std::sync::MutexGuard<'_, PartitionLog> {
+        self.replica(self.leader())
+            .expect("the leader is a replica")
+            .log
+            .lock()
+            .unwrap()
+    }
+    pub fn isr(&self) -> Vec<i32> {
+        self.isr.lock().unwrap().clone()
+    }
+    pub(crate) fn set_isr(&self, isr: Vec<i32>) {
+        *self.isr.lock().unwrap() = isr;
+    }
+    pub fn high_watermark(&self) -> i64 {
+        *self.hw.borrow()
+    }
+    /// After an append on the leader: publish the new end; a single replica commits at once.
     pub fn notify(&self) {
-        let leo = self.log.lock().unwrap().leo();
+        let leo = self.log().leo();
         self.leo.send_replace(leo);
+        if self.replicas.len() == 1 {
+            self.hw.send_replace(leo);
+        } else {
+            self.replicate.notify_one();
+        }
     }
 }
 
@@ -192,6 +270,9 @@ pub struct BrokerState {
     pub sc_stop: Mutex<watch::Sender<bool>>,
     /// Built from `config.tls` at start; every listener accepts through it.
     pub tls: Option<tokio_rustls::TlsAcceptor>,
+    /// Test hook: while set, followers receive nothing (shows what read_uncommitted can lose).
+    pub replication_paused: AtomicBool,
+    pub replication_wake: Arc<Notify>,
 }
 
 pub fn valid_topic_name(name: &str) -> bool {
@@ -259,7 +340,7 @@ impl BrokerState {
                 replica_map: t
                     .partitions
                     .iter()
-                    .map(|p| (p.index, vec![p.leader]))
+                    .map(|p| (p.index, p.replica_ids()))
                     .collect(),
                 mirror_map: BTreeMap::new(),
                 reason: String::new(),
@@ -269,14 +350,27 @@ impl BrokerState {
 
     pub fn partition_metadata(&self, t: &Topic, p: &Partition) -> PartitionMetadata {
         let (leo, size, start) = {
-            let log = p.log.lock().unwrap();
+            let log = p.log();
             (log.leo(), log.size_bytes() as i64, log.log_start())
         };
+        let hw = p.high_watermark();
+        let leader = p.leader();
+        let isr = p.isr();
+        let followers = p
+            .replicas
+            .iter()
+            .filter(|r| r.spu != leader)
+            .map(|r| ReplicaStatus {
+                spu: r.spu,
+                hw,
+                leo: r.log.lock().unwrap().leo(),
+            })
+            .collect();
         PartitionMetadata {
             name: format!("{}-{}", p.topic, p.index),
             spec: PartitionSpec {
-                leader: p.leader,
-                replicas: vec![p.leader],
+                leader,
+                replicas: p.replica_ids(),
                 cleanup_policy: t.spec.cleanup_policy,
                 storage: t.spec.storage.clone(),
                 compression_type: t.spec.compression_type,
@@ -285,18 +379,23 @@ impl BrokerState {
                 mirror: None,
             },
             status: PartitionStatus {
-                resolution: if self.spu_online(p.leader) {
+                resolution: if self.spu_online(leader) {
                     PartitionResolution::Online
                 } else {
                     PartitionResolution::LeaderOffline
                 },
                 leader: ReplicaStatus {
-                    spu: p.leader,
-                    hw: leo,
+                    spu: leader,
+                    hw,
                     leo,
                 },
-                lsr: 0,
-                replicas: vec![],
+                // Like the real SC: 0 for a single replica, else the in-sync count.
+                lsr: if p.replicas.len() > 1 {
+                    isr.len() as u32
+                } else {
+                    0
+                },
+                replicas: followers,
                 size,
                 is_being_deleted: false,
                 base_offset: start,
@@ -359,12 +458,23 @@ impl BrokerState {
 
     /// Validates and creates a topic; `Err((code, message))` in Fluvio terms.
     pub fn create_topic(&self, name: &str, spec: TopicSpec) -> Result<(), (i16, String)> {
+        self.create_topic_with(name, spec, None)
+    }
+
+    /// `restored`: the replica lists a data directory recorded (leader first), for a restart.
+    pub fn create_topic_with(
+        &self,
+        name: &str,
+        spec: TopicSpec,
+        restored: Option<Vec<Vec<i32>>>,
+    ) -> Result<(), (i16, String)> {
         use crate::protocol::error_code::codes::*;
         if !valid_topic_name(name) {
             return Err((TOPIC_INVALID_NAME, format!("invalid topic name `{name}`: use 1-63 of [a-z0-9-], not starting or ending with '-'")));
         }
-        let leaders: Vec<i32> = match &spec.replicas {
-            ReplicaSpec::Computed(p) => {
+        let assignments: Vec<Vec<i32>> = match (&spec.replicas, restored) {
+            (_, Some(a)) => a,
+            (ReplicaSpec::Computed(p), None) => {
                 if p.partitions == 0 {
                     return Err((
                         TOPIC_INVALID_CONFIGURATION,
@@ -380,40 +490,48 @@ impl BrokerState {
                         ),
                     ));
                 }
-                if p.replication_factor as usize > self.spus.len() {
+                let n = self.spus.len();
+                if p.replication_factor as usize > n {
                     return Err((
                         TOPIC_NOT_PROVISIONED,
                         format!(
                             "replication factor {} exceeds the {} SPU(s) of this broker",
-                            p.replication_factor,
-                            self.spus.len()
+                            p.replication_factor, n
                         ),
                     ));
                 }
-                let start = (self.epoch.load(Ordering::SeqCst) as usize) % self.spus.len();
-                (0..p.partitions)
-                    .map(|i| self.spus[(start + i as usize) % self.spus.len()].id)
+                let rf = p.replication_factor.max(1) as usize;
+                // Leaders spread round-robin; followers on the next SPUs (distinct by construction).
+                let start = (self.epoch.load(Ordering::SeqCst) as usize) % n;
+                (0..p.partitions as usize)
+                    .map(|i| (0..rf).map(|k| self.spus[(start + i + k) % n].id).collect())
                     .collect()
             }
-            ReplicaSpec::Assigned(maps) => {
+            (ReplicaSpec::Assigned(maps), None) => {
                 if maps.is_empty() || maps.len() as u32 > self.config.max_partitions_per_topic {
                     return Err((TOPIC_INVALID_CONFIGURATION, "invalid partition map".into()));
                 }
-                let mut leaders = vec![0; maps.len()];
+                let mut out = vec![Vec::new(); maps.len()];
                 for m in maps {
-                    let leader = *m.replicas.first().ok_or((
-                        TOPIC_INVALID_CONFIGURATION,
-                        "empty replica list".to_string(),
-                    ))?;
-                    if !self.spus.iter().any(|s| s.id == leader) || m.id as usize >= maps.len() {
+                    let distinct: std::collections::HashSet<_> = m.replicas.iter().collect();
+                    if m.replicas.is_empty()
+                        || distinct.len() != m.replicas.len()
+                        || m.id as usize >= maps.len()
+                        || m.replicas
+                            .iter()
+                            .any(|r| !self.spus.iter().any(|s| s.id == *r))
+                    {
                         return Err((
                             TOPIC_INVALID_CONFIGURATION,
-                            format!("partition {} assigned to unknown SPU {leader}", m.id),
+                            format!(
+                                "partition {} has an invalid replica list {:?}",
+                                m.id, m.replicas
+                            ),
                         ));
                     }
-                    leaders[m.id as usize] = leader;
+                    out[m.id as usize] = m.replicas.clone();
                 }
-                leaders
+                out
             }
             _ => {
                 return Err((
@@ -431,25 +549,52 @@ impl BrokerState {
         }
         let cfg = self.log_config(&spec);
         let mut partitions = Vec::new();
-        for (i, leader) in leaders.into_iter().enumerate() {
-            let log = match self.log_dir(name, i as u32) {
-                Some(d) => PartitionLog::open(d, cfg.clone(), &self.storage)
-                    .map_err(|e| (STORAGE_ERROR, format!("cannot create the log: {e}")))?,
-                None => PartitionLog::in_memory(cfg.clone()),
-            };
-            let leo = log.leo();
-            partitions.push(Arc::new(Partition {
-                topic: name.to_string(),
-                index: i as u32,
+        for (i, replica_ids) in assignments.iter().enumerate() {
+            let mut replicas = Vec::new();
+            for spu in replica_ids {
+                let log = match self.log_dir(name, i as u32) {
+                    Some(d) => {
+                        PartitionLog::open(d.join(spu.to_string()), cfg.clone(), &self.storage)
+                            .map_err(|e| (STORAGE_ERROR, format!("cannot create the log: {e}")))?
+                    }
+                    None => PartitionLog::in_memory(cfg.clone()),
+                };
+                replicas.push(Replica {
+                    spu: *spu,
+                    log: Mutex::new(log),
+                });
+            }
+            // After a restart the replica with the most records leads (first in assignment order on ties).
+            let leader = replicas.iter().fold(None::<(i32, i64)>, |best, r| {
+                let leo = r.log.lock().unwrap().leo();
+                match best {
+                    Some((_, b)) if b >= leo => best,
+                    _ => Some((r.spu, leo)),
+                }
+            });
+            let leader = leader.map(|(spu, _)| spu).unwrap_or(replica_ids[0]);
+            partitions.push(Arc::new(Partition::new(
+                name,
+                i as u32,
+                replicas,
                 leader,
-                log: Mutex::new(log),
-                leo: watch::channel(leo).0,
-                deleted: AtomicBool::new(false),
-            }));
+                self.replication_wake.clone(),
+            )));
         }
         if let Some(d) = self.topic_dir() {
             let bytes = crate::protocol::codec::to_bytes(&spec, crate::protocol::api::SC_VERSION);
+            let replicas: String = assignments
+                .iter()
+                .map(|r| {
+                    r.iter()
+                        .map(|s| s.to_string())
+                        .collect::<Vec<_>>()
+                        .join(",")
+                        + "\n"
+                })
+                .collect();
             let write = std::fs::create_dir_all(&d).and_then(|_| {
+                std::fs::write(d.join(format!("{name}.replicas")), replicas.as_bytes())?;
                 let tmp = d.join(format!("{name}.spec.tmp"));
                 std::fs::write(&tmp, &bytes)?;
                 std::fs::rename(&tmp, d.join(format!("{name}.spec")))
@@ -499,12 +644,15 @@ impl BrokerState {
         for p in &t.partitions {
             p.deleted.store(true, Ordering::SeqCst);
             p.leo.send_modify(|_| {});
-            let mut log = p.log.lock().unwrap();
-            let placeholder = PartitionLog::in_memory(LogConfig::default());
-            std::mem::replace(&mut *log, placeholder).destroy();
+            for r in &p.replicas {
+                let mut log = r.log.lock().unwrap();
+                let placeholder = PartitionLog::in_memory(LogConfig::default());
+                std::mem::replace(&mut *log, placeholder).destroy();
+            }
         }
         if let Some(d) = self.topic_dir() {
             let _ = std::fs::remove_file(d.join(format!("{name}.spec")));
+            let _ = std::fs::remove_file(d.join(format!("{name}.replicas")));
         }
         self.next_epoch();
         for pm in pms {
@@ -537,10 +685,26 @@ impl BrokerState {
                 crate::protocol::api::SC_VERSION,
             ) {
                 Ok(spec) => {
-                    // Same partition count and leaders: logs are found under the same names.
+                    // The same replica assignment, so every replica finds its own log again.
                     let name = name.to_string();
+                    let restored = std::fs::read_to_string(d.join(format!("{name}.replicas")))
+                        .ok()
+                        .and_then(|text| {
+                            text.lines()
+                                .map(|l| {
+                                    l.split(',')
+                                        .map(|x| x.trim().parse::<i32>().ok())
+                                        .collect::<Option<Vec<i32>>>()
+                                })
+                                .collect::<Option<Vec<_>>>()
+                        });
+                    let restored = restored.filter(|a| {
+                        a.iter()
+                            .flatten()
+                            .all(|spu| self.spus.iter().any(|s| s.id == *spu))
+                    });
                     let _ = std::fs::remove_file(&path);
-                    if let Err((c, m)) = self.create_topic(&name, spec) {
+                    if let Err((c, m)) = self.create_topic_with(&name, spec, restored) {
                         tracing::warn!(topic = %name, code = c, "cannot restore topic: {m}");
                     }
                 }
@@ -576,7 +740,9 @@ impl BrokerState {
         let mut n = 0;
         for t in topics.values() {
             for p in &t.partitions {
-                n += p.log.lock().unwrap().enforce_retention(now, &self.storage);
+                for r in &p.replicas {
+                    n += r.log.lock().unwrap().enforce_retention(now, &self.storage);
+                }
             }
         }
         n
