@@ -361,6 +361,23 @@ def test_official_rust_scenario_two_spus(tmp_path):
         b.stop()
 
 
+def test_official_clients_on_a_replicated_topic(tmp_path):
+    """Three SPUs, replication factor 3: the official clients follow leaders from the metadata."""
+    b = Broker(spus=3, log_dir=tmp_path).start()
+    try:
+        topic = unique("rep3")
+        headwater(b, "topic", "create", topic, "-p", "3", "-r", "3")
+        acked = rust_produce(b, topic, 60, key_prefix="r", compression="zstd")
+        parts = by_partition(acked)
+        assert len(parts) == 3, parts.keys()
+        for p, expected in parts.items():
+            assert_contiguous(expected, f"rep3 partition {p}")
+            assert_same_records(py_consume(b, topic, p), expected, f"official Python consume p{p}")
+            assert_same_records(hw_consume(b, topic, p), expected, f"headwater consume p{p}")
+    finally:
+        b.stop()
+
+
 # ------------------------------------------------------------------------------------------------
 # cross reads
 
