@@ -248,11 +248,22 @@ impl PartitionLog {
         batches: &mut [Vec<u8>],
         stats: &StorageStats,
     ) -> std::io::Result<i64> {
+        let slices: Vec<&[u8]> = batches.iter().map(|b| b.as_slice()).collect();
+        self.append_slices(&slices, stats)
+    }
+
+    /// Appends whole batches straight from a request buffer: each is copied once, into the segment,
+    /// and gets its base offset (the LEO) and CRC rewritten there.
+    pub fn append_slices(
+        &mut self,
+        batches: &[&[u8]],
+        stats: &StorageStats,
+    ) -> std::io::Result<i64> {
         let first = self.leo;
-        for b in batches.iter_mut() {
+        for b in batches {
             let h = BatchHeader::parse(b)
                 .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e.0))?;
-            set_base_offset_and_crc(b, self.leo);
+            let b = &b[..h.total_len()];
             let needs_roll = {
                 let active = self.segments.last().expect("a log always has a segment");
                 !active.data.is_empty()
@@ -269,18 +280,22 @@ impl PartitionLog {
                 .segments
                 .last_mut()
                 .expect("a log always has a segment");
-            let pos = active.data.len() as u32;
+            let pos = active.data.len();
+            active.data.extend_from_slice(b);
+            set_base_offset_and_crc(&mut active.data[pos..], self.leo);
             if let Some(f) = active.file.as_mut() {
-                f.write_all(b)?;
+                if let Err(e) = f.write_all(&active.data[pos..]) {
+                    active.data.truncate(pos);
+                    return Err(e);
+                }
             }
             if let Some(f) = active.index_file.as_mut() {
                 let mut e = [0u8; 12];
                 e[..8].copy_from_slice(&self.leo.to_be_bytes());
-                e[8..].copy_from_slice(&pos.to_be_bytes());
+                e[8..].copy_from_slice(&(pos as u32).to_be_bytes());
                 f.write_all(&e)?;
             }
-            active.data.extend_from_slice(b);
-            active.index.push((self.leo, pos));
+            active.index.push((self.leo, pos as u32));
             active.last_write = SystemTime::now();
             self.leo += h.record_count();
             active.end_offset = self.leo;

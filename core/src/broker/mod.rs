@@ -500,11 +500,29 @@ fn decode_stored(batches: Vec<log::StoredBatch>, from_offset: i64) -> Result<Vec
     Ok(out)
 }
 
+/// Binds, retrying for a few seconds while a fixed port is still held by a listener that is
+/// shutting down (a restart on the same ports).
+async fn bind_retrying(addr: &str) -> std::io::Result<TcpListener> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        match TcpListener::bind(addr).await {
+            Err(e)
+                if e.kind() == std::io::ErrorKind::AddrInUse
+                    && !addr.ends_with(":0")
+                    && std::time::Instant::now() < deadline =>
+            {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            other => return other,
+        }
+    }
+}
+
 async fn bind_spu(state: &Arc<BrokerState>, i: usize) -> Result<()> {
     let slot = &state.spus[i];
     let port = slot.port.load(Ordering::SeqCst) as u16;
     let addr = format!("{}:{}", state.config.host, port);
-    let listener = TcpListener::bind(&addr)
+    let listener = bind_retrying(&addr)
         .await
         .map_err(|e| Error::transport(format!("cannot bind SPU {} on {addr}: {e}", slot.id)))?;
     let bound = listener.local_addr().map_err(Error::from)?.port();
@@ -559,7 +577,7 @@ async fn bind_sc(state: &Arc<BrokerState>) -> Result<()> {
         state.config.host,
         state.sc_port.load(Ordering::SeqCst)
     );
-    let listener = TcpListener::bind(&addr)
+    let listener = bind_retrying(&addr)
         .await
         .map_err(|e| Error::transport(format!("cannot bind the SC on {addr}: {e}")))?;
     state.sc_port.store(

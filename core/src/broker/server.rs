@@ -489,7 +489,7 @@ async fn spu_request(
     match h.api_key {
         API_VERSIONS_KEY => api_versions(conn, h, r),
         spu_keys::PRODUCE => {
-            let req = ProduceRequest::decode(r, v).map_err(|e| e.to_string())?;
+            let req = ProduceRequestRef::decode(r, v).map_err(|e| e.to_string())?;
             // A paused SPU holds requests (back-pressure tests); a stopped one drops the connection.
             let mut paused = st.spus[spu].paused.subscribe();
             let mut stop = conn.stop.clone();
@@ -657,7 +657,11 @@ async fn wait_committed(
 /// (positionally) the partition and end offset it wrote, for read-committed acknowledgement.
 type WrittenEnds = Vec<Option<(Arc<Partition>, i64)>>;
 
-fn produce(st: &BrokerState, spu: usize, req: ProduceRequest) -> (ProduceResponse, WrittenEnds) {
+fn produce(
+    st: &BrokerState,
+    spu: usize,
+    req: ProduceRequestRef<'_>,
+) -> (ProduceResponse, WrittenEnds) {
     st.counters.produce_requests.fetch_add(1, Ordering::Relaxed);
     let injected = st.faults.take_failure(spu_keys::PRODUCE);
     let spu_id = st.spus[spu].id;
@@ -671,13 +675,12 @@ fn produce(st: &BrokerState, spu: usize, req: ProduceRequest) -> (ProduceRespons
                 .topics
                 .read()
                 .unwrap()
-                .get(&t.name)
+                .get(&t.0)
                 .map(|x| x.spec.compression_type);
             let partitions = t
-                .partitions
+                .1
                 .into_iter()
-                .map(|p| {
-                    let idx = p.partition_index;
+                .map(|(idx, data)| {
                     ends.push(None); // replaced below when this entry is written
                     let fail = |code: ErrorCode| PartitionProduceResponse {
                         partition_index: idx,
@@ -691,12 +694,11 @@ fn produce(st: &BrokerState, spu: usize, req: ProduceRequest) -> (ProduceRespons
                     let Some(policy) = compression else {
                         return fail(ErrorCode::Plain(codes::TOPIC_NOT_FOUND));
                     };
-                    let Some(part) = st.partition(&t.name, idx).filter(|x| x.leader() == spu_id)
+                    let Some(part) = st.partition(&t.0, idx).filter(|x| x.leader() == spu_id)
                     else {
                         return fail(ErrorCode::Plain(codes::NOT_LEADER_FOR_PARTITION));
                     };
-                    let data = p.records.0;
-                    let (batches, used) = split_batches(&data);
+                    let (batches, used) = split_batches(data);
                     if used != data.len() {
                         return fail(ErrorCode::Other(format!(
                             "malformed record batch at byte {used} of {}",
@@ -722,8 +724,8 @@ fn produce(st: &BrokerState, spu: usize, req: ProduceRequest) -> (ProduceRespons
                             return fail(ErrorCode::Plain(codes::MESSAGE_TOO_LARGE));
                         }
                     }
-                    let mut owned: Vec<Vec<u8>> = batches.iter().map(|(_, b)| b.to_vec()).collect();
-                    let res = part.log().append(&mut owned, &st.storage);
+                    let slices: Vec<&[u8]> = batches.iter().map(|(_, b)| *b).collect();
+                    let res = part.log().append_slices(&slices, &st.storage);
                     match res {
                         Ok(base) => {
                             if !touched.iter().any(|x| Arc::ptr_eq(x, &part)) {
@@ -739,14 +741,14 @@ fn produce(st: &BrokerState, spu: usize, req: ProduceRequest) -> (ProduceRespons
                             }
                         }
                         Err(e) => {
-                            tracing::error!(topic = %t.name, partition = idx, "append failed: {e}");
+                            tracing::error!(topic = %t.0, partition = idx, "append failed: {e}");
                             fail(ErrorCode::Plain(codes::STORAGE_ERROR))
                         }
                     }
                 })
                 .collect();
             TopicProduceResponse {
-                name: t.name,
+                name: t.0,
                 partitions,
             }
         })

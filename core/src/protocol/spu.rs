@@ -88,6 +88,62 @@ impl Decode for ProduceRequest {
     }
 }
 
+/// A partition index and its record set, borrowed.
+pub type PartitionRecordsRef<'a> = (u32, &'a [u8]);
+
+/// A produce request decoded without copying its record sets: they borrow the frame (the broker's
+/// hot path copies each batch once, into the log).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProduceRequestRef<'a> {
+    pub transactional_id: Option<String>,
+    pub acks: i16,
+    pub timeout_ms: i32,
+    /// (topic, [(partition, record set bytes)]).
+    pub topics: Vec<(String, Vec<PartitionRecordsRef<'a>>)>,
+}
+
+impl<'a> ProduceRequestRef<'a> {
+    pub fn decode(r: &mut Reader<'a>, v: i16) -> DecodeResult<Self> {
+        let transactional_id = Option::decode(r, v)?;
+        let acks = r.i16()?;
+        let timeout_ms = r.i32()?;
+        if timeout_ms < 0 {
+            return derr(format!("negative produce timeout {timeout_ms}"));
+        }
+        let n = r.i32()?.max(0) as usize;
+        if n > r.remaining() {
+            return derr(format!("topic count {n} exceeds the request"));
+        }
+        let mut topics = Vec::with_capacity(n);
+        for _ in 0..n {
+            let name = String::decode(r, v)?;
+            let m = r.i32()?.max(0) as usize;
+            if m > r.remaining() {
+                return derr(format!("partition count {m} exceeds the request"));
+            }
+            let mut parts = Vec::with_capacity(m);
+            for _ in 0..m {
+                let index = r.u32()?;
+                let len = r.i32()?;
+                if len < 0 {
+                    return derr(format!("negative RecordSet length {len}"));
+                }
+                parts.push((index, r.take(len as usize)?));
+            }
+            topics.push((name, parts));
+        }
+        if v >= 8 {
+            decode_no_smartmodules(r)?;
+        }
+        Ok(ProduceRequestRef {
+            transactional_id,
+            acks,
+            timeout_ms,
+            topics,
+        })
+    }
+}
+
 wire_struct! {
     pub struct PartitionProduceResponse {
         pub partition_index: u32,
@@ -319,6 +375,17 @@ mod tests {
         assert_eq!(frame, unhex(&format!("00 00 00 78 00 00 00 19 00 00 00 01 00 06 66 6c 75 76 69 6f 00 00 01 00 00 05 dc 00 00 00 01 00 02 74 31 00 00 00 01 00 00 00 00 00 00 00 49 {HELLO_BATCH} 00 00 00 00")));
         let back: ProduceRequest = from_bytes(&frame[20..], 25).unwrap();
         assert_eq!(back, req);
+        let borrowed =
+            ProduceRequestRef::decode(&mut crate::protocol::codec::Reader::new(&frame[20..]), 25)
+                .unwrap();
+        assert_eq!(
+            borrowed.topics,
+            vec![(
+                "t1".to_string(),
+                vec![(0u32, &req.topics[0].partitions[0].records.0[..])]
+            )]
+        );
+        assert_eq!((borrowed.acks, borrowed.timeout_ms), (1, 1500));
         let d =
             crate::protocol::batch::decode_batch(&back.topics[0].partitions[0].records.0, 1 << 20)
                 .unwrap();
