@@ -22,7 +22,8 @@ use crate::client::Cluster;
 use crate::error::{Error, ErrorKind, Result};
 use crate::protocol::api::{spu_keys, SPU_VERSION};
 use crate::protocol::batch::{
-    put_record, record_size, write_batch, BatchInfo, BATCH_FILE_HEADER_SIZE,
+    finish_uncompressed_in_place, put_record, record_size, write_batch, BatchInfo,
+    BATCH_FILE_HEADER_SIZE,
 };
 use crate::protocol::codec::{from_bytes, Encode};
 use crate::protocol::spu::{ProduceResponse, ACKS_READ_COMMITTED, ACKS_READ_UNCOMMITTED};
@@ -89,8 +90,12 @@ struct Counters {
     errors: AtomicU64,
 }
 
+/// Where the records section starts in a batch buffer: the first 57 bytes are room for the batch
+/// header, so an uncompressed batch is finished in place, without copying its records.
+const SECTION_START: usize = BATCH_FILE_HEADER_SIZE;
+
 struct OpenBatch {
-    /// `u32 count` placeholder followed by encoded records.
+    /// Header room, then the `u32 count` placeholder, then the encoded records.
     section: Vec<u8>,
     count: u32,
     first_ts: i64,
@@ -112,6 +117,15 @@ struct SealedBatch {
     encoded: Option<Arc<Vec<u8>>>,
 }
 
+impl SealedBatch {
+    /// Bytes this batch takes in a request (its encoded form once encoded, for retries).
+    fn wire_len(&self) -> usize {
+        self.encoded
+            .as_ref()
+            .map_or(self.section.len(), |e| e.len())
+    }
+}
+
 #[derive(Default)]
 struct QueueState {
     open: Option<OpenBatch>,
@@ -126,7 +140,7 @@ impl QueueState {
         match self.open.take() {
             Some(b) if b.count > 0 => {
                 let mut section = b.section;
-                section[..4].copy_from_slice(&b.count.to_be_bytes());
+                section[SECTION_START..SECTION_START + 4].copy_from_slice(&b.count.to_be_bytes());
                 self.sealed.push_back(SealedBatch {
                     section,
                     count: b.count,
@@ -520,7 +534,7 @@ impl Producer {
             }
             let mut section =
                 Vec::with_capacity(cfg.batch_size.min(cfg.max_request_size).min(1 << 20) + 64);
-            section.extend_from_slice(&[0u8; 4]);
+            section.resize(SECTION_START + 4, 0);
             st.open = Some(OpenBatch {
                 section,
                 count: 0,
@@ -874,7 +888,7 @@ async fn sender_loop(inner: Arc<Inner>) {
             let mut take = Vec::new();
             let mut bytes = 0usize;
             while let Some(b) = st.sealed.front() {
-                let n = b.section.len() + BATCH_FILE_HEADER_SIZE;
+                let n = b.wire_len();
                 if !take.is_empty() && bytes + n > inner.config.max_request_size {
                     break;
                 }
@@ -894,11 +908,7 @@ async fn sender_loop(inner: Arc<Inner>) {
             let mut req: Vec<Outgoing> = Vec::new();
             let mut size = 0usize;
             for o in outgoing {
-                let n: usize = o
-                    .batches
-                    .iter()
-                    .map(|b| b.section.len() + BATCH_FILE_HEADER_SIZE)
-                    .sum();
+                let n: usize = o.batches.iter().map(|b| b.wire_len()).sum();
                 if !req.is_empty() && size + n > inner.config.max_request_size {
                     crate::runtime::spawn(send_request(
                         inner.clone(),
@@ -941,7 +951,6 @@ async fn send_request(inner: Arc<Inner>, leader: i32, mut outgoing: Vec<Outgoing
             if b.encoded.is_some() {
                 continue;
             }
-            let mut buf = Vec::with_capacity(b.section.len() + BATCH_FILE_HEADER_SIZE);
             let info = BatchInfo {
                 base_offset: b.count as i64 - 1,
                 record_count: b.count as usize,
@@ -949,12 +958,24 @@ async fn send_request(inner: Arc<Inner>, leader: i32, mut outgoing: Vec<Outgoing
                 max_time_stamp: b.max_ts,
                 compression: inner.compression,
             };
-            match write_batch(&mut buf, &info, &b.section) {
-                Ok(()) => {
+            let raw = (b.section.len() - SECTION_START) as u64;
+            let encoded = if inner.compression == Compression::None {
+                let mut batch = std::mem::take(&mut b.section);
+                finish_uncompressed_in_place(&mut batch, &info);
+                Ok(batch)
+            } else {
+                let mut buf = Vec::with_capacity(b.section.len() / 2 + 64);
+                write_batch(&mut buf, &info, &b.section[SECTION_START..]).map(|()| {
+                    b.section = Vec::new();
+                    buf
+                })
+            };
+            match encoded {
+                Ok(buf) => {
                     inner
                         .counters
                         .bytes_uncompressed
-                        .fetch_add(b.section.len() as u64, Ordering::Relaxed);
+                        .fetch_add(raw, Ordering::Relaxed);
                     inner
                         .counters
                         .bytes_compressed

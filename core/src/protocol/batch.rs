@@ -257,27 +257,45 @@ pub fn write_batch(
     section: &[u8],
 ) -> Result<(), CompressionError> {
     let start = out.len();
-    out.extend_from_slice(&info.base_offset.to_be_bytes());
-    out.extend_from_slice(&[0u8; 4]); // batch_len, patched below
-    out.extend_from_slice(&(-1i32).to_be_bytes());
-    out.push(2);
-    out.extend_from_slice(&[0u8; 4]); // crc, patched below
-    out.extend_from_slice(&(info.compression.id() as i16).to_be_bytes());
-    out.extend_from_slice(&(info.record_count as i32 - 1).to_be_bytes());
-    out.extend_from_slice(&info.first_timestamp.to_be_bytes());
-    out.extend_from_slice(&info.max_time_stamp.to_be_bytes());
-    out.extend_from_slice(&(-1i64).to_be_bytes());
-    out.extend_from_slice(&(-1i16).to_be_bytes());
-    out.extend_from_slice(&(-1i32).to_be_bytes());
+    out.extend_from_slice(&header_bytes(info));
     if let Err(e) = info.compression.compress_into(section, out) {
         out.truncate(start);
         return Err(e);
     }
-    let batch_len = (out.len() - start - BATCH_PREAMBLE_SIZE) as i32;
-    out[start + 8..start + 12].copy_from_slice(&batch_len.to_be_bytes());
-    let crc = batch_crc(&out[start..]);
-    out[start + 17..start + 21].copy_from_slice(&crc.to_be_bytes());
+    seal_header(&mut out[start..]);
     Ok(())
+}
+
+/// Completes an uncompressed batch built in place: `batch` is 57 bytes of room for the header
+/// followed by the records section (`u32 count ++ records`). Saves copying the section.
+pub fn finish_uncompressed_in_place(batch: &mut [u8], info: &BatchInfo) {
+    debug_assert_eq!(info.compression, Compression::None);
+    batch[..BATCH_FILE_HEADER_SIZE].copy_from_slice(&header_bytes(info));
+    seal_header(batch);
+}
+
+/// The 57 header bytes with batch_len and crc left zero (see `seal_header`).
+fn header_bytes(info: &BatchInfo) -> [u8; BATCH_FILE_HEADER_SIZE] {
+    let mut h = [0u8; BATCH_FILE_HEADER_SIZE];
+    h[0..8].copy_from_slice(&info.base_offset.to_be_bytes());
+    h[12..16].copy_from_slice(&(-1i32).to_be_bytes());
+    h[16] = 2;
+    h[21..23].copy_from_slice(&(info.compression.id() as i16).to_be_bytes());
+    h[23..27].copy_from_slice(&(info.record_count as i32 - 1).to_be_bytes());
+    h[27..35].copy_from_slice(&info.first_timestamp.to_be_bytes());
+    h[35..43].copy_from_slice(&info.max_time_stamp.to_be_bytes());
+    h[43..51].copy_from_slice(&(-1i64).to_be_bytes());
+    h[51..53].copy_from_slice(&(-1i16).to_be_bytes());
+    h[53..57].copy_from_slice(&(-1i32).to_be_bytes());
+    h
+}
+
+/// Writes batch_len and the CRC of a complete batch.
+fn seal_header(batch: &mut [u8]) {
+    let batch_len = (batch.len() - BATCH_PREAMBLE_SIZE) as i32;
+    batch[8..12].copy_from_slice(&batch_len.to_be_bytes());
+    let crc = batch_crc(batch);
+    batch[17..21].copy_from_slice(&crc.to_be_bytes());
 }
 
 /// A batch decoded with its records.
@@ -363,6 +381,26 @@ mod tests {
              0000016a29be3e1b0000016a29be3e1bffffffffffffffffffffffffffff\
              000000011400000000087465737400"
         );
+    }
+
+    #[test]
+    fn in_place_uncompressed_equals_write_batch() {
+        let mut section = 2u32.to_be_bytes().to_vec();
+        put_record(&mut section, Some(b"k"), b"v1", 0, 0);
+        put_record(&mut section, None, b"v2", 3, 1);
+        let info = BatchInfo {
+            base_offset: 1,
+            record_count: 2,
+            first_timestamp: 5,
+            max_time_stamp: 8,
+            compression: Compression::None,
+        };
+        let mut copied = Vec::new();
+        write_batch(&mut copied, &info, &section).unwrap();
+        let mut in_place = vec![0u8; BATCH_FILE_HEADER_SIZE];
+        in_place.extend_from_slice(&section);
+        finish_uncompressed_in_place(&mut in_place, &info);
+        assert_eq!(in_place, copied);
     }
 
     #[test]
