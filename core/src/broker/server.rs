@@ -259,26 +259,13 @@ fn sc_request(conn: &Arc<Conn>, h: &RequestHeader, r: &mut Reader<'_>) -> Result
                     st.create_topic(&req.name, req.spec)
                 };
                 match res {
-                    Ok(()) => Status {
-                        name: req.name,
-                        error_code: ErrorCode::None,
-                        error_message: None,
-                    },
-                    Err((code, msg)) => Status {
-                        name: req.name,
-                        error_code: ErrorCode::from_code(code),
-                        error_message: Some(msg),
-                    },
+                    Ok(()) => Status::ok(req.name),
+                    Err((code, msg)) => {
+                        Status::new(req.name, ErrorCode::from_code(code), Some(msg))
+                    }
                 }
             } else {
-                Status {
-                    name: String::new(),
-                    error_code: ErrorCode::Other(format!(
-                        "creating {} objects is not supported by the embedded broker",
-                        env.label
-                    )),
-                    error_message: None,
-                }
+                unsupported("creating", &env.label)
             };
             conn.respond(h.correlation_id, v, &status);
             Ok(())
@@ -288,26 +275,11 @@ fn sc_request(conn: &Arc<Conn>, h: &RequestHeader, r: &mut Reader<'_>) -> Result
             let status = if env.label == LABEL_TOPIC {
                 let req: DeleteRequest = env.inner(v).map_err(|e| e.to_string())?;
                 match st.delete_topic(&req.key, req.force) {
-                    Ok(()) => Status {
-                        name: req.key,
-                        error_code: ErrorCode::None,
-                        error_message: None,
-                    },
-                    Err(code) => Status {
-                        name: req.key,
-                        error_code: code,
-                        error_message: None,
-                    },
+                    Ok(()) => Status::ok(req.key),
+                    Err(code) => Status::new(req.key, code, None),
                 }
             } else {
-                Status {
-                    name: String::new(),
-                    error_code: ErrorCode::Other(format!(
-                        "deleting {} objects is not supported",
-                        env.label
-                    )),
-                    error_message: None,
-                }
+                unsupported("deleting", &env.label)
             };
             conn.respond(h.correlation_id, v, &status);
             Ok(())
@@ -353,18 +325,22 @@ fn sc_request(conn: &Arc<Conn>, h: &RequestHeader, r: &mut Reader<'_>) -> Result
             Ok(())
         }
         sc_keys::UPDATE => {
-            let status = Status {
-                name: String::new(),
-                error_code: ErrorCode::Other(
-                    "updates are not supported by the embedded broker".into(),
-                ),
-                error_message: None,
-            };
-            conn.respond(h.correlation_id, v, &status);
+            conn.respond(h.correlation_id, v, &unsupported("updating", "topic"));
             Ok(())
         }
         k => Err(format!("unknown SC api key {k}")),
     }
+}
+
+/// The answer to an SC object operation the embedded broker does not implement.
+fn unsupported(what: &str, label: &str) -> Status {
+    Status::new(
+        "",
+        ErrorCode::Other(format!(
+            "{what} {label} objects is not supported by the embedded broker"
+        )),
+        None,
+    )
 }
 
 fn full_sync(st: &BrokerState, label: &str, v: i16) -> Option<ObjectEnvelope> {

@@ -583,6 +583,23 @@ wire_struct! {
     }
 }
 
+impl Status {
+    pub fn new(
+        name: impl Into<String>,
+        error_code: ErrorCode,
+        error_message: Option<String>,
+    ) -> Self {
+        Status {
+            name: name.into(),
+            error_code,
+            error_message,
+        }
+    }
+    pub fn ok(name: impl Into<String>) -> Self {
+        Status::new(name, ErrorCode::None, None)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
