@@ -619,6 +619,72 @@ static void test_queue_full_and_timeout(void) {
     hw_broker_stop(b);
 }
 
+/* A send that finds its partition's queue full waits for space (send_timeout_ms), on the calling
+ * thread and without the runtime's context (sends do not enter it): with a long timeout it goes
+ * through once the broker resumes; with a short one it fails with QUEUE_FULL after waiting. */
+typedef struct {
+    hw_broker *b;
+    atomic_int resumed;
+} resumer;
+
+static void *resume_later(void *arg) {
+    resumer *r = arg;
+    sleep_ms(300);
+    atomic_store(&r->resumed, 1);
+    hw_error_free(hw_broker_resume(r->b));
+    return NULL;
+}
+
+static void test_send_waits_for_queue_space(void) {
+    hw_broker *b = NULL;
+    OK(hw_broker_start(1, NULL, &b));
+    OK(hw_broker_create_topic(b, "wait", 1));
+    hw_config *cfg = hw_config_new();
+    OK(hw_config_set(cfg, "batch_size", "1"));
+    OK(hw_config_set(cfg, "batch_queue_size", "1"));
+    OK(hw_config_set(cfg, "send_timeout_ms", "200"));
+    OK(hw_config_set(cfg, "linger_ms", "0"));
+    hw_producer *short_wait = NULL, *long_wait = NULL;
+    hw_error *ce = hw_producer_connect(hw_broker_endpoint(b), "wait", cfg, &short_wait);
+    if (!ce) ce = hw_config_set(cfg, "send_timeout_ms", "120000");
+    if (!ce) ce = hw_producer_connect(hw_broker_endpoint(b), "wait", cfg, &long_wait);
+    hw_config_free(cfg);
+    OK(ce);
+    OK(hw_broker_pause(b));
+    atomic_long done = 0;
+    slot *s = new_slots(4, "wait", &done);
+    /* The short timeout: the second send waits 200 ms for space, then fails. */
+    OK(hw_producer_send(short_wait, NULL, 0, (const uint8_t *)"s1", 2, on_delivery, &s[0]));
+    EXPECT_KIND(hw_producer_send(short_wait, NULL, 0, (const uint8_t *)"s2", 2, on_delivery, &s[1]),
+                HW_ERROR_KIND_QUEUE_FULL);
+    /* The long timeout: the second send waits until the broker resumes, then succeeds. */
+    OK(hw_producer_send(long_wait, NULL, 0, (const uint8_t *)"l1", 2, on_delivery, &s[2]));
+    resumer r = {.b = b};
+    atomic_init(&r.resumed, 0);
+    pthread_t t;
+    CHECK(pthread_create(&t, NULL, resume_later, &r) == 0);
+    hw_error *e = hw_producer_send(long_wait, NULL, 0, (const uint8_t *)"l2", 2, on_delivery, &s[3]);
+    int resumed_first = atomic_load(&r.resumed);
+    pthread_join(t, NULL);
+    OK(e);
+    CHECK(resumed_first); /* it did wait for the queue to drain */
+    OK(hw_producer_flush(long_wait, HW_TIMEOUT_INFINITE));
+    OK(hw_producer_flush(short_wait, HW_TIMEOUT_INFINITE));
+    CHECK(atomic_load(&done) == 3);
+    CHECK(s[0].kind == 0 && s[2].kind == 0 && s[3].kind == 0);
+    CHECK(atomic_load(&s[1].calls) == 0);
+    OK(hw_producer_close(short_wait, HW_TIMEOUT_INFINITE));
+    OK(hw_producer_free(short_wait));
+    OK(hw_producer_close(long_wait, HW_TIMEOUT_INFINITE));
+    OK(hw_producer_free(long_wait));
+    hw_record_list *list = NULL;
+    OK(hw_broker_records(b, "wait", 0, 0, &list));
+    CHECK(hw_record_list_len(list) == 3);
+    hw_record_list_free(list);
+    free(s);
+    hw_broker_stop(b);
+}
+
 /* PROTOCOL: a "broker" that answers with bytes that do not decode. */
 static int g_garbage_fd = -1;
 static void *garbage_server(void *arg) {
@@ -1002,6 +1068,7 @@ static const test_case TESTS[] = {
     {"compression read back", test_compression_read_back},
     {"error kinds triggered", test_error_kinds_triggered},
     {"QUEUE_FULL and TIMEOUT", test_queue_full_and_timeout},
+    {"a send waits for queue space", test_send_waits_for_queue_space},
     {"PROTOCOL error", test_protocol_error},
     {"FORKED error", test_forked},
     {"callback re-entrancy", test_callback_reentrancy},

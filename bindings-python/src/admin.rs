@@ -19,7 +19,7 @@ pub struct PyAdmin {
 
 impl PyAdmin {
     fn admin(&self) -> PyResult<Arc<Admin>> {
-        if self.pid != std::process::id() {
+        if self.pid != headwater::runtime::pid() {
             return Err(forked("admin client"));
         }
         Ok(self.inner.clone())
@@ -35,7 +35,7 @@ impl PyAdmin {
         })?;
         Ok(PyAdmin {
             inner: Arc::new(a),
-            pid: std::process::id(),
+            pid: headwater::runtime::pid(),
         })
     }
 

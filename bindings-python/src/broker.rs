@@ -19,7 +19,7 @@ pub struct PyTestBroker {
 
 impl Drop for PyTestBroker {
     fn drop(&mut self) {
-        if self.pid == std::process::id() {
+        if self.pid == headwater::runtime::pid() {
             // SAFETY: dropped exactly once, here.
             unsafe { ManuallyDrop::drop(&mut self.inner) };
         }
@@ -28,7 +28,7 @@ impl Drop for PyTestBroker {
 
 impl PyTestBroker {
     fn broker(&self) -> PyResult<&TestBroker> {
-        if self.pid != std::process::id() {
+        if self.pid != headwater::runtime::pid() {
             return Err(forked("broker"));
         }
         Ok(&self.inner)
@@ -78,7 +78,7 @@ impl PyTestBroker {
         )?;
         Ok(PyTestBroker {
             inner: ManuallyDrop::new(b),
-            pid: std::process::id(),
+            pid: headwater::runtime::pid(),
         })
     }
 

@@ -19,12 +19,6 @@ impl Bytes<'_> {
             Bytes::Owned(v) => v,
         }
     }
-    pub fn into_vec(self) -> Vec<u8> {
-        match self {
-            Bytes::Borrowed(b) => b.as_bytes().to_vec(),
-            Bytes::Owned(v) => v,
-        }
-    }
 }
 
 fn type_name(obj: &Bound<'_, PyAny>) -> String {

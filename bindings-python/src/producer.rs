@@ -1,17 +1,15 @@
 //! `Producer`, `ProduceOutput`, `RecordMetadata` and the config/partitioner helpers.
 
-use std::future::Future;
 use std::mem::ManuallyDrop;
-use std::pin::pin;
-use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
+use std::time::Instant;
 
-use headwater::{ProduceOutput, Producer, Record, RecordMetadata};
+use headwater::{ProduceOutput, Producer, RecordMetadata};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyTuple};
 
-use crate::convert::{bytes_of, config_of, key_of, timeout_of, u32_of};
-use crate::dispatch::{run_blocking, spawn_into_future, submit};
+use crate::convert::{bytes_of, config_of, key_of, timeout_of, u32_of, Bytes};
+use crate::dispatch::{run_blocking, spawn_into_future, submit, SLICE};
 use crate::errors::{forked, make_err, to_pyerr};
 
 pub fn types_attr<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
@@ -86,7 +84,7 @@ pub struct PyProduceOutput {
 
 impl PyProduceOutput {
     fn check(&self) -> PyResult<()> {
-        if self.pid != std::process::id() {
+        if self.pid != headwater::runtime::pid() {
             return Err(forked("ProduceOutput"));
         }
         Ok(())
@@ -120,14 +118,34 @@ impl PyProduceOutput {
         if let Some(r) = self.inner.try_get() {
             return r.map(Into::into).map_err(to_pyerr);
         }
-        let out = self.inner.clone();
-        run_blocking(py, "ProduceOutput", true, async move {
-            match timeout {
-                Some(t) => out.wait_timeout(t).await,
-                None => out.wait().await,
+        // Waits on this thread, without the GIL, in slices (signals are checked between them, so
+        // Ctrl-C raises KeyboardInterrupt). The batch's completion wakes this thread directly: no
+        // task is spawned and no channel crossed per wait, which is most of a round trip's cost
+        // in the binding when one record is in flight.
+        let start = Instant::now();
+        let out = &self.inner;
+        loop {
+            let slice = match timeout {
+                Some(t) => t.saturating_sub(start.elapsed()).min(SLICE),
+                None => SLICE,
+            };
+            match py.allow_threads(|| out.wait_blocking(Some(slice))) {
+                Ok(m) => return Ok(m.into()),
+                // A timeout of the record itself (delivery_timeout_ms) completes it: that is its result.
+                Err(e) if e.kind != headwater::ErrorKind::Timeout || out.done() => {
+                    return Err(to_pyerr(e))
+                }
+                Err(_) => {}
             }
-        })
-        .map(Into::into)
+            if let Some(t) = timeout {
+                if start.elapsed() >= t {
+                    return Err(to_pyerr(headwater::Error::timeout(format!(
+                        "record not acknowledged within {t:?} (it may still be delivered)"
+                    ))));
+                }
+            }
+            py.check_signals()?;
+        }
     }
 
     /// Resolves the asyncio future `fut` of `event_loop` with the result (used by `__await__`).
@@ -160,12 +178,30 @@ impl PyProduceOutput {
     }
 }
 
+/// Core's `send_all` rule, on borrowed bytes: every record must fit `max_request_size` on its own,
+/// else nothing is sent. (Core's `send_all_blocking` takes owned `Record`s, which would cost a copy
+/// and an allocation per record here.)
+fn check_sizes(p: &Producer, records: &[(Option<&[u8]>, &[u8])]) -> headwater::Result<()> {
+    let max = p.config().max_request_size;
+    for (i, (k, v)) in records.iter().enumerate() {
+        let n = headwater::producer::BATCH_OVERHEAD
+            + headwater::protocol::batch::record_size(k.map(|k| k.len()), v.len(), 0, 0);
+        if n > max {
+            return Err(headwater::Error::new(
+                headwater::ErrorKind::RecordTooLarge,
+                format!("record #{i} of {n} bytes exceeds max_request_size ({max} bytes); nothing was sent"),
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn wrap_output(py: Python<'_>, o: ProduceOutput) -> PyResult<Py<PyProduceOutput>> {
     Py::new(
         py,
         PyProduceOutput {
             inner: o,
-            pid: std::process::id(),
+            pid: headwater::runtime::pid(),
         },
     )
 }
@@ -179,7 +215,7 @@ pub struct PyProducer {
 
 impl Drop for PyProducer {
     fn drop(&mut self) {
-        if self.pid == std::process::id() {
+        if self.pid == headwater::runtime::pid() {
             // SAFETY: dropped exactly once, here.
             unsafe { ManuallyDrop::drop(&mut self.inner) };
         }
@@ -189,22 +225,11 @@ impl Drop for PyProducer {
 
 impl PyProducer {
     fn producer(&self) -> PyResult<&Producer> {
-        if self.pid != std::process::id() {
+        if self.pid != headwater::runtime::pid() {
             return Err(forked("producer"));
         }
         Ok(&self.inner)
     }
-}
-
-fn noop_waker() -> Waker {
-    const VTABLE: RawWakerVTable = RawWakerVTable::new(
-        |_| RawWaker::new(std::ptr::null(), &VTABLE),
-        |_| {},
-        |_| {},
-        |_| {},
-    );
-    // SAFETY: every vtable function ignores the (null) data pointer.
-    unsafe { Waker::from_raw(RawWaker::new(std::ptr::null(), &VTABLE)) }
 }
 
 fn opt_u32(v: Option<i64>, what: &str) -> PyResult<Option<u32>> {
@@ -228,7 +253,7 @@ impl PyProducer {
         })?;
         Ok(PyProducer {
             inner: ManuallyDrop::new(p),
-            pid: std::process::id(),
+            pid: headwater::runtime::pid(),
         })
     }
 
@@ -264,33 +289,19 @@ impl PyProducer {
         let key = key_of(key)?;
         let value = bytes_of(value, "value")?;
         let partition = opt_u32(partition, "partition")?;
-        // Fast path with the GIL held: enqueueing completes on the first poll unless the
-        // partition's queue is full.
-        let first = {
-            let fut = pin!(p.send_parts(
-                key.as_ref().map(|k| k.as_slice()),
-                value.as_slice(),
-                partition,
-                timestamp
-            ));
-            let waker = noop_waker();
-            let mut cx = Context::from_waker(&waker);
-            match fut.poll(&mut cx) {
-                Poll::Ready(r) => Some(r),
-                Poll::Pending => None,
+        // Fast path with the GIL held: enqueueing never waits unless the partition's queue is full.
+        let key_slice = key.as_ref().map(|k| k.as_slice());
+        let r = match p.try_send(key_slice, value.as_slice(), partition, timestamp) {
+            Ok(Some(o)) => Ok(o),
+            Ok(None) => {
+                // Queue full: wait (up to send_timeout_ms) without the GIL. The bytes are borrowed:
+                // `bytes` objects are immutable and kept alive by `key`/`value`; the other types
+                // were copied by `bytes_of`.
+                let value = value.as_slice();
+                let p: &Producer = p;
+                py.allow_threads(move || p.send_blocking(key_slice, value, partition, timestamp))
             }
-        };
-        let r = match first {
-            Some(r) => r,
-            None => {
-                // Queue full: wait (up to send_timeout_ms) without the GIL, on owned copies.
-                let key = key.map(|k| k.into_vec());
-                let value = value.into_vec();
-                let p = p.clone();
-                py.allow_threads(move || {
-                    p.send_blocking(key.as_deref(), &value, partition, timestamp)
-                })
-            }
+            Err(e) => Err(e),
         };
         wrap_output(py, r.map_err(to_pyerr)?)
     }
@@ -298,7 +309,13 @@ impl PyProducer {
     /// Sends `(key, value)` pairs; sizes are checked before any is enqueued.
     fn send_all(&self, py: Python<'_>, records: &Bound<'_, PyAny>) -> PyResult<Py<PyList>> {
         let p = self.producer()?;
-        let mut recs = Vec::new();
+        // Convert every pair first (type errors raise before anything is sent). `bytes` are
+        // borrowed, not copied: they are immutable and `items` keeps them alive while the GIL is
+        // released below.
+        let mut items: Vec<(Option<Bytes<'_>>, Bytes<'_>)> = match records.len() {
+            Ok(n) => Vec::with_capacity(n),
+            Err(_) => Vec::new(),
+        };
         for item in records.try_iter()? {
             let item = item?;
             let pair = item
@@ -308,24 +325,31 @@ impl PyProducer {
                 .ok_or_else(|| {
                     PyTypeError::new_err("send_all() takes an iterable of (key, value) tuples")
                 })?;
-            let key = key_of(&pair.get_item(0)?)?.map(|k| k.into_vec());
-            let value = bytes_of(&pair.get_item(1)?, "value")?.into_vec();
-            recs.push(Record {
-                key,
-                value,
-                partition: None,
-                timestamp: None,
-            });
+            let key = key_of(&pair.get_item(0)?)?;
+            let value = bytes_of(&pair.get_item(1)?, "value")?;
+            items.push((key, value));
         }
-        let p = p.clone();
+        let slices: Vec<(Option<&[u8]>, &[u8])> = items
+            .iter()
+            .map(|(k, v)| (k.as_ref().map(|k| k.as_slice()), v.as_slice()))
+            .collect();
+        let p: &Producer = p;
         let outs = py
-            .allow_threads(move || p.send_all_blocking(&recs))
+            .allow_threads(move || -> headwater::Result<Vec<ProduceOutput>> {
+                check_sizes(p, &slices)?;
+                slices
+                    .iter()
+                    .map(|(k, v)| p.send_blocking(*k, v, None, None))
+                    .collect()
+            })
             .map_err(to_pyerr)?;
-        let list = PyList::empty(py);
-        for o in outs {
-            list.append(wrap_output(py, o)?)?;
-        }
-        Ok(list.unbind())
+        drop(items);
+        let pid = headwater::runtime::pid();
+        let objs = outs
+            .into_iter()
+            .map(|o| Py::new(py, PyProduceOutput { inner: o, pid }))
+            .collect::<PyResult<Vec<_>>>()?;
+        Ok(PyList::new(py, objs)?.unbind())
     }
 
     /// Sends everything queued and waits for it; raises the first failure since the last flush.

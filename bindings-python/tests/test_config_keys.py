@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from typing import Callable
+from typing import Callable, List
 
 import pytest
 
@@ -21,6 +21,7 @@ from headwater import (
 )
 
 TopicFactory = Callable[..., str]
+DEADLINE_S = 60.0
 PRODUCE = 0  # Fluvio API key of Produce
 
 
@@ -98,6 +99,41 @@ def test_batch_queue_size_and_send_timeout(broker: TestBroker, topic: TopicFacto
         broker.resume()
     p.close()
     assert len(broker.records(t, 0)) >= 1
+
+
+def test_send_blocked_on_a_full_queue_sends_the_right_bytes(broker: TestBroker, topic: TopicFactory) -> None:
+    # A send that finds its partition's queue full waits without the GIL, on the caller's bytes
+    # (borrowed for `bytes`, copied for the other types): what lands on the broker must be intact.
+    t = topic()
+    values = [b"a" * 60, bytearray(b"b" * 60), memoryview(b"c" * 60), "d" * 60] * 3
+    expected = [v.encode() if isinstance(v, str) else bytes(v) for v in values] * 2
+    p = Producer.connect(
+        broker.endpoint, t, batch_queue_size=1, send_timeout_ms=120_000, linger_ms=0, batch_size=100
+    )
+    done = threading.Event()
+    errors: List[BaseException] = []
+
+    def produce() -> None:
+        try:
+            for v in values:
+                p.send(b"k", v)
+            p.send_all([(b"k", v) for v in values])
+        except BaseException as e:  # reported by the main thread
+            errors.append(e)
+        done.set()
+
+    broker.pause()
+    th = threading.Thread(target=produce)
+    try:
+        th.start()
+        # This thread runs while the other one is blocked: the wait does not hold the GIL.
+        assert not done.wait(0.5), "the sends did not wait for queue space"
+    finally:
+        broker.resume()
+    th.join(DEADLINE_S)
+    assert done.is_set() and not errors, errors
+    p.close()
+    assert [r.value for r in broker.records(t, 0)] == expected
 
 
 def test_delivery_at_most_once(broker: TestBroker, topic: TopicFactory) -> None:

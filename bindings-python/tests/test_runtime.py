@@ -113,6 +113,7 @@ FORK = textwrap.dedent(
         code = 0
         for name, call in [
             ("send", lambda: p.send(b"k", b"child")),
+            ("send_all", lambda: p.send_all([(b"k", b"child")])),
             ("flush", lambda: p.flush()),
             ("wait", lambda: out.wait()),
             ("records", lambda: b.records("t", 0)),

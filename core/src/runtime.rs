@@ -23,10 +23,23 @@ static STATE: AtomicPtr<ProcessState> = AtomicPtr::new(std::ptr::null_mut());
 static STATE_PID: AtomicU32 = AtomicU32::new(0);
 static STALE: AtomicBool = AtomicBool::new(false);
 static BUILD: Mutex<()> = Mutex::new(());
+/// This process's id, cached: `getpid` on every send would be a syscall per record. 0 = unknown.
+static CACHED_PID: AtomicU32 = AtomicU32::new(0);
+static ATFORK: std::sync::Once = std::sync::Once::new();
 
 extern "C" fn after_fork_in_child() {
-    // Async-signal-safe: only an atomic store.
+    // Async-signal-safe: only atomic stores.
     STALE.store(true, Ordering::SeqCst);
+    CACHED_PID.store(0, Ordering::SeqCst);
+}
+
+fn register_fork_handler() {
+    ATFORK.call_once(|| {
+        // SAFETY: registering a plain extern "C" handler; it only stores atomics.
+        unsafe {
+            libc::pthread_atfork(None, None, Some(after_fork_in_child));
+        }
+    });
 }
 
 fn build() -> ProcessState {
@@ -70,12 +83,7 @@ pub(crate) fn state() -> &'static ProcessState {
         // SAFETY: as above.
         return unsafe { &*p };
     }
-    if p.is_null() {
-        // SAFETY: registering a plain extern "C" handler; it only stores an atomic.
-        unsafe {
-            libc::pthread_atfork(None, None, Some(after_fork_in_child));
-        }
-    }
+    register_fork_handler();
     let fresh: &'static ProcessState = Box::leak(Box::new(build()));
     STATE.store(
         fresh as *const ProcessState as *mut ProcessState,
@@ -125,9 +133,17 @@ pub fn block_on<F: Future>(f: F) -> F::Output {
     }
 }
 
-/// Current process id, used to detect objects inherited across `fork()`.
+/// Current process id (cached; reset in a forked child), used to detect objects inherited across
+/// `fork()`.
 pub fn pid() -> u32 {
-    std::process::id()
+    let p = CACHED_PID.load(Ordering::Relaxed);
+    if p != 0 {
+        return p;
+    }
+    register_fork_handler();
+    let p = std::process::id();
+    CACHED_PID.store(p, Ordering::Relaxed);
+    p
 }
 
 /// A sleep on the shared runtime's timer, usable from any executor.

@@ -109,6 +109,11 @@ async fn connection_limit_refuses_extra_connections() {
 async fn system_topic_and_topic_lifecycle() {
     let b = TestBroker::start(BrokerConfig::default()).await.unwrap();
     let admin = Admin::connect(&b.endpoint()).await.unwrap();
+    admin
+        .cluster()
+        .wait_synced(Duration::from_secs(30))
+        .await
+        .unwrap();
     assert!(
         admin.list_topics().await.unwrap().is_empty(),
         "the system topic is not listed"

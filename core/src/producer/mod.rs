@@ -542,7 +542,7 @@ impl Producer {
                 max_ts: ts,
                 estimate: BATCH_OVERHEAD,
                 opened: Instant::now(),
-                result: BatchResult::new(),
+                result: BatchResult::new(inner.topic.clone()),
             });
             wake = true;
         }
@@ -559,7 +559,6 @@ impl Producer {
             index,
             partition: p,
             timestamp: ts,
-            topic: inner.topic.clone(),
         };
         if open.estimate >= cfg.batch_size {
             st.seal();

@@ -22,11 +22,12 @@ pub struct RecordMetadata {
 type Callback = Box<dyn FnOnce(&Result<i64>) + Send>;
 
 /// The outcome of one batch: its base offset or the error that failed it.
-#[derive(Default)]
 pub struct BatchResult {
     value: OnceLock<Result<i64>>,
     notify: Notify,
     callbacks: std::sync::Mutex<Vec<Callback>>,
+    /// The topic, once per batch rather than once per record.
+    topic: Arc<str>,
 }
 
 impl std::fmt::Debug for BatchResult {
@@ -38,8 +39,13 @@ impl std::fmt::Debug for BatchResult {
 }
 
 impl BatchResult {
-    pub fn new() -> Arc<BatchResult> {
-        Arc::new(BatchResult::default())
+    pub fn new(topic: Arc<str>) -> Arc<BatchResult> {
+        Arc::new(BatchResult {
+            value: OnceLock::new(),
+            notify: Notify::new(),
+            callbacks: Default::default(),
+            topic,
+        })
     }
     /// Records the outcome once; later calls are ignored.
     pub fn complete(&self, r: Result<i64>) -> bool {
@@ -97,7 +103,6 @@ pub struct ProduceOutput {
     pub(crate) index: u32,
     pub(crate) partition: u32,
     pub(crate) timestamp: i64,
-    pub(crate) topic: Arc<str>,
 }
 
 impl ProduceOutput {
@@ -110,7 +115,7 @@ impl ProduceOutput {
     fn resolve(&self, r: &Result<i64>) -> Result<RecordMetadata> {
         match r {
             Ok(base) => Ok(RecordMetadata {
-                topic: self.topic.to_string(),
+                topic: String::from(&*self.batch.topic),
                 partition: self.partition,
                 offset: if *base < 0 {
                     -1
