@@ -28,7 +28,8 @@ pub struct BenchArgs {
     compression: String,
     #[arg(long, default_value_t = 0)]
     linger_ms: u64,
-    #[arg(long, default_value_t = 65536)]
+    /// The product default, so every client in `make bench` runs the same configuration.
+    #[arg(long, default_value_t = 16384)]
     batch_size: u64,
     /// Give every record a key (64 distinct keys).
     #[arg(long)]
