@@ -350,6 +350,40 @@ hw_error *hw_broker_pause(hw_broker *b);
 hw_error *hw_broker_resume(hw_broker *b);
 
 /**
+ * Fault injection: the next `count` requests of `api_key` (0 = Produce) on any SPU are answered with
+ * the Fluvio error `code` (e.g. 6 NotLeaderForPartition, 56 StorageError) instead of being served.
+ */
+hw_error *hw_broker_fail_next(hw_broker *b,
+                              uint16_t api_key,
+                              uint32_t count,
+                              int16_t code);
+
+/**
+ * Fault injection: the next `count` requests of `api_key` close their connection unanswered.
+ */
+hw_error *hw_broker_drop_next(hw_broker *b, uint16_t api_key, uint32_t count);
+
+/**
+ * Fault injection: every request of `api_key` waits `delay_ms` before it is served (0 clears).
+ */
+hw_error *hw_broker_delay(hw_broker *b, uint16_t api_key, uint32_t delay_ms);
+
+/**
+ * The id of the broker's `index`-th SPU (5001, 5002, ...), written to `*out` on success.
+ */
+hw_error *hw_broker_spu_id(const hw_broker *b, uint32_t index, int32_t *out);
+
+/**
+ * Stops SPU `spu_id` (its partitions fail over to in-sync followers, or wait offline).
+ */
+hw_error *hw_broker_stop_spu(hw_broker *b, int32_t spu_id);
+
+/**
+ * Starts a stopped SPU again on the same port.
+ */
+hw_error *hw_broker_start_spu(hw_broker *b, int32_t spu_id);
+
+/**
  * What the broker stores for `topic`/`partition` from offset `from` on (0 = everything), in
  * offset order. `topic` is borrowed for the call. On success `*out` is a list the caller owns:
  * free it with `hw_record_list_free`. An unknown topic or partition is an error.

@@ -404,6 +404,87 @@ pub unsafe extern "C" fn hw_broker_resume(b: *mut hw_broker) -> *mut hw_error {
     })
 }
 
+/// Fault injection: the next `count` requests of `api_key` (0 = Produce) on any SPU are answered with
+/// the Fluvio error `code` (e.g. 6 NotLeaderForPartition, 56 StorageError) instead of being served.
+#[no_mangle]
+pub unsafe extern "C" fn hw_broker_fail_next(
+    b: *mut hw_broker,
+    api_key: u16,
+    count: u32,
+    code: i16,
+) -> *mut hw_error {
+    guard(|| {
+        arg(b, "b")?.inner.fail_next(api_key, count, code);
+        Ok(())
+    })
+}
+
+/// Fault injection: the next `count` requests of `api_key` close their connection unanswered.
+#[no_mangle]
+pub unsafe extern "C" fn hw_broker_drop_next(
+    b: *mut hw_broker,
+    api_key: u16,
+    count: u32,
+) -> *mut hw_error {
+    guard(|| {
+        arg(b, "b")?.inner.drop_next(api_key, count);
+        Ok(())
+    })
+}
+
+/// Fault injection: every request of `api_key` waits `delay_ms` before it is served (0 clears).
+#[no_mangle]
+pub unsafe extern "C" fn hw_broker_delay(
+    b: *mut hw_broker,
+    api_key: u16,
+    delay_ms: u32,
+) -> *mut hw_error {
+    guard(|| {
+        let d = (delay_ms > 0).then(|| std::time::Duration::from_millis(delay_ms as u64));
+        arg(b, "b")?.inner.delay(api_key, d);
+        Ok(())
+    })
+}
+
+/// The id of the broker's `index`-th SPU (5001, 5002, ...), written to `*out` on success.
+#[no_mangle]
+pub unsafe extern "C" fn hw_broker_spu_id(
+    b: *const hw_broker,
+    index: u32,
+    out: *mut i32,
+) -> *mut hw_error {
+    guard(|| {
+        let ids = arg(b, "b")?.inner.spu_ids();
+        let out = out_arg(out, "out")?;
+        let id = *ids.get(index as usize).ok_or_else(|| {
+            hw::Error::invalid(format!(
+                "the broker has {} SPUs; there is no SPU #{index}",
+                ids.len()
+            ))
+        })?;
+        *out = id;
+        Ok(())
+    })
+}
+
+/// Stops SPU `spu_id` (its partitions fail over to in-sync followers, or wait offline).
+#[no_mangle]
+pub unsafe extern "C" fn hw_broker_stop_spu(b: *mut hw_broker, spu_id: i32) -> *mut hw_error {
+    guard(|| {
+        let b = arg(b, "b")?;
+        hw::runtime::block_on(b.inner.stop_spu(spu_id))
+    })
+}
+
+/// Starts a stopped SPU again on the same port.
+#[no_mangle]
+pub unsafe extern "C" fn hw_broker_start_spu(b: *mut hw_broker, spu_id: i32) -> *mut hw_error {
+    guard(|| {
+        let b = arg(b, "b")?;
+        hw::runtime::block_on(b.inner.start_spu(spu_id))
+    })
+}
+
 /// A record as the broker stores it, read from an `hw_record_list`. Every pointer is owned by the
 /// list: valid until `hw_record_list_free`.
 #[repr(C)]

@@ -1052,7 +1052,61 @@ static void test_vectors_partitioner_keyless(void) {
 
 /* ------------------------------------------------------------------------------------------ */
 
+/* Fault injection per error class, through the C ABI: the exact outcome a C user sees. */
+static void test_fault_injection(void) {
+    hw_broker *b = NULL;
+    OK(hw_broker_start(1, NULL, &b));
+    OK(hw_broker_create_topic(b, "faults", 1));
+    hw_config *cfg = hw_config_new();
+    OK(hw_config_set(cfg, "linger_ms", "0"));
+    OK(hw_config_set(cfg, "retry_backoff_ms", "5"));
+    OK(hw_config_set(cfg, "max_retries", "3"));
+    hw_producer *p = NULL;
+    hw_error *ce = hw_producer_connect(hw_broker_endpoint(b), "faults", cfg, &p);
+    hw_config_free(cfg);
+    OK(ce);
+    hw_record_metadata m;
+    const uint8_t *v = (const uint8_t *)"x";
+    /* NotLeaderForPartition is retriable: retried, then stored once. */
+    OK(hw_broker_fail_next(b, 0, 2, 6));
+    OK(hw_producer_send_sync(p, NULL, 0, v, 1, &m));
+    CHECK(m.offset == 0);
+    /* StorageError is not: that record fails with the broker's code. */
+    OK(hw_broker_fail_next(b, 0, 1, 56));
+    hw_error *e = hw_producer_send_sync(p, NULL, 0, v, 1, &m);
+    CHECK(e && hw_error_code(e) == HW_ERROR_KIND_BROKER && hw_error_broker_code(e) == 56 && !hw_error_is_retriable(e));
+    hw_error_free(e);
+    /* CompressionError and TopicNotFound map to their own kinds. */
+    OK(hw_broker_fail_next(b, 0, 1, 9000));
+    EXPECT_KIND(hw_producer_send_sync(p, NULL, 0, v, 1, &m), HW_ERROR_KIND_COMPRESSION);
+    OK(hw_broker_fail_next(b, 0, 1, 2001));
+    EXPECT_KIND(hw_producer_send_sync(p, NULL, 0, v, 1, &m), HW_ERROR_KIND_UNKNOWN_TOPIC);
+    /* A dropped connection is retried. */
+    OK(hw_broker_drop_next(b, 0, 1));
+    OK(hw_producer_send_sync(p, NULL, 0, v, 1, &m));
+    CHECK(m.offset == 1);
+    /* SPU stopped and started: the send waits and lands. */
+    int32_t spu = 0;
+    OK(hw_broker_spu_id(b, 0, &spu));
+    CHECK(spu == 5001);
+    EXPECT_KIND(hw_broker_spu_id(b, 1, &spu), HW_ERROR_KIND_INVALID_ARGUMENT);
+    OK(hw_broker_stop_spu(b, 5001));
+    OK(hw_broker_start_spu(b, 5001));
+    OK(hw_producer_send_sync(p, NULL, 0, v, 1, &m));
+    CHECK(m.offset >= 2);
+    /* Delays: set and cleared. */
+    OK(hw_broker_delay(b, 0, 10));
+    OK(hw_producer_send_sync(p, NULL, 0, v, 1, &m));
+    OK(hw_broker_delay(b, 0, 0));
+    EXPECT_KIND(hw_broker_fail_next(NULL, 0, 1, 6), HW_ERROR_KIND_INVALID_ARGUMENT);
+    /* close reports the earlier failures nobody flushed (documented); free succeeds. */
+    hw_error_free(hw_producer_close(p, HW_TIMEOUT_INFINITE));
+    OK(hw_producer_free(p));
+    hw_broker_stop(b);
+}
+
 static const test_case TESTS[] = {
+    {"fault injection per error class", test_fault_injection},
     {"error accessors are NULL-safe", test_error_accessors_null_safe},
     {"vectors: error kinds", test_vectors_error_kinds},
     {"vectors: config inputs and unknown keys", test_vectors_config},
