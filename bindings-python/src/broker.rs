@@ -202,6 +202,34 @@ impl PyTestBroker {
         Ok(())
     }
 
+    /// Every request of `api_key` waits `seconds` before it is served (`None` clears).
+    #[pyo3(signature = (api_key, seconds=None))]
+    fn delay(&self, api_key: u16, seconds: Option<f64>) -> PyResult<()> {
+        let d = match seconds {
+            Some(s) if s.is_finite() && s >= 0.0 => Some(std::time::Duration::from_secs_f64(s)),
+            Some(s) => {
+                return Err(pyo3::exceptions::PyValueError::new_err(format!(
+                    "delay must be a non-negative number of seconds, got {s}"
+                )))
+            }
+            None => None,
+        };
+        self.broker()?.delay(api_key, d);
+        Ok(())
+    }
+    /// Stops SPU `id` (its partitions fail over to in-sync followers, or wait offline).
+    fn stop_spu(&self, py: Python<'_>, id: i32) -> PyResult<()> {
+        let b = self.broker()?;
+        py.allow_threads(|| headwater::runtime::block_on(b.stop_spu(id)))
+            .map_err(to_pyerr)
+    }
+    /// Starts a stopped SPU again on the same port.
+    fn start_spu(&self, py: Python<'_>, id: i32) -> PyResult<()> {
+        let b = self.broker()?;
+        py.allow_threads(|| headwater::runtime::block_on(b.start_spu(id)))
+            .map_err(to_pyerr)
+    }
+
     /// Broker counters as a dict.
     fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let s = self.broker()?.stats();
