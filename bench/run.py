@@ -87,6 +87,8 @@ CLIENTS = {
     "fluvio-python (official)": (fluvio_python, lambda: INTEROP_PY.exists()),
 }
 OFFICIAL = "fluvio-rust (official)"
+# BENCH_CLIENTS=headwater-rust,headwater-c,... runs a subset; the others are reported as not run.
+ONLY = [c for c in os.environ.get("BENCH_CLIENTS", "").split(",") if c]
 
 
 def workloads():
@@ -185,6 +187,10 @@ def main():
         for i, (client, w) in enumerate(plan):
             cmd_of, available = CLIENTS[client]
             entry = {"client": client, "workload": label(w), **{k: v for k, v in w.items() if k not in ("records", "seconds")}}
+            if ONLY and not any(client.startswith(o) for o in ONLY):
+                entry["skipped"] = True
+                results.append(entry)
+                continue
             if not available():
                 entry["missing"] = True
                 results.append(entry)
@@ -237,6 +243,8 @@ def write(results):
     for r in results:
         if r.get("missing"):
             lines.append(f"| {r['client']} | {r['workload']} | not built yet | | | | | |")
+            continue
+        if r.get("skipped"):
             continue
         if r.get("error"):
             lines.append(f"| {r['client']} | {r['workload']} | error: {r['error'][:80]} | | | | | |")

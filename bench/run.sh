@@ -9,6 +9,8 @@ cargo build -p headwater-cli "${flag[@]}"
 bash tests/interop/setup.sh
 (cd tests/interop && cargo build "${flag[@]}" --locked)
 for d in bindings-*/; do
+  lang="${d#bindings-}"; lang="${lang%/}"
+  if [[ -n "${BENCH_CLIENTS:-}" && ",${BENCH_CLIENTS}," != *",headwater-$lang,"* ]]; then continue; fi
   if [[ -f "$d/Makefile" ]] && grep -q '^bench-build:' "$d/Makefile"; then
     make -C "$d" bench-build PROFILE="$profile"
   fi
