@@ -4,8 +4,9 @@
 //! - every native method runs inside [`run`]: a `catch_unwind` boundary that turns a core
 //!   [`headwater::Error`] into a `HeadwaterException`, a missing argument into a
 //!   `NullPointerException`, and a panic into a `HeadwaterException` with code `INTERNAL`;
-//! - delivery results complete a `CompletableFuture` from core's runtime threads, which are attached
-//!   to the JVM only for the span of that callback ([`with_attached`]) and inside a local frame, so
+//! - delivery results complete `CompletableFuture`s from core's runtime threads, a group of them at a
+//!   time (`producer`'s `Group`: one `Native.completeAll` call per group, see [`complete_all`]), on a
+//!   thread attached to the JVM only for that span ([`with_attached`]) and inside a local frame, so
 //!   no local reference outlives it and no runtime thread keeps the JVM from exiting;
 //! - core's log events go to `System.getLogger("headwater")` through `Native.log`.
 //!
@@ -22,7 +23,8 @@ use std::sync::{Arc, OnceLock};
 
 use headwater::Error;
 use jni::objects::{
-    GlobalRef, JClass, JMethodID, JObject, JObjectArray, JStaticMethodID, JString, JValue,
+    GlobalRef, JClass, JIntArray, JMethodID, JObject, JObjectArray, JStaticMethodID, JString,
+    JValue,
 };
 use jni::signature::{Primitive, ReturnType};
 use jni::sys::jint;
@@ -32,14 +34,12 @@ use jni::{JNIEnv, JavaVM};
 /// thread (so with the binding's class loader, which a freshly attached thread would not have).
 struct Cache {
     vm: JavaVM,
-    metadata_cls: GlobalRef,
-    metadata_ctor: JMethodID,
     exception_cls: GlobalRef,
     exception_ctor: JMethodID,
-    future_complete: JMethodID,
-    future_fail: JMethodID,
+    throwable_cls: GlobalRef,
     native_cls: GlobalRef,
     native_log: JStaticMethodID,
+    native_complete_all: JStaticMethodID,
 }
 
 static CACHE: OnceLock<Cache> = OnceLock::new();
@@ -145,6 +145,7 @@ pub(crate) fn new_exception<'l>(env: &mut JNIEnv<'l>, e: &Error) -> R<JObject<'l
             ],
         )?
     };
+    env.delete_local_ref(msg)?;
     Ok(ex)
 }
 
@@ -166,54 +167,119 @@ pub(crate) fn with_attached(f: impl FnOnce(&mut JNIEnv<'_>, &'static Cache) -> R
     }));
 }
 
-/// Completes `future` (a `CompletableFuture<RecordMetadata>`) with a delivery result.
-pub(crate) fn complete_future(
-    future: GlobalRef,
-    topic: GlobalRef,
-    result: headwater::Result<headwater::RecordMetadata>,
+/// Completes a group of futures with their outcomes in one attached span and one call to
+/// `Native.completeAll(topic, futures, slots, partitions, offsets, timestamps, errors)`, which builds
+/// each `RecordMetadata` and completes each future in Java. `futures` is a global reference to an
+/// array of futures (deleted here); outcome `i` is for `futures[slots[i]]`, or for `futures[i]`
+/// without `slots` (a `sendAll` call's own array).
+pub(crate) fn complete_all(
+    topic: &GlobalRef,
+    futures: producer::ArrayRef,
+    slots: Option<Vec<jint>>,
+    outcomes: Vec<Option<producer::Outcome>>,
 ) {
-    with_attached(move |env, c| {
-        match &result {
-            Ok(m) => {
-                let cls: &JClass = c.metadata_cls.as_obj().into();
-                // SAFETY: ids were looked up with these exact signatures in `init`.
-                unsafe {
-                    let meta = env.new_object_unchecked(
-                        cls,
-                        c.metadata_ctor,
-                        &[
-                            JValue::Object(topic.as_obj()).as_jni(),
-                            JValue::Int(m.partition as jint).as_jni(),
-                            JValue::Long(m.offset).as_jni(),
-                            JValue::Long(m.timestamp).as_jni(),
-                        ],
-                    )?;
-                    env.call_method_unchecked(
-                        future.as_obj(),
-                        c.future_complete,
-                        ReturnType::Primitive(Primitive::Boolean),
-                        &[JValue::Object(&meta).as_jni()],
-                    )?;
-                }
+    with_attached(|env, c| {
+        // SAFETY: a live global reference to an `Object[]`; borrowed, never deleted as a local.
+        let arr = unsafe { JObject::from_raw(futures.0) };
+        let result = call_complete_all(env, c, topic, &arr, slots.as_deref(), &outcomes);
+        // Released here, while the thread is attached, whatever happened.
+        delete_global_refs(env, std::iter::once(futures.0));
+        result
+    });
+}
+
+fn delete_global_refs(env: &mut JNIEnv<'_>, refs: impl Iterator<Item = jni::sys::jobject>) {
+    let raw = env.get_raw();
+    for r in refs {
+        // SAFETY: each is a live global reference this binding created and nothing else deletes.
+        unsafe { ((**raw).DeleteGlobalRef.expect("JNI DeleteGlobalRef"))(raw, r) };
+    }
+}
+
+/// `Native.completeAll(topic, futures, partitions, offsets, timestamps, errors)`; `errors` is null
+/// when every outcome is a success.
+fn call_complete_all(
+    env: &mut JNIEnv<'_>,
+    c: &Cache,
+    topic: &GlobalRef,
+    futures: &JObject<'_>,
+    slots: Option<&[jint]>,
+    outcomes: &[Option<producer::Outcome>],
+) -> R<()> {
+    let n = outcomes.len();
+    let mut partitions = Vec::with_capacity(n);
+    let mut offsets = Vec::with_capacity(n);
+    let mut timestamps = Vec::with_capacity(n);
+    let mut failed = false;
+    for o in outcomes {
+        match o {
+            Some(Ok((p, off, t))) => {
+                partitions.push(*p as jint);
+                offsets.push(*off);
+                timestamps.push(*t);
             }
-            Err(e) => {
-                let ex = new_exception(env, e)?;
-                // SAFETY: as above.
-                unsafe {
-                    env.call_method_unchecked(
-                        future.as_obj(),
-                        c.future_fail,
-                        ReturnType::Primitive(Primitive::Boolean),
-                        &[JValue::Object(&ex).as_jni()],
-                    )?;
-                }
+            _ => {
+                failed = true;
+                partitions.push(0);
+                offsets.push(0);
+                timestamps.push(0);
             }
         }
-        // Global references are released here, while the thread is still attached.
-        drop(future);
-        drop(topic);
-        Ok(())
-    });
+    }
+    let n = n as i32;
+    let parts = env.new_int_array(n)?;
+    env.set_int_array_region(&parts, 0, &partitions)?;
+    let offs = env.new_long_array(n)?;
+    env.set_long_array_region(&offs, 0, &offsets)?;
+    let times = env.new_long_array(n)?;
+    env.set_long_array_region(&times, 0, &timestamps)?;
+    let slots = match slots {
+        Some(s) => {
+            let a = env.new_int_array(n)?;
+            env.set_int_array_region(&a, 0, s)?;
+            a
+        }
+        None => JIntArray::default(),
+    };
+    let errors = if failed {
+        let throwable_cls: &JClass = c.throwable_cls.as_obj().into();
+        let errors = env.new_object_array(n, throwable_cls, JObject::null())?;
+        for (i, o) in outcomes.iter().enumerate() {
+            let ex = match o {
+                Some(Ok(_)) => continue,
+                Some(Err(err)) => new_exception(env, err)?,
+                None => new_exception(
+                    env,
+                    &Error::internal("a record's delivery result went missing"),
+                )?,
+            };
+            env.set_object_array_element(&errors, i as i32, &ex)?;
+            env.delete_local_ref(ex)?;
+        }
+        errors
+    } else {
+        JObjectArray::default()
+    };
+    let cls: &JClass = c.native_cls.as_obj().into();
+    // SAFETY: `completeAll(Ljava/lang/String;[Ljava/lang/Object;[I[I[J[J[Ljava/lang/Throwable;)V`
+    // was looked up in `init`.
+    unsafe {
+        env.call_static_method_unchecked(
+            cls,
+            c.native_complete_all,
+            ReturnType::Primitive(Primitive::Void),
+            &[
+                JValue::Object(topic.as_obj()).as_jni(),
+                JValue::Object(futures).as_jni(),
+                JValue::Object(&slots).as_jni(),
+                JValue::Object(&parts).as_jni(),
+                JValue::Object(&offs).as_jni(),
+                JValue::Object(&times).as_jni(),
+                JValue::Object(&errors).as_jni(),
+            ],
+        )?;
+    }
+    Ok(())
 }
 
 fn log_to_java(level: tracing::Level, target: &str, message: &str) {
@@ -322,33 +388,29 @@ pub extern "system" fn Java_io_headwater_Native_init(
 ) {
     run(&mut env, (), |env| {
         if CACHE.get().is_none() {
-            let metadata = env.find_class("io/headwater/RecordMetadata")?;
-            let metadata_ctor =
-                env.get_method_id(&metadata, "<init>", "(Ljava/lang/String;IJJ)V")?;
             let exception = env.find_class("io/headwater/HeadwaterException")?;
             let exception_ctor =
                 env.get_method_id(&exception, "<init>", "(ILjava/lang/String;ZZI)V")?;
-            let future = env.find_class("java/util/concurrent/CompletableFuture")?;
-            let future_complete =
-                env.get_method_id(&future, "complete", "(Ljava/lang/Object;)Z")?;
-            let future_fail =
-                env.get_method_id(&future, "completeExceptionally", "(Ljava/lang/Throwable;)Z")?;
+            let throwable = env.find_class("java/lang/Throwable")?;
             let native = env.find_class("io/headwater/Native")?;
             let native_log = env.get_static_method_id(
                 &native,
                 "log",
                 "(ILjava/lang/String;Ljava/lang/String;)V",
             )?;
+            let native_complete_all = env.get_static_method_id(
+                &native,
+                "completeAll",
+                "(Ljava/lang/String;[Ljava/lang/Object;[I[I[J[J[Ljava/lang/Throwable;)V",
+            )?;
             let c = Cache {
                 vm: env.get_java_vm()?,
-                metadata_cls: env.new_global_ref(metadata)?,
-                metadata_ctor,
                 exception_cls: env.new_global_ref(exception)?,
                 exception_ctor,
-                future_complete,
-                future_fail,
+                throwable_cls: env.new_global_ref(throwable)?,
                 native_cls: env.new_global_ref(native)?,
                 native_log,
+                native_complete_all,
             };
             let _ = CACHE.set(c);
         }

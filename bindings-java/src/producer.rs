@@ -1,21 +1,364 @@
 //! `io.headwater.Producer`'s native half.
+//!
+//! Futures are completed in groups, not one by one. `Producer.send` puts each future in a slot of a
+//! Java array (`Object[4096]`, a fresh one when full) and passes the array, its id and the slot;
+//! each send joins the producer's open [`Group`] (records sent one after another into one array,
+//! closed at its first completion or by `flush`/`close`), which holds one global reference to the
+//! array. When the group's last outstanding record completes, every future of the group is
+//! completed in one attached span with one call into Java (`Native.completeAll`). Per record that leaves no JNI call at all on the
+//! completing side and no global reference on the sending side; a thread attach, a `RecordMetadata`
+//! constructor call and a `complete` call through JNI per record become a handful of JNI calls per
+//! group. Core runs a batch's callbacks one after another on one thread, so a group normally
+//! completes with the last record of its last batch, and none is held back longer than the batches
+//! its records are in. `sendAll` works the same way with the call's own array of futures.
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use headwater::{Producer, Record};
 use jni::objects::{
     GlobalRef, JByteArray, JClass, JIntArray, JLongArray, JObject, JObjectArray, JString,
 };
-use jni::sys::{jint, jlong, jlongArray};
+use jni::sys::{jbyte, jint, jlong, jlongArray, jobject};
 use jni::JNIEnv;
 
-use crate::{complete_future, config, run, string, Fail, R};
+use crate::{complete_all, config, run, string, Fail, R};
 
 /// What the Java `Producer` points at.
 struct JProducer {
     inner: Producer,
     /// The topic as a Java string, shared by every `RecordMetadata` this producer completes.
     topic: GlobalRef,
+    /// The group new sends join.
+    open: Mutex<Option<Arc<Group>>>,
+    /// Groups (of `send`s and of `sendAll` calls) not delivered yet.
+    tracker: Arc<Tracker>,
+}
+
+/// Which groups of a producer are not delivered yet, so `flush`/`close` can wait for the ones that
+/// hold records sent before them: core completes every batch before its flush returns, but a group
+/// can also hold a record of a batch that core's flush did not wait for (another thread's record, or
+/// one whose callback core ran later on a task), and its futures must still be complete when `flush`
+/// returns.
+#[derive(Default)]
+struct Tracker {
+    st: Mutex<(u64, std::collections::BTreeSet<u64>)>,
+    cv: std::sync::Condvar,
+}
+
+thread_local! {
+    /// Set while this thread completes futures: a `flush` from a dependent stage must not wait for
+    /// the group being delivered.
+    static DELIVERING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+impl Tracker {
+    /// A new group's sequence number.
+    fn open(&self) -> u64 {
+        let mut st = self.st.lock().unwrap_or_else(|e| e.into_inner());
+        st.0 += 1;
+        let seq = st.0;
+        st.1.insert(seq);
+        seq
+    }
+    /// The last sequence number handed out.
+    fn last(&self) -> u64 {
+        self.st.lock().unwrap_or_else(|e| e.into_inner()).0
+    }
+    fn delivered(&self, seq: u64) {
+        let mut st = self.st.lock().unwrap_or_else(|e| e.into_inner());
+        st.1.remove(&seq);
+        drop(st);
+        self.cv.notify_all();
+    }
+    /// Waits until every group up to `seq` is delivered; false if `timeout` ran out first.
+    fn wait_upto(&self, seq: u64, timeout: Option<Duration>) -> bool {
+        if DELIVERING.with(|d| d.get()) {
+            return true;
+        }
+        let deadline = timeout.map(|t| std::time::Instant::now() + t);
+        let mut st = self.st.lock().unwrap_or_else(|e| e.into_inner());
+        while st.1.first().is_some_and(|&first| first <= seq) {
+            st = match deadline {
+                None => self.cv.wait(st).unwrap_or_else(|e| e.into_inner()),
+                Some(d) => {
+                    let left = d.saturating_duration_since(std::time::Instant::now());
+                    if left.is_zero() {
+                        return false;
+                    }
+                    self.cv
+                        .wait_timeout(st, left)
+                        .unwrap_or_else(|e| e.into_inner())
+                        .0
+                }
+            };
+        }
+        true
+    }
+}
+
+/// Completes a group's futures (see [`complete_all`]) and marks it delivered.
+fn deliver(
+    tracker: &Tracker,
+    seq: u64,
+    topic: &GlobalRef,
+    futures: ArrayRef,
+    slots: Option<Vec<jint>>,
+    outcomes: Vec<Option<Outcome>>,
+) {
+    let was = DELIVERING.with(|d| d.replace(true));
+    complete_all(topic, futures, slots, outcomes);
+    DELIVERING.with(|d| d.set(was));
+    tracker.delivered(seq);
+}
+
+/// A raw JNI global reference (to an array of futures), deleted by [`complete_all`] on an attached
+/// thread. Plain `jobject` rather than `GlobalRef`: no allocation and no attach on drop.
+pub(crate) struct ArrayRef(pub(crate) jobject);
+// SAFETY: a global reference may be used from any attached thread.
+unsafe impl Send for ArrayRef {}
+unsafe impl Sync for ArrayRef {}
+
+/// Where a record landed (partition, offset, timestamp), or why it failed.
+pub(crate) type Outcome = headwater::Result<(u32, i64, i64)>;
+
+#[derive(Default)]
+struct GroupState {
+    /// (slot in the array, outcome once known), in the order the records joined.
+    entries: Vec<(jint, Option<Outcome>)>,
+    /// Entries whose outcome is not known yet.
+    outstanding: usize,
+    /// No more records join (set at the first completion): the group is delivered exactly once.
+    closed: bool,
+}
+
+/// Records of one producer whose futures sit in one Java array, completed together.
+pub(crate) struct Group {
+    /// This group's number in the producer's [`Tracker`].
+    seq: u64,
+    tracker: Arc<Tracker>,
+    /// Global reference to the array of futures (deleted at delivery).
+    array: ArrayRef,
+    /// The Java side's id of that array.
+    array_id: jlong,
+    st: Mutex<GroupState>,
+    topic: GlobalRef,
+}
+
+impl Group {
+    /// Records the outcome of entry `pos`; the last outstanding one completes the whole group.
+    fn done(&self, pos: usize, r: headwater::Result<headwater::RecordMetadata>) {
+        let ready = {
+            let mut st = self.st.lock().unwrap_or_else(|e| e.into_inner());
+            st.closed = true;
+            st.entries[pos].1 = Some(r.map(|m| (m.partition, m.offset, m.timestamp)));
+            st.outstanding -= 1;
+            (st.outstanding == 0).then(|| std::mem::take(&mut st.entries))
+        };
+        if let Some(entries) = ready {
+            let (slots, outcomes): (Vec<jint>, Vec<Option<Outcome>>) = entries.into_iter().unzip();
+            deliver(
+                &self.tracker,
+                self.seq,
+                &self.topic,
+                ArrayRef(self.array.0),
+                Some(slots),
+                outcomes,
+            );
+        }
+    }
+}
+
+impl JProducer {
+    /// Closes the open group: later sends start a new one. `flush`/`close` do this first, so every
+    /// future of a record whose `send` returned before them is complete when they return (its group
+    /// holds no record sent after them).
+    fn close_open_group(&self) {
+        if let Some(g) = self.open.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            g.st.lock().unwrap_or_else(|e| e.into_inner()).closed = true;
+        }
+    }
+
+    /// `flush`/`close`: closes the open group, runs `f` (core's flush or close), then waits (within
+    /// `timeout` overall) until every group that existed before is delivered, unless `f` timed out.
+    fn flushing(
+        &self,
+        timeout: Option<Duration>,
+        f: impl FnOnce() -> headwater::Result<()>,
+    ) -> headwater::Result<()> {
+        let start = std::time::Instant::now();
+        self.close_open_group();
+        let upto = self.tracker.last();
+        let r = f();
+        if matches!(&r, Err(e) if e.kind == headwater::ErrorKind::Timeout) {
+            return r;
+        }
+        let left = timeout.map(|t| t.saturating_sub(start.elapsed()));
+        if !self.tracker.wait_upto(upto, left) {
+            return Err(headwater::Error::timeout(format!(
+                "flush did not complete within {:?}: some futures are not completed yet",
+                timeout.unwrap_or_default()
+            )));
+        }
+        r
+    }
+
+    /// Adds slot `slot` of array `array` (id `array_id`) to the open group, or to a new group if the
+    /// open one is closed or for another array; returns the group and the entry's position. Call
+    /// only for a record core has accepted, from the sending (attached) thread.
+    fn join(
+        &self,
+        env: &mut JNIEnv<'_>,
+        array: &JObjectArray<'_>,
+        array_id: jlong,
+        slot: jint,
+    ) -> R<(Arc<Group>, usize)> {
+        let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(g) = &*open {
+            if g.array_id == array_id {
+                let mut st = g.st.lock().unwrap_or_else(|e| e.into_inner());
+                if !st.closed {
+                    st.entries.push((slot, None));
+                    st.outstanding += 1;
+                    return Ok((g.clone(), st.entries.len() - 1));
+                }
+            }
+        }
+        let array = global_ref(env, array)?;
+        let g = Arc::new(Group {
+            seq: self.tracker.open(),
+            tracker: self.tracker.clone(),
+            array,
+            array_id,
+            st: Mutex::new(GroupState {
+                entries: vec![(slot, None)],
+                outstanding: 1,
+                closed: false,
+            }),
+            topic: self.topic.clone(),
+        });
+        *open = Some(g.clone());
+        Ok((g, 0))
+    }
+}
+
+/// A new global reference to `obj`, owned by the returned [`ArrayRef`].
+fn global_ref(env: &mut JNIEnv<'_>, obj: &JObject<'_>) -> R<ArrayRef> {
+    let raw = env.get_raw();
+    // SAFETY: a valid env of this thread and a live local reference.
+    let g = unsafe { ((**raw).NewGlobalRef.expect("JNI NewGlobalRef"))(raw, obj.as_raw()) };
+    if g.is_null() {
+        return Err(Fail::Jni(jni::errors::Error::NullPtr("NewGlobalRef")));
+    }
+    Ok(ArrayRef(g))
+}
+
+fn array_len(env: &mut JNIEnv<'_>, array: &JByteArray<'_>) -> R<usize> {
+    if array.is_null() {
+        return Err(Fail::Null("packed records"));
+    }
+    Ok(env.get_array_length(array)? as usize)
+}
+
+/// A `byte[]` read in place (`GetPrimitiveArrayCritical`): no other JNI call may be made while one
+/// is held; dropping it releases the array without copying back.
+struct Critical {
+    env: *mut jni::sys::JNIEnv,
+    array: jobject,
+    data: *const u8,
+    len: usize,
+}
+
+impl Critical {
+    /// `len` is the array's length, read before (no JNI call may come between two `new`s).
+    fn new(env: &mut JNIEnv<'_>, array: &JByteArray<'_>, len: usize) -> R<Critical> {
+        let raw = env.get_raw();
+        // SAFETY: a valid env of this thread and a live local reference to a byte[].
+        let data = unsafe {
+            ((**raw)
+                .GetPrimitiveArrayCritical
+                .expect("JNI GetPrimitiveArrayCritical"))(
+                raw, array.as_raw(), std::ptr::null_mut()
+            )
+        };
+        if data.is_null() {
+            return Err(Fail::Jni(jni::errors::Error::NullPtr(
+                "GetPrimitiveArrayCritical",
+            )));
+        }
+        Ok(Critical {
+            env: raw,
+            array: array.as_raw(),
+            data: data as *const u8,
+            len,
+        })
+    }
+
+    fn bytes(&self) -> &[u8] {
+        if self.len == 0 {
+            return &[];
+        }
+        // SAFETY: the VM gave `len` bytes at `data`, valid until release (in `drop`).
+        unsafe { std::slice::from_raw_parts(self.data, self.len) }
+    }
+}
+
+impl Drop for Critical {
+    fn drop(&mut self) {
+        // SAFETY: releases what `new` acquired, on the same thread, without copying back.
+        unsafe {
+            ((**self.env)
+                .ReleasePrimitiveArrayCritical
+                .expect("JNI ReleasePrimitiveArrayCritical"))(
+                self.env,
+                self.array,
+                self.data as *mut std::ffi::c_void,
+                jni::sys::JNI_ABORT,
+            )
+        };
+    }
+}
+
+/// Records up to this size are read into a stack buffer (no allocation per send).
+const STACK_BYTES: usize = 1024;
+
+/// Runs `f` with the bytes of `arr` (`None` for a null array). Up to [`STACK_BYTES`] are copied into
+/// an uninitialised stack buffer with raw JNI calls: no allocation, no zero-filling, no extra
+/// exception checks on the per-record path.
+fn with_bytes<T>(
+    env: &mut JNIEnv<'_>,
+    arr: &JByteArray<'_>,
+    f: impl FnOnce(&mut JNIEnv<'_>, Option<&[u8]>) -> R<T>,
+) -> R<T> {
+    if arr.is_null() {
+        return f(env, None);
+    }
+    let raw = env.get_raw();
+    // SAFETY: a valid env of this thread and a live, non-null local reference to a byte[].
+    let len = unsafe { ((**raw).GetArrayLength.expect("JNI GetArrayLength"))(raw, arr.as_raw()) };
+    let len = usize::try_from(len)
+        .map_err(|_| Fail::Jni(jni::errors::Error::JniCall(jni::errors::JniError::Unknown)))?;
+    if len <= STACK_BYTES {
+        let mut buf = std::mem::MaybeUninit::<[u8; STACK_BYTES]>::uninit();
+        let ptr = buf.as_mut_ptr().cast::<jbyte>();
+        // SAFETY: `ptr` has room for `len` bytes; the region [0, len) of the array exists, so the
+        // call cannot raise ArrayIndexOutOfBounds.
+        unsafe {
+            ((**raw).GetByteArrayRegion.expect("JNI GetByteArrayRegion"))(
+                raw,
+                arr.as_raw(),
+                0,
+                len as jint,
+                ptr,
+            )
+        };
+        // SAFETY: the JVM wrote exactly `len` bytes at `ptr`.
+        let bytes = unsafe { std::slice::from_raw_parts(ptr.cast::<u8>(), len) };
+        f(env, Some(bytes))
+    } else {
+        let v = env.convert_byte_array(arr)?;
+        f(env, Some(&v))
+    }
 }
 
 /// No timestamp (`Long.MIN_VALUE` on the Java side).
@@ -58,14 +401,21 @@ pub extern "system" fn Java_io_headwater_Native_producerConnect<'l>(
         let cfg = config(env, &keys, &values)?;
         let inner = Producer::connect_blocking(&ep, &t, cfg)?;
         let topic = env.new_global_ref(&topic)?;
-        Ok(Box::into_raw(Box::new(JProducer { inner, topic })) as jlong)
+        Ok(Box::into_raw(Box::new(JProducer {
+            inner,
+            topic,
+            open: Mutex::new(None),
+            tracker: Arc::default(),
+        })) as jlong)
     })
 }
 
 /// `static native void producerSend(long h, byte[] key, byte[] value, int partition, long timestamp,
-/// CompletableFuture<RecordMetadata> future)`: `partition < 0` = partitioner decides,
-/// `timestamp == Long.MIN_VALUE` = now.
+/// Object[] futures, long futuresId, int slot)`: `futures[slot]` is this record's
+/// `CompletableFuture<RecordMetadata>`; `futuresId` identifies the array (see the module doc).
+/// `partition < 0` = partitioner decides, `timestamp == Long.MIN_VALUE` = now.
 #[no_mangle]
+#[allow(clippy::too_many_arguments)]
 pub extern "system" fn Java_io_headwater_Native_producerSend<'l>(
     mut env: JNIEnv<'l>,
     _cls: JClass<'l>,
@@ -74,30 +424,103 @@ pub extern "system" fn Java_io_headwater_Native_producerSend<'l>(
     value: JByteArray<'l>,
     partition: jint,
     timestamp: jlong,
-    future: JObject<'l>,
+    futures: JObjectArray<'l>,
+    futures_id: jlong,
+    slot: jint,
 ) {
     run(&mut env, (), |env| {
         let p = producer(handle)?;
-        if future.is_null() {
-            return Err(Fail::Null("future"));
+        if futures.is_null() {
+            return Err(Fail::Null("futures"));
         }
-        let key = bytes(env, &key)?;
-        let value = bytes(env, &value)?.ok_or(Fail::Null("value"))?;
         let partition = (partition >= 0).then_some(partition as u32);
         let ts = (timestamp != NO_TIMESTAMP).then_some(timestamp);
-        let out = p
-            .inner
-            .send_blocking(key.as_deref(), &value, partition, ts)?;
-        let future = env.new_global_ref(future)?;
-        let topic = p.topic.clone();
-        out.on_done(move |res| complete_future(future, topic, res));
+        let out = with_bytes(env, &key, |env, key| {
+            with_bytes(env, &value, |_, value| {
+                let value = value.ok_or(Fail::Null("value"))?;
+                Ok(p.inner.send_blocking(key, value, partition, ts)?)
+            })
+        })?;
+        // After the send: a rejected record joins no group. (Should this fail, out of memory, the
+        // record still goes out; only its future is not completed.)
+        let (group, pos) = p.join(env, &futures, futures_id, slot)?;
+        out.on_done(move |res| group.done(pos, res));
         Ok(())
     })
 }
 
+/// The futures of one `sendAll` call, completed together (one attached span, one call into Java with
+/// the call's own array) once every record's outcome is known.
+struct CallGroup {
+    seq: u64,
+    tracker: Arc<Tracker>,
+    /// Global reference to the call's `Object[]` of futures (deleted by [`complete_all`]).
+    futures: ArrayRef,
+    st: Mutex<(Vec<Option<Outcome>>, usize)>,
+    topic: GlobalRef,
+}
+
+impl CallGroup {
+    fn done(&self, i: usize, r: headwater::Result<headwater::RecordMetadata>) {
+        let ready = {
+            let mut st = self.st.lock().unwrap_or_else(|e| e.into_inner());
+            st.0[i] = Some(r.map(|m| (m.partition, m.offset, m.timestamp)));
+            st.1 -= 1;
+            (st.1 == 0).then(|| std::mem::take(&mut st.0))
+        };
+        if let Some(outcomes) = ready {
+            deliver(
+                &self.tracker,
+                self.seq,
+                &self.topic,
+                ArrayRef(self.futures.0),
+                None,
+                outcomes,
+            );
+        }
+    }
+}
+
+/// Enqueues `records` (sizes checked first by core) and completes `futures[i]` with record `i`'s
+/// outcome.
+fn send_all(
+    env: &mut JNIEnv<'_>,
+    p: &JProducer,
+    records: &[Record],
+    futures: &JObjectArray<'_>,
+) -> R<()> {
+    if futures.is_null() {
+        return Err(Fail::Null("futures"));
+    }
+    if env.get_array_length(futures)? as usize != records.len() {
+        return Err(Fail::Core(headwater::Error::invalid(
+            "sendAll: one future per record",
+        )));
+    }
+    let outs = p.inner.send_all_blocking(records)?;
+    if outs.is_empty() {
+        return Ok(());
+    }
+    // After the send, as for `send`: a rejected call needs no reference.
+    let arr = global_ref(env, futures)?;
+    let group = Arc::new(CallGroup {
+        seq: p.tracker.open(),
+        tracker: p.tracker.clone(),
+        futures: arr,
+        st: Mutex::new((vec![None; outs.len()], outs.len())),
+        topic: p.topic.clone(),
+    });
+    for (i, out) in outs.into_iter().enumerate() {
+        let g = group.clone();
+        out.on_done(move |res| g.done(i, res));
+    }
+    Ok(())
+}
+
 /// `static native void producerSendAll(long h, byte[][] keys, byte[][] values, int[] partitions,
 /// long[] timestamps, CompletableFuture<?>[] futures)`: one call for many records; nothing is sent
-/// if one is too large (core checks sizes first).
+/// if one is too large (core checks sizes first). `Producer.sendAll` uses it only when the packed
+/// form cannot hold the records (over 2 GiB of keys or values).
 #[no_mangle]
 pub extern "system" fn Java_io_headwater_Native_producerSendAll<'l>(
     mut env: JNIEnv<'l>,
@@ -130,15 +553,76 @@ pub extern "system" fn Java_io_headwater_Native_producerSendAll<'l>(
             env.delete_local_ref(v)?;
             records.push(record);
         }
-        let outs = p.inner.send_all_blocking(&records)?;
-        for (i, out) in outs.into_iter().enumerate() {
-            let f = env.get_object_array_element(&futures, i as i32)?;
-            let future = env.new_global_ref(&f)?;
-            env.delete_local_ref(f)?;
-            let topic = p.topic.clone();
-            out.on_done(move |res| complete_future(future, topic, res));
+        send_all(env, p, &records, &futures)
+    })
+}
+
+/// `static native void producerSendAllPacked(long h, byte[] keys, int[] keyLengths, byte[] values,
+/// int[] valueLengths, int[] partitions, long[] timestamps, Object[] futures)`: `sendAll` with every
+/// key and value in one array each (record `i` takes the next `keyLengths[i]` bytes of `keys`, -1 =
+/// no key, and the next `valueLengths[i]` bytes of `values`): a few JNI calls per call instead of
+/// several per record.
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub extern "system" fn Java_io_headwater_Native_producerSendAllPacked<'l>(
+    mut env: JNIEnv<'l>,
+    _cls: JClass<'l>,
+    handle: jlong,
+    keys: JByteArray<'l>,
+    key_lengths: JIntArray<'l>,
+    values: JByteArray<'l>,
+    value_lengths: JIntArray<'l>,
+    partitions: JIntArray<'l>,
+    timestamps: JLongArray<'l>,
+    futures: JObjectArray<'l>,
+) {
+    run(&mut env, (), |env| {
+        let p = producer(handle)?;
+        let n = env.get_array_length(&value_lengths)? as usize;
+        let ints = |env: &mut JNIEnv<'_>, a: &JIntArray<'_>| -> R<Vec<jint>> {
+            let mut v = vec![0 as jint; n];
+            env.get_int_array_region(a, 0, &mut v)?;
+            Ok(v)
+        };
+        let key_lens = ints(env, &key_lengths)?;
+        let value_lens = ints(env, &value_lengths)?;
+        let parts = ints(env, &partitions)?;
+        let mut times = vec![0 as jlong; n];
+        env.get_long_array_region(&timestamps, 0, &mut times)?;
+        // Read in place (no copy of the packed arrays); no JNI call is made until both are released.
+        let (key_len, value_len) = (array_len(env, &keys)?, array_len(env, &values)?);
+        let key_arr = Critical::new(env, &keys, key_len)?;
+        let value_arr = Critical::new(env, &values, value_len)?;
+        let (key_bytes, value_bytes) = (key_arr.bytes(), value_arr.bytes());
+        let bad = || {
+            Fail::Core(headwater::Error::invalid(
+                "sendAll: inconsistent packed records",
+            ))
+        };
+        let (mut k, mut v) = (0usize, 0usize);
+        let mut records = Vec::with_capacity(n);
+        for i in 0..n {
+            let key = match key_lens[i] {
+                -1 => None,
+                l if l >= 0 => {
+                    let s = key_bytes.get(k..k + l as usize).ok_or_else(bad)?;
+                    k += l as usize;
+                    Some(s.to_vec())
+                }
+                _ => return Err(bad()),
+            };
+            let l = usize::try_from(value_lens[i]).map_err(|_| bad())?;
+            let value = value_bytes.get(v..v + l).ok_or_else(bad)?.to_vec();
+            v += l;
+            records.push(Record {
+                key,
+                value,
+                partition: (parts[i] >= 0).then_some(parts[i] as u32),
+                timestamp: (times[i] != NO_TIMESTAMP).then_some(times[i]),
+            });
         }
-        Ok(())
+        drop((value_arr, key_arr));
+        send_all(env, p, &records, &futures)
     })
 }
 
@@ -151,9 +635,9 @@ pub extern "system" fn Java_io_headwater_Native_producerFlush<'l>(
     timeout_ms: jlong,
 ) {
     run(&mut env, (), |_env| {
-        producer(handle)?
-            .inner
-            .flush_blocking(timeout(timeout_ms))?;
+        let p = producer(handle)?;
+        let t = timeout(timeout_ms);
+        p.flushing(t, || p.inner.flush_blocking(t))?;
         Ok(())
     })
 }
@@ -167,9 +651,9 @@ pub extern "system" fn Java_io_headwater_Native_producerClose<'l>(
     timeout_ms: jlong,
 ) {
     run(&mut env, (), |_env| {
-        producer(handle)?
-            .inner
-            .close_blocking(timeout(timeout_ms))?;
+        let p = producer(handle)?;
+        let t = timeout(timeout_ms);
+        p.flushing(t, || p.inner.close_blocking(t))?;
         Ok(())
     })
 }

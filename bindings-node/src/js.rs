@@ -62,6 +62,15 @@ pub fn undefined(env: Env) -> Result<Value> {
     Ok(v)
 }
 
+pub fn object(env: Env) -> Result<Value> {
+    let mut v = ptr::null_mut();
+    check(
+        unsafe { sys::napi_create_object(env, &mut v) },
+        "create object",
+    )?;
+    Ok(v)
+}
+
 pub fn array(env: Env, len: usize) -> Result<Value> {
     let mut v = ptr::null_mut();
     check(

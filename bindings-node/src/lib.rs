@@ -34,6 +34,26 @@ pub fn set_error_class(env: Env, class: Unknown) -> Result<()> {
     rt::set_error_class(env.raw(), class.raw())
 }
 
+/// Registers the bulk `RecordMetadata` builder (index.js).
+#[napi(js_name = "__setMetadataFactory", skip_typescript)]
+pub fn set_metadata_factory(env: Env, f: Unknown) -> Result<()> {
+    rt::set_metadata_factory(env.raw(), f.raw())
+}
+
+/// The fast `[send(id, key, value, options), sendAll(id, values, valueLengths, keys, keyLengths)]`
+/// functions; `key` is the symbol under which each `Producer` carries its id (index.js installs
+/// them on `Producer.prototype`).
+#[napi(js_name = "__fastFunctions", skip_typescript)]
+pub fn fast_functions(env: Env, key: Unknown) -> Result<sys::napi_value> {
+    let env = env.raw();
+    rt::set_native_key(env, key.raw())?;
+    let (send, send_all) = producer::fast_functions(env)?;
+    let arr = js::array(env, 2)?;
+    js::set_element(env, arr, 0, send)?;
+    js::set_element(env, arr, 1, send_all)?;
+    Ok(arr)
+}
+
 /// For the shared error vectors: the error a core failure of `kind` (or of Fluvio error code
 /// `fluvioCode`) becomes in JS.
 #[napi(js_name = "__errorForTests", skip_typescript)]

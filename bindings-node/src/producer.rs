@@ -8,9 +8,11 @@ use napi::{sys, Env, JsValue, Result};
 use napi_derive::napi;
 
 use crate::js::{self, Check, TypeErr};
-use crate::rt::{self, Deferred, Poster};
+use crate::rt::{self, Poster, SendPromise};
 
 /// Where a record landed. `offset` is -1 under at-most-once delivery (no acknowledgement).
+// Built in JavaScript (index.js, in bulk: `rt::metadata_array`); declared here for index.d.ts.
+#[allow(dead_code)]
 #[napi(object)]
 pub struct RecordMetadata {
     pub topic: String,
@@ -79,29 +81,185 @@ impl Handler {
 /// core. Create it with `Producer.connect`.
 #[napi(custom_finalize)]
 pub struct Producer {
+    s: Arc<Shared>,
+    /// This producer's entry in [`NATIVE`] (0: none).
+    id: f64,
+}
+
+/// Producers of this JS environment by id, for the fast `send` path ([`send_function`]): index.js
+/// reads the id from a symbol-keyed property of the `Producer` and passes it back. An id is checked
+/// here (no pointer comes from JS), and a finalized producer's id is never valid again.
+#[derive(Default)]
+struct Registry {
+    /// (generation, producer) per slot.
+    slots: Vec<(u32, Option<Arc<Shared>>)>,
+    free: Vec<u32>,
+}
+
+/// Slot bits of an id; the generation is above them (ids stay exact in a JS number).
+const SLOT_BITS: u32 = 24;
+
+thread_local! {
+    static NATIVE: std::cell::RefCell<Registry> = std::cell::RefCell::default();
+}
+
+fn register(s: Arc<Shared>) -> f64 {
+    NATIVE.with(|r| {
+        let mut r = r.borrow_mut();
+        let slot = match r.free.pop() {
+            Some(i) => i,
+            None => {
+                r.slots.push((0, None));
+                (r.slots.len() - 1) as u32
+            }
+        };
+        let e = &mut r.slots[slot as usize];
+        e.0 = (e.0 + 1) % (1 << 28);
+        e.1 = Some(s);
+        e.0 as f64 * (1u64 << SLOT_BITS) as f64 + slot as f64
+    })
+}
+
+fn split(id: f64) -> Option<(usize, u32)> {
+    if !(id >= 1.0 && id.fract() == 0.0 && id < 9007199254740992.0) {
+        return None;
+    }
+    let id = id as u64;
+    Some((
+        (id & ((1 << SLOT_BITS) - 1)) as usize,
+        (id >> SLOT_BITS) as u32,
+    ))
+}
+
+fn lookup(id: f64) -> Option<Arc<Shared>> {
+    let (slot, generation) = split(id)?;
+    NATIVE.with(|r| match r.borrow().slots.get(slot) {
+        Some((g, Some(s))) if *g == generation => Some(s.clone()),
+        _ => None,
+    })
+}
+
+fn unregister(id: f64) {
+    let Some((slot, generation)) = split(id) else {
+        return;
+    };
+    let _ = NATIVE.try_with(|r| {
+        let Ok(mut r) = r.try_borrow_mut() else {
+            return;
+        };
+        if matches!(r.slots.get(slot), Some((g, Some(_))) if *g == generation) {
+            r.slots[slot].1 = None;
+            r.free.push(slot as u32);
+        }
+    });
+}
+
+/// The state behind a `Producer`, shared with the fast `send` path (see [`send_function`]).
+pub struct Shared {
     inner: headwater::Producer,
     handler: Arc<Handler>,
     local: Arc<Mutex<Option<Local>>>,
+    /// Where `send` results wait for the JS thread.
+    done: Arc<Completions>,
+}
+
+impl std::ops::Deref for Producer {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.s
+    }
+}
+
+/// The results of this producer's `send`s, settled on the JS thread in bulk.
+///
+/// Core's threads push each result here; the first push after a drain posts one job to the JS
+/// thread, which settles everything queued by then: one threadsafe-function wakeup, one lock per
+/// record and one JS call building every `RecordMetadata` per drain, instead of a boxed job, a
+/// lock round and an object built through Node-API per record.
+struct Completions {
+    q: Mutex<Queued>,
+    poster: Arc<Poster>,
+    handler: Arc<Handler>,
+    topic: String,
+}
+
+#[derive(Default)]
+struct Queued {
+    sends: Vec<(SendPromise, headwater::Result<rt::Landed>)>,
+    /// A drain job is posted and has not started yet.
+    posted: bool,
+}
+
+/// Settled per handle scope (each settles a few handles).
+const PER_SCOPE: usize = 256;
+
+impl Completions {
+    /// From core's thread: queues a result and wakes the JS thread if no drain is pending.
+    fn push(self: &Arc<Self>, d: SendPromise, r: headwater::Result<headwater::RecordMetadata>) {
+        let r = r.map(|m| (m.partition, m.offset, m.timestamp));
+        let mut q = self.q.lock().unwrap();
+        q.sends.push((d, r));
+        if q.posted {
+            return;
+        }
+        q.posted = true;
+        drop(q);
+        let me = self.clone();
+        self.poster.post(Box::new(move |env| me.drain(env)));
+    }
+
+    /// On the JS thread: settles everything queued.
+    fn drain(&self, env: js::Env) {
+        let sends = {
+            let mut q = self.q.lock().unwrap();
+            q.posted = false;
+            std::mem::take(&mut q.sends)
+        };
+        let landed: Vec<rt::Landed> = sends
+            .iter()
+            .filter_map(|(_, r)| r.as_ref().ok().copied())
+            .collect();
+        let metas = if landed.is_empty() {
+            Ok(std::ptr::null_mut())
+        } else {
+            rt::metadata_array(env, &self.topic, &landed)
+        };
+        let mut k = 0u32;
+        let mut scope: sys::napi_handle_scope = std::ptr::null_mut();
+        for (i, (d, r)) in sends.into_iter().enumerate() {
+            if i % PER_SCOPE == 0 {
+                if !scope.is_null() {
+                    unsafe { sys::napi_close_handle_scope(env, scope) };
+                }
+                unsafe { sys::napi_open_handle_scope(env, &mut scope) };
+            }
+            match r {
+                Ok(_) => {
+                    let m = match &metas {
+                        Ok(arr) => js::element(env, *arr, k),
+                        Err(e) => Err(napi::Error::new(e.status, e.reason.clone())),
+                    };
+                    k += 1;
+                    d.settle(env, m)
+                }
+                Err(e) => {
+                    let v = rt::error_value(env, &e);
+                    self.handler.call(env, v);
+                    d.reject(env, v)
+                }
+            }
+        }
+        if !scope.is_null() {
+            unsafe { sys::napi_close_handle_scope(env, scope) };
+        }
+    }
 }
 
 impl napi::bindgen_prelude::ObjectFinalize for Producer {
     /// Garbage-collected: release the error handler. Core's `Drop` warns about unsent records.
     fn finalize(self, env: Env) -> Result<()> {
+        unregister(self.id);
         self.handler.set(env.raw(), None)
-    }
-}
-
-fn metadata(env: js::Env, m: headwater::RecordMetadata) -> Result<js::Value> {
-    unsafe {
-        RecordMetadata::to_napi_value(
-            env,
-            RecordMetadata {
-                topic: m.topic,
-                partition: m.partition,
-                offset: m.offset,
-                timestamp: m.timestamp,
-            },
-        )
     }
 }
 
@@ -153,44 +311,63 @@ struct SendArgs<'a> {
     timestamp: Option<i64>,
 }
 
+/// Reads one record's arguments. `index` is the record's position in a `sendAll` array: argument
+/// names in `TypeError` messages are then `records[i].key` etc. Names are only formatted for an
+/// error (nothing is allocated per record on the way to core).
 fn read_record<'a>(
     env: js::Env,
     key: Option<js::Value>,
     value: Option<js::Value>,
     opts: Option<js::Value>,
-    at: &str,
+    index: Option<u32>,
+) -> Result<Check<SendArgs<'a>>> {
+    Ok(
+        read_record_as(env, key, value, opts)?.map_err(|TypeErr(m)| match index {
+            // every message starts with the argument's bare name
+            Some(i) => TypeErr(format!("records[{i}].{m}")),
+            None => TypeErr(m),
+        }),
+    )
+}
+
+fn read_record_as<'a>(
+    env: js::Env,
+    key: Option<js::Value>,
+    value: Option<js::Value>,
+    opts: Option<js::Value>,
 ) -> Result<Check<SendArgs<'a>>> {
     let key = if js::is_nullish(env, key)? {
         None
     } else {
-        match js::get_bytes(env, key.unwrap(), &format!("{at}key"))? {
+        match js::get_bytes(env, key.unwrap(), "key")? {
             Ok(b) => Some(b),
             Err(e) => return Ok(Err(e)),
         }
     };
     let value = match value {
-        Some(v) => match js::get_bytes(env, v, &format!("{at}value"))? {
+        Some(v) => match js::get_bytes(env, v, "value")? {
             Ok(b) => b,
             Err(e) => return Ok(Err(e)),
         },
         None => {
-            return Ok(js::type_err(format!(
-                "{at}value must be a Buffer, Uint8Array or string, got undefined"
-            )))
+            return Ok(js::type_err(
+                "value must be a Buffer, Uint8Array or string, got undefined",
+            ))
         }
     };
-    let o = match js::get_options(env, opts, &format!("{at}options"))? {
+    let o = match js::get_options(env, opts, "options")? {
         Ok(o) => o,
         Err(e) => return Ok(Err(e)),
     };
-    let partition = match js::opt_int(
-        env,
-        o,
-        "partition",
-        &format!("{at}partition"),
-        0.0,
-        u32::MAX as f64,
-    )? {
+    if o.is_none() {
+        return Ok(Ok(SendArgs {
+            key,
+            value,
+            partition: None,
+            timestamp: None,
+        }));
+    }
+    let partition = match js::opt_int(env, o, "partition", "partition", 0.0, u32::MAX as f64)? {
         Ok(p) => p.map(|p| p as u32),
         Err(e) => return Ok(Err(e)),
     };
@@ -198,7 +375,7 @@ fn read_record<'a>(
         env,
         o,
         "timestamp",
-        &format!("{at}timestamp"),
+        "timestamp",
         -9007199254740991.0,
         9007199254740991.0,
     )? {
@@ -249,15 +426,24 @@ impl Producer {
         rt::run_blocking(
             env,
             move || headwater::Producer::connect_blocking(&endpoint, &topic, cfg),
-            |env, p| unsafe {
-                Producer::to_napi_value(
-                    env,
-                    Producer {
-                        inner: p,
-                        handler: Arc::default(),
-                        local: Arc::default(),
-                    },
-                )
+            |env, p| {
+                let handler = Arc::<Handler>::default();
+                let done = Arc::new(Completions {
+                    q: Mutex::default(),
+                    poster: rt::poster(env)?,
+                    handler: handler.clone(),
+                    topic: p.topic().to_string(),
+                });
+                let s = Arc::new(Shared {
+                    inner: p,
+                    handler,
+                    local: Arc::default(),
+                    done,
+                });
+                let id = register(s.clone());
+                let obj = unsafe { Producer::to_napi_value(env, Producer { s, id }) }?;
+                rt::set_native_id(env, obj, id)?;
+                Ok(obj)
             },
         )
     }
@@ -285,41 +471,6 @@ impl Producer {
         self.inner.is_closed()
     }
 
-    fn fail_now(
-        &self,
-        env: js::Env,
-        poster: &Arc<Poster>,
-        local: Local,
-    ) -> Result<sys::napi_value> {
-        let err = match &local {
-            Local::Type(m) => js::type_error_value(env, m)?,
-            Local::Core(e) => rt::error_value(env, e),
-        };
-        {
-            let mut l = self.local.lock().unwrap();
-            if l.is_none() {
-                *l = Some(local);
-            }
-        }
-        // The handler runs later, from the event loop, never inside `send`.
-        let mut r = std::ptr::null_mut();
-        js::check(
-            unsafe { sys::napi_create_reference(env, err, 1, &mut r) },
-            "reference",
-        )?;
-        let r = r as usize;
-        let handler = self.handler.clone();
-        poster.post(Box::new(move |env| {
-            let mut v = std::ptr::null_mut();
-            unsafe { sys::napi_get_reference_value(env, r as sys::napi_ref, &mut v) };
-            unsafe { sys::napi_delete_reference(env, r as sys::napi_ref) };
-            if !v.is_null() {
-                handler.call(env, v);
-            }
-        }));
-        rt::rejected(env, err)
-    }
-
     /// Sends one record. Returns at once (unless the partition's queue is full, then it waits up to
     /// `sendTimeoutMs`); the promise resolves when the broker acknowledges the record. A `null` or
     /// `undefined` key means no key; `''` or an empty Buffer is a real, empty key.
@@ -337,33 +488,12 @@ impl Producer {
         value: Option<Unknown>,
         options: Option<Unknown>,
     ) -> Result<sys::napi_value> {
-        let env = env.raw();
-        let poster = rt::poster(env)?;
-        let args = match read_record(
-            env,
+        self.s.send(
+            env.raw(),
             key.as_ref().map(raw),
             value.as_ref().map(raw),
             options.as_ref().map(raw),
-            "",
-        )? {
-            Ok(a) => a,
-            Err(TypeErr(m)) => return self.fail_now(env, &poster, Local::Type(m)),
-        };
-        let out = match self.inner.send_blocking(
-            args.key.as_deref(),
-            &args.value,
-            args.partition,
-            args.timestamp,
-        ) {
-            Ok(o) => o,
-            Err(e) => return self.fail_now(env, &poster, Local::Core(e)),
-        };
-        let (d, p) = rt::promise(env)?;
-        let handler = self.handler.clone();
-        out.on_done(move |r| {
-            poster.post(Box::new(move |env| settle_send(env, d, r, &handler)));
-        });
-        Ok(p)
+        )
     }
 
     /// Sends many records (`[key, value]` or `[key, value, options]` each); sizes are checked before
@@ -374,14 +504,12 @@ impl Producer {
     )]
     pub fn send_all(&self, env: Env, records: Option<Unknown>) -> Result<sys::napi_value> {
         let env = env.raw();
-        let poster = rt::poster(env)?;
         let list = match records.as_ref().map(raw) {
             Some(v) if js::is_array(env, v)? => v,
             other => {
                 let got = other.map_or("undefined", |v| js::type_name(env, v));
                 return self.fail_now(
                     env,
-                    &poster,
                     Local::Type(format!(
                         "records must be an array of [key, value] pairs, got {got}"
                     )),
@@ -397,7 +525,7 @@ impl Producer {
                     "records[{i}] must be a [key, value] array, got {}",
                     js::type_name(env, item)
                 );
-                return self.fail_now(env, &poster, Local::Type(m));
+                return self.fail_now(env, Local::Type(m));
             }
             let len = js::array_len(env, item)?;
             let get = |j: u32| -> Result<Option<js::Value>> {
@@ -408,44 +536,17 @@ impl Producer {
                 }
             };
             let (k, v, o) = (get(0)?, get(1)?, get(2)?);
-            match read_record(env, k, v, o, &format!("records[{i}]."))? {
+            match read_record(env, k, v, o, Some(i))? {
                 Ok(a) => {
                     let mut r = headwater::Record::new(a.key.map(|k| k.to_vec()), a.value.to_vec());
                     r.partition = a.partition;
                     r.timestamp = a.timestamp;
                     recs.push(r)
                 }
-                Err(TypeErr(m)) => return self.fail_now(env, &poster, Local::Type(m)),
+                Err(TypeErr(m)) => return self.fail_now(env, Local::Type(m)),
             }
         }
-        let outs = match self.inner.send_all_blocking(&recs) {
-            Ok(o) => o,
-            Err(e) => return self.fail_now(env, &poster, Local::Core(e)),
-        };
-        drop(recs);
-        let (d, p) = rt::promise(env)?;
-        let handler = self.handler.clone();
-        let group = Arc::new(Group {
-            results: Mutex::new((0..outs.len()).map(|_| None).collect()),
-            remaining: std::sync::atomic::AtomicUsize::new(outs.len()),
-            finish: Mutex::new(Some((d, poster, handler))),
-        });
-        if outs.is_empty() {
-            group.finish();
-        }
-        for (i, out) in outs.into_iter().enumerate() {
-            let g = group.clone();
-            out.on_done(move |r| {
-                g.results.lock().unwrap()[i] = Some(r);
-                if g.remaining
-                    .fetch_sub(1, std::sync::atomic::Ordering::AcqRel)
-                    == 1
-                {
-                    g.finish();
-                }
-            });
-        }
-        Ok(p)
+        self.s.send_all_records(env, recs)
     }
 
     /// Seals every open batch and waits until everything sent so far is acknowledged or failed.
@@ -535,6 +636,305 @@ impl Producer {
     }
 }
 
+impl Shared {
+    fn fail_now(&self, env: js::Env, local: Local) -> Result<sys::napi_value> {
+        let poster = &self.done.poster;
+        let err = match &local {
+            Local::Type(m) => js::type_error_value(env, m)?,
+            Local::Core(e) => rt::error_value(env, e),
+        };
+        {
+            let mut l = self.local.lock().unwrap();
+            if l.is_none() {
+                *l = Some(local);
+            }
+        }
+        // The handler runs later, from the event loop, never inside `send`.
+        let mut r = std::ptr::null_mut();
+        js::check(
+            unsafe { sys::napi_create_reference(env, err, 1, &mut r) },
+            "reference",
+        )?;
+        let r = r as usize;
+        let handler = self.handler.clone();
+        poster.post(Box::new(move |env| {
+            let mut v = std::ptr::null_mut();
+            unsafe { sys::napi_get_reference_value(env, r as sys::napi_ref, &mut v) };
+            unsafe { sys::napi_delete_reference(env, r as sys::napi_ref) };
+            if !v.is_null() {
+                handler.call(env, v);
+            }
+        }));
+        rt::rejected_handled(env, err)
+    }
+
+    /// `send` itself: shared by the `Producer.prototype.send` method and the fast path.
+    fn send(
+        &self,
+        env: js::Env,
+        key: Option<js::Value>,
+        value: Option<js::Value>,
+        options: Option<js::Value>,
+    ) -> Result<sys::napi_value> {
+        let args = match read_record(env, key, value, options, None)? {
+            Ok(a) => a,
+            Err(TypeErr(m)) => return self.fail_now(env, Local::Type(m)),
+        };
+        let out = match self.inner.send_blocking(
+            args.key.as_deref(),
+            &args.value,
+            args.partition,
+            args.timestamp,
+        ) {
+            Ok(o) => o,
+            Err(e) => return self.fail_now(env, Local::Core(e)),
+        };
+        let (d, p) = rt::send_promise(env)?;
+        let done = self.done.clone();
+        out.on_done(move |r| done.push(d, r));
+        Ok(p)
+    }
+}
+
+impl Shared {
+    /// The end of `sendAll`: enqueues the records (sizes checked first by core) and returns the
+    /// promise of their metadata.
+    fn send_all_records(
+        &self,
+        env: js::Env,
+        recs: Vec<headwater::Record>,
+    ) -> Result<sys::napi_value> {
+        let outs = match self.inner.send_all_blocking(&recs) {
+            Ok(o) => o,
+            Err(e) => return self.fail_now(env, Local::Core(e)),
+        };
+        drop(recs);
+        let (d, p) = rt::send_promise(env)?;
+        let group = Arc::new(Group {
+            results: Mutex::new(vec![None; outs.len()]),
+            remaining: std::sync::atomic::AtomicUsize::new(outs.len()),
+            finish: Mutex::new(Some((d, self.done.clone()))),
+        });
+        if outs.is_empty() {
+            group.finish();
+        }
+        for (i, out) in outs.into_iter().enumerate() {
+            let g = group.clone();
+            out.on_done(move |r| {
+                g.results.lock().unwrap()[i] =
+                    Some(r.map(|m| (m.partition, m.offset, m.timestamp)));
+                if g.remaining
+                    .fetch_sub(1, std::sync::atomic::Ordering::AcqRel)
+                    == 1
+                {
+                    g.finish();
+                }
+            });
+        }
+        Ok(p)
+    }
+
+    /// `sendAll` of records index.js packed: record `i`'s value is the next `valueLengths[i]` bytes of
+    /// `values`; its key the next `keyLengths[i]` bytes of `keys` (-1: no key), or no key when
+    /// `keyLengths` is null.
+    fn send_all_packed(
+        &self,
+        env: js::Env,
+        values: js::Value,
+        value_lengths: js::Value,
+        keys: js::Value,
+        key_lengths: js::Value,
+    ) -> Result<sys::napi_value> {
+        let values = typed::<u8>(env, values, sys::TypedarrayType::uint8_array)?;
+        let value_lengths = typed::<u32>(env, value_lengths, sys::TypedarrayType::uint32_array)?;
+        let (keys, key_lengths) = if js::is_nullish(env, Some(key_lengths))? {
+            (&[][..], None)
+        } else {
+            (
+                typed::<u8>(env, keys, sys::TypedarrayType::uint8_array)?,
+                Some(typed::<i32>(
+                    env,
+                    key_lengths,
+                    sys::TypedarrayType::int32_array,
+                )?),
+            )
+        };
+        let bad = || napi::Error::from_reason("sendAll: inconsistent packed records");
+        if key_lengths.is_some_and(|k| k.len() != value_lengths.len()) {
+            return Err(bad());
+        }
+        let (mut k, mut v) = (0usize, 0usize);
+        let mut recs = Vec::with_capacity(value_lengths.len());
+        for (i, &len) in value_lengths.iter().enumerate() {
+            let key = match key_lengths.map(|l| l[i]) {
+                None | Some(-1) => None,
+                Some(l) if l >= 0 => {
+                    let s = keys.get(k..k + l as usize).ok_or_else(bad)?;
+                    k += l as usize;
+                    Some(s.to_vec())
+                }
+                Some(_) => return Err(bad()),
+            };
+            let value = values.get(v..v + len as usize).ok_or_else(bad)?.to_vec();
+            v += len as usize;
+            recs.push(headwater::Record::new(key, value));
+        }
+        self.send_all_records(env, recs)
+    }
+}
+
+/// The contents of a typed array of type `ty` (borrowed for the running call).
+fn typed<'a, T>(env: js::Env, v: js::Value, ty: i32) -> Result<&'a [T]> {
+    let mut is_ta = false;
+    js::check(
+        unsafe { sys::napi_is_typedarray(env, v, &mut is_ta) },
+        "is typedarray",
+    )?;
+    let (mut t, mut len, mut data, mut ab, mut off) = (
+        0,
+        0usize,
+        std::ptr::null_mut(),
+        std::ptr::null_mut(),
+        0usize,
+    );
+    if is_ta {
+        js::check(
+            unsafe {
+                sys::napi_get_typedarray_info(
+                    env, v, &mut t, &mut len, &mut data, &mut ab, &mut off,
+                )
+            },
+            "typedarray info",
+        )?;
+    }
+    if !is_ta || t != ty {
+        return Err(napi::Error::from_reason("sendAll: bad packed records"));
+    }
+    Ok(if len == 0 || data.is_null() {
+        &[]
+    } else {
+        // SAFETY: the typed array's backing store holds `len` elements of `T` and stays put while
+        // the JS value is alive (an argument of the running call).
+        unsafe { std::slice::from_raw_parts(data as *const T, len) }
+    })
+}
+
+/// `sendAll(id, values, valueLengths, keys, keyLengths)`: index.js's `sendAll` for an array of
+/// `[key, value]` pairs of `Uint8Array`s (keys may be null), packed into two buffers: no per-record
+/// Node-API call. Anything else goes through the `sendAll` method.
+unsafe extern "C" fn send_all_fast(env: js::Env, info: sys::napi_callback_info) -> js::Value {
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| -> Result<js::Value> {
+        let mut argc = 5usize;
+        let mut argv = [std::ptr::null_mut(); 5];
+        js::check(
+            unsafe {
+                sys::napi_get_cb_info(
+                    env,
+                    info,
+                    &mut argc,
+                    argv.as_mut_ptr(),
+                    std::ptr::null_mut(),
+                    std::ptr::null_mut(),
+                )
+            },
+            "callback info",
+        )?;
+        let Some(shared) = shared_of(env, argv[0])? else {
+            return Err(js::throw_type_error(
+                env,
+                "sendAll must be called on a connected Producer",
+            ));
+        };
+        shared.send_all_packed(env, argv[1], argv[2], argv[3], argv[4])
+    }));
+    finish_fast(env, r, "sendAll")
+}
+
+/// The producer an id from index.js stands for.
+fn shared_of(env: js::Env, id: js::Value) -> Result<Option<Arc<Shared>>> {
+    if id.is_null() || js::type_of(env, id)? != sys::ValueType::napi_number {
+        return Ok(None);
+    }
+    Ok(lookup(js::get_f64(env, id)?))
+}
+
+/// The return value of a fast function: its result, or `undefined` with the exception thrown.
+fn finish_fast(env: js::Env, r: std::thread::Result<Result<js::Value>>, what: &str) -> js::Value {
+    match r {
+        Ok(Ok(v)) => v,
+        Ok(Err(e)) => {
+            rt::throw(env, e);
+            std::ptr::null_mut()
+        }
+        Err(_) => {
+            rt::throw(
+                env,
+                napi::Error::from_reason(format!("panic in the Node binding's {what}")),
+            );
+            std::ptr::null_mut()
+        }
+    }
+}
+
+/// `send(native, key, value, options)`: the same as `Producer.prototype.send`, called by index.js's
+/// `send` with the producer's native state (an external it reads from a symbol-keyed property). A
+/// plain Node-API callback: it skips the per-call work of a napi-rs class method (unwrapping and
+/// type-checking `this`, borrow tracking, argument conversion), which costs about as much as core's
+/// whole enqueue.
+unsafe extern "C" fn send_fast(env: js::Env, info: sys::napi_callback_info) -> js::Value {
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| -> Result<js::Value> {
+        let mut argc = 4usize;
+        let mut argv = [std::ptr::null_mut(); 4];
+        js::check(
+            unsafe {
+                sys::napi_get_cb_info(
+                    env,
+                    info,
+                    &mut argc,
+                    argv.as_mut_ptr(),
+                    std::ptr::null_mut(),
+                    std::ptr::null_mut(),
+                )
+            },
+            "callback info",
+        )?;
+        let Some(shared) = shared_of(env, argv[0])? else {
+            return Err(js::throw_type_error(
+                env,
+                "send must be called on a connected Producer",
+            ));
+        };
+        let arg = |i: usize| (i < argc).then_some(argv[i]);
+        shared.send(env, arg(1), arg(2), arg(3))
+    }));
+    finish_fast(env, r, "send")
+}
+
+/// The fast `send` and `sendAll` functions (index.js installs them on `Producer.prototype`).
+pub fn fast_functions(env: js::Env) -> Result<(js::Value, js::Value)> {
+    let make = |name: &std::ffi::CStr, cb: sys::napi_callback| -> Result<js::Value> {
+        let mut f = std::ptr::null_mut();
+        js::check(
+            unsafe {
+                sys::napi_create_function(
+                    env,
+                    name.as_ptr(),
+                    name.count_bytes() as isize,
+                    cb,
+                    std::ptr::null_mut(),
+                    &mut f,
+                )
+            },
+            "create function",
+        )?;
+        Ok(f)
+    };
+    Ok((
+        make(c"send", Some(send_fast))?,
+        make(c"sendAll", Some(send_all_fast))?,
+    ))
+}
+
 fn report_local(env: js::Env, local: &Mutex<Option<Local>>) -> Result<js::Value> {
     match local.lock().unwrap().take() {
         None => js::undefined(env),
@@ -549,36 +949,22 @@ fn report_local(env: js::Env, local: &Mutex<Option<Local>>) -> Result<js::Value>
     }
 }
 
-fn settle_send(
-    env: js::Env,
-    d: Deferred,
-    r: headwater::Result<headwater::RecordMetadata>,
-    handler: &Handler,
-) {
-    match r {
-        Ok(m) => d.settle(env, metadata(env, m)),
-        Err(e) => {
-            let v = rt::error_value(env, &e);
-            handler.call(env, v);
-            d.reject(env, v)
-        }
-    }
-}
+type Finish = (SendPromise, Arc<Completions>);
 
-type Finish = (Deferred, Arc<Poster>, Arc<Handler>);
-
+/// One `sendAll` call: resolves with every record's metadata once the last one is known.
 struct Group {
-    results: Mutex<Vec<Option<headwater::Result<headwater::RecordMetadata>>>>,
+    results: Mutex<Vec<Option<headwater::Result<rt::Landed>>>>,
     remaining: std::sync::atomic::AtomicUsize,
     finish: Mutex<Option<Finish>>,
 }
 
 impl Group {
     fn finish(self: &Arc<Self>) {
-        let Some((d, poster, handler)) = self.finish.lock().unwrap().take() else {
+        let Some((d, done)) = self.finish.lock().unwrap().take() else {
             return;
         };
         let me = self.clone();
+        let poster = done.poster.clone();
         poster.post(Box::new(move |env| {
             let results = std::mem::take(&mut *me.results.lock().unwrap());
             if let Some(e) = results
@@ -586,19 +972,17 @@ impl Group {
                 .find_map(|r| r.as_ref().and_then(|r| r.as_ref().err()))
             {
                 let v = rt::error_value(env, e);
-                handler.call(env, v);
+                done.handler.call(env, v);
                 return d.reject(env, v);
             }
-            let r = (|| {
-                let arr = js::array(env, results.len())?;
-                for (i, r) in results.into_iter().enumerate() {
-                    if let Some(Ok(m)) = r {
-                        js::set_element(env, arr, i as u32, metadata(env, m)?)?;
-                    }
-                }
-                Ok(arr)
-            })();
-            d.settle(env, r)
+            let landed: Vec<rt::Landed> = results
+                .iter()
+                .map(|r| match r {
+                    Some(Ok(l)) => *l,
+                    _ => (0, -1, 0),
+                })
+                .collect();
+            d.settle(env, rt::metadata_array(env, &done.topic, &landed))
         }));
     }
 }

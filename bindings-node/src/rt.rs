@@ -63,6 +63,10 @@ struct Ctx {
     pending: Cell<usize>,
     /// `HeadwaterError` (registered by index.js).
     error_class: Cell<sys::napi_ref>,
+    /// `(topic, Float64Array [partition, offset, timestamp, ...]) => RecordMetadata[]` (index.js).
+    metadata_factory: Cell<sys::napi_ref>,
+    /// The symbol under which a `Producer` carries its id for the fast `send` (index.js).
+    native_key: Cell<sys::napi_ref>,
 }
 
 thread_local! {
@@ -154,6 +158,8 @@ fn with_ctx<T>(env: Env, f: impl FnOnce(&Ctx) -> T) -> Result<T> {
                 tsfn,
                 pending: Cell::new(0),
                 error_class: Cell::new(ptr::null_mut()),
+                metadata_factory: Cell::new(ptr::null_mut()),
+                native_key: Cell::new(ptr::null_mut()),
             });
         }
         Ok(f(c.borrow().as_ref().unwrap()))
@@ -247,6 +253,146 @@ pub fn set_error_class(env: Env, class: Value) -> Result<()> {
     })
 }
 
+/// Registers the function that builds `RecordMetadata` objects in bulk (index.js): plain objects
+/// made by JIT-compiled JavaScript cost far less than one made property by property through
+/// Node-API.
+pub fn set_metadata_factory(env: Env, f: Value) -> Result<()> {
+    let mut r = ptr::null_mut();
+    js::check(
+        unsafe { sys::napi_create_reference(env, f, 1, &mut r) },
+        "reference",
+    )?;
+    with_ctx(env, |c| {
+        let old = c.metadata_factory.replace(r);
+        if !old.is_null() {
+            unsafe { sys::napi_delete_reference(env, old) };
+        }
+    })
+}
+
+/// Registers the symbol under which producers carry their id (index.js).
+pub fn set_native_key(env: Env, key: Value) -> Result<()> {
+    let mut r = ptr::null_mut();
+    js::check(
+        unsafe { sys::napi_create_reference(env, key, 1, &mut r) },
+        "reference",
+    )?;
+    with_ctx(env, |c| {
+        let old = c.native_key.replace(r);
+        if !old.is_null() {
+            unsafe { sys::napi_delete_reference(env, old) };
+        }
+    })
+}
+
+/// Defines `obj[nativeKey] = id` (read-only, not enumerable), if index.js registered the key.
+pub fn set_native_id(env: Env, obj: Value, id: f64) -> Result<()> {
+    let key = with_ctx(env, |c| c.native_key.get())?;
+    if key.is_null() {
+        return Ok(());
+    }
+    let mut name = ptr::null_mut();
+    js::check(
+        unsafe { sys::napi_get_reference_value(env, key, &mut name) },
+        "native key",
+    )?;
+    if name.is_null() {
+        return Ok(());
+    }
+    let desc = sys::napi_property_descriptor {
+        utf8name: ptr::null(),
+        name,
+        method: None,
+        getter: None,
+        setter: None,
+        value: js::number(env, id)?,
+        attributes: sys::PropertyAttributes::default,
+        data: ptr::null_mut(),
+    };
+    js::check(
+        unsafe { sys::napi_define_properties(env, obj, 1, &desc) },
+        "define property",
+    )
+}
+
+/// Throws `e` unless a JS exception is already pending (then that one stands).
+pub fn throw(env: Env, e: napi::Error) {
+    let mut pending = false;
+    unsafe { sys::napi_is_exception_pending(env, &mut pending) };
+    if pending {
+        return;
+    }
+    let v = napi_error_value(env, e);
+    unsafe { sys::napi_throw(env, v) };
+}
+
+/// Where a record landed: partition, offset, timestamp (the topic is the producer's).
+pub type Landed = (u32, i64, i64);
+
+/// An array of `RecordMetadata` objects (`{ topic, partition, offset, timestamp }`), one per item.
+pub fn metadata_array(env: Env, topic: &str, items: &[Landed]) -> Result<Value> {
+    let factory = with_ctx(env, |c| c.metadata_factory.get())?;
+    let mut f = ptr::null_mut();
+    if !factory.is_null() {
+        js::check(
+            unsafe { sys::napi_get_reference_value(env, factory, &mut f) },
+            "metadata factory",
+        )?;
+    }
+    if f.is_null() {
+        // The addon loaded without index.js: build each object here.
+        let arr = js::array(env, items.len())?;
+        for (i, &(partition, offset, timestamp)) in items.iter().enumerate() {
+            let o = js::object(env)?;
+            js::set(env, o, c"topic", js::string(env, topic)?)?;
+            js::set(env, o, c"partition", js::number(env, partition as f64)?)?;
+            js::set(env, o, c"offset", js::number(env, offset as f64)?)?;
+            js::set(env, o, c"timestamp", js::number(env, timestamp as f64)?)?;
+            js::set_element(env, arr, i as u32, o)?;
+        }
+        return Ok(arr);
+    }
+    let mut data = ptr::null_mut();
+    let mut ab = ptr::null_mut();
+    let len = items.len() * 3;
+    js::check(
+        unsafe { sys::napi_create_arraybuffer(env, len * 8, &mut data, &mut ab) },
+        "create arraybuffer",
+    )?;
+    if len > 0 {
+        // SAFETY: the buffer was just allocated with room for `len` doubles (8-aligned).
+        let out = unsafe { std::slice::from_raw_parts_mut(data as *mut f64, len) };
+        for (chunk, &(partition, offset, timestamp)) in out.chunks_exact_mut(3).zip(items) {
+            chunk[0] = partition as f64;
+            chunk[1] = offset as f64;
+            chunk[2] = timestamp as f64;
+        }
+    }
+    let mut ta = ptr::null_mut();
+    js::check(
+        unsafe {
+            sys::napi_create_typedarray(
+                env,
+                sys::TypedarrayType::float64_array,
+                len,
+                ab,
+                0,
+                &mut ta,
+            )
+        },
+        "create Float64Array",
+    )?;
+    let args = [js::string(env, topic)?, ta];
+    let mut recv = ptr::null_mut();
+    unsafe { sys::napi_get_undefined(env, &mut recv) };
+    let mut arr = ptr::null_mut();
+    js::check(
+        unsafe { sys::napi_call_function(env, recv, f, args.len(), args.as_ptr(), &mut arr) },
+        "metadata factory call",
+    )?;
+    Ok(arr)
+}
+
 /// A core error as a JS `HeadwaterError` (`.code`, `.retriable`, `.number`, `.brokerCode`).
 pub fn error_value(env: Env, e: &headwater::Error) -> Value {
     match make_error(env, e) {
@@ -332,6 +478,109 @@ where
             }
         }));
     });
+    Ok(p)
+}
+
+/// A `send`/`sendAll` promise pending on core: its deferred, plus a reference to the promise itself so
+/// that a failure can mark it handled right before rejecting it. A send nobody awaits must never
+/// become an unhandled rejection, and attaching a no-op handler to every promise up front (a derived
+/// promise and a microtask per record) costs far more than this reference.
+pub struct SendPromise {
+    d: Deferred,
+    promise: usize,
+}
+// As `Deferred`: used only on the JS thread that created it.
+unsafe impl Send for SendPromise {}
+
+/// Creates a send's promise (counted as pending, like [`promise`]).
+pub fn send_promise(env: Env) -> Result<(SendPromise, Value)> {
+    let (d, p) = promise(env)?;
+    let mut r = ptr::null_mut();
+    let st = unsafe { sys::napi_create_reference(env, p, 1, &mut r) };
+    if st != sys::Status::napi_ok {
+        // keeps the pending count right; the caller gets the error instead of this promise
+        d.resolve(env, js::undefined(env)?);
+        return Err(napi::Error::new(
+            napi::Status::from(st),
+            "Node-API call failed: reference",
+        ));
+    }
+    Ok((
+        SendPromise {
+            d,
+            promise: r as usize,
+        },
+        p,
+    ))
+}
+
+impl SendPromise {
+    fn release(&self, env: Env) -> Value {
+        let r = self.promise as sys::napi_ref;
+        let mut p = ptr::null_mut();
+        unsafe { sys::napi_get_reference_value(env, r, &mut p) };
+        unsafe { sys::napi_delete_reference(env, r) };
+        p
+    }
+    pub fn resolve(self, env: Env, v: Value) {
+        self.release(env);
+        self.d.resolve(env, v)
+    }
+    pub fn reject(self, env: Env, e: Value) {
+        let p = self.release(env);
+        if !p.is_null() {
+            mark_handled(env, p);
+        }
+        self.d.reject(env, e)
+    }
+    /// Settles with `r`; an `Err` that is a napi-level failure becomes a plain `Error`.
+    pub fn settle(self, env: Env, r: Result<Value>) {
+        match r {
+            Ok(v) => self.resolve(env, v),
+            Err(e) => {
+                let v = napi_error_value(env, e);
+                self.reject(env, v)
+            }
+        }
+    }
+}
+
+unsafe extern "C" fn noop_cb(_env: Env, _info: sys::napi_callback_info) -> Value {
+    ptr::null_mut()
+}
+
+/// `promise.then(undefined, () => {})`: a rejection of `promise` is then never reported as unhandled,
+/// while whoever awaits it still sees it. Only on failure paths.
+pub fn mark_handled(env: Env, promise: Value) {
+    let mut then = ptr::null_mut();
+    let mut noop = ptr::null_mut();
+    let mut undef = ptr::null_mut();
+    unsafe {
+        if sys::napi_get_named_property(env, promise, c"then".as_ptr(), &mut then)
+            != sys::Status::napi_ok
+            || sys::napi_create_function(
+                env,
+                c"noop".as_ptr(),
+                4,
+                Some(noop_cb),
+                ptr::null_mut(),
+                &mut noop,
+            ) != sys::Status::napi_ok
+        {
+            return;
+        }
+        sys::napi_get_undefined(env, &mut undef);
+        let args = [undef, noop];
+        let mut out = ptr::null_mut();
+        sys::napi_call_function(env, promise, then, 2, args.as_ptr(), &mut out);
+    }
+}
+
+/// An already rejected promise that is marked handled (failures `send` knows at once).
+pub fn rejected_handled(env: Env, e: Value) -> Result<Value> {
+    let (d, p) = promise(env)?;
+    mark_handled(env, p);
+    d.reject(env, e);
     Ok(p)
 }
 

@@ -84,6 +84,67 @@ describe('send', () => {
     assert.equal(r[2].timestamp, 42)
   })
 
+  it('RecordMetadata is a plain object; the producer shows no extra enumerable property', async () => {
+    const t = await freshTopic(1)
+    const p = await Producer.connect(broker.endpoint, t, { lingerMs: 0 })
+    const m = await p.send(null, 'x', { timestamp: 1234 })
+    assert.deepStrictEqual(m, { topic: t, partition: 0, offset: 0, timestamp: 1234 })
+    assert.deepStrictEqual(Object.keys(m), ['topic', 'partition', 'offset', 'timestamp'])
+    const [a] = await p.sendAll([[null, 'y', { timestamp: 5678 }]])
+    assert.deepStrictEqual(a, { topic: t, partition: 0, offset: 1, timestamp: 5678 })
+    assert.deepStrictEqual(Object.keys(p), [])
+    assert.deepStrictEqual(JSON.parse(JSON.stringify(p)), {})
+    // the method called on something that is not a producer still fails cleanly
+    assert.throws(() => Producer.prototype.send.call({}, null, 'z'))
+    await p.close()
+  })
+
+  it('sendAll of Buffer/Uint8Array pairs (the packed path): every key and value arrives intact', async () => {
+    const t = await freshTopic(1)
+    const p = await Producer.connect(broker.endpoint, t, { lingerMs: 0 })
+    const recs = []
+    for (let i = 0; i < 200; i++) {
+      const key = [null, undefined, Buffer.alloc(0), Buffer.from(`k${i}`), new Uint8Array([i & 255, 7])][i % 5]
+      const value = i % 9 === 0 ? Buffer.alloc(0) : Buffer.from('xx' + `v${i}` + 'yy').subarray(2, 2 + `v${i}`.length)
+      recs.push([key, value])
+    }
+    const metas = await p.sendAll(recs)
+    assert.deepEqual(metas.map((m) => m.offset), [...Array(200).keys()])
+    // no keys at all: the packed path without a key buffer
+    const more = await p.sendAll([[null, Buffer.from('a')], [undefined, new Uint8Array([98])]])
+    assert.deepEqual(more.map((m) => m.offset), [200, 201])
+    await p.close()
+    const r = broker.records(t, 0)
+    assert.equal(r.length, 202)
+    for (let i = 0; i < 200; i++) {
+      const [key, value] = recs[i]
+      if (key === null || key === undefined) assert.equal(r[i].key, null)
+      else assert.deepEqual(r[i].key, Buffer.from(key))
+      assert.deepEqual(r[i].value, Buffer.from(value))
+    }
+    assert.equal(r[201].value.toString(), 'b')
+  })
+
+  it('results of many producers and of sends and sendAll mixed settle correctly', async () => {
+    const t1 = await freshTopic(1)
+    const t2 = await freshTopic(2)
+    const p1 = await Producer.connect(broker.endpoint, t1, { lingerMs: 1 })
+    const p2 = await Producer.connect(broker.endpoint, t2, { lingerMs: 1 })
+    const ps = []
+    for (let i = 0; i < 3000; i++) {
+      ps.push(p1.send(null, `a${i}`))
+      ps.push(p2.send(`k${i % 7}`, `b${i}`))
+      if (i % 500 === 0) ps.push(p1.sendAll([[null, 'x'], [null, 'y']]))
+    }
+    const res = (await Promise.all(ps)).flat()
+    assert.equal(res.filter((m) => m.topic === t1).length, 3000 + 12)
+    assert.equal(res.filter((m) => m.topic === t2).length, 3000)
+    const offsets1 = res.filter((m) => m.topic === t1).map((m) => m.offset).sort((a, b) => a - b)
+    assert.deepEqual(offsets1, [...Array(3012).keys()])
+    await p1.close()
+    await p2.close()
+  })
+
   it('pipelined sends (collect the promises, then Promise.all) all land, in order', async () => {
     const t = await freshTopic(1)
     const p = await Producer.connect(broker.endpoint, t, { lingerMs: 10 })

@@ -2,6 +2,7 @@ package io.headwater;
 
 import java.lang.ref.Cleaner;
 import java.util.Locale;
+import java.util.concurrent.CompletableFuture;
 
 /** The native methods (implemented in bindings-java/src/*.rs) and what they share. */
 final class Native {
@@ -61,16 +62,72 @@ final class Native {
         }
     }
 
+    /**
+     * Called from native code (on a library thread) with a group of delivery results: completes
+     * {@code futures[slots[i]]} (or {@code futures[i]} when {@code slots} is null) with its
+     * {@link RecordMetadata}, or exceptionally with {@code errors[i]} when {@code errors} is non-null
+     * and that element is set. A slot is cleared once its future is completed (slot arrays are shared
+     * by many sends; a {@code sendAll} call's own array, passed without slots, is left alone). One call
+     * per group keeps JNI work per record to none.
+     */
+    @SuppressWarnings("unchecked")
+    static void completeAll(String topic, Object[] futures, int[] slots, int[] partitions, long[] offsets,
+                            long[] timestamps, Throwable[] errors) {
+        RuntimeException firstRuntime = null;
+        Error firstError = null;
+        for (int i = 0; i < partitions.length; i++) {
+            CompletableFuture<RecordMetadata> f;
+            if (slots == null) {
+                f = (CompletableFuture<RecordMetadata>) futures[i];
+            } else {
+                f = (CompletableFuture<RecordMetadata>) futures[slots[i]];
+                futures[slots[i]] = null;
+            }
+            Throwable e = errors == null ? null : errors[i];
+            try {
+                if (e == null) {
+                    f.complete(new RecordMetadata(topic, partitions[i], offsets[i], timestamps[i]));
+                } else {
+                    f.completeExceptionally(e);
+                }
+            } catch (RuntimeException t) {
+                // every future is completed even if a dependent stage throws; the first is reported
+                if (firstRuntime == null) {
+                    firstRuntime = t;
+                }
+            } catch (Error t) {
+                if (firstError == null) {
+                    firstError = t;
+                }
+            }
+        }
+        if (firstError != null) {
+            throw firstError;
+        }
+        if (firstRuntime != null) {
+            throw firstRuntime;
+        }
+    }
+
     static native void init(int logLevel);
     static native String[] configKeys();
     static native String[] configResolve(String[] keys, String[] values);
     static native void panicForTest();
 
     static native long producerConnect(String endpoint, String topic, String[] keys, String[] values);
+    /** {@code futures[slot]} is the record's future; {@code futuresId} identifies the array. */
     static native void producerSend(long handle, byte[] key, byte[] value, int partition, long timestamp,
-                                    java.util.concurrent.CompletableFuture<RecordMetadata> future);
+                                    Object[] futures, long futuresId, int slot);
     static native void producerSendAll(long handle, byte[][] keys, byte[][] values, int[] partitions,
                                        long[] timestamps, Object[] futures);
+    /**
+     * {@code producerSendAll} with the keys and values packed: record {@code i}'s key is the next
+     * {@code keyLengths[i]} bytes of {@code keys} (-1: no key, nothing taken), its value the next
+     * {@code valueLengths[i]} bytes of {@code values}.
+     */
+    static native void producerSendAllPacked(long handle, byte[] keys, int[] keyLengths, byte[] values,
+                                             int[] valueLengths, int[] partitions, long[] timestamps,
+                                             Object[] futures);
     static native void producerFlush(long handle, long timeoutMs);
     static native void producerClose(long handle, long timeoutMs);
     static native long[] producerStats(long handle);

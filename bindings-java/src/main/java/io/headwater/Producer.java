@@ -2,8 +2,9 @@ package io.headwater;
 
 import java.lang.ref.Reference;
 import java.time.Duration;
-import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collections;
+import java.util.ConcurrentModificationException;
 import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
@@ -20,8 +21,16 @@ import java.util.concurrent.CompletableFuture;
  * <p>{@link #close()} flushes and stops; it is idempotent. The JVM exits normally afterwards.
  */
 public final class Producer implements AutoCloseable {
+    /** Futures per slot array (see {@link #send(byte[], byte[], int, long)}). */
+    private static final int SLOTS = 4096;
+
     private final long handle;
     private final String topic;
+    private final Object slotLock = new Object();
+    /** The array new sends put their futures in, how many of its slots are taken, and its id. */
+    private Object[] slots;
+    private int used;
+    private long slotsId;
 
     private Producer(long handle, String topic) {
         this.handle = handle;
@@ -86,8 +95,27 @@ public final class Producer implements AutoCloseable {
     private CompletableFuture<RecordMetadata> send(byte[] key, byte[] value, int partition, long timestamp) {
         Objects.requireNonNull(value, "value must not be null (use an empty array for an empty value)");
         CompletableFuture<RecordMetadata> f = new CompletableFuture<>();
+        // The future waits in a slot of a shared array; the native side completes a whole group of
+        // slots with one call (see Native.completeAll), instead of one JNI round per record.
+        Object[] slots;
+        long id;
+        int slot;
+        synchronized (slotLock) {
+            if (this.slots == null || used == SLOTS) {
+                this.slots = new Object[SLOTS];
+                used = 0;
+                slotsId++;
+            }
+            slots = this.slots;
+            id = slotsId;
+            slot = used++;
+        }
+        slots[slot] = f;
         try {
-            Native.producerSend(handle, key, value, partition, timestamp, f);
+            Native.producerSend(handle, key, value, partition, timestamp, slots, id, slot);
+        } catch (RuntimeException | Error e) {
+            slots[slot] = null;
+            throw e;
         } finally {
             Reference.reachabilityFence(this);
         }
@@ -101,26 +129,72 @@ public final class Producer implements AutoCloseable {
     public List<CompletableFuture<RecordMetadata>> sendAll(List<ProducerRecord> records) {
         Objects.requireNonNull(records, "records must not be null");
         int n = records.size();
-        byte[][] keys = new byte[n][];
-        byte[][] values = new byte[n][];
+        ProducerRecord[] rs = new ProducerRecord[n];
+        long keyBytes = 0;
+        long valueBytes = 0;
+        int i = 0;
+        for (ProducerRecord r : records) {
+            if (i == n) {
+                throw new ConcurrentModificationException("records changed size during sendAll");
+            }
+            rs[i++] = Objects.requireNonNull(r, "records must not contain null");
+            keyBytes += r.key == null ? 0 : r.key.length;
+            valueBytes += r.value.length;
+        }
+        if (i != n) {
+            throw new ConcurrentModificationException("records changed size during sendAll");
+        }
         int[] partitions = new int[n];
         long[] timestamps = new long[n];
-        List<CompletableFuture<RecordMetadata>> futures = new ArrayList<>(n);
-        for (int i = 0; i < n; i++) {
-            ProducerRecord r = Objects.requireNonNull(records.get(i), "records must not contain null");
-            keys[i] = r.key;
-            values[i] = r.value;
-            partitions[i] = r.partition;
-            timestamps[i] = r.timestamp;
-            futures.add(new CompletableFuture<>());
+        @SuppressWarnings({"unchecked", "rawtypes"})
+        CompletableFuture<RecordMetadata>[] futures = new CompletableFuture[n];
+        for (i = 0; i < n; i++) {
+            partitions[i] = rs[i].partition;
+            timestamps[i] = rs[i].timestamp;
+            futures[i] = new CompletableFuture<>();
         }
         try {
-            Native.producerSendAll(handle, keys, values, partitions, timestamps, futures.toArray());
+            if (keyBytes <= MAX_PACKED && valueBytes <= MAX_PACKED) {
+                // Keys and values packed into one array each: a few JNI calls per call, not per record.
+                byte[] keys = new byte[(int) keyBytes];
+                byte[] values = new byte[(int) valueBytes];
+                int[] keyLengths = new int[n];
+                int[] valueLengths = new int[n];
+                int k = 0;
+                int v = 0;
+                for (i = 0; i < n; i++) {
+                    byte[] key = rs[i].key;
+                    if (key == null) {
+                        keyLengths[i] = -1;
+                    } else {
+                        System.arraycopy(key, 0, keys, k, key.length);
+                        k += key.length;
+                        keyLengths[i] = key.length;
+                    }
+                    byte[] value = rs[i].value;
+                    System.arraycopy(value, 0, values, v, value.length);
+                    v += value.length;
+                    valueLengths[i] = value.length;
+                }
+                Native.producerSendAllPacked(handle, keys, keyLengths, values, valueLengths, partitions, timestamps,
+                        futures);
+            } else {
+                byte[][] keys = new byte[n][];
+                byte[][] values = new byte[n][];
+                for (i = 0; i < n; i++) {
+                    keys[i] = rs[i].key;
+                    values[i] = rs[i].value;
+                }
+                Native.producerSendAll(handle, keys, values, partitions, timestamps, futures);
+            }
         } finally {
             Reference.reachabilityFence(this);
         }
-        return Collections.unmodifiableList(futures);
+        return Collections.unmodifiableList(Arrays.asList(futures));
     }
+
+    /** Largest total of key or value bytes {@link #sendAll} packs into one array. */
+    private static final long MAX_PACKED = Integer.MAX_VALUE - 16;
 
     /**
      * Seals every open batch and waits until each queued record is acknowledged or failed; throws the

@@ -252,6 +252,108 @@ class ProducerTest {
         assertFalse(e.isRetriable());
     }
 
+    /** sendAll packs keys and values into one array each: null, empty and non-empty keys and values survive. */
+    @Test
+    void sendAllKeepsEveryKeyAndValueAndCompletesEachFuture() throws Exception {
+        String t = newTopic(1);
+        try (Producer p = Producer.connect(broker.endpoint(), t, ProducerConfig.builder().lingerMs(0).build())) {
+            List<ProducerRecord> batch = new ArrayList<>();
+            for (int i = 0; i < 300; i++) {
+                byte[] key = i % 3 == 0 ? null : i % 3 == 1 ? new byte[0] : b("k" + i);
+                batch.add(ProducerRecord.of(key, i % 7 == 0 ? new byte[0] : b("v" + i)).timestamp(1000 + i));
+            }
+            List<CompletableFuture<RecordMetadata>> fs = p.sendAll(batch);
+            p.flush();
+            List<StoredRecord> stored = broker.records(t, 0);
+            assertEquals(300, stored.size());
+            for (int i = 0; i < 300; i++) {
+                RecordMetadata m = get(fs.get(i));
+                assertEquals(i, m.offset());
+                assertEquals(1000 + i, m.timestamp());
+                assertEquals(t, m.topic());
+                StoredRecord r = stored.get(i);
+                if (i % 3 == 0) {
+                    assertNull(r.key());
+                } else {
+                    assertArrayEquals(i % 3 == 1 ? new byte[0] : b("k" + i), r.key());
+                }
+                assertArrayEquals(i % 7 == 0 ? new byte[0] : b("v" + i), r.value());
+            }
+        }
+    }
+
+    /** Futures are completed a group at a time: a failed delivery still fails every future of it. */
+    @Test
+    void deliveryFailureFailsEveryFutureOfTheRequest() throws Exception {
+        String t = newTopic(1);
+        ProducerConfig cfg = ProducerConfig.builder().maxRetries(0).lingerMs(5000).build();
+        try (Producer p = Producer.connect(broker.endpoint(), t, cfg)) {
+            broker.failNext(TestBroker.API_PRODUCE, 1, 3);
+            List<CompletableFuture<RecordMetadata>> fs = new ArrayList<>();
+            for (int i = 0; i < 10; i++) {
+                fs.add(p.send(null, b("single-" + i)));
+            }
+            fs.addAll(p.sendAll(List.of(ProducerRecord.of(null, b("all-0")), ProducerRecord.of(null, b("all-1")))));
+            assertThrows(HeadwaterException.class, p::flush);
+            for (CompletableFuture<RecordMetadata> f : fs) {
+                assertTrue(f.isCompletedExceptionally());
+                TestSupport.failure(f);
+            }
+            // the producer goes on: later futures complete normally
+            assertEquals(0, get(p.send(null, b("after"))).offset());
+        }
+    }
+
+    /** More sends than one slot array holds (4096), and every future completes by the time flush returns. */
+    @Test
+    void manySendsAllCompleteByFlush() throws Exception {
+        String t = newTopic(2);
+        try (Producer p = Producer.connect(broker.endpoint(), t, ProducerConfig.builder().lingerMs(5).build())) {
+            List<CompletableFuture<RecordMetadata>> fs = new ArrayList<>();
+            for (int i = 0; i < 10_000; i++) {
+                fs.add(p.send(null, b("m" + i)));
+            }
+            p.flush();
+            Set<String> seen = new HashSet<>();
+            for (CompletableFuture<RecordMetadata> f : fs) {
+                assertTrue(f.isDone() && !f.isCompletedExceptionally());
+                RecordMetadata m = f.join();
+                assertTrue(seen.add(m.partition() + "/" + m.offset()), "duplicate " + m);
+            }
+            assertEquals(10_000, broker.records(t, 0).size() + broker.records(t, 1).size());
+        }
+    }
+
+    /** flush() completes this thread's futures even while another thread keeps sending. */
+    @Test
+    void flushCompletesEarlierFuturesWhileAnotherThreadSends() throws Exception {
+        String t = newTopic(2);
+        try (Producer p = Producer.connect(broker.endpoint(), t, ProducerConfig.builder().lingerMs(20).build())) {
+            java.util.concurrent.atomic.AtomicBoolean stop = new java.util.concurrent.atomic.AtomicBoolean();
+            Thread other = new Thread(() -> {
+                while (!stop.get()) {
+                    p.send(null, b("other"));
+                }
+            });
+            other.start();
+            try {
+                for (int round = 0; round < 20; round++) {
+                    List<CompletableFuture<RecordMetadata>> fs = new ArrayList<>();
+                    for (int i = 0; i < 500; i++) {
+                        fs.add(p.send(null, b("mine-" + i)));
+                    }
+                    p.flush();
+                    for (CompletableFuture<RecordMetadata> f : fs) {
+                        assertTrue(f.isDone(), "a future of a record sent before flush() is not complete");
+                    }
+                }
+            } finally {
+                stop.set(true);
+                other.join();
+            }
+        }
+    }
+
     @Test
     void oversizeRecordFailsWithRecordTooLargeAndSendAllSendsNothing() throws Exception {
         String t = newTopic(1);
