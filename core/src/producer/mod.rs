@@ -1147,11 +1147,6 @@ fn settle_all(inner: &Arc<Inner>, outgoing: Vec<Outgoing>, result: Result<i64>, 
 }
 
 fn finish(inner: &Inner, q: &PartitionQueue, b: SealedBatch, r: Result<i64>) {
-    {
-        let mut st = q.state.lock().unwrap();
-        st.in_flight.retain(|x| !Arc::ptr_eq(x, &b.result));
-        st.in_flight_records -= b.count as u64;
-    }
     match &r {
         Ok(_) => inner
             .counters
@@ -1165,7 +1160,12 @@ fn finish(inner: &Inner, q: &PartitionQueue, b: SealedBatch, r: Result<i64>) {
                 .fetch_add(b.count as u64, Ordering::Relaxed)
         }
     };
+    // Complete (running its callbacks) while the batch is still listed as in flight, so a flush
+    // that looks at the queue meanwhile still waits for it; only then drop it from the list.
     b.result.complete(r);
+    let mut st = q.state.lock().unwrap();
+    st.in_flight.retain(|x| !Arc::ptr_eq(x, &b.result));
+    st.in_flight_records -= b.count as u64;
 }
 
 /// Puts retriable batches back at the front of their queue, in order, after a backoff; or fails them
