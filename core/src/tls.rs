@@ -125,7 +125,7 @@ fn parse_bool(key: &str, v: &str) -> Result<bool> {
 }
 
 /// A file key's value must name an existing regular file (checked when set, so a typo fails early).
-fn existing_file(key: &str, v: &str) -> Result<PemSource> {
+pub(crate) fn existing_file(key: &str, v: &str) -> Result<PemSource> {
     if v.is_empty() {
         return Err(Error::config(
             key,
@@ -205,7 +205,13 @@ impl TlsConfig {
     /// Sets one of [`TLS_KEYS`] from its string form. File keys must name an existing file (its
     /// contents are parsed when connecting).
     pub fn set(&mut self, key: &str, value: &str) -> Result<()> {
-        match key {
+        // Node and Java spell keys in camelCase; errors keep the caller's spelling.
+        let canonical = TLS_KEYS
+            .iter()
+            .find(|k| **k == key || crate::producer::config::camel_case(k) == key)
+            .copied()
+            .unwrap_or(key);
+        match canonical {
             "tls" => self.enabled = Some(parse_bool(key, value)?),
             "tls_ca_file" => self.ca = Some(existing_file(key, value)?),
             "tls_cert_file" => self.cert = Some(existing_file(key, value)?),

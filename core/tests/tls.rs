@@ -468,3 +468,75 @@ fn config_vectors_valid_tls_inputs_round_trip() {
     }
     assert!(seen >= 8, "valid_tls examples for every TLS key ({seen})");
 }
+
+/// The committed fixtures every binding uses (`tests/fixtures/tls`), through the string options the
+/// bindings pass: `BrokerConfig::from_options` on the broker side, `TlsConfig::set` (camelCase as
+/// Node and Java spell it) for the admin.
+#[tokio::test]
+async fn string_options_with_the_shared_fixtures_give_mutual_tls() {
+    let fx = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/tls");
+    let f = |name: &str| fx.join(name).to_str().unwrap().to_string();
+    let cfg = BrokerConfig::from_options([
+        ("spus", "2"),
+        ("tlsCert", f("server.pem").as_str()),
+        ("tls_key", f("server.key").as_str()),
+        ("tlsClientCa", f("ca.pem").as_str()),
+    ])
+    .unwrap();
+    assert_eq!(cfg.spus, 2);
+    let b = TestBroker::start(cfg).await.unwrap();
+    let ep = b.endpoint();
+
+    let mut tls = TlsConfig::default();
+    tls.set("tlsCaFile", &f("ca.pem")).unwrap();
+    tls.set("tlsCertFile", &f("client.pem")).unwrap();
+    tls.set("tls_key_file", &f("client.key")).unwrap();
+    let admin = Admin::connect_with(&ep, &tls).await.unwrap();
+    admin
+        .create_topic("fixtures", TopicConfig::new(2))
+        .await
+        .unwrap();
+    assert!(admin
+        .list_topics()
+        .await
+        .unwrap()
+        .iter()
+        .any(|t| t.name == "fixtures"));
+
+    // The unrelated CA fails verification; no client certificate fails the mutual-TLS check.
+    let mut wrong = TlsConfig::default();
+    wrong.set("tls_ca_file", &f("other-ca.pem")).unwrap();
+    let e = Admin::connect_with(&ep, &wrong).await.unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Transport, "{e}");
+    assert!(e.message.contains("certificate verification"), "{e}");
+    let mut anonymous = TlsConfig::default();
+    anonymous.set("tlsCaFile", &f("ca.pem")).unwrap();
+    let e = Admin::connect_with(&ep, &anonymous).await.unwrap_err();
+    assert!(e.message.contains("client certificate"), "{e}");
+}
+
+#[test]
+fn broker_options_errors_name_the_key_as_spelled() {
+    let fx = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/tls");
+    let cert = fx.join("server.pem");
+    let cert = cert.to_str().unwrap();
+    let cases: &[(&[(&str, &str)], &str)] = &[
+        (&[("spuz", "1")], "`spuz`"),
+        (&[("spus", "0")], "`spus`"),
+        (&[("spus", "two")], "`spus`"),
+        (&[("dataDir", "")], "`dataDir`"),
+        (&[("sync", "sometimes")], "`sync`"),
+        (&[("tls_cert", "/no/such/file.pem")], "`tls_cert`"),
+        (&[("tls_cert", cert)], "`tls_key`"),
+        (&[("tlsKey", cert)], "`tls_cert`"),
+        (&[("tls_client_ca", cert)], "`tls_client_ca`"),
+    ];
+    for (opts, key) in cases {
+        let e = BrokerConfig::from_options(opts.iter().copied()).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Config, "{opts:?}: {e}");
+        assert!(e.message.contains(key), "{opts:?}: {e}");
+    }
+    let ok = BrokerConfig::from_options([("sync", "250"), ("data_dir", "/tmp/x")]).unwrap();
+    assert_eq!(ok.data_dir.as_deref(), Some(Path::new("/tmp/x")));
+    assert!(ok.tls.is_none());
+}

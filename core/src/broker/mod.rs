@@ -15,7 +15,7 @@ use tokio::sync::{broadcast, watch};
 
 pub use log::SyncPolicy;
 use state::*;
-pub use state::{BrokerConfig, BrokerStats};
+pub use state::{BrokerConfig, BrokerStats, BROKER_KEYS};
 
 use crate::client::TopicConfig;
 use crate::error::{Error, ErrorKind, Result};

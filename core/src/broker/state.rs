@@ -10,8 +10,10 @@ use std::time::Duration;
 use tokio::sync::{broadcast, watch, Notify};
 
 use super::log::{LogConfig, PartitionLog, StorageStats, SyncPolicy};
+use crate::error::{Error, Result};
+use crate::producer::config::camel_case;
 use crate::protocol::sc::*;
-use crate::tls::ServerTlsConfig;
+use crate::tls::{existing_file, ServerTlsConfig};
 
 /// How the embedded broker runs.
 #[derive(Debug, Clone)]
@@ -75,7 +77,94 @@ impl BrokerConfig {
         self.tls = Some(tls);
         self
     }
+
+    /// Builds a config from string options, the way every binding and the CLI spell them
+    /// ([`BROKER_KEYS`], snake_case or camelCase): `spus`, `data_dir`, `sync` (`request`, `never`
+    /// or an interval in milliseconds), and `tls_cert` + `tls_key` (PEM files; both or neither)
+    /// with an optional `tls_client_ca` that makes client certificates mandatory. Errors are
+    /// `Config` errors naming the key as spelled.
+    pub fn from_options<'a>(
+        options: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<BrokerConfig> {
+        let mut cfg = BrokerConfig::default();
+        let (mut cert, mut key, mut client_ca) = (None, None, None);
+        for (name, value) in options {
+            let canonical = BROKER_KEYS
+                .iter()
+                .find(|k| **k == name || camel_case(k) == name)
+                .ok_or_else(|| {
+                    Error::config(
+                        name,
+                        format!(
+                            "unknown broker option; valid ones are: {}",
+                            BROKER_KEYS.join(", ")
+                        ),
+                    )
+                })?;
+            match *canonical {
+                "spus" => {
+                    cfg.spus = value
+                        .parse::<u32>()
+                        .ok()
+                        .filter(|n| (1..=1024).contains(n))
+                        .ok_or_else(|| {
+                            Error::config(name, format!("expected 1 to 1024 SPUs, got {value:?}"))
+                        })?
+                }
+                "data_dir" if value.is_empty() => {
+                    return Err(Error::config(name, "expected a directory, got an empty string"))
+                }
+                "data_dir" => cfg.data_dir = Some(PathBuf::from(value)),
+                "sync" => {
+                    cfg.sync = match value {
+                        "request" => SyncPolicy::EveryRequest,
+                        "never" => SyncPolicy::Never,
+                        ms => SyncPolicy::Interval(Duration::from_millis(
+                            ms.parse::<u64>().ok().filter(|n| *n > 0).ok_or_else(|| {
+                                Error::config(
+                                    name,
+                                    format!(
+                                        "expected request, never or an interval in milliseconds, got {value:?}"
+                                    ),
+                                )
+                            })?,
+                        )),
+                    }
+                }
+                "tls_cert" => cert = Some(existing_file(name, value)?),
+                "tls_key" => key = Some(existing_file(name, value)?),
+                _ => client_ca = Some(existing_file(name, value)?),
+            }
+        }
+        cfg.tls = match (cert, key) {
+            (Some(cert), Some(key)) => Some(ServerTlsConfig {
+                cert,
+                key,
+                client_ca,
+            }),
+            (None, None) if client_ca.is_none() => None,
+            (None, None) => {
+                return Err(Error::config(
+                    "tls_client_ca",
+                    "needs tls_cert and tls_key (the broker's own certificate)",
+                ))
+            }
+            (Some(_), None) => return Err(Error::config("tls_key", "tls_cert needs tls_key")),
+            (None, Some(_)) => return Err(Error::config("tls_cert", "tls_key needs tls_cert")),
+        };
+        Ok(cfg)
+    }
 }
+
+/// The broker options every binding accepts (see [`BrokerConfig::from_options`]).
+pub const BROKER_KEYS: &[&str] = &[
+    "spus",
+    "data_dir",
+    "sync",
+    "tls_cert",
+    "tls_key",
+    "tls_client_ca",
+];
 
 pub const FIRST_SPU_ID: i32 = 5001;
 pub const SYSTEM_TOPIC: &str = "consumer-offset";
