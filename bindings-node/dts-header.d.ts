@@ -39,8 +39,41 @@ export interface SendOptions {
   timestamp?: number
 }
 
+/** Client TLS settings (keys of the configuration table). TLS is on when `tls` is true or any other key is set. */
+export interface TlsOptions {
+  /** Use TLS; `true` alone trusts the system roots. */
+  tls?: boolean | 'true' | 'false'
+  /** PEM file of the CA(s) that signed the broker's certificate. */
+  tlsCaFile?: string
+  /** PEM client certificate (mutual TLS); needs `tlsKeyFile`. */
+  tlsCertFile?: string
+  /** PEM private key of `tlsCertFile`. */
+  tlsKeyFile?: string
+  /** The name the SC's certificate is verified against (default: the endpoint's host). */
+  tlsServerName?: string
+}
+
+/** `Admin.connect` options: the TLS keys of the producer configuration. */
+export type AdminOptions = TlsOptions
+
+/** `TestBroker.start` options. Numbers may also be given as strings. */
+export interface BrokerOptions {
+  /** Number of SPUs, 1 to 1024 (default 1). */
+  spus?: number | string
+  /** Keep logs in segment files here (default: in memory). */
+  dataDir?: string
+  /** When durable logs are fsynced: `'request'` (default), `'never'`, or every N milliseconds. */
+  sync?: 'request' | 'never' | number | string
+  /** PEM certificate chain the broker serves (TLS on every listener); needs `tlsKey`. */
+  tlsCert?: string
+  /** PEM private key of `tlsCert`. */
+  tlsKey?: string
+  /** PEM CA whose client certificates are required (mutual TLS); needs `tlsCert` and `tlsKey`. */
+  tlsClientCa?: string
+}
+
 /** Producer configuration: the one table of DESIGN.md, camelCased. Numbers may also be given as strings. */
-export interface ProducerConfig {
+export interface ProducerConfig extends TlsOptions {
   batchSize?: number | string
   lingerMs?: number | string
   maxRequestSize?: number | string

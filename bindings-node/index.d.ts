@@ -39,8 +39,41 @@ export interface SendOptions {
   timestamp?: number
 }
 
+/** Client TLS settings (keys of the configuration table). TLS is on when `tls` is true or any other key is set. */
+export interface TlsOptions {
+  /** Use TLS; `true` alone trusts the system roots. */
+  tls?: boolean | 'true' | 'false'
+  /** PEM file of the CA(s) that signed the broker's certificate. */
+  tlsCaFile?: string
+  /** PEM client certificate (mutual TLS); needs `tlsKeyFile`. */
+  tlsCertFile?: string
+  /** PEM private key of `tlsCertFile`. */
+  tlsKeyFile?: string
+  /** The name the SC's certificate is verified against (default: the endpoint's host). */
+  tlsServerName?: string
+}
+
+/** `Admin.connect` options: the TLS keys of the producer configuration. */
+export type AdminOptions = TlsOptions
+
+/** `TestBroker.start` options. Numbers may also be given as strings. */
+export interface BrokerOptions {
+  /** Number of SPUs, 1 to 1024 (default 1). */
+  spus?: number | string
+  /** Keep logs in segment files here (default: in memory). */
+  dataDir?: string
+  /** When durable logs are fsynced: `'request'` (default), `'never'`, or every N milliseconds. */
+  sync?: 'request' | 'never' | number | string
+  /** PEM certificate chain the broker serves (TLS on every listener); needs `tlsKey`. */
+  tlsCert?: string
+  /** PEM private key of `tlsCert`. */
+  tlsKey?: string
+  /** PEM CA whose client certificates are required (mutual TLS); needs `tlsCert` and `tlsKey`. */
+  tlsClientCa?: string
+}
+
 /** Producer configuration: the one table of DESIGN.md, camelCased. Numbers may also be given as strings. */
-export interface ProducerConfig {
+export interface ProducerConfig extends TlsOptions {
   batchSize?: number | string
   lingerMs?: number | string
   maxRequestSize?: number | string
@@ -71,7 +104,11 @@ export interface TestBroker {
 
 /** Topic administration over the network. */
 export declare class Admin {
-  static connect(endpoint: string): Promise<Admin>
+  /**
+   * Connects to the SC at `endpoint`; `options` are the TLS keys of the producer config
+   * (`tls`, `tlsCaFile`, `tlsCertFile`, `tlsKeyFile`, `tlsServerName`).
+   */
+  static connect(endpoint: string, options?: AdminOptions | null): Promise<Admin>
   createTopic(name: string, options?: { partitions?: number; replication?: number; compression?: 'any' | 'none' | 'gzip' | 'snappy' | 'lz4' | 'zstd'; retentionSecs?: number } | null): Promise<void>
   deleteTopic(name: string): Promise<void>
   listTopics(): Promise<TopicInfo[]>
@@ -129,10 +166,10 @@ export declare class Producer {
 /** An embedded Fluvio-protocol broker (an SC and SPUs on loopback ports), for tests and demos. */
 export declare class TestBroker {
   /**
-   * Starts a broker: `spus` SPU listeners (default 1); `dataDir` keeps durable segment files
-   * there (default: in memory).
+   * Starts a broker. Options are core's broker options (`spus`, `dataDir`, `sync`, `tlsCert`,
+   * `tlsKey`, `tlsClientCa`); a bad one rejects with a `CONFIG` error naming it.
    */
-  static start(options?: { spus?: number; dataDir?: string } | null): Promise<TestBroker>
+  static start(options?: BrokerOptions | null): Promise<TestBroker>
   /** The SC endpoint (`127.0.0.1:PORT`) clients connect to. */
   get endpoint(): string
   /** Ids of the SPUs. */
@@ -149,8 +186,58 @@ export declare class TestBroker {
   /** Holds every produce request (all SPUs) until `resume()`: for back-pressure tests. */
   pause(): void
   resume(): void
+  /** Holds produce requests on SPU `id` until `resumeSpu(id)`. */
+  pauseSpu(id: number): void
+  resumeSpu(id: number): void
+  /**
+   * Stops SPU `id`: its listener and connections close; partitions it led fail over to an
+   * in-sync follower, or wait offline until `startSpu(id)`.
+   */
+  stopSpu(id: number): Promise<void>
+  /** Starts a stopped SPU again on the same port. */
+  startSpu(id: number): Promise<void>
+  /**
+   * The next `count` requests of Fluvio API `apiKey` (0 = Produce) are answered with Fluvio
+   * error `code`; `count` 0 clears.
+   */
+  failNext(apiKey: number, count: number, code: number): void
+  /**
+   * The next `count` requests of Fluvio API `apiKey` have their connection closed instead of
+   * an answer; `count` 0 clears.
+   */
+  dropNext(apiKey: number, count: number): void
+  /**
+   * Every request of Fluvio API `apiKey` waits `ms` milliseconds before it is served; `null`
+   * (or no `ms`) clears the delay.
+   */
+  delay(apiKey: number, ms?: number | null): void
+  /** The SPU that currently leads a partition. */
+  leader(topic: string, partition: number): number
+  /** The SPUs holding a partition's replicas (leader first at creation). */
+  replicas(topic: string, partition: number): Array<number>
+  /** The offset below which every in-sync replica has the partition's records. */
+  highWatermark(topic: string, partition: number): number
+  /** Broker counters. */
+  stats(): BrokerStats
   /** Stops every listener and connection. Idempotent. */
   stop(): Promise<void>
+}
+
+/** The broker's counters (`stats()`). */
+export interface BrokerStats {
+  produceRequests: number
+  batchesAppended: number
+  recordsAppended: number
+  bytesAppended: number
+  fsyncs: number
+  segmentsDeleted: number
+  truncatedBytes: number
+  /** Open client connections. */
+  connections: number
+  connectionsTotal: number
+  /** Request frames refused (too large, undecodable). */
+  rejectedFrames: number
+  fetchResponses: number
 }
 
 /** Producer counters (the same names in every language, camelCased). */

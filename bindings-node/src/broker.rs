@@ -38,6 +38,24 @@ pub struct StoredBatch {
     pub first_timestamp: i64,
 }
 
+/// The broker's counters (`stats()`).
+#[napi(object)]
+pub struct BrokerStats {
+    pub produce_requests: i64,
+    pub batches_appended: i64,
+    pub records_appended: i64,
+    pub bytes_appended: i64,
+    pub fsyncs: i64,
+    pub segments_deleted: i64,
+    pub truncated_bytes: i64,
+    /// Open client connections.
+    pub connections: i64,
+    pub connections_total: i64,
+    /// Request frames refused (too large, undecodable).
+    pub rejected_frames: i64,
+    pub fetch_responses: i64,
+}
+
 /// A topic as listed by `Admin.listTopics()`.
 #[napi(object)]
 pub struct TopicInfo {
@@ -103,29 +121,24 @@ pub struct TestBroker {
 
 #[napi]
 impl TestBroker {
-    /// Starts a broker: `spus` SPU listeners (default 1); `dataDir` keeps durable segment files
-    /// there (default: in memory).
+    /// Starts a broker. Options are core's broker options (`spus`, `dataDir`, `sync`, `tlsCert`,
+    /// `tlsKey`, `tlsClientCa`); a bad one rejects with a `CONFIG` error naming it.
     #[napi(
-        ts_args_type = "options?: { spus?: number; dataDir?: string } | null",
+        ts_args_type = "options?: BrokerOptions | null",
         ts_return_type = "Promise<TestBroker>"
     )]
     pub fn start(env: Env, options: Option<Unknown>) -> Result<sys::napi_value> {
         let env = env.raw();
-        let o = match js::get_options(env, options.as_ref().map(raw), "options")? {
+        let opts = match js::string_options(env, options.as_ref().map(raw), "options")? {
             Ok(o) => o,
             Err(TypeErr(m)) => return rt::rejected_type(env, &m),
         };
-        let mut cfg = headwater::BrokerConfig::default();
-        match js::opt_int(env, o, "spus", "spus", 0.0, 1024.0)? {
-            Ok(Some(n)) => cfg = cfg.spus(n as u32),
-            Ok(None) => {}
-            Err(TypeErr(m)) => return rt::rejected_type(env, &m),
-        }
-        match js::opt_string(env, o, "dataDir", "dataDir")? {
-            Ok(Some(d)) => cfg = cfg.data_dir(d),
-            Ok(None) => {}
-            Err(TypeErr(m)) => return rt::rejected_type(env, &m),
-        }
+        let cfg = match headwater::BrokerConfig::from_options(
+            opts.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        ) {
+            Ok(c) => c,
+            Err(e) => return rt::rejected_core(env, &e),
+        };
         rt::run_blocking(
             env,
             move || headwater::TestBroker::start_blocking(cfg),
@@ -280,6 +293,180 @@ impl TestBroker {
         self.inner.resume()
     }
 
+    /// Holds produce requests on SPU `id` until `resumeSpu(id)`.
+    #[napi(ts_args_type = "id: number")]
+    pub fn pause_spu(&self, env: Env, id: Option<Unknown>) -> Result<()> {
+        let e = env.raw();
+        let id = spu_id(e, id.as_ref())?.map_err(|TypeErr(m)| js::throw_type_error(e, &m))?;
+        self.inner.pause_spu(id).map_err(|err| throw_core(e, &err))
+    }
+
+    #[napi(ts_args_type = "id: number")]
+    pub fn resume_spu(&self, env: Env, id: Option<Unknown>) -> Result<()> {
+        let e = env.raw();
+        let id = spu_id(e, id.as_ref())?.map_err(|TypeErr(m)| js::throw_type_error(e, &m))?;
+        self.inner.resume_spu(id).map_err(|err| throw_core(e, &err))
+    }
+
+    /// Stops SPU `id`: its listener and connections close; partitions it led fail over to an
+    /// in-sync follower, or wait offline until `startSpu(id)`.
+    #[napi(ts_args_type = "id: number", ts_return_type = "Promise<void>")]
+    pub fn stop_spu(&self, env: Env, id: Option<Unknown>) -> Result<sys::napi_value> {
+        let env = env.raw();
+        let id = match spu_id(env, id.as_ref())? {
+            Ok(i) => i,
+            Err(TypeErr(m)) => return rt::rejected_type(env, &m),
+        };
+        let b = self.inner.clone();
+        rt::run_blocking(
+            env,
+            move || headwater::runtime::block_on(b.stop_spu(id)),
+            |env, ()| js::undefined(env),
+        )
+    }
+
+    /// Starts a stopped SPU again on the same port.
+    #[napi(ts_args_type = "id: number", ts_return_type = "Promise<void>")]
+    pub fn start_spu(&self, env: Env, id: Option<Unknown>) -> Result<sys::napi_value> {
+        let env = env.raw();
+        let id = match spu_id(env, id.as_ref())? {
+            Ok(i) => i,
+            Err(TypeErr(m)) => return rt::rejected_type(env, &m),
+        };
+        let b = self.inner.clone();
+        rt::run_blocking(
+            env,
+            move || headwater::runtime::block_on(b.start_spu(id)),
+            |env, ()| js::undefined(env),
+        )
+    }
+
+    /// The next `count` requests of Fluvio API `apiKey` (0 = Produce) are answered with Fluvio
+    /// error `code`; `count` 0 clears.
+    #[napi(ts_args_type = "apiKey: number, count: number, code: number")]
+    pub fn fail_next(
+        &self,
+        env: Env,
+        api_key: Option<Unknown>,
+        count: Option<Unknown>,
+        code: Option<Unknown>,
+    ) -> Result<()> {
+        let e = env.raw();
+        let api_key = int_arg(e, api_key.as_ref(), "apiKey", 0.0, u16::MAX as f64)?;
+        let count = int_arg(e, count.as_ref(), "count", 0.0, u32::MAX as f64)?;
+        let code = int_arg(e, code.as_ref(), "code", i16::MIN as f64, i16::MAX as f64)?;
+        self.inner
+            .fail_next(api_key as u16, count as u32, code as i16);
+        Ok(())
+    }
+
+    /// The next `count` requests of Fluvio API `apiKey` have their connection closed instead of
+    /// an answer; `count` 0 clears.
+    #[napi(ts_args_type = "apiKey: number, count: number")]
+    pub fn drop_next(
+        &self,
+        env: Env,
+        api_key: Option<Unknown>,
+        count: Option<Unknown>,
+    ) -> Result<()> {
+        let e = env.raw();
+        let api_key = int_arg(e, api_key.as_ref(), "apiKey", 0.0, u16::MAX as f64)?;
+        let count = int_arg(e, count.as_ref(), "count", 0.0, u32::MAX as f64)?;
+        self.inner.drop_next(api_key as u16, count as u32);
+        Ok(())
+    }
+
+    /// Every request of Fluvio API `apiKey` waits `ms` milliseconds before it is served; `null`
+    /// (or no `ms`) clears the delay.
+    #[napi(ts_args_type = "apiKey: number, ms?: number | null")]
+    pub fn delay(&self, env: Env, api_key: Option<Unknown>, ms: Option<Unknown>) -> Result<()> {
+        let e = env.raw();
+        let api_key = int_arg(e, api_key.as_ref(), "apiKey", 0.0, u16::MAX as f64)?;
+        let d = match ms.as_ref().map(raw) {
+            v if js::is_nullish(e, v)? => None,
+            Some(v) => {
+                if js::type_of(e, v)? != sys::ValueType::napi_number {
+                    let m = format!("ms must be a number or null, got {}", js::type_name(e, v));
+                    return Err(js::throw_type_error(e, &m));
+                }
+                let n = js::get_f64(e, v)?;
+                // Duration::from_secs_f64 panics on what it cannot represent.
+                if !(n.is_finite() && (0.0..=1e15).contains(&n)) {
+                    let m = format!("ms must be a number of milliseconds from 0 to 1e15, got {n}");
+                    return Err(js::throw_type_error(e, &m));
+                }
+                Some(std::time::Duration::from_secs_f64(n / 1000.0))
+            }
+            None => None,
+        };
+        self.inner.delay(api_key as u16, d);
+        Ok(())
+    }
+
+    /// The SPU that currently leads a partition.
+    #[napi(ts_args_type = "topic: string, partition: number")]
+    pub fn leader(
+        &self,
+        env: Env,
+        topic: Option<Unknown>,
+        partition: Option<Unknown>,
+    ) -> Result<i32> {
+        let e = env.raw();
+        let (topic, partition) = self.topic_partition(e, topic, partition)?;
+        self.inner
+            .leader(&topic, partition)
+            .map_err(|err| throw_core(e, &err))
+    }
+
+    /// The SPUs holding a partition's replicas (leader first at creation).
+    #[napi(ts_args_type = "topic: string, partition: number")]
+    pub fn replicas(
+        &self,
+        env: Env,
+        topic: Option<Unknown>,
+        partition: Option<Unknown>,
+    ) -> Result<Vec<i32>> {
+        let e = env.raw();
+        let (topic, partition) = self.topic_partition(e, topic, partition)?;
+        self.inner
+            .replicas(&topic, partition)
+            .map_err(|err| throw_core(e, &err))
+    }
+
+    /// The offset below which every in-sync replica has the partition's records.
+    #[napi(ts_args_type = "topic: string, partition: number")]
+    pub fn high_watermark(
+        &self,
+        env: Env,
+        topic: Option<Unknown>,
+        partition: Option<Unknown>,
+    ) -> Result<i64> {
+        let e = env.raw();
+        let (topic, partition) = self.topic_partition(e, topic, partition)?;
+        self.inner
+            .high_watermark(&topic, partition)
+            .map_err(|err| throw_core(e, &err))
+    }
+
+    /// Broker counters.
+    #[napi]
+    pub fn stats(&self) -> BrokerStats {
+        let s = self.inner.stats();
+        BrokerStats {
+            produce_requests: s.produce_requests as i64,
+            batches_appended: s.batches_appended as i64,
+            records_appended: s.records_appended as i64,
+            bytes_appended: s.bytes_appended as i64,
+            fsyncs: s.fsyncs as i64,
+            segments_deleted: s.segments_deleted as i64,
+            truncated_bytes: s.truncated_bytes as i64,
+            connections: s.connections as i64,
+            connections_total: s.connections_total as i64,
+            rejected_frames: s.rejected_frames as i64,
+            fetch_responses: s.fetch_responses as i64,
+        }
+    }
+
     /// Stops every listener and connection. Idempotent.
     #[napi(ts_return_type = "Promise<void>")]
     pub fn stop(&self, env: Env) -> Result<sys::napi_value> {
@@ -302,6 +489,23 @@ fn throw_core(env: js::Env, e: &headwater::Error) -> napi::Error {
     js::pending()
 }
 
+/// An integer argument of a synchronous method; a bad one throws a `TypeError`.
+fn int_arg(e: js::Env, v: Option<&Unknown>, what: &str, min: f64, max: f64) -> Result<i64> {
+    match v.map(raw) {
+        Some(v) => js::get_int(e, v, what, min, max)?,
+        None => js::type_err(format!("{what} must be an integer, got undefined")),
+    }
+    .map_err(|TypeErr(m)| js::throw_type_error(e, &m))
+}
+
+/// An SPU id (unknown ids are core's `INVALID_ARGUMENT`).
+fn spu_id(e: js::Env, v: Option<&Unknown>) -> Result<js::Check<i32>> {
+    Ok(match v.map(raw) {
+        Some(v) => js::get_int(e, v, "id", i32::MIN as f64, i32::MAX as f64)?.map(|i| i as i32),
+        None => js::type_err("id must be an integer, got undefined"),
+    })
+}
+
 /// Topic administration over the network.
 #[napi]
 pub struct Admin {
@@ -310,16 +514,35 @@ pub struct Admin {
 
 #[napi]
 impl Admin {
-    #[napi(ts_args_type = "endpoint: string", ts_return_type = "Promise<Admin>")]
-    pub fn connect(env: Env, endpoint: Option<Unknown>) -> Result<sys::napi_value> {
+    /// Connects to the SC at `endpoint`; `options` are the TLS keys of the producer config
+    /// (`tls`, `tlsCaFile`, `tlsCertFile`, `tlsKeyFile`, `tlsServerName`).
+    #[napi(
+        ts_args_type = "endpoint: string, options?: AdminOptions | null",
+        ts_return_type = "Promise<Admin>"
+    )]
+    pub fn connect(
+        env: Env,
+        endpoint: Option<Unknown>,
+        options: Option<Unknown>,
+    ) -> Result<sys::napi_value> {
         let env = env.raw();
         let endpoint = match js::get_string(env, endpoint.as_ref().map(raw), "endpoint")? {
             Ok(s) => s,
             Err(TypeErr(m)) => return rt::rejected_type(env, &m),
         };
+        let opts = match js::string_options(env, options.as_ref().map(raw), "options")? {
+            Ok(o) => o,
+            Err(TypeErr(m)) => return rt::rejected_type(env, &m),
+        };
+        let mut tls = headwater::TlsConfig::default();
+        for (k, v) in &opts {
+            if let Err(e) = tls.set(k, v) {
+                return rt::rejected_core(env, &e);
+            }
+        }
         rt::run_blocking(
             env,
-            move || headwater::runtime::block_on(headwater::Admin::connect(&endpoint)),
+            move || headwater::runtime::block_on(headwater::Admin::connect_with(&endpoint, &tls)),
             |env, a| unsafe { Admin::to_napi_value(env, Admin { inner: a }) },
         )
     }

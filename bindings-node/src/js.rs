@@ -392,8 +392,9 @@ pub fn element(env: Env, arr: Value, i: u32) -> Result<Value> {
     Ok(v)
 }
 
-/// The string form of a config value: strings as is, numbers and bigints in decimal, `undefined`
-/// skipped (`None`); booleans, objects, functions and symbols are a `TypeError`.
+/// The string form of a config value: strings as is, numbers and bigints in decimal, booleans as
+/// `true`/`false` (core decides whether the key takes one), `undefined` skipped (`None`); null,
+/// objects, functions and symbols are a `TypeError`.
 pub fn config_value(env: Env, key: &str, v: Value) -> Result<Check<Option<String>>> {
     use sys::ValueType::*;
     let t = type_of(env, v)?;
@@ -402,6 +403,14 @@ pub fn config_value(env: Env, key: &str, v: Value) -> Result<Check<Option<String
     }
     if t == napi_string {
         return Ok(Ok(Some(str_of(env, v)?)));
+    }
+    if t == napi_boolean {
+        let mut b = false;
+        check(
+            unsafe { sys::napi_get_value_bool(env, v, &mut b) },
+            "read boolean",
+        )?;
+        return Ok(Ok(Some(b.to_string())));
     }
     if t == napi_number {
         let n = get_f64(env, v)?;
@@ -421,7 +430,30 @@ pub fn config_value(env: Env, key: &str, v: Value) -> Result<Check<Option<String
         return Ok(Ok(Some(str_of(env, s)?)));
     }
     Ok(type_err(format!(
-        "config `{key}` must be a string or a number, got {}",
+        "config `{key}` must be a string, a number or a boolean, got {}",
         type_name(env, v)
     )))
+}
+
+/// An options object as (key, string value) pairs for core's option parsers (see [`config_value`]):
+/// `undefined`/`null` options give none, `undefined` values are skipped.
+pub fn string_options(
+    env: Env,
+    v: Option<Value>,
+    what: &str,
+) -> Result<Check<Vec<(String, String)>>> {
+    let obj = match get_options(env, v, what)? {
+        Ok(Some(o)) => o,
+        Ok(None) => return Ok(Ok(Vec::new())),
+        Err(e) => return Ok(Err(e)),
+    };
+    let mut out = Vec::new();
+    for (k, v) in own_keys(env, obj)? {
+        match config_value(env, &k, v)? {
+            Ok(Some(s)) => out.push((k, s)),
+            Ok(None) => {}
+            Err(e) => return Ok(Err(e)),
+        }
+    }
+    Ok(Ok(out))
 }

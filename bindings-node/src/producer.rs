@@ -268,25 +268,9 @@ pub fn parse_config(
     env: js::Env,
     config: Option<js::Value>,
 ) -> Result<Check<headwater::Result<headwater::ProducerConfig>>> {
-    let mut cfg = headwater::ProducerConfig::default();
-    let obj = match js::get_options(env, config, "config")? {
-        Ok(o) => o,
-        Err(e) => return Ok(Err(e)),
-    };
-    if let Some(obj) = obj {
-        for (k, v) in js::own_keys(env, obj)? {
-            match js::config_value(env, &k, v)? {
-                Err(e) => return Ok(Err(e)),
-                Ok(None) => {}
-                Ok(Some(s)) => {
-                    if let Err(e) = cfg.set(&k, &s) {
-                        return Ok(Ok(Err(e)));
-                    }
-                }
-            }
-        }
-    }
-    Ok(Ok(Ok(cfg)))
+    Ok(js::string_options(env, config, "config")?.map(|pairs| {
+        headwater::ProducerConfig::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+    }))
 }
 
 fn timeout_opt(

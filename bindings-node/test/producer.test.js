@@ -265,9 +265,9 @@ describe('bad input rejects with the documented error', () => {
       () => Producer.connect(42, t),
       () => Producer.connect(broker.endpoint, null),
       () => Producer.connect(broker.endpoint, t, 'lingerMs=1'),
-      () => Producer.connect(broker.endpoint, t, { lingerMs: true }),
+      () => Producer.connect(broker.endpoint, t, { lingerMs: null }),
       () => Producer.connect(broker.endpoint, t, { lingerMs: {} }),
-      () => TestBroker.start({ spus: 'two' }),
+      () => TestBroker.start({ spus: [2] }),
       () => broker.createTopic(7),
     ]
     for (const f of bad) await assert.rejects(f(), TypeError, f.toString())
@@ -278,6 +278,11 @@ describe('bad input rejects with the documented error', () => {
 
   it('unknown config key: CONFIG', async () => {
     await assert.rejects(Producer.connect(broker.endpoint, t, { lingerMS: 1 }), code('CONFIG'))
+  })
+
+  it('a boolean or string where core wants a number: CONFIG (core parses every value)', async () => {
+    await assert.rejects(Producer.connect(broker.endpoint, t, { lingerMs: true }), code('CONFIG'))
+    await assert.rejects(TestBroker.start({ spus: 'two' }), code('CONFIG'))
   })
 
   it('oversize record: RECORD_TOO_LARGE (send and sendAll; nothing of the sendAll is sent)', async () => {

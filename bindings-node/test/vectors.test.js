@@ -31,10 +31,11 @@ function isConfigError(e, c) {
 
 describe('config.json', () => {
   for (const c of config.cases) {
-    it(`${c.camel}: every valid input is accepted (as a string, and as a number where numeric)`, async () => {
+    it(`${c.camel}: every valid input is accepted (as a string, and as a number or boolean where it is one)`, async () => {
       for (const v of c.valid) {
         const forms = [v.input]
         if (typeof v.value === 'number') forms.push(Number(v.input))
+        if (c.type === 'bool') forms.push(v.input === 'true')
         for (const input of forms) {
           const p = await Producer.connect(broker.endpoint, topic, { [c.camel]: input })
           await p.close()
