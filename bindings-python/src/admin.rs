@@ -4,9 +4,10 @@ use std::sync::Arc;
 
 use headwater::Admin;
 use pyo3::prelude::*;
-use pyo3::types::PyList;
+use pyo3::types::{PyDict, PyList};
 
 use crate::broker::topic_config;
+use crate::convert::tls_config_of;
 use crate::dispatch::run_blocking;
 use crate::errors::forked;
 use crate::producer::types_attr;
@@ -28,10 +29,18 @@ impl PyAdmin {
 
 #[pymethods]
 impl PyAdmin {
+    /// Connects; `options` are core's TLS keys (`tls`, `tls_ca_file`, `tls_cert_file`,
+    /// `tls_key_file`, `tls_server_name`), validated by core. No options: plaintext.
     #[new]
-    fn new(py: Python<'_>, endpoint: String) -> PyResult<Self> {
+    #[pyo3(signature = (endpoint, options=None))]
+    fn new(
+        py: Python<'_>,
+        endpoint: String,
+        options: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<Self> {
+        let tls = tls_config_of(options)?;
         let a = run_blocking(py, "admin client", true, async move {
-            Admin::connect(&endpoint).await
+            Admin::connect_with(&endpoint, &tls).await
         })?;
         Ok(PyAdmin {
             inner: Arc::new(a),

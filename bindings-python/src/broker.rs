@@ -6,7 +6,7 @@ use headwater::{BrokerConfig, Compression, TestBroker, TopicConfig};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList};
 
-use crate::convert::u32_of;
+use crate::convert::{config_value, path_value, u32_of};
 use crate::dispatch::run_blocking;
 use crate::errors::{forked, to_pyerr};
 use crate::producer::types_attr;
@@ -62,14 +62,35 @@ pub fn topic_config(
 
 #[pymethods]
 impl PyTestBroker {
-    /// Starts an embedded broker on loopback ports (in memory, or durable in `data_dir`).
+    /// Starts an embedded broker on loopback ports (in memory, or durable in `data_dir`). The
+    /// options are core's broker options (`BrokerConfig::from_options`), which validates them.
     #[new]
-    #[pyo3(signature = (spus=1, data_dir=None))]
-    fn new(py: Python<'_>, spus: i64, data_dir: Option<std::path::PathBuf>) -> PyResult<Self> {
-        let mut cfg = BrokerConfig::default().spus(u32_of(spus, "spus")?);
-        if let Some(d) = data_dir {
-            cfg = cfg.data_dir(d);
+    #[pyo3(signature = (spus=1, data_dir=None, *, sync=None, tls_cert=None, tls_key=None, tls_client_ca=None))]
+    fn new(
+        py: Python<'_>,
+        spus: i64,
+        data_dir: Option<&Bound<'_, PyAny>>,
+        sync: Option<&Bound<'_, PyAny>>,
+        tls_cert: Option<&Bound<'_, PyAny>>,
+        tls_key: Option<&Bound<'_, PyAny>>,
+        tls_client_ca: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Self> {
+        let mut options: Vec<(&str, String)> = vec![("spus", spus.to_string())];
+        if let Some(s) = sync.filter(|s| !s.is_none()) {
+            options.push(("sync", config_value("sync", s)?));
         }
+        for (key, path) in [
+            ("data_dir", data_dir),
+            ("tls_cert", tls_cert),
+            ("tls_key", tls_key),
+            ("tls_client_ca", tls_client_ca),
+        ] {
+            if let Some(p) = path.filter(|p| !p.is_none()) {
+                options.push((key, path_value(key, p)?));
+            }
+        }
+        let cfg = BrokerConfig::from_options(options.iter().map(|(k, v)| (*k, v.as_str())))
+            .map_err(to_pyerr)?;
         let b = run_blocking(
             py,
             "broker",

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
-use pyo3::types::{PyByteArray, PyBytes, PyDict, PyMemoryView, PyString};
+use pyo3::types::{PyBool, PyByteArray, PyBytes, PyDict, PyInt, PyMemoryView, PyString};
 
 /// A key or value: borrowed from a `bytes` object (no copy) or an owned copy.
 pub enum Bytes<'py> {
@@ -83,18 +83,57 @@ pub fn timeout_of(t: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Duration>> {
     Ok(Some(Duration::from_secs_f64(secs)))
 }
 
-/// Config values reach core's one parser as strings: `str` as is, `int` in decimal.
+/// Config values reach core's one parser as strings: `str` as is, `bool` as `true`/`false`, `int` in
+/// decimal, an `os.PathLike` (file keys) as its path.
 pub fn config_value(key: &str, v: &Bound<'_, PyAny>) -> PyResult<String> {
     if let Ok(s) = v.downcast::<PyString>() {
-        return Ok(s.to_cow()?.into_owned());
+        return utf8(key, s);
     }
-    if v.is_instance_of::<pyo3::types::PyInt>() && !v.is_instance_of::<pyo3::types::PyBool>() {
+    if let Ok(b) = v.downcast::<PyBool>() {
+        return Ok(if b.is_true() { "true" } else { "false" }.to_string());
+    }
+    if v.is_instance_of::<PyInt>() {
         return Ok(v.str()?.to_cow()?.into_owned());
     }
+    if v.hasattr("__fspath__")? {
+        return path_value(key, v);
+    }
     Err(PyTypeError::new_err(format!(
-        "config value for `{key}` must be str or int, not {}",
+        "config value for `{key}` must be str, int, bool or os.PathLike, not {}",
         type_name(v)
     )))
+}
+
+/// A path given as `str` or `os.PathLike` (whose `os.fspath` is `str`), as core's string option.
+pub fn path_value(key: &str, v: &Bound<'_, PyAny>) -> PyResult<String> {
+    let p = v
+        .py()
+        .import("os")?
+        .getattr("fspath")?
+        .call1((v,))
+        .map_err(|_| {
+            PyTypeError::new_err(format!(
+                "`{key}` must be a str or os.PathLike path, not {}",
+                type_name(v)
+            ))
+        })?;
+    let s = p.downcast::<PyString>().map_err(|_| {
+        PyTypeError::new_err(format!(
+            "`{key}` must be a str path (os.fspath gave {})",
+            type_name(&p)
+        ))
+    })?;
+    utf8(key, s)
+}
+
+/// A `str` option as UTF-8; lone surrogates (undecodable bytes of a file name) are a Config error.
+fn utf8(key: &str, s: &Bound<'_, PyString>) -> PyResult<String> {
+    s.to_cow().map(|s| s.into_owned()).map_err(|_| {
+        crate::errors::to_pyerr(headwater::Error::config(
+            key,
+            "the value is not valid UTF-8 (it has lone surrogates)",
+        ))
+    })
 }
 
 /// Builds a core config from a dict of options; every key and value is validated by core.
@@ -104,6 +143,26 @@ pub fn config_of(options: Option<&Bound<'_, PyDict>>) -> PyResult<headwater::Pro
         for (k, v) in options.iter() {
             let key = k.downcast::<PyString>().map_err(|_| {
                 PyTypeError::new_err(format!("config keys must be str, not {}", type_name(&k)))
+            })?;
+            let key = key.to_cow()?;
+            let value = config_value(&key, &v)?;
+            cfg.set(&key, &value).map_err(crate::errors::to_pyerr)?;
+        }
+    }
+    Ok(cfg)
+}
+
+/// Builds a client TLS config from a dict of TLS options (`tls`, `tls_ca_file`, ...); every key and
+/// value is validated by core.
+pub fn tls_config_of(options: Option<&Bound<'_, PyDict>>) -> PyResult<headwater::TlsConfig> {
+    let mut cfg = headwater::TlsConfig::default();
+    if let Some(options) = options {
+        for (k, v) in options.iter() {
+            let key = k.downcast::<PyString>().map_err(|_| {
+                PyTypeError::new_err(format!(
+                    "TLS option keys must be str, not {}",
+                    type_name(&k)
+                ))
             })?;
             let key = key.to_cow()?;
             let value = config_value(&key, &v)?;

@@ -44,8 +44,12 @@ from ._types import ProducerStats, StoredBatch, StoredRecord, TopicInfo
 
 __version__: str = _native.__version__
 
-ConfigValue = Union[str, int]
-"""A configuration value: a string in core's syntax, or an int for numeric keys."""
+ConfigValue = Union[str, int, bool, os.PathLike[str]]
+"""A configuration value: a string in core's syntax, an int for numeric keys, a bool for ``tls``, or
+an ``os.PathLike`` for file keys (``tls_ca_file``, ...). Core parses the string form of each."""
+
+PathArg = Union[str, os.PathLike[str]]
+"""A file or directory path."""
 
 Timeout = Optional[float]
 """Seconds, or None for no limit."""
@@ -176,9 +180,31 @@ class TestBroker(_native.TestBroker):
     __test__ = False  # not a pytest test class
 
     @classmethod
-    def start(cls, spus: int = 1, data_dir: Union[str, os.PathLike[str], None] = None) -> TestBroker:
-        """Starts a broker with ``spus`` SPUs, in memory or durable in ``data_dir``."""
-        return cls(spus, None if data_dir is None else os.fspath(data_dir))
+    def start(
+        cls,
+        spus: int = 1,
+        data_dir: Optional[PathArg] = None,
+        *,
+        sync: Union[str, int, None] = None,
+        tls_cert: Optional[PathArg] = None,
+        tls_key: Optional[PathArg] = None,
+        tls_client_ca: Optional[PathArg] = None,
+    ) -> TestBroker:
+        """Starts a broker with ``spus`` SPUs, in memory or durable in ``data_dir``.
+
+        ``sync`` is when a durable broker fsyncs: ``"request"`` (every produce request, the default),
+        ``"never"``, or an interval in milliseconds. ``tls_cert`` + ``tls_key`` (PEM files) make every
+        listener serve TLS; ``tls_client_ca`` also requires client certificates signed by that CA
+        (mutual TLS). Core validates the options: a bad one raises :class:`ConfigError` naming it.
+        """
+        return cls(
+            spus,
+            data_dir,
+            sync=sync,
+            tls_cert=tls_cert,
+            tls_key=tls_key,
+            tls_client_ca=tls_client_ca,
+        )
 
     def __enter__(self) -> TestBroker:
         return self
@@ -196,8 +222,11 @@ class Admin(_native.Admin):
     """Topic administration over the network."""
 
     @classmethod
-    def connect(cls, endpoint: str) -> Admin:
-        return cls(endpoint)
+    def connect(cls, endpoint: str, **tls: ConfigValue) -> Admin:
+        """Connects to the SC at ``endpoint``; plaintext unless TLS options are given (``tls``,
+        ``tls_ca_file``, ``tls_cert_file``, ``tls_key_file``, ``tls_server_name``, as for a producer).
+        """
+        return cls(endpoint, tls)
 
     def __enter__(self) -> Admin:
         return self
@@ -254,6 +283,7 @@ __all__ = [
     "HeadwaterError",
     "InternalError",
     "InvalidArgumentError",
+    "PathArg",
     "ProduceOutput",
     "Producer",
     "ProducerConfig",

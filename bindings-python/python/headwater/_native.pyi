@@ -1,6 +1,7 @@
 """Type stubs for the native module (pyo3). Use the classes re-exported by ``headwater``."""
 
 import asyncio
+import os
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple, Union
 
 from ._types import ProducerStats, StoredBatch, StoredRecord, TopicInfo
@@ -8,6 +9,8 @@ from ._types import ProducerStats, StoredBatch, StoredRecord, TopicInfo
 __version__: str
 
 _Bytes = Union[bytes, bytearray, memoryview, str]
+_ConfigValue = Union[str, int, bool, os.PathLike[str]]
+_Path = Union[str, os.PathLike[str]]
 
 class RecordMetadata:
     """Where a record landed. ``offset`` is None when unknown (at-most-once delivery)."""
@@ -34,7 +37,7 @@ class ProduceOutput:
 
 class Producer:
     def __init__(
-        self, endpoint: str, topic: str, options: Optional[Mapping[str, Union[str, int]]] = None
+        self, endpoint: str, topic: str, options: Optional[Mapping[str, _ConfigValue]] = None
     ) -> None: ...
     @property
     def topic(self) -> str: ...
@@ -70,7 +73,16 @@ class Producer:
     ) -> None: ...
 
 class TestBroker:
-    def __init__(self, spus: int = 1, data_dir: Optional[str] = None) -> None: ...
+    def __init__(
+        self,
+        spus: int = 1,
+        data_dir: Optional[_Path] = None,
+        *,
+        sync: Union[str, int, None] = None,
+        tls_cert: Optional[_Path] = None,
+        tls_key: Optional[_Path] = None,
+        tls_client_ca: Optional[_Path] = None,
+    ) -> None: ...
     @property
     def endpoint(self) -> str: ...
     def create_topic(
@@ -101,7 +113,7 @@ class TestBroker:
     def stop(self) -> None: ...
 
 class Admin:
-    def __init__(self, endpoint: str) -> None: ...
+    def __init__(self, endpoint: str, options: Optional[Mapping[str, _ConfigValue]] = None) -> None: ...
     def create_topic(
         self,
         name: str,
@@ -114,7 +126,7 @@ class Admin:
     def delete_topic(self, name: str) -> None: ...
     def list_topics(self) -> List[TopicInfo]: ...
 
-def parse_config(options: Optional[Mapping[str, Union[str, int]]] = None) -> Dict[str, Optional[str]]: ...
+def parse_config(options: Optional[Mapping[str, _ConfigValue]] = None) -> Dict[str, Optional[str]]: ...
 def config_keys() -> List[str]: ...
 def key_hash(key: _Bytes) -> int: ...
 def key_partition(key: _Bytes, partition_count: int) -> int: ...
