@@ -9,6 +9,10 @@ lines on stdout (compact, fields in the same order):
   produce  --endpoint E --topic T --count N [--compression C] [--key-prefix K]
   consume  --endpoint E --topic T --partition P [--count N]
 
+Instead of ``--endpoint E``: ``--profile`` (the current profile of ``~/.fluvio/config``, TLS
+included, via ``Fluvio.connect()`` / ``FluvioAdmin.connect()``), or ``--endpoint E`` plus
+``--tls-domain D --tls-ca F --tls-cert F --tls-key F`` (``FluvioConfig.set_tls_file_paths``).
+
 Known limits of this client, which the scenario works around:
 
 * It cannot send a null key: ``TopicProducer.send`` takes a byte list, and its
@@ -22,7 +26,9 @@ Known limits of this client, which the scenario works around:
   ``consume`` prints ``null`` for it; never use "No key" as a test key.
 
 Connection: ``FluvioConfig.new(endpoint)`` (plain TCP, no TLS, no profile
-file) + ``Fluvio.connect_with_config`` / ``FluvioAdmin.connect_with_config``.
+file; verified TLS with the --tls-* options) + ``Fluvio.connect_with_config`` /
+``FluvioAdmin.connect_with_config``; or, with ``--profile``, ``Fluvio.connect()`` /
+``FluvioAdmin.connect()`` (the client reads ``$HOME/.fluvio/config`` itself).
 Native calls block while holding the GIL, so the hard deadline is
 ``faulthandler.dump_traceback_later(..., exit=True)`` (a C watchdog thread):
 on expiry it prints the Python stack to stderr and exits non-zero.
@@ -73,16 +79,24 @@ def emit(obj):
     sys.stdout.flush()
 
 
-def config_for(endpoint):
-    return FluvioConfig.new(endpoint)
+def config_for(args):
+    config = FluvioConfig.new(args.endpoint)
+    if args.tls_domain:
+        # Verified TLS: the SC is checked against the domain, each SPU against <spu-name>.<domain>.
+        config.set_tls_file_paths(args.tls_domain, args.tls_key, args.tls_cert, args.tls_ca)
+    return config
 
 
-def connect(endpoint):
-    return Fluvio.connect_with_config(config_for(endpoint))
+def connect(args):
+    if args.profile:
+        return Fluvio.connect()  # current profile of ~/.fluvio/config
+    return Fluvio.connect_with_config(config_for(args))
 
 
-def connect_admin(endpoint):
-    return FluvioAdmin.connect_with_config(config_for(endpoint))
+def connect_admin(args):
+    if args.profile:
+        return FluvioAdmin.connect()
+    return FluvioAdmin.connect_with_config(config_for(args))
 
 
 def topic_names(admin):
@@ -152,9 +166,9 @@ def read_partition(client, topic, partition, count=None):
 
 
 def cmd_produce(args):
-    client = connect(args.endpoint)
+    client = connect(args)
     if args.create_partitions:
-        admin = connect_admin(args.endpoint)
+        admin = connect_admin(args)
         if args.topic not in topic_names(admin):
             create_topic(admin, args.topic, args.create_partitions)
     producer = make_producer(client, args.topic, args.compression)
@@ -179,7 +193,7 @@ def cmd_produce(args):
 
 
 def cmd_consume(args):
-    client = connect(args.endpoint)
+    client = connect(args)
     for rec in read_partition(client, args.topic, args.partition, args.count):
         emit(
             {
@@ -195,9 +209,9 @@ def cmd_bench(args):
     """Keyless-style throughput (empty keys: this client cannot send null keys) or single-record latency."""
     import time
 
-    client = connect(args.endpoint)
+    client = connect(args)
     if args.create_partitions:
-        admin = connect_admin(args.endpoint)
+        admin = connect_admin(args)
         if args.topic not in topic_names(admin):
             create_topic(admin, args.topic, args.create_partitions)
     builder = TopicProducerConfigBuilder()
@@ -255,8 +269,8 @@ def cmd_bench(args):
 
 def cmd_scenario(args):
     partitions = args.partitions
-    client = connect(args.endpoint)
-    admin = connect_admin(args.endpoint)
+    client = connect(args)
+    admin = connect_admin(args)
 
     # 1. admin: create + list
     create_topic(admin, args.topic, partitions)
@@ -381,7 +395,18 @@ def main(argv=None):
     sub = ap.add_subparsers(dest="cmd", required=True)
 
     def common(p):
-        p.add_argument("--endpoint", required=True)
+        where = p.add_mutually_exclusive_group(required=True)
+        where.add_argument("--endpoint")
+        where.add_argument(
+            "--profile",
+            action="store_true",
+            help="connect with the current profile of ~/.fluvio/config (TLS included)",
+        )
+        tls = p.add_argument_group("verified TLS with --endpoint (all four together)")
+        tls.add_argument("--tls-domain", help="SC verified as DOMAIN, SPUs as <spu-name>.DOMAIN")
+        tls.add_argument("--tls-ca")
+        tls.add_argument("--tls-cert")
+        tls.add_argument("--tls-key")
         p.add_argument("--topic", required=True)
         p.add_argument(
             "--timeout-secs",
@@ -430,6 +455,11 @@ def main(argv=None):
     p.add_argument("--send-all", type=int, default=0, help="send lists of this many records")
 
     args = ap.parse_args(argv)
+    tls_opts = [args.tls_domain, args.tls_ca, args.tls_cert, args.tls_key]
+    if any(tls_opts) and not all(tls_opts):
+        ap.error("--tls-domain, --tls-ca, --tls-cert and --tls-key go together")
+    if any(tls_opts) and args.profile:
+        ap.error("--tls-* options go with --endpoint; a profile carries its own TLS settings")
     faulthandler.dump_traceback_later(args.timeout_secs, exit=True)
     try:
         if args.cmd == "produce" and args.null_key:

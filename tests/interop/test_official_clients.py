@@ -91,11 +91,15 @@ def unique(prefix):
 
 
 class Broker:
-    """`headwater broker` as a subprocess; endpoint read from its first stdout line."""
+    """`headwater broker` as a subprocess; endpoint read from its first stdout line.
 
-    def __init__(self, data_dir=None, spus=None, log_dir=None):
+    tls=(cert, key) or (cert, key, client_ca): serve TLS (client certificates required with a CA).
+    """
+
+    def __init__(self, data_dir=None, spus=None, log_dir=None, tls=None):
         self.data_dir = data_dir
         self.spus = spus
+        self.tls = tls
         self.proc = None
         self.endpoint = None
         fd, self.log_path = tempfile.mkstemp(
@@ -114,6 +118,11 @@ class Broker:
             cmd += ["--data-dir", str(self.data_dir)]
         if self.spus is not None:
             cmd += ["--spus", str(self.spus)]
+        if self.tls is not None:
+            cert, key, *client_ca = self.tls
+            cmd += ["--tls-cert", str(cert), "--tls-key", str(key)]
+            if client_ca:
+                cmd += ["--tls-client-ca", str(client_ca[0])]
         with open(self.log_path, "ab") as log:
             log.write(f"$ {' '.join(cmd)}\n".encode())
             log.flush()
@@ -194,9 +203,16 @@ def broker(tmp_path_factory):
 # running clients
 
 
-def run(cmd, *, timeout=CLIENT_TIMEOUT, input=None, broker=None, check=True):
+def run(cmd, *, timeout=CLIENT_TIMEOUT, input=None, broker=None, check=True, env=None):
+    """env: extra variables for the client; a value of None removes the variable."""
+    extra = env or {}
     env = dict(os.environ)
     env.update(CLIENT_ENV)
+    for k, v in extra.items():
+        if v is None:
+            env.pop(k, None)
+        else:
+            env[k] = v
     try:
         res = subprocess.run(
             [str(c) for c in cmd],

@@ -1,16 +1,21 @@
 //! `fluvio-interop`: drives the OFFICIAL Fluvio Rust client (crate `fluvio` 0.50) against a
 //! Fluvio-protocol endpoint — in our tests, Headwater's embedded broker.
 //!
-//! Every subcommand connects with `FluvioConfig::new(endpoint)` (plain TCP, no TLS, no profile
-//! file) and prints machine-readable JSON lines on stdout. Failures exit non-zero with a message
-//! on stderr. See `tests/interop/README.md`.
+//! Every subcommand connects with `FluvioConfig::new(endpoint)` (plain TCP, no profile file), or,
+//! with the global `--tls-domain/--tls-ca/--tls-cert/--tls-key` options, with
+//! `FluvioConfig::new(endpoint).with_tls(TlsPolicy::Verified(..))` (the official client's verified
+//! mutual TLS, files or `--tls-inline` PEM text), and prints machine-readable JSON lines on stdout.
+//! Failures exit non-zero with a message on stderr. See `tests/interop/README.md`.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, ensure, Context, Result};
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
+use fluvio::config::{TlsCerts, TlsConfig, TlsPaths, TlsPolicy};
 use fluvio::consumer::{ConsumerConfigExtBuilder, Record as ConsumerRecord, RetryMode};
 use fluvio::metadata::topic::TopicSpec;
 use fluvio::{
@@ -32,7 +37,64 @@ const CODECS: [&str; 5] = ["none", "gzip", "snappy", "lz4", "zstd"];
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
+    #[command(flatten)]
+    tls: TlsArgs,
 }
+
+/// How every subcommand connects: plain TCP unless --tls-domain is given.
+#[derive(Args, Debug, Clone)]
+struct TlsArgs {
+    /// Verified TLS (TlsPolicy::Verified): the SC's certificate is checked against DOMAIN and each
+    /// SPU's against `<spu-name>.DOMAIN` (the official client's SNI). Needs the three files below.
+    #[arg(long, global = true, value_name = "DOMAIN", requires_all = ["tls_ca", "tls_cert", "tls_key"])]
+    tls_domain: Option<String>,
+    /// PEM CA certificate to verify the cluster with.
+    #[arg(long, global = true, value_name = "FILE", requires = "tls_domain")]
+    tls_ca: Option<PathBuf>,
+    /// PEM client certificate (the official client always presents one with verified TLS).
+    #[arg(long, global = true, value_name = "FILE", requires = "tls_domain")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, global = true, value_name = "FILE", requires = "tls_domain")]
+    tls_key: Option<PathBuf>,
+    /// Hand the client the PEM text (TlsConfig::Inline) instead of the paths (TlsConfig::Files).
+    #[arg(long, global = true, requires = "tls_domain")]
+    tls_inline: bool,
+}
+
+impl TlsArgs {
+    fn policy(&self) -> Result<TlsPolicy> {
+        let Some(domain) = self.tls_domain.clone() else {
+            return Ok(TlsPolicy::Disabled);
+        };
+        let path = |p: &Option<PathBuf>, what: &str| {
+            p.clone()
+                .ok_or_else(|| anyhow!("--tls-domain needs --tls-{what}"))
+        };
+        let paths = TlsPaths {
+            domain,
+            key: path(&self.tls_key, "key")?,
+            cert: path(&self.tls_cert, "cert")?,
+            ca_cert: path(&self.tls_ca, "ca")?,
+        };
+        Ok(if self.tls_inline {
+            let read = |p: &PathBuf| {
+                std::fs::read_to_string(p).with_context(|| format!("read {}", p.display()))
+            };
+            TlsPolicy::Verified(TlsConfig::Inline(TlsCerts {
+                key: read(&paths.key)?,
+                cert: read(&paths.cert)?,
+                ca_cert: read(&paths.ca_cert)?,
+                domain: paths.domain,
+            }))
+        } else {
+            TlsPolicy::Verified(TlsConfig::Files(paths))
+        })
+    }
+}
+
+/// Set once in `main` from the global TLS options; read by `connect`.
+static TLS_POLICY: OnceLock<TlsPolicy> = OnceLock::new();
 
 #[derive(Subcommand, Debug)]
 enum Cmd {
@@ -119,6 +181,15 @@ enum Cmd {
         #[arg(long)]
         latency: bool,
     },
+    /// Connect and list topics within TIMEOUT_SECS; one JSON line. For the TLS checks: a bad
+    /// certificate must end in an error, never a hang.
+    Probe {
+        #[arg(long)]
+        endpoint: String,
+        /// Deadline for connect + list, seconds (an expired deadline is an error).
+        #[arg(long, default_value_t = 60)]
+        timeout_secs: u64,
+    },
 }
 
 fn main() -> ExitCode {
@@ -128,7 +199,16 @@ fn main() -> ExitCode {
         Cmd::Produce { .. } => "produce",
         Cmd::Consume { .. } => "consume",
         Cmd::Bench { .. } => "bench",
+        Cmd::Probe { .. } => "probe",
     };
+    let policy = match cli.tls.policy() {
+        Ok(p) => p,
+        Err(err) => {
+            eprintln!("fluvio-interop {name} FAILED: {err:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    TLS_POLICY.set(policy).expect("TLS policy set once");
     match run_block_on(run(cli.cmd)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
@@ -221,6 +301,10 @@ async fn run(cmd: Cmd) -> Result<()> {
             )
             .await
         }
+        Cmd::Probe {
+            endpoint,
+            timeout_secs,
+        } => probe_cmd(&endpoint, Duration::from_secs(timeout_secs)).await,
     }
 }
 
@@ -228,11 +312,17 @@ async fn run(cmd: Cmd) -> Result<()> {
 // helpers
 
 async fn connect(endpoint: &str) -> Result<Fluvio> {
-    // FluvioConfig::new = plain TCP (TlsPolicy::Disabled), no profile file involved.
-    let config = FluvioConfig::new(endpoint);
-    Fluvio::connect_with_config(&config)
-        .await
-        .with_context(|| format!("connect to {endpoint}"))
+    // FluvioConfig::new = plain TCP (TlsPolicy::Disabled), no profile file involved; with the
+    // global --tls-* options, the official client's verified TLS.
+    let policy = TLS_POLICY.get().cloned().unwrap_or(TlsPolicy::Disabled);
+    let tls = !matches!(policy, TlsPolicy::Disabled);
+    let config = FluvioConfig::new(endpoint).with_tls(policy);
+    Fluvio::connect_with_config(&config).await.with_context(|| {
+        format!(
+            "connect to {endpoint} ({})",
+            if tls { "verified TLS" } else { "plain TCP" }
+        )
+    })
 }
 
 fn parse_compression(codec: &str) -> Result<Compression> {
@@ -470,7 +560,7 @@ async fn bench_cmd(
     } else {
         let mut outputs = Vec::with_capacity(records.min(1 << 22));
         while sent < records {
-            if sent % 8192 == 0 && start.elapsed() >= budget {
+            if sent.is_multiple_of(8192) && start.elapsed() >= budget {
                 break;
             }
             outputs.push(
@@ -518,6 +608,24 @@ async fn bench_cmd(
         "seconds": seconds,
         "records_per_sec": rps,
         "mb_per_sec": mbps,
+    }));
+    Ok(())
+}
+
+async fn probe_cmd(endpoint: &str, deadline: Duration) -> Result<()> {
+    let started = Instant::now();
+    let names = timeout(deadline, async {
+        let fluvio = connect(endpoint).await?;
+        let admin = fluvio.admin().await;
+        list_topic_names(&admin).await
+    })
+    .await
+    .map_err(|_| anyhow!("timed out after {deadline:?} (connect + list topics)"))??;
+    print_line(&json!({
+        "connected": true,
+        "tls": !matches!(TLS_POLICY.get(), None | Some(TlsPolicy::Disabled)),
+        "topics": names.len(),
+        "seconds": started.elapsed().as_secs_f64(),
     }));
     Ok(())
 }
