@@ -821,3 +821,87 @@ fn fork_child_gets_forked_error_and_fresh_objects_work() {
         1
     );
 }
+
+/// `DeliveryTracker` with the `send_*_tracked` calls: every record reaches the sink exactly once, with
+/// the offset the broker stored it at, before `flush` returns; a failed batch reports its error for
+/// each of its records.
+#[tokio::test]
+async fn delivery_tracker_reports_each_record_once_before_flush_returns() {
+    use headwater::producer::DeliveryTracker;
+    use std::sync::{Arc, Mutex};
+
+    let b = broker().await;
+    b.create_topic("tracked", 3).unwrap();
+    let p = Producer::connect(&b.endpoint(), "tracked", cfg(&[("linger_ms", "2")]))
+        .await
+        .unwrap();
+    type Seen = Arc<Mutex<Vec<(usize, u32, headwater::Result<i64>)>>>;
+    let seen: Seen = Default::default();
+    let s = seen.clone();
+    let tracker = DeliveryTracker::new(move |d| {
+        let mut s = s.lock().unwrap();
+        for r in &d.records {
+            s.push((r.token, d.partition, d.offset(r)));
+        }
+    });
+    let n = 3000;
+    for i in 0..n {
+        let key = format!("k{}", i % 17);
+        p.send_blocking_tracked(
+            Some(key.as_bytes()),
+            format!("v{i}").as_bytes(),
+            None,
+            None,
+            &tracker,
+            i,
+        )
+        .unwrap();
+    }
+    p.flush().await.unwrap();
+    let mut got = seen.lock().unwrap().clone();
+    assert_eq!(
+        got.len(),
+        n,
+        "every tracked record reported before flush returned"
+    );
+    got.sort_by_key(|g| g.0);
+    let stored: Vec<Vec<_>> = (0..3)
+        .map(|q| b.records("tracked", q, 0).unwrap())
+        .collect();
+    for (i, (token, partition, offset)) in got.iter().enumerate() {
+        assert_eq!(*token, i, "each token exactly once");
+        let offset = *offset.as_ref().unwrap();
+        let r = &stored[*partition as usize][offset as usize];
+        assert_eq!(r.value, format!("v{i}").as_bytes());
+    }
+
+    // A batch the broker fails: its records get the error, the next batch succeeds.
+    b.fail_next(spu_keys::PRODUCE, 1, 56);
+    seen.lock().unwrap().clear();
+    p.send_blocking_tracked(None, b"lost", Some(0), None, &tracker, 1)
+        .unwrap();
+    p.flush().await.unwrap_err();
+    let recs = [Record::new(None::<Vec<u8>>, b"kept".to_vec()).partition(0)];
+    p.send_all_blocking_tracked(&recs, &tracker, |i| 2 + i)
+        .unwrap();
+    p.flush().await.unwrap();
+    let got = seen.lock().unwrap().clone();
+    assert_eq!(got.len(), 2);
+    assert_eq!(got[0].0, 1);
+    assert_eq!(got[0].2.as_ref().unwrap_err().kind, ErrorKind::Broker(56));
+    assert_eq!(got[1].0, 2);
+    let kept = got[1].2.as_ref().unwrap();
+    assert_eq!(b.records("tracked", 0, *kept).unwrap()[0].value, b"kept");
+
+    // Tracking an output whose batch already completed still reports it (on a runtime thread).
+    let out = p.send_parts(None, b"late", Some(1), None).await.unwrap();
+    out.wait().await.unwrap();
+    tracker.track(&out, 3);
+    for _ in 0..500 {
+        if seen.lock().unwrap().len() == 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(seen.lock().unwrap()[2].0, 3);
+}

@@ -10,12 +10,14 @@ pub mod partitioner;
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use tokio::sync::{oneshot, Notify};
 
 pub use config::{Delivery, Isolation, PartitionerKind, ProducerConfig};
-pub use output::{BatchResult, ProduceOutput, RecordMetadata};
+pub use output::{
+    BatchDelivery, BatchResult, DeliveryTracker, ProduceOutput, RecordMetadata, TrackedRecord,
+};
 pub use partitioner::{DefaultPartitioner, Partitioner, PartitionerContext, RoundRobinPartitioner};
 
 use crate::client::Cluster;
@@ -23,7 +25,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::protocol::api::{spu_keys, SPU_VERSION};
 use crate::protocol::batch::{
     finish_uncompressed_in_place, put_record, record_size, write_batch, BatchInfo,
-    BATCH_FILE_HEADER_SIZE,
+    BATCH_FILE_HEADER_SIZE, RECORD_MAX_FRAMING,
 };
 use crate::protocol::codec::{from_bytes, Encode};
 use crate::protocol::spu::{ProduceResponse, ACKS_READ_COMMITTED, ACKS_READ_UNCOMMITTED};
@@ -79,7 +81,6 @@ pub struct ProducerStats {
 
 #[derive(Default)]
 struct Counters {
-    records_sent: AtomicU64,
     records_acked: AtomicU64,
     records_failed: AtomicU64,
     bytes_uncompressed: AtomicU64,
@@ -133,6 +134,8 @@ struct QueueState {
     in_flight: Vec<Arc<BatchResult>>,
     in_flight_records: u64,
     retry_at: Option<Instant>,
+    /// Records accepted by `send` into this partition, ever.
+    records_sent: u64,
 }
 
 impl QueueState {
@@ -211,12 +214,22 @@ impl std::fmt::Debug for Producer {
     }
 }
 
+/// Wall-clock milliseconds, read straight from `clock_gettime` (the vDSO): `SystemTime` plus
+/// `duration_since` plus `as_millis` (u128 arithmetic) cost several times more, once per record.
 fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec; CLOCK_REALTIME is always available.
+    unsafe { libc::clock_gettime(libc::CLOCK_REALTIME, &mut ts) };
+    #[allow(clippy::useless_conversion)] // the fields are 32-bit on 32-bit targets
+    let ms = i64::from(ts.tv_sec) * 1000 + i64::from(ts.tv_nsec) / 1_000_000;
+    ms
 }
+
+/// Sees each enqueued record's output under its partition's lock (see `Producer::enqueue`).
+type Track<'a> = dyn FnMut(&ProduceOutput) + Send + 'a;
 
 enum Enqueued {
     Done(ProduceOutput),
@@ -362,10 +375,10 @@ impl Producer {
         partition: Option<u32>,
         timestamp: Option<i64>,
     ) -> Result<ProduceOutput> {
-        match self.enqueue(key, value, partition, timestamp)? {
+        match self.enqueue(key, value, partition, timestamp, &mut |_| {})? {
             Enqueued::Done(o) => Ok(o),
             Enqueued::Full(q) => {
-                self.wait_and_send(q, key, value, partition, timestamp)
+                self.wait_and_send(q, key, value, partition, timestamp, &mut |_| {})
                     .await
             }
         }
@@ -379,11 +392,41 @@ impl Producer {
         partition: Option<u32>,
         timestamp: Option<i64>,
     ) -> Result<ProduceOutput> {
-        match self.enqueue(key, value, partition, timestamp)? {
-            Enqueued::Done(o) => Ok(o),
-            Enqueued::Full(q) => {
-                crate::runtime::block_on(self.wait_and_send(q, key, value, partition, timestamp))
+        self.send_blocking_with(key, value, partition, timestamp, &mut |_| {})
+    }
+
+    /// [`send_blocking`](Self::send_blocking) that files the record with `tracker` under `token`
+    /// (reported once its batch completes; see [`DeliveryTracker`]).
+    pub fn send_blocking_tracked<T: Send + 'static>(
+        &self,
+        key: Option<&[u8]>,
+        value: &[u8],
+        partition: Option<u32>,
+        timestamp: Option<i64>,
+        tracker: &DeliveryTracker<T>,
+        token: T,
+    ) -> Result<ProduceOutput> {
+        let mut token = Some(token);
+        self.send_blocking_with(key, value, partition, timestamp, &mut |o| {
+            if let Some(t) = token.take() {
+                tracker.track(o, t)
             }
+        })
+    }
+
+    fn send_blocking_with(
+        &self,
+        key: Option<&[u8]>,
+        value: &[u8],
+        partition: Option<u32>,
+        timestamp: Option<i64>,
+        track: &mut Track<'_>,
+    ) -> Result<ProduceOutput> {
+        match self.enqueue(key, value, partition, timestamp, track)? {
+            Enqueued::Done(o) => Ok(o),
+            Enqueued::Full(q) => crate::runtime::block_on(
+                self.wait_and_send(q, key, value, partition, timestamp, track),
+            ),
         }
     }
 
@@ -394,6 +437,7 @@ impl Producer {
         value: &[u8],
         partition: Option<u32>,
         timestamp: Option<i64>,
+        track: &mut Track<'_>,
     ) -> Result<ProduceOutput> {
         let deadline = Instant::now() + self.inner().config.send_timeout;
         loop {
@@ -402,7 +446,7 @@ impl Producer {
             tokio::pin!(notified);
             notified.as_mut().enable();
             // Re-check after registering, so a completion in between is not missed.
-            match self.enqueue(key, value, partition, timestamp)? {
+            match self.enqueue(key, value, partition, timestamp, track)? {
                 Enqueued::Done(o) => return Ok(o),
                 Enqueued::Full(q2) if !Arc::ptr_eq(&q, &q2) => {
                     q = q2;
@@ -444,7 +488,7 @@ impl Producer {
                 ),
             )),
             None => {
-                let available = inner.available.read().unwrap().clone();
+                let available = inner.available.read().unwrap();
                 let p = inner.partitioner.partition(
                     &PartitionerContext {
                         partition_count: count,
@@ -471,10 +515,12 @@ impl Producer {
         partition: Option<u32>,
         timestamp: Option<i64>,
     ) -> Result<Option<ProduceOutput>> {
-        Ok(match self.enqueue(key, value, partition, timestamp)? {
-            Enqueued::Done(o) => Some(o),
-            Enqueued::Full(_) => None,
-        })
+        Ok(
+            match self.enqueue(key, value, partition, timestamp, &mut |_| {})? {
+                Enqueued::Done(o) => Some(o),
+                Enqueued::Full(_) => None,
+            },
+        )
     }
 
     /// Seals every open batch and wakes the sender, without waiting (a flush that does not block).
@@ -483,31 +529,41 @@ impl Producer {
         self.inner().wake.notify_one();
     }
 
+    /// `track` sees the output while the partition's lock is held, so its batch cannot have
+    /// completed yet (what [`DeliveryTracker`] relies on); it must not call back into the producer.
     fn enqueue(
         &self,
         key: Option<&[u8]>,
         value: &[u8],
         partition: Option<u32>,
         timestamp: Option<i64>,
+        track: &mut Track<'_>,
     ) -> Result<Enqueued> {
         self.check_usable()?;
         let inner = self.inner();
         let cfg = &inner.config;
-        let alone = BATCH_OVERHEAD + record_size(key.map(|k| k.len()), value.len(), 0, 0);
-        if alone > cfg.max_request_size {
-            return Err(Error::new(
-                ErrorKind::RecordTooLarge,
-                format!(
-                    "record of {} bytes (key {} + value {}) exceeds max_request_size ({} bytes)",
-                    alone,
-                    key.map_or(0, |k| k.len()),
-                    value.len(),
-                    cfg.max_request_size
-                ),
-            ));
+        let key_len = key.map(|k| k.len());
+        // The exact size is computed only for records near the limit.
+        if BATCH_OVERHEAD + key_len.unwrap_or(0) + value.len() + RECORD_MAX_FRAMING
+            > cfg.max_request_size
+        {
+            let alone = BATCH_OVERHEAD + record_size(key_len, value.len(), 0, 0);
+            if alone > cfg.max_request_size {
+                return Err(Error::new(
+                    ErrorKind::RecordTooLarge,
+                    format!(
+                        "record of {} bytes (key {} + value {}) exceeds max_request_size ({} bytes)",
+                        alone,
+                        key_len.unwrap_or(0),
+                        value.len(),
+                        cfg.max_request_size
+                    ),
+                ));
+            }
         }
         let p = self.choose_partition(key, value, partition)?;
-        let q = inner.partitions.read().unwrap()[p as usize].clone();
+        let partitions = inner.partitions.read().unwrap();
+        let q = &partitions[p as usize];
         let ts = timestamp.unwrap_or_else(now_ms);
         let mut st = q.state.lock().unwrap();
         let mut wake = false;
@@ -530,7 +586,7 @@ impl Producer {
                 if wake {
                     inner.wake.notify_one();
                 }
-                return Ok(Enqueued::Full(q));
+                return Ok(Enqueued::Full(q.clone()));
             }
             let mut section =
                 Vec::with_capacity(cfg.batch_size.min(cfg.max_request_size).min(1 << 20) + 64);
@@ -564,8 +620,12 @@ impl Producer {
             st.seal();
             wake = true;
         }
+        track(&output);
+        // Counted under the queue's lock, not on an atomic the sender thread's counters share a
+        // cache line with.
+        st.records_sent += 1;
         drop(st);
-        inner.counters.records_sent.fetch_add(1, Ordering::Relaxed);
+        drop(partitions);
         if wake {
             inner.wake.notify_one();
         }
@@ -595,6 +655,32 @@ impl Producer {
         records
             .iter()
             .map(|r| self.send_blocking(r.key.as_deref(), &r.value, r.partition, r.timestamp))
+            .collect()
+    }
+
+    /// [`send_all_blocking`](Self::send_all_blocking) that files record `i` with `tracker` under
+    /// `token(i)`.
+    pub fn send_all_blocking_tracked<T: Send + 'static>(
+        &self,
+        records: &[Record],
+        tracker: &DeliveryTracker<T>,
+        mut token: impl FnMut(usize) -> T,
+    ) -> Result<Vec<ProduceOutput>> {
+        self.check_sizes(records)?;
+        records
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                let t = token(i);
+                self.send_blocking_tracked(
+                    r.key.as_deref(),
+                    &r.value,
+                    r.partition,
+                    r.timestamp,
+                    tracker,
+                    t,
+                )
+            })
             .collect()
     }
 
@@ -686,14 +772,15 @@ impl Producer {
     pub fn stats(&self) -> ProducerStats {
         let inner = self.inner();
         let c = &inner.counters;
-        let (mut qr, mut qb) = (0, 0);
+        let (mut qr, mut qb, mut sent) = (0, 0, 0);
         for q in inner.partitions.read().unwrap().iter() {
             let st = q.state.lock().unwrap();
             qr += st.queued_records();
             qb += st.queued_batches() as u64;
+            sent += st.records_sent;
         }
         ProducerStats {
-            records_sent: c.records_sent.load(Ordering::Relaxed),
+            records_sent: sent,
             records_acked: c.records_acked.load(Ordering::Relaxed),
             records_failed: c.records_failed.load(Ordering::Relaxed),
             bytes_uncompressed: c.bytes_uncompressed.load(Ordering::Relaxed),

@@ -170,3 +170,131 @@ impl std::future::IntoFuture for ProduceOutput {
         Box::pin(async move { self.wait().await })
     }
 }
+
+/// One tracked record of a [`BatchDelivery`]: the caller's token and where the record sits in its batch.
+#[derive(Debug)]
+pub struct TrackedRecord<T> {
+    pub token: T,
+    /// Position in the batch: the record's offset is the batch's base offset plus this.
+    pub index: u32,
+    pub timestamp: i64,
+}
+
+/// The outcome of one batch for the records a [`DeliveryTracker`] tracked in it.
+#[derive(Debug)]
+pub struct BatchDelivery<'a, T> {
+    pub topic: &'a str,
+    pub partition: u32,
+    /// The batch's base offset (negative when unknown: at-most-once), or why it failed.
+    pub result: &'a Result<i64>,
+    pub records: Vec<TrackedRecord<T>>,
+}
+
+impl<T> BatchDelivery<'_, T> {
+    /// The offset of `record` (-1 when unknown), or the batch's error.
+    pub fn offset(&self, record: &TrackedRecord<T>) -> Result<i64> {
+        match self.result {
+            Ok(base) if *base < 0 => Ok(-1),
+            Ok(base) => Ok(base + record.index as i64),
+            Err(e) => Err(e.clone()),
+        }
+    }
+}
+
+type Sink<T> = Arc<dyn Fn(BatchDelivery<'_, T>) + Send + Sync>;
+
+/// Records of one batch waiting for its outcome; `done` once the batch's callback took them.
+struct Slot<T> {
+    done: bool,
+    records: Vec<TrackedRecord<T>>,
+}
+
+/// Per-record delivery callbacks at a per-batch price, for callers (the language bindings) that
+/// report every record: [`track`](Self::track) files a record's token with its batch, and the sink
+/// runs once per batch with all of them, on the completing library thread and before `flush` waiters
+/// wake. [`ProduceOutput::on_done`] instead boxes a closure per record, whose allocation on the
+/// sending thread and free on a library thread cost more than the rest of a send.
+pub struct DeliveryTracker<T: Send + 'static> {
+    sink: Sink<T>,
+    /// The batch each partition's records were last filed with, by partition.
+    open: std::sync::Mutex<Vec<Option<OpenSlot<T>>>>,
+}
+
+struct OpenSlot<T> {
+    batch: Arc<BatchResult>,
+    slot: Arc<std::sync::Mutex<Slot<T>>>,
+}
+
+impl<T: Send + 'static> DeliveryTracker<T> {
+    /// `sink` is called exactly once per tracked record (grouped by batch), from a library thread.
+    pub fn new(sink: impl Fn(BatchDelivery<'_, T>) + Send + Sync + 'static) -> Self {
+        DeliveryTracker {
+            sink: Arc::new(sink),
+            open: Default::default(),
+        }
+    }
+
+    /// Reports `output`'s record to the sink with `token` once its batch completes (at once, on a
+    /// runtime thread, if it already has: then a `flush` may return before the report runs).
+    /// `Producer::send_blocking_tracked` and `send_all_blocking_tracked` file the record before its
+    /// batch can complete, so a `flush` after them always returns after their reports.
+    pub fn track(&self, output: &ProduceOutput, token: T) {
+        let record = TrackedRecord {
+            token,
+            index: output.index,
+            timestamp: output.timestamp,
+        };
+        let p = output.partition as usize;
+        let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        if open.len() <= p {
+            open.resize_with(p + 1, || None);
+        }
+        let same = matches!(&open[p], Some(o) if Arc::ptr_eq(&o.batch, &output.batch));
+        if !same {
+            let slot = Arc::new(std::sync::Mutex::new(Slot {
+                done: false,
+                records: Vec::new(),
+            }));
+            let (sink, taken) = (self.sink.clone(), slot.clone());
+            let (topic, partition) = (output.batch.topic.clone(), output.partition);
+            output.batch.on_complete(move |result| {
+                let records = {
+                    let mut s = taken.lock().unwrap_or_else(|e| e.into_inner());
+                    s.done = true;
+                    std::mem::take(&mut s.records)
+                };
+                if !records.is_empty() {
+                    sink(BatchDelivery {
+                        topic: &topic,
+                        partition,
+                        result,
+                        records,
+                    });
+                }
+            });
+            open[p] = Some(OpenSlot {
+                batch: output.batch.clone(),
+                slot,
+            });
+        }
+        let o = open[p].as_ref().expect("filled above");
+        let mut s = o.slot.lock().unwrap_or_else(|e| e.into_inner());
+        if !s.done {
+            s.records.push(record);
+            return;
+        }
+        // The batch completed between the send and this call: report this record by itself.
+        drop(s);
+        drop(open);
+        let (sink, batch, partition) = (self.sink.clone(), output.batch.clone(), output.partition);
+        crate::runtime::spawn(async move {
+            let result = batch.get().expect("completed");
+            sink(BatchDelivery {
+                topic: &batch.topic,
+                partition,
+                result,
+                records: vec![record],
+            });
+        });
+    }
+}
