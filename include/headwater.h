@@ -103,14 +103,14 @@ typedef enum {
 } hw_log_level;
 
 /**
- * Topic administration over the network (opaque). Connect with `hw_admin_connect`, free with
- * `hw_admin_free`.
+ * Topic administration over the network (opaque). Connect with `hw_admin_connect` (or
+ * `hw_admin_connect_with` for TLS), free with `hw_admin_free`.
  */
 typedef struct hw_admin hw_admin;
 
 /**
- * An embedded Fluvio-protocol broker (opaque) on loopback ports. Start with `hw_broker_start`;
- * `hw_broker_stop` stops and frees it.
+ * An embedded Fluvio-protocol broker (opaque) on loopback ports. Start with `hw_broker_start` (or
+ * `hw_broker_start_with` for options such as TLS); `hw_broker_stop` stops and frees it.
  */
 typedef struct hw_broker hw_broker;
 
@@ -326,6 +326,22 @@ void hw_config_free(hw_config *cfg);
 hw_error *hw_broker_start(uint32_t spus, const char *data_dir, hw_broker **out);
 
 /**
+ * Starts an embedded broker from `n` string options: `keys[i]` = `values[i]`, snake_case or
+ * camelCase. Keys: `spus` (1 to 1024, default 1), `data_dir` (durable segment files; default in
+ * memory), `sync` (`request`, `never` or an interval in milliseconds), `tls_cert` + `tls_key` (PEM
+ * files: every listener speaks TLS) and `tls_client_ca` (PEM CA: clients must present a certificate
+ * it signed). An unknown key, a bad value or a missing file is an `HW_ERROR_KIND_CONFIG` error
+ * naming the key as given; `tls_cert` and `tls_key` come together. `keys` and `values` may be NULL
+ * only when `n` is 0 (the defaults); a NULL element is an `HW_ERROR_KIND_INVALID_ARGUMENT` error.
+ * Everything is borrowed for the call. On success `*out` is a broker the caller owns: stop and free
+ * it with `hw_broker_stop`. With TLS, the program must ignore `SIGPIPE` (see `hw_admin_connect_with`).
+ */
+hw_error *hw_broker_start_with(const char *const *keys,
+                               const char *const *values,
+                               size_t n,
+                               hw_broker **out);
+
+/**
  * The broker's SC endpoint (`"127.0.0.1:PORT"`), what producers and admins connect to. Owned by
  * the broker: valid until `hw_broker_stop`. NULL for NULL.
  */
@@ -421,6 +437,27 @@ void hw_record_list_free(hw_record_list *list);
  * admin the caller owns: free it with `hw_admin_free`.
  */
 hw_error *hw_admin_connect(const char *endpoint, hw_admin **out);
+
+/**
+ * Connects to the SC at `endpoint` with `n` TLS options: `keys[i]` = `values[i]`, the producer's
+ * TLS keys (snake_case or camelCase): `tls` (`true`/`false`), `tls_ca_file` (PEM CA bundle; default
+ * the system roots), `tls_cert_file` + `tls_key_file` (client certificate and key: mutual TLS),
+ * `tls_server_name` (the name the SC's certificate must carry; default the endpoint's host). An
+ * unknown key, a bad value or a missing file is an `HW_ERROR_KIND_CONFIG` error naming the key; a
+ * failed handshake (untrusted certificate, no client certificate) is `HW_ERROR_KIND_TRANSPORT`.
+ * `keys` and `values` may be NULL only when `n` is 0 (plaintext, like `hw_admin_connect`); a NULL
+ * element is an `HW_ERROR_KIND_INVALID_ARGUMENT` error. Everything is borrowed for the call. On
+ * success `*out` is an admin the caller owns: free it with `hw_admin_free`.
+ *
+ * A program that uses TLS (here, in a producer's config or in `hw_broker_start_with`) must ignore
+ * `SIGPIPE` (`signal(SIGPIPE, SIG_IGN)`): TLS writes to a connection the peer has closed raise it,
+ * and its default action ends the process.
+ */
+hw_error *hw_admin_connect_with(const char *endpoint,
+                                const char *const *keys,
+                                const char *const *values,
+                                size_t n,
+                                hw_admin **out);
 
 /**
  * Creates a topic with `partitions` partitions (at least 1) and waits until it is usable.

@@ -195,6 +195,35 @@ unsafe fn bytes_arg<'a>(p: *const u8, len: usize, name: &str) -> Result<&'a [u8]
     Ok(std::slice::from_raw_parts(p, len))
 }
 
+/// `n` key/value pairs from parallel arrays of C strings. The arrays may be NULL only when `n` is 0;
+/// no element may be NULL.
+unsafe fn pairs_arg<'a>(
+    keys: *const *const c_char,
+    values: *const *const c_char,
+    n: usize,
+) -> Result<Vec<(&'a str, &'a str)>> {
+    if n == 0 {
+        return Ok(Vec::new());
+    }
+    if keys.is_null() || values.is_null() {
+        let which = if keys.is_null() { "keys" } else { "values" };
+        return Err(invalid(format!("`{which}` is NULL but `n` is {n}")));
+    }
+    let (keys, values) = (
+        std::slice::from_raw_parts(keys, n),
+        std::slice::from_raw_parts(values, n),
+    );
+    keys.iter()
+        .zip(values)
+        .enumerate()
+        .map(|(i, (&k, &v))| {
+            let k = str_arg(k, &format!("keys[{i}]"))?;
+            let v = str_arg(v, &format!("values[{i}]"))?;
+            Ok((k, v))
+        })
+        .collect()
+}
+
 /// The kind of `err`; `HW_ERROR_KIND_OK` for NULL.
 #[no_mangle]
 pub unsafe extern "C" fn hw_error_code(err: *const hw_error) -> hw_error_kind {
@@ -325,8 +354,8 @@ pub unsafe extern "C" fn hw_config_free(cfg: *mut hw_config) {
 // Embedded broker
 // ---------------------------------------------------------------------------------------------
 
-/// An embedded Fluvio-protocol broker (opaque) on loopback ports. Start with `hw_broker_start`;
-/// `hw_broker_stop` stops and frees it.
+/// An embedded Fluvio-protocol broker (opaque) on loopback ports. Start with `hw_broker_start` (or
+/// `hw_broker_start_with` for options such as TLS); `hw_broker_stop` stops and frees it.
 pub struct hw_broker {
     inner: TestBroker,
     endpoint: CString,
@@ -347,6 +376,38 @@ pub unsafe extern "C" fn hw_broker_start(
         if !data_dir.is_null() {
             cfg = cfg.data_dir(str_arg(data_dir, "data_dir")?);
         }
+        hw::logging::install();
+        let broker = TestBroker::start_blocking(cfg)?;
+        let endpoint = CString::new(broker.endpoint())
+            .map_err(|_| Error::internal("endpoint contains NUL"))?;
+        *out = Box::into_raw(Box::new(hw_broker {
+            inner: broker,
+            endpoint,
+        }));
+        Ok(())
+    })
+}
+
+/// Starts an embedded broker from `n` string options: `keys[i]` = `values[i]`, snake_case or
+/// camelCase. Keys: `spus` (1 to 1024, default 1), `data_dir` (durable segment files; default in
+/// memory), `sync` (`request`, `never` or an interval in milliseconds), `tls_cert` + `tls_key` (PEM
+/// files: every listener speaks TLS) and `tls_client_ca` (PEM CA: clients must present a certificate
+/// it signed). An unknown key, a bad value or a missing file is an `HW_ERROR_KIND_CONFIG` error
+/// naming the key as given; `tls_cert` and `tls_key` come together. `keys` and `values` may be NULL
+/// only when `n` is 0 (the defaults); a NULL element is an `HW_ERROR_KIND_INVALID_ARGUMENT` error.
+/// Everything is borrowed for the call. On success `*out` is a broker the caller owns: stop and free
+/// it with `hw_broker_stop`. With TLS, the program must ignore `SIGPIPE` (see `hw_admin_connect_with`).
+#[no_mangle]
+pub unsafe extern "C" fn hw_broker_start_with(
+    keys: *const *const c_char,
+    values: *const *const c_char,
+    n: usize,
+    out: *mut *mut hw_broker,
+) -> *mut hw_error {
+    guard(|| {
+        let pairs = pairs_arg(keys, values, n)?;
+        let out = out_arg(out, "out")?;
+        let cfg = BrokerConfig::from_options(pairs)?;
         hw::logging::install();
         let broker = TestBroker::start_blocking(cfg)?;
         let endpoint = CString::new(broker.endpoint())
@@ -624,8 +685,8 @@ pub unsafe extern "C" fn hw_record_list_free(list: *mut hw_record_list) {
 // Admin
 // ---------------------------------------------------------------------------------------------
 
-/// Topic administration over the network (opaque). Connect with `hw_admin_connect`, free with
-/// `hw_admin_free`.
+/// Topic administration over the network (opaque). Connect with `hw_admin_connect` (or
+/// `hw_admin_connect_with` for TLS), free with `hw_admin_free`.
 pub struct hw_admin {
     inner: Admin,
 }
@@ -642,6 +703,42 @@ pub unsafe extern "C" fn hw_admin_connect(
         let out = out_arg(out, "out")?;
         hw::logging::install();
         let admin = hw::runtime::block_on(Admin::connect(endpoint))?;
+        *out = Box::into_raw(Box::new(hw_admin { inner: admin }));
+        Ok(())
+    })
+}
+
+/// Connects to the SC at `endpoint` with `n` TLS options: `keys[i]` = `values[i]`, the producer's
+/// TLS keys (snake_case or camelCase): `tls` (`true`/`false`), `tls_ca_file` (PEM CA bundle; default
+/// the system roots), `tls_cert_file` + `tls_key_file` (client certificate and key: mutual TLS),
+/// `tls_server_name` (the name the SC's certificate must carry; default the endpoint's host). An
+/// unknown key, a bad value or a missing file is an `HW_ERROR_KIND_CONFIG` error naming the key; a
+/// failed handshake (untrusted certificate, no client certificate) is `HW_ERROR_KIND_TRANSPORT`.
+/// `keys` and `values` may be NULL only when `n` is 0 (plaintext, like `hw_admin_connect`); a NULL
+/// element is an `HW_ERROR_KIND_INVALID_ARGUMENT` error. Everything is borrowed for the call. On
+/// success `*out` is an admin the caller owns: free it with `hw_admin_free`.
+///
+/// A program that uses TLS (here, in a producer's config or in `hw_broker_start_with`) must ignore
+/// `SIGPIPE` (`signal(SIGPIPE, SIG_IGN)`): TLS writes to a connection the peer has closed raise it,
+/// and its default action ends the process.
+#[no_mangle]
+pub unsafe extern "C" fn hw_admin_connect_with(
+    endpoint: *const c_char,
+    keys: *const *const c_char,
+    values: *const *const c_char,
+    n: usize,
+    out: *mut *mut hw_admin,
+) -> *mut hw_error {
+    guard(|| {
+        let endpoint = str_arg(endpoint, "endpoint")?;
+        let pairs = pairs_arg(keys, values, n)?;
+        let out = out_arg(out, "out")?;
+        let mut tls = hw::TlsConfig::default();
+        for (k, v) in pairs {
+            tls.set(k, v)?;
+        }
+        hw::logging::install();
+        let admin = hw::runtime::block_on(Admin::connect_with(endpoint, &tls))?;
         *out = Box::into_raw(Box::new(hw_admin { inner: admin }));
         Ok(())
     })

@@ -1,12 +1,12 @@
 //! `io.headwater.Admin`'s native half: topic administration over the network.
 
 use headwater::runtime::block_on;
-use headwater::{Admin, TopicConfig};
+use headwater::{Admin, TlsConfig, TopicConfig};
 use jni::objects::{JClass, JObject, JObjectArray, JString, JValue};
 use jni::sys::{jint, jlong};
 use jni::JNIEnv;
 
-use crate::{run, string, Fail, R};
+use crate::{run, string, string_pairs, Fail, R};
 
 fn admin<'a>(handle: jlong) -> R<&'a Admin> {
     if handle == 0 {
@@ -27,6 +27,27 @@ pub extern "system" fn Java_io_headwater_Native_adminConnect<'l>(
     run(&mut env, 0, |env| {
         let ep = string(env, &endpoint, "endpoint")?;
         let a = block_on(Admin::connect(&ep))?;
+        Ok(Box::into_raw(Box::new(a)) as jlong)
+    })
+}
+
+/// `static native long adminConnectWith(String endpoint, String[] keys, String[] values)`: TLS
+/// options (`tls`, `tlsCaFile`, `tlsCertFile`, `tlsKeyFile`, `tlsServerName`), parsed by core.
+#[no_mangle]
+pub extern "system" fn Java_io_headwater_Native_adminConnectWith<'l>(
+    mut env: JNIEnv<'l>,
+    _cls: JClass<'l>,
+    endpoint: JString<'l>,
+    keys: JObjectArray<'l>,
+    values: JObjectArray<'l>,
+) -> jlong {
+    run(&mut env, 0, |env| {
+        let ep = string(env, &endpoint, "endpoint")?;
+        let mut tls = TlsConfig::default();
+        for (k, v) in string_pairs(env, &keys, &values, "TLS option")? {
+            tls.set(&k, &v)?;
+        }
+        let a = block_on(Admin::connect_with(&ep, &tls))?;
         Ok(Box::into_raw(Box::new(a)) as jlong)
     })
 }

@@ -1,13 +1,15 @@
 //! `io.headwater.TestBroker`'s native half: the embedded broker of core.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
+use headwater::runtime::block_on;
 use headwater::{BrokerConfig, Compression, TestBroker, TopicConfig};
-use jni::objects::{JClass, JObject, JObjectArray, JString, JValue};
+use jni::objects::{JClass, JIntArray, JObject, JObjectArray, JString, JValue};
 use jni::sys::{jint, jlong, jstring};
 use jni::JNIEnv;
 
-use crate::{opt_string, run, string, Fail, R};
+use crate::{opt_string, run, string, string_pairs, Fail, R};
 
 fn broker<'a>(handle: jlong) -> R<&'a TestBroker> {
     if handle == 0 {
@@ -34,6 +36,23 @@ pub extern "system" fn Java_io_headwater_Native_brokerStart<'l>(
             data_dir: dir.map(PathBuf::from),
             ..BrokerConfig::default()
         };
+        let b = TestBroker::start_blocking(cfg)?;
+        Ok(Box::into_raw(Box::new(b)) as jlong)
+    })
+}
+
+/// `static native long brokerStartWith(String[] keys, String[] values)`: a broker from string options
+/// (`spus`, `dataDir`, `sync`, `tlsCert`, `tlsKey`, `tlsClientCa`), parsed by core.
+#[no_mangle]
+pub extern "system" fn Java_io_headwater_Native_brokerStartWith<'l>(
+    mut env: JNIEnv<'l>,
+    _cls: JClass<'l>,
+    keys: JObjectArray<'l>,
+    values: JObjectArray<'l>,
+) -> jlong {
+    run(&mut env, 0, |env| {
+        let pairs = string_pairs(env, &keys, &values, "broker option")?;
+        let cfg = BrokerConfig::from_options(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
         let b = TestBroker::start_blocking(cfg)?;
         Ok(Box::into_raw(Box::new(b)) as jlong)
     })
@@ -187,6 +206,7 @@ pub extern "system" fn Java_io_headwater_Native_brokerPause<'l>(
 }
 
 /// `static native void brokerFailNext(long h, int apiKey, int count, int code)`: fault injection.
+/// Java checks the ranges.
 #[no_mangle]
 pub extern "system" fn Java_io_headwater_Native_brokerFailNext<'l>(
     mut env: JNIEnv<'l>,
@@ -197,8 +217,115 @@ pub extern "system" fn Java_io_headwater_Native_brokerFailNext<'l>(
     code: jint,
 ) {
     run(&mut env, (), |_env| {
-        broker(handle)?.fail_next(api_key as u16, count.max(0) as u32, code as i16);
+        broker(handle)?.fail_next(api_key as u16, count as u32, code as i16);
         Ok(())
+    })
+}
+
+/// `static native void brokerDropNext(long h, int apiKey, int count)`: the next `count` requests of
+/// `apiKey` close their connection unanswered. Java checks the ranges.
+#[no_mangle]
+pub extern "system" fn Java_io_headwater_Native_brokerDropNext<'l>(
+    mut env: JNIEnv<'l>,
+    _cls: JClass<'l>,
+    handle: jlong,
+    api_key: jint,
+    count: jint,
+) {
+    run(&mut env, (), |_env| {
+        broker(handle)?.drop_next(api_key as u16, count as u32);
+        Ok(())
+    })
+}
+
+/// `static native void brokerDelay(long h, int apiKey, long nanos)`: delays every request of
+/// `apiKey`; `nanos <= 0` clears.
+#[no_mangle]
+pub extern "system" fn Java_io_headwater_Native_brokerDelay<'l>(
+    mut env: JNIEnv<'l>,
+    _cls: JClass<'l>,
+    handle: jlong,
+    api_key: jint,
+    nanos: jlong,
+) {
+    run(&mut env, (), |_env| {
+        let d = (nanos > 0).then(|| Duration::from_nanos(nanos as u64));
+        broker(handle)?.delay(api_key as u16, d);
+        Ok(())
+    })
+}
+
+/// `static native void brokerPauseSpu(long h, int spuId, boolean paused)`: holds (or releases)
+/// produce requests on one SPU.
+#[no_mangle]
+pub extern "system" fn Java_io_headwater_Native_brokerPauseSpu<'l>(
+    mut env: JNIEnv<'l>,
+    _cls: JClass<'l>,
+    handle: jlong,
+    spu_id: jint,
+    paused: u8,
+) {
+    run(&mut env, (), |_env| {
+        let b = broker(handle)?;
+        if paused != 0 {
+            b.pause_spu(spu_id)?
+        } else {
+            b.resume_spu(spu_id)?
+        }
+        Ok(())
+    })
+}
+
+/// `static native void brokerStopSpu(long h, int spuId, boolean stop)`: stops an SPU (listener and
+/// connections), or starts a stopped one again on the same port.
+#[no_mangle]
+pub extern "system" fn Java_io_headwater_Native_brokerStopSpu<'l>(
+    mut env: JNIEnv<'l>,
+    _cls: JClass<'l>,
+    handle: jlong,
+    spu_id: jint,
+    stop: u8,
+) {
+    run(&mut env, (), |_env| {
+        let b = broker(handle)?;
+        if stop != 0 {
+            block_on(b.stop_spu(spu_id))?
+        } else {
+            block_on(b.start_spu(spu_id))?
+        }
+        Ok(())
+    })
+}
+
+/// `static native int[] brokerSpuIds(long h)`
+#[no_mangle]
+pub extern "system" fn Java_io_headwater_Native_brokerSpuIds<'l>(
+    mut env: JNIEnv<'l>,
+    _cls: JClass<'l>,
+    handle: jlong,
+) -> JIntArray<'l> {
+    run(&mut env, JIntArray::default(), |env| {
+        let ids = broker(handle)?.spu_ids();
+        let arr = env.new_int_array(ids.len() as i32)?;
+        env.set_int_array_region(&arr, 0, &ids)?;
+        Ok(arr)
+    })
+}
+
+/// `static native int brokerLeader(long h, String topic, int partition)`: the SPU leading a
+/// partition.
+#[no_mangle]
+pub extern "system" fn Java_io_headwater_Native_brokerLeader<'l>(
+    mut env: JNIEnv<'l>,
+    _cls: JClass<'l>,
+    handle: jlong,
+    topic: JString<'l>,
+    partition: jint,
+) -> jint {
+    run(&mut env, 0, |env| {
+        let b = broker(handle)?;
+        let topic = string(env, &topic, "topic")?;
+        Ok(b.leader(&topic, partition as u32)?)
     })
 }
 

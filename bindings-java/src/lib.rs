@@ -348,6 +348,26 @@ pub(crate) fn string_array(
     Ok(out)
 }
 
+/// Parallel `String[]` key/value arrays as pairs (for the option maps of `TestBroker.start` and
+/// `Admin.connect`; Java builds both arrays from one map, so their lengths always match).
+pub(crate) fn string_pairs(
+    env: &mut JNIEnv<'_>,
+    keys: &JObjectArray<'_>,
+    values: &JObjectArray<'_>,
+    what: &'static str,
+) -> R<Vec<(String, String)>> {
+    let keys = string_array(env, keys, what)?;
+    let values = string_array(env, values, what)?;
+    if keys.len() != values.len() {
+        return Err(Fail::Core(Error::internal(format!(
+            "{what}: {} keys but {} values",
+            keys.len(),
+            values.len()
+        ))));
+    }
+    Ok(keys.into_iter().zip(values).collect())
+}
+
 /// A `ProducerConfig` from parallel key/value arrays, parsed by core's one parser.
 pub(crate) fn config(
     env: &mut JNIEnv<'_>,

@@ -2,6 +2,7 @@ package io.headwater;
 
 import java.lang.ref.Reference;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 
 /** Topic administration over the network (shares the SC connection with producers of the same endpoint). */
@@ -30,6 +31,25 @@ public final class Admin implements AutoCloseable {
         Objects.requireNonNull(endpoint, "endpoint must not be null");
         Native.ensureLoaded();
         return new Admin(Native.adminConnect(endpoint));
+    }
+
+    /**
+     * Connects with TLS options, the producer's TLS keys (camelCase or snake_case): {@code tls},
+     * {@code tlsCaFile}, {@code tlsCertFile} + {@code tlsKeyFile} (mutual TLS), {@code tlsServerName}.
+     * An unknown key, a bad value or a missing file throws {@link HeadwaterException} with
+     * {@link HeadwaterException.Code#CONFIG} naming the key; a failed handshake is
+     * {@link HeadwaterException.Code#TRANSPORT}.
+     *
+     * <pre>{@code
+     * Admin.connect(endpoint, Map.of("tlsCaFile", "ca.pem", "tlsCertFile", "client.pem", "tlsKeyFile", "client.key"));
+     * }</pre>
+     */
+    public static Admin connect(String endpoint, Map<String, String> tlsOptions) {
+        Objects.requireNonNull(endpoint, "endpoint must not be null");
+        Objects.requireNonNull(tlsOptions, "tlsOptions must not be null");
+        String[][] kv = Native.pairs(tlsOptions, "TLS option");
+        Native.ensureLoaded();
+        return new Admin(Native.adminConnectWith(endpoint, kv[0], kv[1]));
     }
 
     public void createTopic(String name, int partitions) {

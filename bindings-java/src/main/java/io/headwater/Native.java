@@ -2,6 +2,8 @@ package io.headwater;
 
 import java.lang.ref.Cleaner;
 import java.util.Locale;
+import java.util.Map;
+import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
 
 /** The native methods (implemented in bindings-java/src/*.rs) and what they share. */
@@ -109,6 +111,22 @@ final class Native {
         }
     }
 
+    /**
+     * A map of string options as parallel key and value arrays, for the native calls that take options.
+     * Null keys or values throw {@link NullPointerException} naming {@code what}.
+     */
+    static String[][] pairs(Map<String, String> map, String what) {
+        String[] k = new String[map.size()];
+        String[] v = new String[map.size()];
+        int i = 0;
+        for (Map.Entry<String, String> e : map.entrySet()) {
+            k[i] = Objects.requireNonNull(e.getKey(), what + " key must not be null");
+            v[i] = Objects.requireNonNull(e.getValue(), what + " value for " + e.getKey() + " must not be null");
+            i++;
+        }
+        return new String[][] {k, v};
+    }
+
     static native void init(int logLevel);
     static native String[] configKeys();
     static native String[] configResolve(String[] keys, String[] values);
@@ -134,6 +152,7 @@ final class Native {
     static native void producerFree(long handle);
 
     static native long brokerStart(int spus, String dataDir);
+    static native long brokerStartWith(String[] keys, String[] values);
     static native String brokerEndpoint(long handle);
     static native void brokerCreateTopic(long handle, String name, int partitions, int codec);
     static native void brokerDeleteTopic(long handle, String name);
@@ -141,10 +160,19 @@ final class Native {
     static native BatchInfo[] brokerBatches(long handle, String topic, int partition);
     static native void brokerPause(long handle, boolean paused);
     static native void brokerFailNext(long handle, int apiKey, int count, int code);
+    static native void brokerDropNext(long handle, int apiKey, int count);
+    /** {@code nanos <= 0} clears the delay. */
+    static native void brokerDelay(long handle, int apiKey, long nanos);
+    static native void brokerPauseSpu(long handle, int spuId, boolean paused);
+    /** Stops the SPU ({@code stop} true) or starts it again. */
+    static native void brokerStopSpu(long handle, int spuId, boolean stop);
+    static native int[] brokerSpuIds(long handle);
+    static native int brokerLeader(long handle, String topic, int partition);
     static native void brokerStop(long handle);
     static native void brokerFree(long handle);
 
     static native long adminConnect(String endpoint);
+    static native long adminConnectWith(String endpoint, String[] keys, String[] values);
     static native void adminCreateTopic(long handle, String name, int partitions);
     static native void adminDeleteTopic(long handle, String name);
     static native TopicInfo[] adminListTopics(long handle);

@@ -2,8 +2,12 @@ package io.headwater;
 
 import java.lang.ref.Reference;
 import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
+import java.util.stream.Collectors;
 
 /**
  * The embedded Fluvio-protocol broker (an SC and SPUs on loopback ports), for tests and demos. The
@@ -18,7 +22,7 @@ import java.util.Objects;
  * }</pre>
  */
 public final class TestBroker implements AutoCloseable {
-    /** Fluvio's SPU Produce API key, for {@link #failNext}. */
+    /** Fluvio's SPU Produce API key, for {@link #failNext}, {@link #dropNext} and {@link #delay}. */
     public static final int API_PRODUCE = 0;
 
     private final long handle;
@@ -50,6 +54,24 @@ public final class TestBroker implements AutoCloseable {
     public static TestBroker start(int spus, Path dataDir) {
         Native.ensureLoaded();
         return new TestBroker(Native.brokerStart(spus, dataDir == null ? null : dataDir.toString()));
+    }
+
+    /**
+     * A broker from string options (camelCase or snake_case): {@code spus}, {@code dataDir}, {@code sync}
+     * ({@code request}, {@code never} or an interval in milliseconds), and {@code tlsCert} + {@code tlsKey}
+     * (PEM files; TLS on every listener) with optional {@code tlsClientCa} (client certificates signed by
+     * it become mandatory). An unknown key or a bad value throws {@link HeadwaterException} with
+     * {@link HeadwaterException.Code#CONFIG} naming the key as given.
+     *
+     * <pre>{@code
+     * TestBroker.start(Map.of("tlsCert", "server.pem", "tlsKey", "server.key", "tlsClientCa", "ca.pem"));
+     * }</pre>
+     */
+    public static TestBroker start(Map<String, String> options) {
+        Objects.requireNonNull(options, "options must not be null");
+        String[][] kv = Native.pairs(options, "broker option");
+        Native.ensureLoaded();
+        return new TestBroker(Native.brokerStartWith(kv[0], kv[1]));
     }
 
     /** The SC endpoint ({@code 127.0.0.1:PORT}) clients connect to. */
@@ -126,12 +148,124 @@ public final class TestBroker implements AutoCloseable {
         }
     }
 
-    /** Fault injection: the next {@code count} requests of {@code apiKey} fail with Fluvio error {@code code}. */
+    /**
+     * Fault injection: the next {@code count} requests of {@code apiKey} on any SPU fail with Fluvio error
+     * {@code code} (e.g. 6 NotLeaderForPartition, 56 StorageError). A count of 0 clears it.
+     */
     public void failNext(int apiKey, int count, int code) {
+        checkApiKey(apiKey);
+        checkCount(count);
+        if (code < Short.MIN_VALUE || code > Short.MAX_VALUE) {
+            throw new IllegalArgumentException("code must fit a Fluvio error code (16 bits), got " + code);
+        }
         try {
             Native.brokerFailNext(handle, apiKey, count, code);
         } finally {
             Reference.reachabilityFence(this);
+        }
+    }
+
+    /** Fault injection: the next {@code count} requests of {@code apiKey} close their connection unanswered. */
+    public void dropNext(int apiKey, int count) {
+        checkApiKey(apiKey);
+        checkCount(count);
+        try {
+            Native.brokerDropNext(handle, apiKey, count);
+        } finally {
+            Reference.reachabilityFence(this);
+        }
+    }
+
+    /** Fault injection: every request of {@code apiKey} waits {@code delay} before it is served; null or zero clears. */
+    public void delay(int apiKey, Duration delay) {
+        checkApiKey(apiKey);
+        long nanos = 0;
+        if (delay != null) {
+            if (delay.isNegative()) {
+                throw new IllegalArgumentException("delay must not be negative, got " + delay);
+            }
+            try {
+                nanos = delay.toNanos();
+            } catch (ArithmeticException e) {
+                throw new IllegalArgumentException("delay is too long: " + delay, e);
+            }
+        }
+        try {
+            Native.brokerDelay(handle, apiKey, nanos);
+        } finally {
+            Reference.reachabilityFence(this);
+        }
+    }
+
+    /** The ids of the SPUs (5001, 5002, ...), in order. */
+    public List<Integer> spuIds() {
+        try {
+            return Arrays.stream(Native.brokerSpuIds(handle)).boxed().collect(Collectors.toUnmodifiableList());
+        } finally {
+            Reference.reachabilityFence(this);
+        }
+    }
+
+    /** The SPU that currently leads a partition. */
+    public int leader(String topic, int partition) {
+        Objects.requireNonNull(topic, "topic must not be null");
+        if (partition < 0) {
+            throw new IllegalArgumentException("partition must be >= 0, got " + partition);
+        }
+        try {
+            return Native.brokerLeader(handle, topic, partition);
+        } finally {
+            Reference.reachabilityFence(this);
+        }
+    }
+
+    /** Holds every produce request on SPU {@code spuId} until {@link #resumeSpu}. */
+    public void pauseSpu(int spuId) {
+        try {
+            Native.brokerPauseSpu(handle, spuId, true);
+        } finally {
+            Reference.reachabilityFence(this);
+        }
+    }
+
+    public void resumeSpu(int spuId) {
+        try {
+            Native.brokerPauseSpu(handle, spuId, false);
+        } finally {
+            Reference.reachabilityFence(this);
+        }
+    }
+
+    /**
+     * Stops SPU {@code spuId}: closes its listener and connections. Partitions it led move to an in-sync
+     * follower on a running SPU; without one they wait offline until {@link #startSpu}.
+     */
+    public void stopSpu(int spuId) {
+        try {
+            Native.brokerStopSpu(handle, spuId, true);
+        } finally {
+            Reference.reachabilityFence(this);
+        }
+    }
+
+    /** Starts a stopped SPU again on the same port. */
+    public void startSpu(int spuId) {
+        try {
+            Native.brokerStopSpu(handle, spuId, false);
+        } finally {
+            Reference.reachabilityFence(this);
+        }
+    }
+
+    private static void checkApiKey(int apiKey) {
+        if (apiKey < 0 || apiKey > 0xFFFF) {
+            throw new IllegalArgumentException("apiKey must be 0..65535, got " + apiKey);
+        }
+    }
+
+    private static void checkCount(int count) {
+        if (count < 0) {
+            throw new IllegalArgumentException("count must be >= 0, got " + count);
         }
     }
 
