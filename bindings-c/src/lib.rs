@@ -396,7 +396,7 @@ pub unsafe extern "C" fn hw_broker_start(
 /// naming the key as given; `tls_cert` and `tls_key` come together. `keys` and `values` may be NULL
 /// only when `n` is 0 (the defaults); a NULL element is an `HW_ERROR_KIND_INVALID_ARGUMENT` error.
 /// Everything is borrowed for the call. On success `*out` is a broker the caller owns: stop and free
-/// it with `hw_broker_stop`. With TLS, the program must ignore `SIGPIPE` (see `hw_admin_connect_with`).
+/// it with `hw_broker_stop`.
 #[no_mangle]
 pub unsafe extern "C" fn hw_broker_start_with(
     keys: *const *const c_char,
@@ -716,11 +716,8 @@ pub unsafe extern "C" fn hw_admin_connect(
 /// failed handshake (untrusted certificate, no client certificate) is `HW_ERROR_KIND_TRANSPORT`.
 /// `keys` and `values` may be NULL only when `n` is 0 (plaintext, like `hw_admin_connect`); a NULL
 /// element is an `HW_ERROR_KIND_INVALID_ARGUMENT` error. Everything is borrowed for the call. On
-/// success `*out` is an admin the caller owns: free it with `hw_admin_free`.
-///
-/// A program that uses TLS (here, in a producer's config or in `hw_broker_start_with`) must ignore
-/// `SIGPIPE` (`signal(SIGPIPE, SIG_IGN)`): TLS writes to a connection the peer has closed raise it,
-/// and its default action ends the process.
+/// success `*out` is an admin the caller owns: free it with `hw_admin_free`. No call of this
+/// library raises `SIGPIPE`, TLS included.
 #[no_mangle]
 pub unsafe extern "C" fn hw_admin_connect_with(
     endpoint: *const c_char,

@@ -24,6 +24,10 @@ use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, RootCertStore, SignatureScheme};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
 use crate::error::{Error, ErrorKind, Result};
@@ -438,26 +442,29 @@ impl ClientTls {
         tcp: TcpStream,
         server_name: &str,
         addr: &str,
-    ) -> Result<tokio_rustls::client::TlsStream<TcpStream>> {
+    ) -> Result<tokio_rustls::client::TlsStream<NoSigpipe>> {
         let name = parse_server_name("tls_server_name", server_name)?;
-        self.connector.connect(name, tcp).await.map_err(|e| {
-            use std::io::ErrorKind as K;
-            let from_rustls = e
-                .get_ref()
-                .is_some_and(|x| x.downcast_ref::<rustls::Error>().is_some());
-            let closed = matches!(
-                e.kind(),
-                K::UnexpectedEof | K::ConnectionReset | K::BrokenPipe
-            );
-            let why = if closed && !from_rustls {
-                format!("the server closed the connection ({e}); is it a plaintext port?")
-            } else {
-                describe_io_error(&e)
-            };
-            Error::transport(format!(
-                "TLS handshake with {addr} (server name {server_name}) failed: {why}"
-            ))
-        })
+        self.connector
+            .connect(name, NoSigpipe(tcp))
+            .await
+            .map_err(|e| {
+                use std::io::ErrorKind as K;
+                let from_rustls = e
+                    .get_ref()
+                    .is_some_and(|x| x.downcast_ref::<rustls::Error>().is_some());
+                let closed = matches!(
+                    e.kind(),
+                    K::UnexpectedEof | K::ConnectionReset | K::BrokenPipe
+                );
+                let why = if closed && !from_rustls {
+                    format!("the server closed the connection ({e}); is it a plaintext port?")
+                } else {
+                    describe_io_error(&e)
+                };
+                Error::transport(format!(
+                    "TLS handshake with {addr} (server name {server_name}) failed: {why}"
+                ))
+            })
     }
 }
 
@@ -648,6 +655,39 @@ impl ServerTlsConfig {
         })?;
         Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
     }
+}
+
+/// A TCP stream for TLS that never writes with `writev`. rustls writes its records vectored when the
+/// stream offers it, and `writev` (unlike the `send(MSG_NOSIGNAL)` behind a plain write) raises
+/// SIGPIPE on a connection the peer closed, which kills a C host program that has not ignored the
+/// signal. Hiding the vectored path costs one `send` per TLS record instead.
+pub struct NoSigpipe(pub TcpStream);
+
+impl AsyncRead for NoSigpipe {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.0).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for NoSigpipe {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.0).poll_write(cx, buf)
+    }
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.0).poll_flush(cx)
+    }
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.0).poll_shutdown(cx)
+    }
+    // `poll_write_vectored`/`is_write_vectored` keep their defaults: one buffer per write.
 }
 
 #[cfg(test)]

@@ -68,7 +68,7 @@ pub async fn serve(
                 }
                 Some(acceptor) => match tokio::time::timeout(
                     crate::tls::SERVER_HANDSHAKE_TIMEOUT,
-                    acceptor.accept(stream),
+                    acceptor.accept(crate::tls::NoSigpipe(stream)),
                 )
                 .await
                 {

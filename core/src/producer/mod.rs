@@ -160,7 +160,9 @@ impl QueueState {
         }
     }
     fn queued_batches(&self) -> usize {
-        self.sealed.len() + self.in_flight.len() + self.open.as_ref().map_or(0, |_| 1)
+        // A completed batch may stay listed for a moment after its callbacks ran (see `finish`).
+        let in_flight = self.in_flight.iter().filter(|b| !b.is_done()).count();
+        self.sealed.len() + in_flight + self.open.as_ref().map_or(0, |_| 1)
     }
     fn queued_records(&self) -> u64 {
         self.sealed.iter().map(|b| b.count as u64).sum::<u64>()
@@ -1247,12 +1249,13 @@ fn finish(inner: &Inner, q: &PartitionQueue, b: SealedBatch, r: Result<i64>) {
                 .fetch_add(b.count as u64, Ordering::Relaxed)
         }
     };
-    // Complete (running its callbacks) while the batch is still listed as in flight, so a flush
-    // that looks at the queue meanwhile still waits for it; only then drop it from the list.
+    // Its records leave the queue counts first, so stats read after a flush show them gone; the
+    // batch is completed (running its callbacks) while still listed as in flight, so a flush that
+    // looks at the list meanwhile waits for it; only then is it dropped from the list.
+    q.state.lock().unwrap().in_flight_records -= b.count as u64;
     b.result.complete(r);
     let mut st = q.state.lock().unwrap();
     st.in_flight.retain(|x| !Arc::ptr_eq(x, &b.result));
-    st.in_flight_records -= b.count as u64;
 }
 
 /// Puts retriable batches back at the front of their queue, in order, after a backoff; or fails them
