@@ -8,7 +8,7 @@ use napi::{sys, Env, JsValue, Result};
 use napi_derive::napi;
 
 use crate::js::{self, Check, TypeErr};
-use crate::rt::{self, Poster, SendPromise};
+use crate::rt::{self, Poster, SendHandle, SendPromise};
 
 /// Where a record landed. `offset` is -1 under at-most-once delivery (no acknowledgement).
 // Built in JavaScript (index.js, in bulk: `rt::metadata_array`); declared here for index.d.ts.
@@ -161,6 +161,16 @@ pub struct Shared {
     local: Arc<Mutex<Option<Local>>>,
     /// Where `send` results wait for the JS thread.
     done: Arc<Completions>,
+    /// Files every `send`/`sendAll` record with its batch; the batch's outcome reaches `done` once.
+    tracker: headwater::producer::DeliveryTracker<Token>,
+}
+
+/// What a record filed with the [`DeliveryTracker`](headwater::producer::DeliveryTracker) settles.
+enum Token {
+    /// A `send`'s promise.
+    Send(SendHandle),
+    /// Record `i` of a `sendAll`.
+    All(Arc<Group>, u32),
 }
 
 impl std::ops::Deref for Producer {
@@ -172,9 +182,10 @@ impl std::ops::Deref for Producer {
 
 /// The results of this producer's `send`s, settled on the JS thread in bulk.
 ///
-/// Core's threads push each result here; the first push after a drain posts one job to the JS
-/// thread, which settles everything queued by then: one threadsafe-function wakeup, one lock per
-/// record and one JS call building every `RecordMetadata` per drain, instead of a boxed job, a
+/// Core's threads push each batch's results here (through the producer's `DeliveryTracker`, which
+/// calls [`deliver`](Self::deliver) once per batch); the first push after a drain posts one job to
+/// the JS thread, which settles everything queued by then: one threadsafe-function wakeup, one lock
+/// per batch and one JS call building every `RecordMetadata` per drain, instead of a boxed job, a
 /// lock round and an object built through Node-API per record.
 struct Completions {
     q: Mutex<Queued>,
@@ -185,7 +196,7 @@ struct Completions {
 
 #[derive(Default)]
 struct Queued {
-    sends: Vec<(SendPromise, headwater::Result<rt::Landed>)>,
+    sends: Vec<(SendHandle, headwater::Result<rt::Landed>)>,
     /// A drain job is posted and has not started yet.
     posted: bool,
 }
@@ -194,18 +205,49 @@ struct Queued {
 const PER_SCOPE: usize = 256;
 
 impl Completions {
-    /// From core's thread: queues a result and wakes the JS thread if no drain is pending.
-    fn push(self: &Arc<Self>, d: SendPromise, r: headwater::Result<headwater::RecordMetadata>) {
-        let r = r.map(|m| (m.partition, m.offset, m.timestamp));
-        let mut q = self.q.lock().unwrap();
-        q.sends.push((d, r));
-        if q.posted {
-            return;
+    /// From core's thread, once per batch: queues the results of its `send`s (waking the JS thread
+    /// if no drain is pending) and records those of its `sendAll` records with their groups, in the
+    /// batch's order, one lock per run of records that go to the same place.
+    fn deliver(self: &Arc<Self>, b: headwater::producer::BatchDelivery<'_, Token>) {
+        let landed = |r: &headwater::producer::TrackedRecord<Token>| {
+            b.offset(r).map(|offset| (b.partition, offset, r.timestamp))
+        };
+        let recs = &b.records;
+        let mut j = 0;
+        while j < recs.len() {
+            match &recs[j].token {
+                Token::Send(_) => {
+                    let mut q = self.q.lock().unwrap();
+                    while let Some(r) = recs.get(j) {
+                        let Token::Send(h) = r.token else { break };
+                        q.sends.push((h, landed(r)));
+                        j += 1;
+                    }
+                    if q.posted {
+                        continue;
+                    }
+                    q.posted = true;
+                    drop(q);
+                    let me = self.clone();
+                    self.poster.post(Box::new(move |env| me.drain(env)));
+                }
+                Token::All(g, _) => {
+                    let start = j;
+                    {
+                        let mut results = g.results.lock().unwrap();
+                        while let Some(r) = recs.get(j) {
+                            let Token::All(h, i) = &r.token else { break };
+                            if !Arc::ptr_eq(g, h) {
+                                break;
+                            }
+                            results[*i as usize] = Some(landed(r));
+                            j += 1;
+                        }
+                    }
+                    g.arrived(j - start);
+                }
+            }
         }
-        q.posted = true;
-        drop(q);
-        let me = self.clone();
-        self.poster.post(Box::new(move |env| me.drain(env)));
     }
 
     /// On the JS thread: settles everything queued.
@@ -226,7 +268,9 @@ impl Completions {
         };
         let mut k = 0u32;
         let mut scope: sys::napi_handle_scope = std::ptr::null_mut();
-        for (i, (d, r)) in sends.into_iter().enumerate() {
+        for (i, (h, r)) in sends.into_iter().enumerate() {
+            // SAFETY: on the JS thread; `send` filed the handle once and core reported it once.
+            let d = unsafe { h.promise() };
             if i % PER_SCOPE == 0 {
                 if !scope.is_null() {
                     unsafe { sys::napi_close_handle_scope(env, scope) };
@@ -418,11 +462,13 @@ impl Producer {
                     handler: handler.clone(),
                     topic: p.topic().to_string(),
                 });
+                let sink = done.clone();
                 let s = Arc::new(Shared {
                     inner: p,
                     handler,
                     local: Arc::default(),
                     done,
+                    tracker: headwater::producer::DeliveryTracker::new(move |b| sink.deliver(b)),
                 });
                 let id = register(s.clone());
                 let obj = unsafe { Producer::to_napi_value(env, Producer { s, id }) }?;
@@ -622,6 +668,13 @@ impl Producer {
 
 impl Shared {
     fn fail_now(&self, env: js::Env, local: Local) -> Result<sys::napi_value> {
+        let err = self.fail(env, local)?;
+        rt::rejected_handled(env, err)
+    }
+
+    /// Keeps `local` for the next `flush()`/`close()`, queues it for the error handler and returns
+    /// its JS error.
+    fn fail(&self, env: js::Env, local: Local) -> Result<js::Value> {
         let poster = &self.done.poster;
         let err = match &local {
             Local::Type(m) => js::type_error_value(env, m)?,
@@ -649,7 +702,7 @@ impl Shared {
                 handler.call(env, v);
             }
         }));
-        rt::rejected_handled(env, err)
+        Ok(err)
     }
 
     /// `send` itself: shared by the `Producer.prototype.send` method and the fast path.
@@ -664,19 +717,32 @@ impl Shared {
             Ok(a) => a,
             Err(TypeErr(m)) => return self.fail_now(env, Local::Type(m)),
         };
-        let out = match self.inner.send_blocking(
+        // The promise is the record's token, so it exists before the send.
+        let (d, p) = rt::send_promise(env)?;
+        let h = d.into_handle();
+        let Err(e) = self.inner.send_blocking_tracked(
             args.key.as_deref(),
             &args.value,
             args.partition,
             args.timestamp,
-        ) {
-            Ok(o) => o,
-            Err(e) => return self.fail_now(env, Local::Core(e)),
+            &self.tracker,
+            Token::Send(h),
+        ) else {
+            return Ok(p);
         };
-        let (d, p) = rt::send_promise(env)?;
-        let done = self.done.clone();
-        out.on_done(move |r| done.push(d, r));
-        Ok(p)
+        // Refused: core dropped the token without filing it; the promise is still ours.
+        // SAFETY: on the JS thread, the only use of `h` besides the dropped token.
+        let d = unsafe { h.promise() };
+        match self.fail(env, Local::Core(e)) {
+            Ok(err) => {
+                d.reject(env, err);
+                Ok(p)
+            }
+            Err(e) => {
+                d.resolve(env, js::undefined(env)?);
+                Err(e)
+            }
+        }
     }
 }
 
@@ -688,33 +754,25 @@ impl Shared {
         env: js::Env,
         recs: Vec<headwater::Record>,
     ) -> Result<sys::napi_value> {
-        let outs = match self.inner.send_all_blocking(&recs) {
-            Ok(o) => o,
-            Err(e) => return self.fail_now(env, Local::Core(e)),
-        };
+        // One count per record plus one for this call, given up once the promise is in place: a
+        // refused `sendAll` never finishes, whatever its enqueued records do.
+        let group = Arc::new(Group {
+            results: Mutex::new(vec![None; recs.len()]),
+            remaining: std::sync::atomic::AtomicUsize::new(recs.len() + 1),
+            finish: Mutex::new(None),
+        });
+        if let Err(e) = self
+            .inner
+            .send_all_blocking_tracked(&recs, &self.tracker, |i| {
+                Token::All(group.clone(), i as u32)
+            })
+        {
+            return self.fail_now(env, Local::Core(e));
+        }
         drop(recs);
         let (d, p) = rt::send_promise(env)?;
-        let group = Arc::new(Group {
-            results: Mutex::new(vec![None; outs.len()]),
-            remaining: std::sync::atomic::AtomicUsize::new(outs.len()),
-            finish: Mutex::new(Some((d, self.done.clone()))),
-        });
-        if outs.is_empty() {
-            group.finish();
-        }
-        for (i, out) in outs.into_iter().enumerate() {
-            let g = group.clone();
-            out.on_done(move |r| {
-                g.results.lock().unwrap()[i] =
-                    Some(r.map(|m| (m.partition, m.offset, m.timestamp)));
-                if g.remaining
-                    .fetch_sub(1, std::sync::atomic::Ordering::AcqRel)
-                    == 1
-                {
-                    g.finish();
-                }
-            });
-        }
+        *group.finish.lock().unwrap() = Some((d, self.done.clone()));
+        group.arrived(1);
         Ok(p)
     }
 
@@ -943,6 +1001,17 @@ struct Group {
 }
 
 impl Group {
+    /// `n` more records (or the `sendAll` call itself) are done; the last one finishes the group.
+    fn arrived(self: &Arc<Self>, n: usize) {
+        if self
+            .remaining
+            .fetch_sub(n, std::sync::atomic::Ordering::AcqRel)
+            == n
+        {
+            self.finish();
+        }
+    }
+
     fn finish(self: &Arc<Self>) {
         let Some((d, done)) = self.finish.lock().unwrap().take() else {
             return;

@@ -514,7 +514,38 @@ pub fn send_promise(env: Env) -> Result<(SendPromise, Value)> {
     ))
 }
 
+/// A [`SendPromise`] as plain data: the delivery token a `send` files with core's `DeliveryTracker`.
+/// Core drops the token of a send it refused, so the caller keeps a copy to reject the promise with;
+/// each handle must be turned back into its promise ([`SendHandle::promise`]) exactly once.
+#[derive(Clone, Copy)]
+pub struct SendHandle {
+    d: usize,
+    promise: usize,
+}
+// As `SendPromise`: the handles are only dereferenced on the JS thread that created them.
+unsafe impl Send for SendHandle {}
+
+impl SendHandle {
+    /// The promise again.
+    ///
+    /// # Safety
+    /// On the JS thread that created it, at most once per [`SendPromise::into_handle`].
+    pub unsafe fn promise(self) -> SendPromise {
+        SendPromise {
+            d: Deferred(self.d as sys::napi_deferred),
+            promise: self.promise,
+        }
+    }
+}
+
 impl SendPromise {
+    /// See [`SendHandle`].
+    pub fn into_handle(self) -> SendHandle {
+        SendHandle {
+            d: self.d.0 as usize,
+            promise: self.promise,
+        }
+    }
     fn release(&self, env: Env) -> Value {
         let r = self.promise as sys::napi_ref;
         let mut p = ptr::null_mut();
