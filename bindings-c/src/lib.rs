@@ -24,6 +24,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use hw::broker::StoredRecord;
+use hw::producer::DeliveryTracker;
 use hw::{
     Admin, BrokerConfig, Compression, Error, ErrorKind, Producer, ProducerConfig, TestBroker,
 };
@@ -879,19 +880,14 @@ struct Pending {
     count: AtomicU64,
     lock: Mutex<()>,
     zero: Condvar,
-    /// The producer's topic, for `hw_record_metadata::topic`. Here so that a delivery closure holds
-    /// one `Arc` (this epoch) rather than two: that is one atomic increment and decrement less per
-    /// record.
-    topic: Arc<CString>,
 }
 
 impl Pending {
-    fn new(topic: Arc<CString>) -> Arc<Pending> {
+    fn new() -> Arc<Pending> {
         Arc::new(Pending {
             count: AtomicU64::new(0),
             lock: Mutex::new(()),
             zero: Condvar::new(),
-            topic,
         })
     }
     fn add(&self) {
@@ -924,19 +920,18 @@ impl Pending {
 }
 
 /// The producer's delivery callbacks, in epochs cut by every flush/close, so that a flush returns
-/// only after the callbacks of the records sent before it have run. (Core wakes flush waiters just
-/// before it runs a batch's callbacks; see the report.)
+/// only after the callbacks of the records sent before it have run, whatever thread sent them (core
+/// already runs a batch's callbacks before its flush waiters wake; the epochs also let
+/// `hw_producer_free` wait for callbacks still running).
 struct Deliveries {
     /// Epochs that may still have pending callbacks; the last one is current, never empty.
     epochs: Mutex<Vec<Arc<Pending>>>,
-    topic: Arc<CString>,
 }
 
 impl Deliveries {
-    fn new(topic: Arc<CString>) -> Deliveries {
+    fn new() -> Deliveries {
         Deliveries {
-            epochs: Mutex::new(vec![Pending::new(topic.clone())]),
-            topic,
+            epochs: Mutex::new(vec![Pending::new()]),
         }
     }
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Arc<Pending>>> {
@@ -954,7 +949,7 @@ impl Deliveries {
         let mut g = self.lock();
         g.retain(|p| p.count.load(Ordering::Acquire) > 0);
         let before = g.clone();
-        g.push(Pending::new(self.topic.clone()));
+        g.push(Pending::new());
         before
     }
     /// Waits until every epoch in `epochs` has no pending callback; false after `limit`.
@@ -986,6 +981,50 @@ pub struct hw_producer {
     inner: Producer,
     topic: Arc<CString>,
     deliveries: Deliveries,
+    /// Runs the delivery callbacks, one call per batch (core's per-batch mechanism).
+    tracker: DeliveryTracker<CDelivery>,
+}
+
+/// One pending delivery callback. Dropping it (after the callback ran, or unused when the send
+/// failed) counts it off its flush epoch.
+struct CDelivery {
+    cb: unsafe extern "C" fn(*mut c_void, *const hw_record_metadata, *const hw_error),
+    ctx: SendCtx,
+    pending: Arc<Pending>,
+}
+
+impl Drop for CDelivery {
+    fn drop(&mut self) {
+        self.pending.done();
+    }
+}
+
+/// Calls the callbacks of one batch's records, in send order, from the library thread completing it.
+fn deliver_batch(topic: &CStr, d: hw::producer::BatchDelivery<'_, CDelivery>) {
+    IN_CALLBACK.with(|c| c.set(c.get() + 1));
+    for r in &d.records {
+        let res = d.offset(r);
+        // The callback is C code and cannot unwind; catch anything on our side all the same.
+        let _ = catch_unwind(AssertUnwindSafe(|| match res {
+            Ok(offset) => {
+                let meta = hw_record_metadata {
+                    topic: topic.as_ptr(),
+                    partition: d.partition,
+                    offset,
+                    timestamp: r.timestamp,
+                };
+                // SAFETY: the caller gave us this callback for exactly this record.
+                unsafe { (r.token.cb)(r.token.ctx.0, &meta, ptr::null()) }
+            }
+            Err(e) => {
+                let err = hw_error::new(&e);
+                unsafe { (r.token.cb)(r.token.ctx.0, ptr::null(), &err) }
+            }
+        }));
+    }
+    IN_CALLBACK.with(|c| c.set(c.get() - 1));
+    // Dropping the tokens counts them off (after every callback of the batch ran).
+    drop(d);
 }
 
 thread_local! {
@@ -1033,40 +1072,15 @@ pub unsafe extern "C" fn hw_producer_connect(
         hw::logging::install();
         let producer = Producer::connect_blocking(endpoint, topic_s, config)?;
         let topic = Arc::new(CString::new(topic_s).map_err(|_| invalid("topic contains NUL"))?);
+        let sink_topic = topic.clone();
         *out = Box::into_raw(Box::new(hw_producer {
             inner: producer,
-            deliveries: Deliveries::new(topic.clone()),
+            deliveries: Deliveries::new(),
+            tracker: DeliveryTracker::new(move |d| deliver_batch(&sink_topic, d)),
             topic,
         }));
         Ok(())
     })
-}
-
-fn deliver(
-    cb: unsafe extern "C" fn(*mut c_void, *const hw_record_metadata, *const hw_error),
-    ctx: SendCtx,
-    topic: &CStr,
-    res: hw::Result<hw::RecordMetadata>,
-) {
-    IN_CALLBACK.with(|c| c.set(c.get() + 1));
-    // The callback is C code and cannot unwind; catch anything on our side all the same.
-    let _ = catch_unwind(AssertUnwindSafe(|| match res {
-        Ok(m) => {
-            let meta = hw_record_metadata {
-                topic: topic.as_ptr(),
-                partition: m.partition,
-                offset: m.offset,
-                timestamp: m.timestamp,
-            };
-            // SAFETY: the caller gave us this callback for exactly this call.
-            unsafe { cb(ctx.0, &meta, ptr::null()) }
-        }
-        Err(e) => {
-            let err = hw_error::new(&e);
-            unsafe { cb(ctx.0, ptr::null(), &err) }
-        }
-    }));
-    IN_CALLBACK.with(|c| c.set(c.get() - 1));
 }
 
 /// `(key, key_len)`: NULL = no key (then `key_len` must be 0); non-NULL = a key, even an empty one.
@@ -1105,15 +1119,19 @@ fn send_impl(
     cb: hw_delivery_cb,
     ctx: *mut c_void,
 ) -> Result<()> {
-    let output = p.inner.send_blocking(key, value, partition, timestamp)?;
-    if let Some(cb) = cb {
-        let ctx = SendCtx(ctx);
-        let pending = p.deliveries.register();
-        output.on_done(move |res| {
-            let ctx = ctx; // capture the whole (Send) wrapper, not its raw field
-            deliver(cb, ctx, &pending.topic, res);
-            pending.done();
-        });
+    match cb {
+        Some(cb) => {
+            let token = CDelivery {
+                cb,
+                ctx: SendCtx(ctx),
+                pending: p.deliveries.register(),
+            };
+            p.inner
+                .send_blocking_tracked(key, value, partition, timestamp, &p.tracker, token)?;
+        }
+        None => {
+            p.inner.send_blocking(key, value, partition, timestamp)?;
+        }
     }
     Ok(())
 }
