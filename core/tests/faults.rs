@@ -222,6 +222,40 @@ async fn spu_stop_and_start_keeps_acknowledged_records() {
     );
 }
 
+/// An attempt whose (retriable) error arrives after the delivery deadline ends the record as a
+/// `Timeout` (that error stays in the message), like a batch that expires while queued.
+#[tokio::test]
+async fn an_attempt_failing_past_the_delivery_deadline_fails_as_timeout() {
+    let b = TestBroker::start(BrokerConfig::default()).await.unwrap();
+    b.create_topic("deadline", 1).unwrap();
+    let p = Producer::connect(
+        &b.endpoint(),
+        "deadline",
+        cfg(&[
+            ("linger_ms", "0"),
+            ("max_retries", "100"),
+            ("delivery_timeout_ms", "300"),
+        ]),
+    )
+    .await
+    .unwrap();
+    // The answer (NotLeader, retriable) comes 600 ms later: past the deadline.
+    b.delay(spu_keys::PRODUCE, Some(Duration::from_millis(600)));
+    b.fail_next(spu_keys::PRODUCE, 100, 6);
+    let e = p
+        .send(None, b"never")
+        .await
+        .unwrap()
+        .wait()
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Timeout, "{e}");
+    assert!(e.message.contains("delivery_timeout_ms"), "{e}");
+    b.delay(spu_keys::PRODUCE, None);
+    b.fail_next(spu_keys::PRODUCE, 0, 0);
+    assert!(b.records("deadline", 0, 0).unwrap().is_empty());
+}
+
 #[tokio::test]
 async fn retention_during_produce_and_fetch_never_reuses_offsets() {
     let b = TestBroker::start(BrokerConfig {

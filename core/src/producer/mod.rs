@@ -1269,13 +1269,15 @@ fn requeue(inner: &Inner, q: &PartitionQueue, batches: Vec<(SealedBatch, Error)>
         b.attempts += 1;
         let expired = b.created.elapsed() >= inner.config.delivery_timeout;
         if b.attempts > inner.config.max_retries || expired || inner.stop.load(Ordering::Acquire) {
-            let why = if expired {
-                "delivery_timeout_ms"
+            // Past the deadline the outcome is a Timeout, as for a batch that expires in the queue
+            // (whatever the last attempt's error was, which the message keeps).
+            let (kind, why) = if expired {
+                (ErrorKind::Timeout, "delivery_timeout_ms")
             } else {
-                "max_retries"
+                (e.kind, "max_retries")
             };
             let e = Error::new(
-                e.kind,
+                kind,
                 format!(
                     "{} (gave up after {} attempts: {why} reached)",
                     e.message, b.attempts
