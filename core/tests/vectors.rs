@@ -269,3 +269,15 @@ fn errors_table() {
         assert_eq!(e.is_retriable(), c["retriable"].as_bool().unwrap());
     }
 }
+
+#[test]
+fn config_value_errors_name_the_key_as_spelled() {
+    for (key, value) in [
+        ("lingerMs", "soon"),
+        ("linger_ms", "soon"),
+        ("tlsCaFile", "/no/such"),
+    ] {
+        let e = ProducerConfig::default().set(key, value).unwrap_err();
+        assert!(e.message.contains(&format!("`{key}`")), "{e}");
+    }
+}

@@ -175,11 +175,12 @@ impl ProducerConfig {
                     format!("unknown key; valid keys are: {}", CONFIG_KEYS.join(", ")),
                 )
             })?;
+        // Errors name the key as the caller spelled it (camelCase from Node and Java).
+        let k = key;
         let ms = |max: u64| -> Result<Duration> {
-            Ok(Duration::from_millis(parse_uint(canonical, value, 0, max)?))
+            Ok(Duration::from_millis(parse_uint(k, value, 0, max)?))
         };
-        let k = canonical;
-        match k {
+        match canonical {
             "batch_size" => self.batch_size = parse_uint(k, value, 1, usize::MAX as u64)? as usize,
             "linger_ms" => self.linger = ms(u64::MAX)?,
             "max_request_size" => {
