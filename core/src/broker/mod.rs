@@ -387,7 +387,9 @@ impl TestBroker {
         self.state.replication_wake.notify_one();
     }
 
-    /// The next `count` requests of `api_key` on any SPU fail with Fluvio error `code`.
+    /// The next `count` requests of `api_key` on any SPU fail with Fluvio error `code`. Only Produce
+    /// (api key 0) answers carry an error code per partition, so only it is failed this way; for
+    /// other APIs use [`drop_next`](Self::drop_next) or [`delay`](Self::delay).
     pub fn fail_next(&self, api_key: u16, count: u32, code: i16) {
         self.state
             .faults
