@@ -5,8 +5,9 @@
 //!   [`headwater::Error`] into a `HeadwaterException`, a missing argument into a
 //!   `NullPointerException`, and a panic into a `HeadwaterException` with code `INTERNAL`;
 //! - delivery results complete `CompletableFuture`s from core's runtime threads, a group of them at a
-//!   time (`producer`'s `Group`: one `Native.completeAll` call per group, see [`complete_all`]), on a
-//!   thread attached to the JVM only for that span ([`with_attached`]) and inside a local frame, so
+//!   time (`producer`'s `Group`: one `Native.completeAll` call per group, see [`complete_all`]; the
+//!   groups one batch finishes share one span), on a thread attached to the JVM only for that span
+//!   ([`with_attached`]) and inside a local frame, so
 //!   no local reference outlives it and no runtime thread keeps the JVM from exiting;
 //! - core's log events go to `System.getLogger("headwater")` through `Native.log`.
 //!
@@ -167,25 +168,39 @@ pub(crate) fn with_attached(f: impl FnOnce(&mut JNIEnv<'_>, &'static Cache) -> R
     }));
 }
 
-/// Completes a group of futures with their outcomes in one attached span and one call to
+/// Completes a group of futures with their outcomes with one call to
 /// `Native.completeAll(topic, futures, slots, partitions, offsets, timestamps, errors)`, which builds
-/// each `RecordMetadata` and completes each future in Java. `futures` is a global reference to an
-/// array of futures (deleted here); outcome `i` is for `futures[slots[i]]`, or for `futures[i]`
-/// without `slots` (a `sendAll` call's own array).
+/// each `RecordMetadata` and completes each future in Java, on a thread [`with_attached`] attached
+/// (several groups can share one attached span). `futures` is a global reference to an array of
+/// futures (deleted here); outcome `i` is for `futures[slots[i]]`, or for `futures[i]` without
+/// `slots` (a `sendAll` call's own array). A Java exception it leaves is reported and cleared, so
+/// the next group's call can go ahead.
 pub(crate) fn complete_all(
+    env: &mut JNIEnv<'_>,
+    c: &Cache,
     topic: &GlobalRef,
     futures: producer::ArrayRef,
-    slots: Option<Vec<jint>>,
-    outcomes: Vec<Option<producer::Outcome>>,
+    slots: Option<&[jint]>,
+    outcomes: &[Option<producer::Outcome>],
 ) {
-    with_attached(|env, c| {
+    // Its own local frame: the span's other groups do not pile up local references.
+    let _ = env.with_local_frame(16, |env| -> R<()> {
         // SAFETY: a live global reference to an `Object[]`; borrowed, never deleted as a local.
         let arr = unsafe { JObject::from_raw(futures.0) };
-        let result = call_complete_all(env, c, topic, &arr, slots.as_deref(), &outcomes);
-        // Released here, while the thread is attached, whatever happened.
-        delete_global_refs(env, std::iter::once(futures.0));
-        result
+        let _ = call_complete_all(env, c, topic, &arr, slots, outcomes);
+        if env.exception_check().unwrap_or(false) {
+            let _ = env.exception_describe();
+            let _ = env.exception_clear();
+        }
+        Ok(())
     });
+    // Released here, while the thread is attached, whatever happened.
+    release_array(env, futures);
+}
+
+/// Deletes a global reference to an array of futures (on an attached thread).
+pub(crate) fn release_array(env: &mut JNIEnv<'_>, futures: producer::ArrayRef) {
+    delete_global_refs(env, std::iter::once(futures.0));
 }
 
 fn delete_global_refs(env: &mut JNIEnv<'_>, refs: impl Iterator<Item = jni::sys::jobject>) {

@@ -11,10 +11,20 @@
 //! group. Core runs a batch's callbacks one after another on one thread, so a group normally
 //! completes with the last record of its last batch, and none is held back longer than the batches
 //! its records are in. `sendAll` works the same way with the call's own array of futures.
+//!
+//! Records reach their groups through one core `DeliveryTracker` per producer: each send files a
+//! [`Token`] (its group and position) with its batch, and the tracker's sink runs once per batch with
+//! all of them, settling each run of a group's records under one lock and completing every group the
+//! batch finished in one attached span. No closure is boxed and no `RecordMetadata` (with its own
+//! topic string) is built per record. As the token goes in with the send, a record joins its group
+//! before it is sent; a refused send withdraws its entry, and `flush`/`close` first wait for sends
+//! that joined before them to return (see [`InFlight`]), so they wait for exactly the records they
+//! waited for before.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use headwater::producer::{BatchDelivery, DeliveryTracker};
 use headwater::{Producer, Record};
 use jni::objects::{
     GlobalRef, JByteArray, JClass, JIntArray, JLongArray, JObject, JObjectArray, JString,
@@ -33,6 +43,59 @@ struct JProducer {
     open: Mutex<Option<Arc<Group>>>,
     /// Groups (of `send`s and of `sendAll` calls) not delivered yet.
     tracker: Arc<Tracker>,
+    /// Files every record with its batch; its sink ([`settle`]) settles a batch's records at once.
+    delivery: DeliveryTracker<Token>,
+    /// Sends that joined a group and have not returned yet.
+    in_flight: InFlight,
+}
+
+/// What a record filed with the producer's [`DeliveryTracker`] settles.
+enum Token {
+    /// Entry `pos` of a `send` group.
+    Send(Arc<Group>, u32),
+    /// Record `i` of a `sendAll` call.
+    All(Arc<CallGroup>, u32),
+}
+
+/// Sends (and `sendAll` calls) between joining their group and returning, counted by epoch parity
+/// so `flush`/`close` can wait for those that joined before them without waiting for later ones:
+/// the epoch moves on (under the `open` lock, where sends join) when a flush closes the open group,
+/// and the flush waits until the old epoch's count drops to zero. Flushes take turns (`turn`), so
+/// a parity's count only ever holds one epoch's sends.
+#[derive(Default)]
+struct InFlight {
+    /// Changed only under the producer's `open` lock.
+    epoch: std::sync::atomic::AtomicUsize,
+    counts: [std::sync::atomic::AtomicUsize; 2],
+    turn: Mutex<()>,
+}
+
+impl InFlight {
+    /// Under the `open` lock: one more send in the current epoch; returns the parity to `leave`.
+    fn enter(&self) -> usize {
+        let e = self.epoch.load(std::sync::atomic::Ordering::Relaxed) & 1;
+        self.counts[e].fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        e
+    }
+    fn leave(&self, e: usize) {
+        self.counts[e].fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+    }
+    /// Waits until the sends of epoch parity `e` have returned; false if `deadline` passed first.
+    fn drain(&self, e: usize, deadline: Option<std::time::Instant>) -> bool {
+        let mut spins = 0u32;
+        while self.counts[e].load(std::sync::atomic::Ordering::Acquire) != 0 {
+            if deadline.is_some_and(|d| std::time::Instant::now() >= d) {
+                return false;
+            }
+            spins += 1;
+            if spins < 64 {
+                std::thread::yield_now();
+            } else {
+                std::thread::sleep(Duration::from_micros(50));
+            }
+        }
+        true
+    }
 }
 
 /// Which groups of a producer are not delivered yet, so `flush`/`close` can wait for the ones that
@@ -97,19 +160,105 @@ impl Tracker {
     }
 }
 
-/// Completes a group's futures (see [`complete_all`]) and marks it delivered.
-fn deliver(
-    tracker: &Tracker,
+/// A group ready to be completed: what [`complete_all`] takes, and the group's number to mark
+/// delivered after.
+struct Ready {
+    tracker: Arc<Tracker>,
     seq: u64,
-    topic: &GlobalRef,
+    topic: GlobalRef,
     futures: ArrayRef,
     slots: Option<Vec<jint>>,
     outcomes: Vec<Option<Outcome>>,
-) {
+}
+
+/// Completes groups in one attached span (see [`complete_all`]); a group with no outcome (every
+/// record withdrawn) only has its array reference deleted. Each is then marked delivered.
+fn deliver_all(ready: Vec<Ready>) {
+    if ready.is_empty() {
+        return;
+    }
     let was = DELIVERING.with(|d| d.replace(true));
-    complete_all(topic, futures, slots, outcomes);
+    crate::with_attached(|env, c| {
+        for r in &ready {
+            if r.outcomes.is_empty() {
+                crate::release_array(env, ArrayRef(r.futures.0));
+            } else {
+                complete_all(
+                    env,
+                    c,
+                    &r.topic,
+                    ArrayRef(r.futures.0),
+                    r.slots.as_deref(),
+                    &r.outcomes,
+                );
+            }
+        }
+        Ok(())
+    });
     DELIVERING.with(|d| d.set(was));
-    tracker.delivered(seq);
+    for r in &ready {
+        r.tracker.delivered(r.seq);
+    }
+}
+
+/// Same as [`deliver_all`], on a runtime thread: for a group a refused send finished, whose futures
+/// complete on a library thread as always, not on the sender's.
+fn deliver_later(ready: Ready) {
+    headwater::runtime::spawn(async move { deliver_all(vec![ready]) });
+}
+
+/// The producer's [`DeliveryTracker`] sink: once per batch, on the completing library thread, the
+/// outcome of each record goes to its group, one lock per run of records of one group, and every
+/// group this finishes is completed in one attached span.
+fn settle(b: BatchDelivery<'_, Token>) {
+    let landed = |r: &headwater::producer::TrackedRecord<Token>| -> Outcome {
+        b.offset(r).map(|offset| (b.partition, offset, r.timestamp))
+    };
+    let recs = &b.records;
+    let mut ready = Vec::new();
+    let mut j = 0;
+    while j < recs.len() {
+        match &recs[j].token {
+            Token::Send(g, _) => {
+                let done = {
+                    let mut st = g.st.lock().unwrap_or_else(|e| e.into_inner());
+                    st.closed = true;
+                    while let Some(r) = recs.get(j) {
+                        let Token::Send(h, pos) = &r.token else { break };
+                        if !Arc::ptr_eq(g, h) {
+                            break;
+                        }
+                        st.entries[*pos as usize].1 = Some(landed(r));
+                        st.outstanding -= 1;
+                        j += 1;
+                    }
+                    (st.outstanding == 0).then(|| std::mem::take(&mut st.entries))
+                };
+                if let Some(entries) = done {
+                    ready.push(g.ready(entries));
+                }
+            }
+            Token::All(g, _) => {
+                let done = {
+                    let mut st = g.st.lock().unwrap_or_else(|e| e.into_inner());
+                    while let Some(r) = recs.get(j) {
+                        let Token::All(h, i) = &r.token else { break };
+                        if !Arc::ptr_eq(g, h) {
+                            break;
+                        }
+                        st.0[*i as usize] = Some(landed(r));
+                        st.1 -= 1;
+                        j += 1;
+                    }
+                    (st.1 == 0).then(|| std::mem::take(&mut st.0))
+                };
+                if let Some(outcomes) = done {
+                    ready.push(g.ready(outcomes));
+                }
+            }
+        }
+    }
+    deliver_all(ready);
 }
 
 /// A raw JNI global reference (to an array of futures), deleted by [`complete_all`] on an attached
@@ -145,26 +294,49 @@ pub(crate) struct Group {
     topic: GlobalRef,
 }
 
+/// An entry's slot once its send was refused: it has no future to complete.
+const WITHDRAWN: jint = -1;
+
 impl Group {
-    /// Records the outcome of entry `pos`; the last outstanding one completes the whole group.
-    fn done(&self, pos: usize, r: headwater::Result<headwater::RecordMetadata>) {
-        let ready = {
+    /// The group's delivery, from its entries (withdrawn ones left out).
+    fn ready(&self, entries: Vec<(jint, Option<Outcome>)>) -> Ready {
+        let (slots, outcomes): (Vec<jint>, Vec<Option<Outcome>>) =
+            entries.into_iter().filter(|e| e.0 != WITHDRAWN).unzip();
+        Ready {
+            tracker: self.tracker.clone(),
+            seq: self.seq,
+            topic: self.topic.clone(),
+            futures: ArrayRef(self.array.0),
+            slots: Some(slots),
+            outcomes,
+        }
+    }
+
+    /// No more records join. Returns the group's delivery if it had none outstanding (every entry
+    /// withdrawn: nothing else would deliver it); `None` if it was closed already.
+    fn close(&self) -> Option<Ready> {
+        let mut st = self.st.lock().unwrap_or_else(|e| e.into_inner());
+        if st.closed {
+            return None;
+        }
+        st.closed = true;
+        let entries = (st.outstanding == 0).then(|| std::mem::take(&mut st.entries))?;
+        drop(st);
+        Some(self.ready(entries))
+    }
+
+    /// Entry `pos`'s send was refused: it leaves the group. If that was the group's last outstanding
+    /// entry after its first completion, the group is delivered (on a runtime thread); an open group
+    /// left with none outstanding is delivered when it closes.
+    fn withdraw(&self, pos: u32) {
+        let done = {
             let mut st = self.st.lock().unwrap_or_else(|e| e.into_inner());
-            st.closed = true;
-            st.entries[pos].1 = Some(r.map(|m| (m.partition, m.offset, m.timestamp)));
+            st.entries[pos as usize].0 = WITHDRAWN;
             st.outstanding -= 1;
-            (st.outstanding == 0).then(|| std::mem::take(&mut st.entries))
+            (st.outstanding == 0 && st.closed).then(|| std::mem::take(&mut st.entries))
         };
-        if let Some(entries) = ready {
-            let (slots, outcomes): (Vec<jint>, Vec<Option<Outcome>>) = entries.into_iter().unzip();
-            deliver(
-                &self.tracker,
-                self.seq,
-                &self.topic,
-                ArrayRef(self.array.0),
-                Some(slots),
-                outcomes,
-            );
+        if let Some(entries) = done {
+            deliver_later(self.ready(entries));
         }
     }
 }
@@ -172,47 +344,78 @@ impl Group {
 impl JProducer {
     /// Closes the open group: later sends start a new one. `flush`/`close` do this first, so every
     /// future of a record whose `send` returned before them is complete when they return (its group
-    /// holds no record sent after them).
-    fn close_open_group(&self) {
-        if let Some(g) = self.open.lock().unwrap_or_else(|e| e.into_inner()).take() {
-            g.st.lock().unwrap_or_else(|e| e.into_inner()).closed = true;
+    /// holds no record sent after them). Returns the parity of the epoch it ends (see [`InFlight`])
+    /// and the last group number then.
+    fn close_open_group(&self) -> (usize, u64) {
+        let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        // The epoch moves on with the group: sends that join from now on are not waited for.
+        let e = self
+            .in_flight
+            .epoch
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            & 1;
+        let upto = self.tracker.last();
+        let g = open.take();
+        drop(open);
+        if let Some(ready) = g.and_then(|g| g.close()) {
+            deliver_all(vec![ready]);
         }
+        (e, upto)
     }
 
-    /// `flush`/`close`: closes the open group, runs `f` (core's flush or close), then waits (within
-    /// `timeout` overall) until every group that existed before is delivered, unless `f` timed out.
+    /// `flush`/`close`: closes the open group, waits for sends that joined a group before to return,
+    /// runs `f` (core's flush or close), then waits (within `timeout` overall) until every group that
+    /// existed before is delivered, unless `f` timed out.
     fn flushing(
         &self,
         timeout: Option<Duration>,
         f: impl FnOnce() -> headwater::Result<()>,
     ) -> headwater::Result<()> {
         let start = std::time::Instant::now();
-        self.close_open_group();
-        let upto = self.tracker.last();
+        let late = || {
+            headwater::Error::timeout(format!(
+                "flush did not complete within {:?}: some futures are not completed yet",
+                timeout.unwrap_or_default()
+            ))
+        };
+        let (upto, drained) = {
+            let _turn = self
+                .in_flight
+                .turn
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            let (e, upto) = self.close_open_group();
+            // Sends that joined a group before this call are enqueued before core's flush seals.
+            // Not from a delivery, which does not wait for groups either (see `wait_upto`).
+            let drained =
+                DELIVERING.with(|d| d.get()) || self.in_flight.drain(e, timeout.map(|t| start + t));
+            (upto, drained)
+        };
         let r = f();
         if matches!(&r, Err(e) if e.kind == headwater::ErrorKind::Timeout) {
             return r;
         }
+        if !drained {
+            return Err(late());
+        }
         let left = timeout.map(|t| t.saturating_sub(start.elapsed()));
         if !self.tracker.wait_upto(upto, left) {
-            return Err(headwater::Error::timeout(format!(
-                "flush did not complete within {:?}: some futures are not completed yet",
-                timeout.unwrap_or_default()
-            )));
+            return Err(late());
         }
         r
     }
 
     /// Adds slot `slot` of array `array` (id `array_id`) to the open group, or to a new group if the
-    /// open one is closed or for another array; returns the group and the entry's position. Call
-    /// only for a record core has accepted, from the sending (attached) thread.
+    /// open one is closed or for another array; returns the group, the entry's position and the
+    /// [`InFlight`] parity to leave once the send returned. Call just before sending the record, from
+    /// the sending (attached) thread; withdraw the entry if the send is refused.
     fn join(
         &self,
         env: &mut JNIEnv<'_>,
         array: &JObjectArray<'_>,
         array_id: jlong,
         slot: jint,
-    ) -> R<(Arc<Group>, usize)> {
+    ) -> R<(Arc<Group>, u32, usize)> {
         let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(g) = &*open {
             if g.array_id == array_id {
@@ -220,7 +423,8 @@ impl JProducer {
                 if !st.closed {
                     st.entries.push((slot, None));
                     st.outstanding += 1;
-                    return Ok((g.clone(), st.entries.len() - 1));
+                    let pos = (st.entries.len() - 1) as u32;
+                    return Ok((g.clone(), pos, self.in_flight.enter()));
                 }
             }
         }
@@ -237,8 +441,37 @@ impl JProducer {
             }),
             topic: self.topic.clone(),
         });
-        *open = Some(g.clone());
-        Ok((g, 0))
+        let e = self.in_flight.enter();
+        // The group it replaces (of another array) takes no more records either.
+        let old = open.replace(g.clone());
+        drop(open);
+        if let Some(ready) = old.and_then(|o| o.close()) {
+            deliver_all(vec![ready]);
+        }
+        Ok((g, 0, e))
+    }
+
+    /// A `sendAll` call's group for `futures`, which `n` records will join; with the [`InFlight`]
+    /// parity to leave once the call's send returned.
+    fn call_group(
+        &self,
+        env: &mut JNIEnv<'_>,
+        futures: &JObjectArray<'_>,
+        n: usize,
+    ) -> R<(Arc<CallGroup>, usize)> {
+        let arr = global_ref(env, futures)?;
+        // Numbered under the `open` lock, with the epoch, like a `send` group.
+        let open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        let group = Arc::new(CallGroup {
+            seq: self.tracker.open(),
+            tracker: self.tracker.clone(),
+            futures: arr,
+            st: Mutex::new((vec![None; n], n)),
+            topic: self.topic.clone(),
+        });
+        let e = self.in_flight.enter();
+        drop(open);
+        Ok((group, e))
     }
 }
 
@@ -406,6 +639,8 @@ pub extern "system" fn Java_io_headwater_Native_producerConnect<'l>(
             topic,
             open: Mutex::new(None),
             tracker: Arc::default(),
+            delivery: DeliveryTracker::new(settle),
+            in_flight: InFlight::default(),
         })) as jlong)
     })
 }
@@ -435,16 +670,22 @@ pub extern "system" fn Java_io_headwater_Native_producerSend<'l>(
         }
         let partition = (partition >= 0).then_some(partition as u32);
         let ts = (timestamp != NO_TIMESTAMP).then_some(timestamp);
-        let out = with_bytes(env, &key, |env, key| {
+        // The record joins its group first: the group and position are what the send files with
+        // its batch. A refused send withdraws it again.
+        let (group, pos, e) = p.join(env, &futures, futures_id, slot)?;
+        let sent = with_bytes(env, &key, |env, key| {
             with_bytes(env, &value, |_, value| {
                 let value = value.ok_or(Fail::Null("value"))?;
-                Ok(p.inner.send_blocking(key, value, partition, ts)?)
+                let token = Token::Send(group.clone(), pos);
+                Ok(p.inner
+                    .send_blocking_tracked(key, value, partition, ts, &p.delivery, token)?)
             })
-        })?;
-        // After the send: a rejected record joins no group. (Should this fail, out of memory, the
-        // record still goes out; only its future is not completed.)
-        let (group, pos) = p.join(env, &futures, futures_id, slot)?;
-        out.on_done(move |res| group.done(pos, res));
+        });
+        p.in_flight.leave(e);
+        if let Err(err) = sent {
+            group.withdraw(pos);
+            return Err(err);
+        }
         Ok(())
     })
 }
@@ -461,22 +702,33 @@ struct CallGroup {
 }
 
 impl CallGroup {
-    fn done(&self, i: usize, r: headwater::Result<headwater::RecordMetadata>) {
-        let ready = {
+    fn ready(&self, outcomes: Vec<Option<Outcome>>) -> Ready {
+        Ready {
+            tracker: self.tracker.clone(),
+            seq: self.seq,
+            topic: self.topic.clone(),
+            futures: ArrayRef(self.futures.0),
+            slots: None,
+            outcomes,
+        }
+    }
+
+    /// The call was refused after its first `filed` records were enqueued: the others never report,
+    /// and their futures (which the caller never sees) are left alone. With none filed the array
+    /// reference is released here; otherwise the last filed record's report delivers the group, or
+    /// a runtime thread does if they have all reported already.
+    fn withdraw_from(&self, filed: usize) {
+        let done = {
             let mut st = self.st.lock().unwrap_or_else(|e| e.into_inner());
-            st.0[i] = Some(r.map(|m| (m.partition, m.offset, m.timestamp)));
-            st.1 -= 1;
+            let gone = st.0.len() - filed;
+            st.0.truncate(filed);
+            st.1 -= gone;
             (st.1 == 0).then(|| std::mem::take(&mut st.0))
         };
-        if let Some(outcomes) = ready {
-            deliver(
-                &self.tracker,
-                self.seq,
-                &self.topic,
-                ArrayRef(self.futures.0),
-                None,
-                outcomes,
-            );
+        match done {
+            Some(o) if o.is_empty() => deliver_all(vec![self.ready(o)]),
+            Some(o) => deliver_later(self.ready(o)),
+            None => {}
         }
     }
 }
@@ -497,22 +749,22 @@ fn send_all(
             "sendAll: one future per record",
         )));
     }
-    let outs = p.inner.send_all_blocking(records)?;
-    if outs.is_empty() {
+    if records.is_empty() {
         return Ok(());
     }
-    // After the send, as for `send`: a rejected call needs no reference.
-    let arr = global_ref(env, futures)?;
-    let group = Arc::new(CallGroup {
-        seq: p.tracker.open(),
-        tracker: p.tracker.clone(),
-        futures: arr,
-        st: Mutex::new((vec![None; outs.len()], outs.len())),
-        topic: p.topic.clone(),
-    });
-    for (i, out) in outs.into_iter().enumerate() {
-        let g = group.clone();
-        out.on_done(move |res| g.done(i, res));
+    let (group, e) = p.call_group(env, futures, records.len())?;
+    // Records whose token core asked for: all but the last were enqueued if the call is refused.
+    let mut asked = 0usize;
+    let sent = p
+        .inner
+        .send_all_blocking_tracked(records, &p.delivery, |i| {
+            asked += 1;
+            Token::All(group.clone(), i as u32)
+        });
+    p.in_flight.leave(e);
+    if let Err(err) = sent {
+        group.withdraw_from(asked.saturating_sub(1));
+        return Err(err.into());
     }
     Ok(())
 }
@@ -697,7 +949,10 @@ pub extern "system" fn Java_io_headwater_Native_producerFree<'l>(
     run(&mut env, (), |_env| {
         if handle != 0 {
             // SAFETY: see `producer`; this is the one place that takes the box back.
-            drop(unsafe { Box::from_raw(handle as *mut JProducer) });
+            let p = unsafe { Box::from_raw(handle as *mut JProducer) };
+            // An open group whose every entry was withdrawn has nothing else to release it.
+            p.close_open_group();
+            drop(p);
         }
         Ok(())
     })
