@@ -951,8 +951,11 @@ async fn sender_loop(inner: Arc<Inner>) {
             if st.sealed.is_empty() {
                 continue;
             }
-            let in_flight_ok =
-                st.in_flight.is_empty() || inner.config.delivery == Delivery::AtMostOnce;
+            // A completed batch may still be listed for a moment (see `finish`): it no longer
+            // holds the partition back, or a producer waiting on each record would lose a
+            // wake-up cycle per record.
+            let in_flight_ok = st.in_flight.iter().all(|b| b.is_done())
+                || inner.config.delivery == Delivery::AtMostOnce;
             if !in_flight_ok {
                 continue;
             }
