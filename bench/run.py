@@ -33,6 +33,8 @@ def common(w, ep, topic):
             "--size", str(w["size"]), "--compression", w["codec"], "--linger-ms", str(w["linger"])]
     if w.get("latency"):
         args.append("--latency")
+    if w.get("mode"):
+        args += ["--mode", w["mode"]]
     return args
 
 
@@ -87,6 +89,8 @@ CLIENTS = {
     "fluvio-python (official)": (fluvio_python, lambda: INTEROP_PY.exists()),
 }
 OFFICIAL = "fluvio-rust (official)"
+# Bindings whose bench program also has `--mode send_all` (lists of 1000 records per call).
+SEND_ALL_CLIENTS = ["headwater-python", "headwater-node", "headwater-java"]
 # BENCH_CLIENTS=headwater-rust,headwater-c,... runs a subset; the others are reported as not run.
 ONLY = [c for c in os.environ.get("BENCH_CLIENTS", "").split(",") if c]
 
@@ -95,6 +99,7 @@ def workloads():
     base = dict(records=RECORDS, seconds=SECONDS)
     subset = [dict(base, size=100, keyed=False, codec=c, linger=l) for c in ("none", "lz4") for l in (0, 100)]
     subset.append(dict(base, size=100, keyed=False, codec="none", linger=0, latency=True, records=20_000 if not SMOKE else 200))
+    send_all = [dict(base, size=100, keyed=False, codec="none", linger=l, mode="send_all") for l in (0, 100)]
     if SMOKE:
         full = []
     else:
@@ -102,7 +107,7 @@ def workloads():
                 for s in (100, 1024) for k in (False, True) for c in ("none", "gzip", "snappy", "lz4", "zstd") for l in (0, 100)]
         full = [w for w in full if w not in subset]
         full.append(dict(base, size=100, keyed=False, codec="none", linger=100, records=10_000_000, seconds=120.0, memory=True))
-    return subset, full
+    return subset, send_all, full
 
 
 def label(w):
@@ -110,7 +115,8 @@ def label(w):
         return "latency 100B linger0"
     if w.get("memory"):
         return "10M burst 100B (RSS)"
-    return f"{w['size']}B {'keyed' if w['keyed'] else 'keyless'} {w['codec']} linger{w['linger']}"
+    batch = " sendAll×1000" if w.get("mode") == "send_all" else ""
+    return f"{w['size']}B {'keyed' if w['keyed'] else 'keyless'} {w['codec']} linger{w['linger']}{batch}"
 
 
 def run_one(cmd, timeout):
@@ -180,10 +186,11 @@ def main():
     if not HW.exists():
         sys.exit(f"{HW} is missing: build it first (bench/run.sh does)")
     broker, ep = start_broker()
-    subset, full = workloads()
+    subset, send_all, full = workloads()
     results = []
     try:
-        plan = [(c, w) for c in CLIENTS for w in subset] + [("headwater-rust", w) for w in full]
+        plan = ([(c, w) for c in CLIENTS for w in subset] + [(c, w) for c in SEND_ALL_CLIENTS for w in send_all]
+                + [("headwater-rust", w) for w in full])
         for i, (client, w) in enumerate(plan):
             cmd_of, available = CLIENTS[client]
             entry = {"client": client, "workload": label(w), **{k: v for k, v in w.items() if k not in ("records", "seconds")}}
