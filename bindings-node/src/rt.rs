@@ -238,51 +238,36 @@ fn napi_error_value(env: Env, e: napi::Error) -> Value {
     v
 }
 
-/// Registers the `HeadwaterError` class for this environment.
-pub fn set_error_class(env: Env, class: Value) -> Result<()> {
+/// Keeps a strong reference to `v` in the slot `slot` picks, releasing the one it held.
+fn replace_ref(env: Env, v: Value, slot: impl FnOnce(&Ctx) -> &Cell<sys::napi_ref>) -> Result<()> {
     let mut r = ptr::null_mut();
     js::check(
-        unsafe { sys::napi_create_reference(env, class, 1, &mut r) },
+        unsafe { sys::napi_create_reference(env, v, 1, &mut r) },
         "reference",
     )?;
     with_ctx(env, |c| {
-        let old = c.error_class.replace(r);
+        let old = slot(c).replace(r);
         if !old.is_null() {
             unsafe { sys::napi_delete_reference(env, old) };
         }
     })
+}
+
+/// Registers the `HeadwaterError` class for this environment.
+pub fn set_error_class(env: Env, class: Value) -> Result<()> {
+    replace_ref(env, class, |c| &c.error_class)
 }
 
 /// Registers the function that builds `RecordMetadata` objects in bulk (index.js): plain objects
 /// made by JIT-compiled JavaScript cost far less than one made property by property through
 /// Node-API.
 pub fn set_metadata_factory(env: Env, f: Value) -> Result<()> {
-    let mut r = ptr::null_mut();
-    js::check(
-        unsafe { sys::napi_create_reference(env, f, 1, &mut r) },
-        "reference",
-    )?;
-    with_ctx(env, |c| {
-        let old = c.metadata_factory.replace(r);
-        if !old.is_null() {
-            unsafe { sys::napi_delete_reference(env, old) };
-        }
-    })
+    replace_ref(env, f, |c| &c.metadata_factory)
 }
 
 /// Registers the symbol under which producers carry their id (index.js).
 pub fn set_native_key(env: Env, key: Value) -> Result<()> {
-    let mut r = ptr::null_mut();
-    js::check(
-        unsafe { sys::napi_create_reference(env, key, 1, &mut r) },
-        "reference",
-    )?;
-    with_ctx(env, |c| {
-        let old = c.native_key.replace(r);
-        if !old.is_null() {
-            unsafe { sys::napi_delete_reference(env, old) };
-        }
-    })
+    replace_ref(env, key, |c| &c.native_key)
 }
 
 /// Defines `obj[nativeKey] = id` (read-only, not enumerable), if index.js registered the key.
