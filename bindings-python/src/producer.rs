@@ -131,11 +131,14 @@ impl PyProduceOutput {
             };
             match py.allow_threads(|| out.wait_blocking(Some(slice))) {
                 Ok(m) => return Ok(m.into()),
-                // A timeout of the record itself (delivery_timeout_ms) completes it: that is its result.
-                Err(e) if e.kind != headwater::ErrorKind::Timeout || out.done() => {
-                    return Err(to_pyerr(e))
+                Err(e) if e.kind != headwater::ErrorKind::Timeout => return Err(to_pyerr(e)),
+                // The slice ran out; the record may have completed just after (its result, which
+                // may be its own delivery Timeout, is then the answer, not the slice's).
+                Err(_) => {
+                    if let Some(r) = out.try_get() {
+                        return r.map(Into::into).map_err(to_pyerr);
+                    }
                 }
-                Err(_) => {}
             }
             if let Some(t) = timeout {
                 if start.elapsed() >= t {
