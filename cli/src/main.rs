@@ -10,11 +10,11 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use headwater::broker::{BrokerConfig, SyncPolicy, TestBroker};
+use headwater::broker::{BrokerConfig, TestBroker};
 use headwater::client::{Admin, Consumer, ConsumerConfig, Offset, TopicConfig};
 use headwater::producer::{Producer, ProducerConfig};
 use headwater::protocol::sc::CompressionAlgorithm;
-use headwater::tls::{ServerTlsConfig, TlsConfig};
+use headwater::tls::TlsConfig;
 use headwater::Error;
 
 #[derive(Parser)]
@@ -265,17 +265,27 @@ async fn run(cli: Cli) -> Result<(), Error> {
             tls_key,
             tls_client_ca,
         } => {
-            let tls = match (tls_cert, tls_key) {
-                (Some(c), Some(k)) => {
-                    let t = ServerTlsConfig::from_files(c, k);
-                    Some(match tls_client_ca {
-                        Some(ca) => t.client_ca_file(ca),
-                        None => t,
-                    })
+            // The flags go through core's option parser, the one every binding's TestBroker uses.
+            let spus = spus.to_string();
+            let path = |p: &Option<PathBuf>| p.as_ref().map(|p| p.to_string_lossy().into_owned());
+            let (data_dir, tls_cert, tls_key, tls_client_ca) = (
+                path(&data_dir),
+                path(&tls_cert),
+                path(&tls_key),
+                path(&tls_client_ca),
+            );
+            let mut options = vec![("spus", spus.as_str()), ("sync", sync.as_str())];
+            for (key, v) in [
+                ("data_dir", &data_dir),
+                ("tls_cert", &tls_cert),
+                ("tls_key", &tls_key),
+                ("tls_client_ca", &tls_client_ca),
+            ] {
+                if let Some(v) = v {
+                    options.push((key, v.as_str()));
                 }
-                _ => None,
-            };
-            broker(data_dir, &sc_addr, spus, &sync, tls).await
+            }
+            broker(BrokerConfig::from_options(options)?, &sc_addr).await
         }
         Cmd::Topic { cmd } => topic(cmd).await,
         Cmd::Produce(a) => produce(a).await,
@@ -294,31 +304,13 @@ fn parse_duration(what: &str, s: &str) -> Result<Duration, Error> {
     })
 }
 
-async fn broker(
-    data_dir: Option<PathBuf>,
-    sc_addr: &str,
-    spus: u32,
-    sync: &str,
-    tls: Option<ServerTlsConfig>,
-) -> Result<(), Error> {
+async fn broker(mut cfg: BrokerConfig, sc_addr: &str) -> Result<(), Error> {
     let (host, port) = sc_addr
         .rsplit_once(':')
         .and_then(|(h, p)| Some((h.to_string(), p.parse::<u16>().ok()?)))
         .ok_or_else(|| Error::invalid(format!("--sc-addr must be host:port, got {sc_addr:?}")))?;
-    let sync = match sync {
-        "request" => SyncPolicy::EveryRequest,
-        "never" => SyncPolicy::Never,
-        other => SyncPolicy::Interval(parse_duration("--sync", other)?),
-    };
-    let cfg = BrokerConfig {
-        spus,
-        data_dir,
-        host,
-        sc_port: port,
-        sync,
-        tls,
-        ..Default::default()
-    };
+    cfg.host = host;
+    cfg.sc_port = port;
     let broker = TestBroker::start(cfg).await?;
     println!("HEADWATER_ENDPOINT={}", broker.endpoint());
     let _ = std::io::stdout().flush();

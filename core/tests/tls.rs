@@ -536,6 +536,17 @@ fn broker_options_errors_name_the_key_as_spelled() {
         assert_eq!(e.kind, ErrorKind::Config, "{opts:?}: {e}");
         assert!(e.message.contains(key), "{opts:?}: {e}");
     }
+    for (sync, ms) in [("250", 250), ("250ms", 250), ("2s", 2000)] {
+        let c = BrokerConfig::from_options([("sync", sync)]).unwrap();
+        assert!(
+            matches!(c.sync, headwater::broker::SyncPolicy::Interval(d) if d.as_millis() == ms),
+            "{sync}"
+        );
+    }
+    for bad in ["0", "ms", "2m", "-5", "1.5s"] {
+        let e = BrokerConfig::from_options([("sync", bad)]).unwrap_err();
+        assert!(e.message.contains("`sync`"), "{bad}: {e}");
+    }
     let ok = BrokerConfig::from_options([("sync", "250"), ("data_dir", "/tmp/x")]).unwrap();
     assert_eq!(ok.data_dir.as_deref(), Some(Path::new("/tmp/x")));
     assert!(ok.tls.is_none());

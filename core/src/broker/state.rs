@@ -80,7 +80,7 @@ impl BrokerConfig {
 
     /// Builds a config from string options, the way every binding and the CLI spell them
     /// ([`BROKER_KEYS`], snake_case or camelCase): `spus`, `data_dir`, `sync` (`request`, `never`
-    /// or an interval in milliseconds), and `tls_cert` + `tls_key` (PEM files; both or neither)
+    /// or an interval: `250`, `250ms`, `2s`), and `tls_cert` + `tls_key` (PEM files; both or neither)
     /// with an optional `tls_client_ca` that makes client certificates mandatory. Errors are
     /// `Config` errors naming the key as spelled.
     pub fn from_options<'a>(
@@ -119,16 +119,14 @@ impl BrokerConfig {
                     cfg.sync = match value {
                         "request" => SyncPolicy::EveryRequest,
                         "never" => SyncPolicy::Never,
-                        ms => SyncPolicy::Interval(Duration::from_millis(
-                            ms.parse::<u64>().ok().filter(|n| *n > 0).ok_or_else(|| {
-                                Error::config(
-                                    name,
-                                    format!(
-                                        "expected request, never or an interval in milliseconds, got {value:?}"
-                                    ),
-                                )
-                            })?,
-                        )),
+                        interval => SyncPolicy::Interval(parse_interval(interval).ok_or_else(|| {
+                            Error::config(
+                                name,
+                                format!(
+                                    "expected request, never or an interval (250, 250ms or 2s), got {value:?}"
+                                ),
+                            )
+                        })?),
                     }
                 }
                 "tls_cert" => cert = Some(existing_file(name, value)?),
@@ -154,6 +152,20 @@ impl BrokerConfig {
         };
         Ok(cfg)
     }
+}
+
+/// A positive interval: whole milliseconds, optionally with an `ms` or `s` unit.
+fn parse_interval(v: &str) -> Option<Duration> {
+    let (number, unit_ms) = match (v.strip_suffix("ms"), v.strip_suffix('s')) {
+        (Some(n), _) => (n, 1),
+        (None, Some(n)) => (n, 1000),
+        (None, None) => (v, 1),
+    };
+    if number.is_empty() || !number.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let ms = number.parse::<u64>().ok()?.checked_mul(unit_ms)?;
+    (ms > 0).then(|| Duration::from_millis(ms))
 }
 
 /// The broker options every binding accepts (see [`BrokerConfig::from_options`]).

@@ -21,6 +21,16 @@ pub struct RecordMetadata {
 
 type Callback = Box<dyn FnOnce(&Result<i64>) + Send>;
 
+/// The offset of the record at `index` in a batch stored at `base` (-1 when the base is unknown:
+/// at-most-once delivery).
+fn record_offset(base: i64, index: u32) -> i64 {
+    if base < 0 {
+        -1
+    } else {
+        base + index as i64
+    }
+}
+
 /// The outcome of one batch: its base offset or the error that failed it.
 pub struct BatchResult {
     value: OnceLock<Result<i64>>,
@@ -117,11 +127,7 @@ impl ProduceOutput {
             Ok(base) => Ok(RecordMetadata {
                 topic: String::from(&*self.batch.topic),
                 partition: self.partition,
-                offset: if *base < 0 {
-                    -1
-                } else {
-                    base + self.index as i64
-                },
+                offset: record_offset(*base, self.index),
                 timestamp: self.timestamp,
             }),
             Err(e) => Err(e.clone()),
@@ -194,8 +200,7 @@ impl<T> BatchDelivery<'_, T> {
     /// The offset of `record` (-1 when unknown), or the batch's error.
     pub fn offset(&self, record: &TrackedRecord<T>) -> Result<i64> {
         match self.result {
-            Ok(base) if *base < 0 => Ok(-1),
-            Ok(base) => Ok(base + record.index as i64),
+            Ok(base) => Ok(record_offset(*base, record.index)),
             Err(e) => Err(e.clone()),
         }
     }
