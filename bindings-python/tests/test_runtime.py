@@ -52,9 +52,14 @@ def test_gil_released_while_flush_waits(broker: TestBroker, topic: TopicFactory)
     p.close()
 
 
+# A process started in the background of a non-interactive shell (`make test &`, CI runners) inherits
+# SIGINT as ignored, and Python then installs no KeyboardInterrupt handler: Ctrl-C is off for that
+# process by its parent's choice, and flush() rightly runs on. The child restores Python's own
+# handler, as an interactive terminal would give it, so the test checks the binding, not its parent.
 CTRL_C = textwrap.dedent(
     """
-    import sys
+    import signal, sys
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     from headwater import Producer, TestBroker
     b = TestBroker.start()
     b.create_topic("t")
@@ -75,19 +80,36 @@ CTRL_C = textwrap.dedent(
 )
 
 
+def readline_within(proc: "subprocess.Popen[str]", deadline: float) -> str:
+    """The child's next stdout line; kills the child (ending the read) if none comes in time."""
+    assert proc.stdout is not None
+    timer = threading.Timer(deadline, proc.kill)
+    timer.start()
+    try:
+        return proc.stdout.readline()
+    finally:
+        timer.cancel()
+
+
 def test_ctrl_c_interrupts_flush_and_wait() -> None:
     proc = subprocess.Popen(
-        [sys.executable, "-c", CTRL_C], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [sys.executable, "-c", CTRL_C],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        # Always start it the way a background job is started, so the test does not depend on how
+        # pytest itself was launched.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
     )
     try:
         assert proc.stdout is not None
         lines = []
         for what in ("flush", "wait"):
-            line = proc.stdout.readline()
+            line = readline_within(proc, DEADLINE)
             assert line.strip() == f"READY {what}", (line, proc.stderr.read() if proc.stderr else "")
             threading.Event().wait(0.3)  # let it block (the test passes either way it is interrupted)
             proc.send_signal(signal.SIGINT)
-            lines.append(proc.stdout.readline().strip())
+            lines.append(readline_within(proc, DEADLINE).strip())
         proc.wait(timeout=DEADLINE)  # small output: the pipes cannot fill up
         # Read through the same buffered readers as readline() above (communicate() would bypass them).
         out = proc.stdout.read()
