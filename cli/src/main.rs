@@ -117,6 +117,16 @@ enum Cmd {
         #[command(subcommand)]
         cmd: TopicCmd,
     },
+    /// Partitions: leader, replicas, status, high watermark (the Fluvio CLI's `partition list`).
+    Partition {
+        #[command(subcommand)]
+        cmd: PartitionCmd,
+    },
+    /// Cluster administration (the Fluvio CLI's `cluster spu` commands).
+    Cluster {
+        #[command(subcommand)]
+        cmd: ClusterCmd,
+    },
     /// Produce lines from stdin (or a file) to a topic.
     Produce(ProduceArgs),
     /// Read records of a partition.
@@ -158,6 +168,50 @@ enum TopicCmd {
         ep: Endpoint,
     },
     /// List topics.
+    List {
+        #[command(flatten)]
+        ep: Endpoint,
+    },
+}
+
+#[derive(Subcommand)]
+enum PartitionCmd {
+    /// List every partition with its leader, replicas, status, high watermark and end offset.
+    List {
+        #[command(flatten)]
+        ep: Endpoint,
+    },
+}
+
+#[derive(Subcommand)]
+enum ClusterCmd {
+    /// SPU administration.
+    Spu {
+        #[command(subcommand)]
+        cmd: SpuCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum SpuCmd {
+    /// Register a custom SPU with the SC; start its process (`fluvio-run spu -i ID ...`) after this.
+    Register {
+        /// SPU id (the `-i` of the SPU process).
+        #[arg(long)]
+        id: i32,
+        /// Name (default `custom-spu-<id>`).
+        #[arg(short = 'n', long)]
+        name: Option<String>,
+        /// host:port that clients connect to.
+        #[arg(short = 'p', long)]
+        public_server: String,
+        /// host:port that other SPUs connect to.
+        #[arg(short = 'v', long)]
+        private_server: String,
+        #[command(flatten)]
+        ep: Endpoint,
+    },
+    /// List the SPUs the SC knows, with their status.
     List {
         #[command(flatten)]
         ep: Endpoint,
@@ -288,6 +342,36 @@ async fn run(cli: Cli) -> Result<(), Error> {
             broker(BrokerConfig::from_options(options)?, &sc_addr).await
         }
         Cmd::Topic { cmd } => topic(cmd).await,
+        Cmd::Partition {
+            cmd: PartitionCmd::List { ep },
+        } => {
+            let (endpoint, tls) = ep.resolve()?;
+            let parts = Admin::connect_with(&endpoint, &tls)
+                .await?
+                .list_partitions()
+                .await?;
+            println!(
+                "{:<30} {:>9} {:>6}  {:<20} {:<20} {:>8} {:>8}",
+                "TOPIC", "PARTITION", "LEADER", "REPLICAS", "STATUS", "HW", "LEO"
+            );
+            for p in parts {
+                let replicas: Vec<String> = p.replicas.iter().map(|r| r.to_string()).collect();
+                println!(
+                    "{:<30} {:>9} {:>6}  {:<20} {:<20} {:>8} {:>8}",
+                    p.topic,
+                    p.partition,
+                    p.leader,
+                    format!("[{}]", replicas.join(",")),
+                    p.status,
+                    p.high_watermark,
+                    p.log_end_offset
+                );
+            }
+            Ok(())
+        }
+        Cmd::Cluster {
+            cmd: ClusterCmd::Spu { cmd },
+        } => spu(cmd).await,
         Cmd::Produce(a) => produce(a).await,
         Cmd::Consume(a) => consume(a).await,
         Cmd::Demo(a) => demo::run(a).await,
@@ -352,6 +436,38 @@ async fn wait_for_shutdown() {
     }
     #[cfg(not(unix))]
     let _ = tokio::signal::ctrl_c().await;
+}
+
+async fn spu(cmd: SpuCmd) -> Result<(), Error> {
+    match cmd {
+        SpuCmd::Register {
+            id,
+            name,
+            public_server,
+            private_server,
+            ep,
+        } => {
+            let (endpoint, tls) = ep.resolve()?;
+            Admin::connect_with(&endpoint, &tls)
+                .await?
+                .register_spu(id, name.as_deref(), &public_server, &private_server)
+                .await?;
+            println!("SPU {id} registered");
+        }
+        SpuCmd::List { ep } => {
+            let (endpoint, tls) = ep.resolve()?;
+            let spus = Admin::connect_with(&endpoint, &tls)
+                .await?
+                .list_spus()
+                .await?;
+            println!("{:>6}  {:<20} {:<8} PUBLIC", "ID", "NAME", "STATUS");
+            for s in spus {
+                let status = if s.online { "Online" } else { "Offline" };
+                println!("{:>6}  {:<20} {:<8} {}", s.id, s.name, status, s.public_address);
+            }
+        }
+    }
+    Ok(())
 }
 
 async fn topic(cmd: TopicCmd) -> Result<(), Error> {

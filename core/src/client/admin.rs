@@ -6,7 +6,7 @@ use std::time::Duration;
 use super::cluster::Cluster;
 use crate::error::{Error, Result};
 use crate::protocol::api::{sc_keys, SC_VERSION};
-use crate::protocol::error_code::codes;
+use crate::protocol::error_code::{codes, ErrorCode};
 use crate::protocol::sc::*;
 use crate::protocol::Compression;
 use crate::tls::TlsConfig;
@@ -146,6 +146,23 @@ impl Admin {
         if config.partitions == 0 {
             return Err(Error::invalid("a topic needs at least one partition"));
         }
+        // A real SC accepts such a topic, leaves it "insufficient resources" and answers only after
+        // FLV_TOPIC_WAIT (90 s by default); refuse it at once, as the embedded broker does.
+        self.cluster.wait_synced(DEFAULT_ADMIN_TIMEOUT).await?;
+        let spus = self.cluster.metadata().spus.len();
+        if config.replication as usize > spus {
+            return check_status(
+                &Status::new(
+                    name,
+                    ErrorCode::from_code(codes::TOPIC_NOT_PROVISIONED),
+                    Some(format!(
+                        "replication factor {} exceeds the {spus} SPU(s) of this cluster",
+                        config.replication
+                    )),
+                ),
+                &format!("creating topic `{name}`"),
+            );
+        }
         let req = CreateRequest {
             name: name.to_string(),
             dry_run: false,
@@ -210,6 +227,112 @@ impl Admin {
         let topics: Vec<TopicMetadata> = resp.inner(v)?;
         Ok(topics.into_iter().map(|t| topic_info(&t)).collect())
     }
+}
+
+/// An SPU as the SC announces it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpuInfo {
+    pub id: i32,
+    pub name: String,
+    /// `host:port` clients connect to.
+    pub public_address: String,
+    pub online: bool,
+}
+
+impl Admin {
+    /// Registers a custom SPU with the SC (what `fluvio cluster spu register` does): the SC accepts an
+    /// SPU process only under an id registered here, and tells clients its `public` address.
+    /// `public` and `private` are `host:port`; the name defaults to `custom-spu-<id>`.
+    pub async fn register_spu(
+        &self,
+        id: i32,
+        name: Option<&str>,
+        public: &str,
+        private: &str,
+    ) -> Result<()> {
+        let spec = CustomSpuSpec::new(
+            id,
+            split_host_port("public", public)?,
+            split_host_port("private", private)?,
+        );
+        let name = name.map_or_else(|| format!("custom-spu-{id}"), str::to_string);
+        let req = CreateRequest {
+            name: name.clone(),
+            dry_run: false,
+            timeout_ms: None,
+            spec,
+        };
+        let me = self.clone();
+        let st = crate::runtime::run(async move {
+            me.status_call(sc_keys::CREATE, 9, LABEL_CUSTOM_SPU, req)
+                .await
+        })
+        .await?;
+        check_status(&st, &format!("registering SPU {id} (`{name}`)"))
+    }
+
+    /// The SPUs the SC announces, by id.
+    pub async fn list_spus(&self) -> Result<Vec<SpuInfo>> {
+        self.cluster.wait_synced(DEFAULT_ADMIN_TIMEOUT).await?;
+        let md = self.cluster.metadata();
+        let mut spus: Vec<SpuInfo> = md
+            .spus
+            .values()
+            .map(|s| SpuInfo {
+                id: s.spec.id,
+                name: s.name.clone(),
+                public_address: s.spec.public_addr().unwrap_or_default(),
+                online: s.status.resolution == SpuResolution::Online,
+            })
+            .collect();
+        spus.sort_by_key(|s| s.id);
+        Ok(spus)
+    }
+}
+
+/// A partition as the SC announces it: who leads it, who follows, how far it is replicated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartitionInfo {
+    pub topic: String,
+    pub partition: u32,
+    pub leader: i32,
+    pub replicas: Vec<i32>,
+    /// `Online`, `Offline`, `LeaderOffline`, `ElectionLeaderFound` or `OutOfStorage`.
+    pub status: String,
+    /// High watermark: the end of what every in-sync replica has (what read_committed acknowledges).
+    pub high_watermark: i64,
+    /// Log end offset on the leader.
+    pub log_end_offset: i64,
+}
+
+impl Admin {
+    /// Every partition the SC announces (system topics included), by topic and index.
+    pub async fn list_partitions(&self) -> Result<Vec<PartitionInfo>> {
+        self.cluster.wait_synced(DEFAULT_ADMIN_TIMEOUT).await?;
+        let md = self.cluster.metadata();
+        let mut parts: Vec<PartitionInfo> = md
+            .partitions
+            .iter()
+            .map(|((topic, partition), p)| PartitionInfo {
+                topic: topic.clone(),
+                partition: *partition,
+                leader: p.spec.leader,
+                replicas: p.spec.replicas.clone(),
+                status: format!("{:?}", p.status.resolution),
+                high_watermark: p.status.leader.hw,
+                log_end_offset: p.status.leader.leo,
+            })
+            .collect();
+        parts.sort_by(|a, b| (&a.topic, a.partition).cmp(&(&b.topic, b.partition)));
+        Ok(parts)
+    }
+}
+
+fn split_host_port<'a>(what: &str, addr: &'a str) -> Result<(&'a str, u16)> {
+    addr.rsplit_once(':')
+        .and_then(|(h, p)| Some((h, p.parse::<u16>().ok()?)))
+        .filter(|(h, _)| !h.is_empty())
+        .ok_or_else(|| Error::invalid(format!("the {what} address must be host:port, got {addr:?}")))
 }
 
 pub fn topic_info(t: &TopicMetadata) -> TopicInfo {

@@ -9,6 +9,8 @@ use crate::{wire_struct, wire_u8_enum};
 pub const LABEL_TOPIC: &str = "Topic";
 pub const LABEL_PARTITION: &str = "Partition";
 pub const LABEL_SPU: &str = "SPU";
+/// SPU registration objects (`fluvio cluster spu register`): what the SC checks a starting SPU against.
+pub const LABEL_CUSTOM_SPU: &str = "CustomSpu";
 
 /// `std::time::Duration` on the wire: u64 seconds + u32 nanoseconds.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -382,6 +384,41 @@ impl SpuSpec {
         let ing = self.public_endpoint.ingress.first()?;
         let host = ing.hostname.clone().or_else(|| ing.ip.clone())?;
         Some(format!("{}:{}", host, self.public_endpoint.port))
+    }
+}
+
+wire_struct! {
+    /// The Create payload that registers an SPU (no version gates: every field is always sent).
+    pub struct CustomSpuSpec {
+        pub id: i32,
+        pub public_endpoint: IngressPort,
+        pub private_endpoint: Endpoint,
+        pub rack: Option<String>,
+        pub public_endpoint_local: Option<Endpoint>,
+    }
+}
+
+impl CustomSpuSpec {
+    /// A plaintext SPU reachable by clients at `public` and by other SPUs at `private` (`host:port`).
+    pub fn new(id: i32, public: (&str, u16), private: (&str, u16)) -> Self {
+        CustomSpuSpec {
+            id,
+            public_endpoint: IngressPort {
+                port: public.1,
+                ingress: vec![IngressAddr {
+                    hostname: Some(public.0.to_string()),
+                    ip: None,
+                }],
+                encryption: 0,
+            },
+            private_endpoint: Endpoint {
+                port: private.1,
+                host: private.0.to_string(),
+                encryption: 0,
+            },
+            rack: None,
+            public_endpoint_local: None,
+        }
     }
 }
 
