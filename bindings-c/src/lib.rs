@@ -1224,8 +1224,7 @@ pub unsafe extern "C" fn hw_producer_send_sync(
         let (prod, key, value) = send_args(p, key, key_len, value, value_len)?;
         let out = out_arg(out, "out")?;
         let output = prod.inner.send_blocking(key, value, None, None)?;
-        // Seal at once so a lone record does not wait for linger_ms.
-        let _ = prod.inner.flush_blocking(Some(Duration::ZERO));
+        // Waiting sends the record's batch at once (core), so a lone record skips linger_ms.
         let m = output.wait_blocking(None)?;
         *out = hw_record_metadata {
             topic: prod.topic.as_ptr(),

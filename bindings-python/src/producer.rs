@@ -154,6 +154,8 @@ impl PyProduceOutput {
     /// Resolves the asyncio future `fut` of `event_loop` with the result (used by `__await__`).
     fn _on_done(&self, event_loop: PyObject, fut: PyObject) -> PyResult<()> {
         self.check()?;
+        // Awaiting is waiting: the record's batch goes out now instead of lingering.
+        self.inner.send_now();
         self.inner.on_done(move |r| {
             submit(move |py| {
                 let res = meta_result(py, r);

@@ -905,3 +905,87 @@ async fn delivery_tracker_reports_each_record_once_before_flush_returns() {
     }
     assert_eq!(seen.lock().unwrap()[2].0, 3);
 }
+
+// ---- Waiting on a record sends its batch (no linger for a caller who waits) ----
+
+/// A linger no test would sit out: a wait that completes proves its batch was sent early.
+const FOREVER_LINGER: &[(&str, &str)] = &[("linger_ms", "600000"), ("delivery_timeout_ms", "900000")];
+const DEADLINE: Duration = Duration::from_secs(60);
+
+#[tokio::test]
+async fn waiting_on_each_record_sends_it_at_once() {
+    let b = broker().await;
+    b.create_topic("naive", 1).unwrap();
+    let p = Producer::connect(&b.endpoint(), "naive", cfg(FOREVER_LINGER))
+        .await
+        .unwrap();
+    for i in 0..20i64 {
+        let out = p.send(Some(b"k"), b"v").await.unwrap();
+        let meta = tokio::time::timeout(DEADLINE, out.wait())
+            .await
+            .expect("the wait sent the batch instead of lingering")
+            .unwrap();
+        assert_eq!(meta.offset, i);
+    }
+    // The blocking wait and `.await` do the same.
+    let out = p.send(None, b"blocking").await.unwrap();
+    let meta = tokio::task::spawn_blocking(move || out.wait_blocking(Some(DEADLINE)))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(meta.offset, 20);
+    let meta = tokio::time::timeout(DEADLINE, p.send(None, b"await").await.unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(meta.offset, 21);
+    assert_eq!(b.stats().produce_requests, 22, "one request per waited record");
+    assert_eq!(b.records("naive", 0, 0).unwrap().len(), 22);
+    p.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn records_nobody_waits_on_still_batch() {
+    let b = broker().await;
+    b.create_topic("batched", 1).unwrap();
+    let p = Producer::connect(&b.endpoint(), "batched", cfg(FOREVER_LINGER))
+        .await
+        .unwrap();
+    let mut outs = Vec::new();
+    for i in 0..10_000u32 {
+        outs.push(p.send(None, format!("v{i}").as_bytes()).await.unwrap());
+    }
+    p.flush().await.unwrap();
+    let requests = b.stats().produce_requests;
+    // 10,000 small records in 16 KiB batches: a handful of requests, not one per record.
+    assert!(requests <= 15, "{requests} requests for 10,000 fire-and-forget records");
+    assert_eq!(b.records("batched", 0, 0).unwrap().len(), 10_000);
+    // Waiting after the sends were issued (like Promise.all / asyncio.gather) keeps the batches.
+    let mut outs = Vec::new();
+    for i in 0..500u32 {
+        outs.push(p.send(None, format!("w{i}").as_bytes()).await.unwrap());
+    }
+    for o in &outs {
+        tokio::time::timeout(DEADLINE, o.wait()).await.unwrap().unwrap();
+    }
+    assert_eq!(b.stats().produce_requests, requests + 1, "one batch for the 500 waited-on records");
+    p.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_wait_that_times_out_leaves_the_sent_batch_to_complete() {
+    let b = broker().await;
+    b.create_topic("paused", 1).unwrap();
+    let p = Producer::connect(&b.endpoint(), "paused", cfg(FOREVER_LINGER))
+        .await
+        .unwrap();
+    b.pause();
+    let out = p.send(Some(b"k"), b"v").await.unwrap();
+    let e = out.wait_timeout(Duration::from_millis(50)).await.unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Timeout);
+    b.resume();
+    let meta = tokio::time::timeout(DEADLINE, out.wait()).await.unwrap().unwrap();
+    assert_eq!(meta.offset, 0);
+    assert_eq!(b.stats().produce_requests, 1, "the timed-out wait neither resent nor dropped it");
+    p.close().await.unwrap();
+}

@@ -9,7 +9,7 @@ pub mod partitioner;
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::{Duration, Instant};
 
 use tokio::sync::{oneshot, Notify};
@@ -19,6 +19,7 @@ pub use output::{
     BatchDelivery, BatchResult, DeliveryTracker, ProduceOutput, RecordMetadata, TrackedRecord,
 };
 pub use partitioner::{DefaultPartitioner, Partitioner, PartitionerContext, RoundRobinPartitioner};
+use output::SendNow;
 
 use crate::client::Cluster;
 use crate::error::{Error, ErrorKind, Result};
@@ -600,7 +601,11 @@ impl Producer {
                 max_ts: ts,
                 estimate: BATCH_OVERHEAD,
                 opened: Instant::now(),
-                result: BatchResult::new(inner.topic.clone()),
+                result: BatchResult::with_sender(
+                    inner.topic.clone(),
+                    Arc::downgrade(inner) as Weak<dyn SendNow>,
+                    p,
+                ),
             });
             wake = true;
         }
@@ -820,6 +825,24 @@ impl Drop for Handle {
     }
 }
 
+impl SendNow for Inner {
+    fn send_now(&self, partition: u32, batch: &Arc<BatchResult>) {
+        let Some(q) = self.partitions.read().unwrap().get(partition as usize).cloned() else {
+            return;
+        };
+        let sealed = {
+            let mut st = q.state.lock().unwrap();
+            st.open
+                .as_ref()
+                .is_some_and(|open| Arc::ptr_eq(&open.result, batch))
+                && st.seal()
+        };
+        if sealed {
+            self.wake.notify_one();
+        }
+    }
+}
+
 impl Inner {
     /// Seals every open batch and returns the results of everything outstanding.
     fn seal_all(&self) -> Vec<Arc<BatchResult>> {
@@ -1034,6 +1057,9 @@ async fn sender_loop(inner: Arc<Inner>) {
 }
 
 /// Encodes, sends and settles one produce request for one leader.
+/// How much longer than the server-side wait (`timeout_ms`) a produce request may go unanswered.
+pub const REQUEST_TIMEOUT_SLACK: Duration = Duration::from_secs(10);
+
 async fn send_request(inner: Arc<Inner>, leader: i32, mut outgoing: Vec<Outgoing>) {
     // Encode (and compress) every batch off the caller's thread; kept for retries.
     let mut encode_error: Option<Error> = None;
@@ -1154,13 +1180,27 @@ async fn send_request(inner: Arc<Inner>, leader: i32, mut outgoing: Vec<Outgoing
         .flat_map(|o| o.batches.iter().map(|b| b.created))
         .min()
         .unwrap_or_else(Instant::now);
-    let wait = inner
+    let left = inner
         .config
         .delivery_timeout
         .saturating_sub(oldest.elapsed())
         .max(Duration::from_millis(1));
+    // A leader that stays silent (a half-dead SPU, a blackholed connection) would hold the partition
+    // until delivery_timeout_ms: past the server-side wait plus a slack, the connection is presumed
+    // dead, closed, and the batches retried on a fresh one.
+    let request_timeout = inner.config.timeout + REQUEST_TIMEOUT_SLACK;
     let response = match conn.send_raw(spu_keys::PRODUCE, version, write_body, None) {
-        Ok(rx) => conn.wait_raw(rx, wait).await,
+        Ok(rx) => match conn.wait_raw(rx, left.min(request_timeout)).await {
+            Err(e) if e.kind == ErrorKind::Timeout && left > request_timeout => {
+                conn.close();
+                Err(Error::transport(format!(
+                    "no produce response from {} within {request_timeout:?} (timeout_ms + {}s); connection abandoned",
+                    conn.addr(),
+                    REQUEST_TIMEOUT_SLACK.as_secs()
+                )))
+            }
+            r => r,
+        },
         Err(e) => Err(e),
     };
     let body = match response {

@@ -2,7 +2,8 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, OnceLock};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
 
 use tokio::sync::Notify;
@@ -31,6 +32,12 @@ fn record_offset(base: i64, index: u32) -> i64 {
     }
 }
 
+/// Sends a batch that is still open (accumulating records) at once, without waiting out `linger_ms`:
+/// what the producer does when someone starts waiting on one of the batch's records.
+pub(crate) trait SendNow: Send + Sync {
+    fn send_now(&self, partition: u32, batch: &Arc<BatchResult>);
+}
+
 /// The outcome of one batch: its base offset or the error that failed it.
 pub struct BatchResult {
     value: OnceLock<Result<i64>>,
@@ -38,6 +45,10 @@ pub struct BatchResult {
     callbacks: std::sync::Mutex<Vec<Callback>>,
     /// The topic, once per batch rather than once per record.
     topic: Arc<str>,
+    /// Who can send this batch early, and its partition (none for batches made outside a producer).
+    sender: Option<(Weak<dyn SendNow>, u32)>,
+    /// Set by the first waiter: later waiters do not take the partition's lock again.
+    urged: AtomicBool,
 }
 
 impl std::fmt::Debug for BatchResult {
@@ -50,12 +61,39 @@ impl std::fmt::Debug for BatchResult {
 
 impl BatchResult {
     pub fn new(topic: Arc<str>) -> Arc<BatchResult> {
+        Self::build(topic, None)
+    }
+
+    pub(crate) fn with_sender(
+        topic: Arc<str>,
+        sender: Weak<dyn SendNow>,
+        partition: u32,
+    ) -> Arc<BatchResult> {
+        Self::build(topic, Some((sender, partition)))
+    }
+
+    fn build(topic: Arc<str>, sender: Option<(Weak<dyn SendNow>, u32)>) -> Arc<BatchResult> {
         Arc::new(BatchResult {
             value: OnceLock::new(),
             notify: Notify::new(),
             callbacks: Default::default(),
             topic,
+            sender,
+            urged: AtomicBool::new(false),
         })
+    }
+
+    /// Someone waits on this batch: if it is still open, seal it and send it now. Only the first
+    /// call does anything; a batch already sealed or completed is left as it is.
+    pub fn send_now(self: &Arc<Self>) {
+        if self.is_done() || self.urged.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        if let Some((sender, partition)) = &self.sender {
+            if let Some(sender) = sender.upgrade() {
+                sender.send_now(*partition, self);
+            }
+        }
     }
     /// Records the outcome once; later calls are ignored.
     pub fn complete(&self, r: Result<i64>) -> bool {
@@ -143,8 +181,16 @@ impl ProduceOutput {
     pub fn try_get(&self) -> Option<Result<RecordMetadata>> {
         self.batch.get().map(|r| self.resolve(r))
     }
-    /// Waits for the record's metadata.
+    /// Sends this record's batch now if it is still open (lingering): a caller who waits on one
+    /// record needs it now. Every wait (`wait`, `wait_timeout`, `wait_blocking`, `.await`) does this
+    /// itself; bindings call it when their language's future starts being awaited. Records sent
+    /// without anyone waiting keep lingering and batching.
+    pub fn send_now(&self) {
+        self.batch.send_now();
+    }
+    /// Waits for the record's metadata (sending its batch now if it is still open).
     pub async fn wait(&self) -> Result<RecordMetadata> {
+        self.send_now();
         let r = self.batch.wait().await;
         self.resolve(r)
     }
@@ -162,6 +208,7 @@ impl ProduceOutput {
         if let Some(r) = self.try_get() {
             return r;
         }
+        self.send_now();
         match timeout {
             Some(t) => crate::runtime::block_on(self.wait_timeout(t)),
             None => crate::runtime::block_on(self.wait()),
