@@ -142,8 +142,9 @@ static const vec_config_input VEC_CONFIG_INPUTS[] = {
     {"delivery", "delivery", "atLeastOnce", 0},
     {"delivery", "delivery", "exactly_once", 0},
     {"delivery", "delivery", "at_least", 0},
-    {"max_retries", "maxRetries", "4", 1},
+    {"max_retries", "maxRetries", "2147483647", 1},
     {"max_retries", "maxRetries", "0", 1},
+    {"max_retries", "maxRetries", "4", 1},
     {"max_retries", "maxRetries", "10", 1},
     {"max_retries", "maxRetries", "", 0},
     {"max_retries", "maxRetries", "-1", 0},
@@ -273,7 +274,7 @@ static const vec_config_input VEC_CONFIG_INPUTS[] = {
     {"tls_server_name", "tlsServerName", "a..b", 0},
     {"tls_server_name", "tlsServerName", "-leading.example", 0},
 };
-#define VEC_CONFIG_INPUTS_LEN 246
+#define VEC_CONFIG_INPUTS_LEN 247
 static const char *const VEC_CONFIG_UNKNOWN_KEYS[] = {
     "lingerms",
     "batch-size",

@@ -114,59 +114,11 @@ def crc32c(data):
     return c ^ 0xFFFFFFFF
 
 
+# SipHash-2-4 partitioner (§7): fluvio_partition.py (stdlib only, so tests can import it alone)
 # ---------------------------------------------------------------------------
-# SipHash-2-4 (§7) over u64_le(len(key)) ++ key, zero keys
-# ---------------------------------------------------------------------------
 
+from fluvio_partition import key_hash, partition_for, siphash24  # noqa: E402,F401
 
-def _rotl(x, b):
-    return ((x << b) | (x >> (64 - b))) & MASK64
-
-
-def siphash24(k0, k1, msg):
-    v0 = k0 ^ 0x736F6D6570736575
-    v1 = k1 ^ 0x646F72616E646F6D
-    v2 = k0 ^ 0x6C7967656E657261
-    v3 = k1 ^ 0x7465646279746573
-
-    def rnd():
-        nonlocal v0, v1, v2, v3
-        v0 = (v0 + v1) & MASK64
-        v1 = _rotl(v1, 13) ^ v0
-        v0 = _rotl(v0, 32)
-        v2 = (v2 + v3) & MASK64
-        v3 = _rotl(v3, 16) ^ v2
-        v0 = (v0 + v3) & MASK64
-        v3 = _rotl(v3, 21) ^ v0
-        v2 = (v2 + v1) & MASK64
-        v1 = _rotl(v1, 17) ^ v2
-        v2 = _rotl(v2, 32)
-
-    n = len(msg)
-    full = n - n % 8
-    for i in range(0, full, 8):
-        m = int.from_bytes(msg[i:i + 8], "little")
-        v3 ^= m
-        rnd()
-        rnd()
-        v0 ^= m
-    last = ((n & 0xFF) << 56) | int.from_bytes(msg[full:], "little")
-    v3 ^= last
-    rnd()
-    rnd()
-    v0 ^= last
-    v2 ^= 0xFF
-    for _ in range(4):
-        rnd()
-    return v0 ^ v1 ^ v2 ^ v3
-
-
-def key_hash(key):
-    return siphash24(0, 0, struct.pack("<Q", len(key)) + key)
-
-
-def partition_for(key, count):
-    return key_hash(key) % count
 
 
 # ---------------------------------------------------------------------------
@@ -1005,8 +957,8 @@ def gen_config():
         enum_key("delivery", "delivery", "at_least_once", ["at_least_once", "at_most_once"],
                  ["", "AT_LEAST_ONCE", "AtLeastOnce", "at-least-once", "atLeastOnce", "exactly_once", "at_least"],
                  meaning="wait for acknowledgements and retry, or not"),
-        num_key("max_retries", "maxRetries", "count", "4", 0, extra_valid=["10"],
-                meaning="retries per batch; retries also stop at delivery_timeout_ms"),
+        num_key("max_retries", "maxRetries", "count", "2147483647", 0, extra_valid=["4", "10"],
+                meaning="retries per batch; by default no count limit: retries stop at delivery_timeout_ms"),
         num_key("retry_backoff_ms", "retryBackoffMs", "ms", "20", 0, extra_valid=["250"],
                 meaning="exponential backoff: first delay"),
         num_key("retry_backoff_max_ms", "retryBackoffMaxMs", "ms", "5000", 0, extra_valid=["60000"],

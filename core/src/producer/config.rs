@@ -56,6 +56,10 @@ pub struct ProducerConfig {
     pub tls: TlsConfig,
 }
 
+/// `max_retries` by default: no count limit in practice (Kafka's default too); `delivery_timeout_ms`
+/// bounds the retries instead.
+pub const DEFAULT_MAX_RETRIES: u32 = i32::MAX as u32;
+
 impl Default for ProducerConfig {
     fn default() -> Self {
         ProducerConfig {
@@ -67,7 +71,9 @@ impl Default for ProducerConfig {
             compression: None,
             isolation: Isolation::ReadUncommitted,
             delivery: Delivery::AtLeastOnce,
-            max_retries: 4,
+            // Retries are bounded by delivery_timeout_ms, not by a count (as Kafka's producer does
+            // since KIP-91): a leader that comes back within the deadline costs no failed sends.
+            max_retries: DEFAULT_MAX_RETRIES,
             retry_backoff: Duration::from_millis(20),
             retry_backoff_max: Duration::from_millis(5000),
             delivery_timeout: Duration::from_millis(120000),
