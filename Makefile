@@ -1,7 +1,8 @@
 # Headwater — the two commands a newcomer needs:
 #   make run    builds the CLI and runs the demo on the embedded broker
 #   make test   builds everything from a clean checkout and runs every suite
-# Also: make lint · make fmt · make generate · make bench · make interop
+# Also: make test-real (the real Fluvio engine suite, part of make test) · make lint · make fmt ·
+#       make generate · make bench
 
 SHELL := /bin/bash
 CARGO ?= cargo
@@ -9,7 +10,7 @@ BINDINGS := $(wildcard bindings-*/Makefile)
 BINDING_DIRS := $(patsubst %/Makefile,%,$(BINDINGS))
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: run test test-rust test-interop test-readme test-bindings test-soak lint fmt generate bench bench-smoke build interop-setup fuzz fuzz-smoke fuzz-tools
+.PHONY: run test test-rust test-interop test-readme test-bindings test-soak test-real real-setup lint fmt generate bench bench-smoke build interop-setup fuzz fuzz-smoke fuzz-tools
 
 build:
 	$(CARGO) build --workspace --exclude headwater-python --exclude headwater-node --exclude headwater-java --exclude headwater-c --all-targets
@@ -18,7 +19,7 @@ run:
 	$(CARGO) build -p headwater-cli --release
 	./target/release/headwater demo
 
-test: test-rust test-interop test-readme test-bindings test-soak fuzz-smoke bench-smoke
+test: test-rust test-interop test-readme test-bindings test-real test-soak fuzz-smoke bench-smoke
 	@echo "make test: all suites passed"
 
 test-rust: build
@@ -36,6 +37,19 @@ test-readme: interop-setup
 # Needs the Python binding's venv (made by its test target) and the Rust soak example (built by `build`).
 test-soak: interop-setup
 	.venv-interop/bin/python -m pytest tests/soak -q -s
+
+# The real Fluvio engine: `fluvio-run` built once from the pinned source and cached outside the clone
+# (tests/real-fluvio/README.md), then every language against real SC + SPUs. Bindings already built
+# by `test-bindings` are reused; missing ones are built. It never skips: no engine, no pass.
+real-setup: interop-setup
+	bash tests/real-fluvio/build.sh > /dev/null
+	$(MAKE) -C bindings-c build
+	bindings-python/.venv/bin/python -c 'import headwater' 2>/dev/null || $(MAKE) -C bindings-python install
+	ls bindings-node/headwater.*.node > /dev/null 2>&1 || $(MAKE) -C bindings-node build
+	ls bindings-java/target/headwater-*.jar > /dev/null 2>&1 || $(MAKE) -C bindings-java build
+
+test-real: real-setup
+	.venv-interop/bin/python -m pytest tests/real-fluvio -q
 
 test-bindings:
 	@set -e; for d in $(BINDING_DIRS); do echo "== $$d"; $(MAKE) -C $$d test; done
