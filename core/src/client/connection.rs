@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::protocol::api::{
@@ -30,11 +30,15 @@ struct Shared {
     waiters: Mutex<HashMap<i32, Waiter>>,
     closed: AtomicBool,
     close_reason: Mutex<Option<String>>,
+    /// Set once the connection is given up: its reader and writer tasks end and drop their halves,
+    /// which closes the socket now (a silent peer would otherwise keep it open indefinitely).
+    stop: watch::Sender<bool>,
 }
 
 impl Shared {
     fn fail_all(&self, reason: &str) {
         self.closed.store(true, Ordering::SeqCst);
+        self.stop.send_replace(true);
         self.close_reason
             .lock()
             .unwrap()
@@ -154,14 +158,24 @@ impl Connection {
             waiters: Mutex::new(HashMap::new()),
             closed: AtomicBool::new(false),
             close_reason: Mutex::new(None),
+            stop: watch::channel(false).0,
         });
         let (tx, mut rx) = mpsc::unbounded_channel::<Outgoing>();
 
         let wshared = shared.clone();
+        let mut wstop = shared.stop.subscribe();
         crate::runtime::spawn(async move {
             let mut buf: Vec<u8> = Vec::with_capacity(64 * 1024);
             let mut notify: Vec<oneshot::Sender<()>> = Vec::new();
-            while let Some(first) = rx.recv().await {
+            loop {
+                let first = tokio::select! {
+                    biased;
+                    _ = wstop.wait_for(|stop| *stop) => break,
+                    next = rx.recv() => match next {
+                        Some(first) => first,
+                        None => break,
+                    },
+                };
                 // Coalesce whatever is queued into one write.
                 let mut next = Some(first);
                 while let Some(o) = next {
@@ -177,8 +191,16 @@ impl Connection {
                         None
                     };
                 }
-                if let Err(e) = wr.write_all(&buf).await {
-                    wshared.fail_all(&format!("write failed: {e}"));
+                let written = tokio::select! {
+                    biased;
+                    _ = wstop.wait_for(|stop| *stop) => break,
+                    r = wr.write_all(&buf) => r,
+                };
+                if let Err(e) = written {
+                    wshared.fail_all(&format!(
+                        "write failed: {}",
+                        crate::tls::describe_io_error(&e)
+                    ));
                     return;
                 }
                 buf.clear();
@@ -189,13 +211,20 @@ impl Connection {
                     let _ = n.send(());
                 }
             }
-            let _ = wr.shutdown().await;
+            // A peer that reads nothing must not hold the shutdown (a TLS close_notify is a write).
+            let _ = tokio::time::timeout(Duration::from_secs(1), wr.shutdown()).await;
         });
 
         let rshared = shared.clone();
+        let mut rstop = shared.stop.subscribe();
         crate::runtime::spawn(async move {
             loop {
-                let frame = match read_frame(&mut rd, DEFAULT_MAX_FRAME).await {
+                let read = tokio::select! {
+                    biased;
+                    _ = rstop.wait_for(|stop| *stop) => return,
+                    r = read_frame(&mut rd, DEFAULT_MAX_FRAME) => r,
+                };
+                let frame = match read {
                     Ok(Some(f)) => f,
                     Ok(None) => {
                         rshared.fail_all("closed by peer");
