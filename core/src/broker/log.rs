@@ -339,43 +339,46 @@ impl PartitionLog {
         Ok(())
     }
 
-    /// Whole batches starting with the one containing `from`, up to `max_bytes` (at least one batch, so
-    /// a batch larger than `max_bytes` never stalls a reader), and no batch at or beyond `until`.
+    /// What one fetch response carries, as the real engine cuts it: the stored bytes from the batch
+    /// holding `from` (so the first batch may begin before it) to the end of that batch's segment,
+    /// stopping before the first batch at or after `until` (the high watermark for read-committed),
+    /// then cut at `max_bytes` — so the last batch may be a partial piece, or the only thing sent
+    /// when the first batch alone exceeds `max_bytes`. Empty when nothing is stored from `from`.
     pub fn read(&self, from: i64, max_bytes: usize, until: i64) -> Vec<u8> {
-        let mut out = Vec::new();
-        let si = self
+        let Some(seg) = self
             .segments
             .iter()
-            .rposition(|s| s.base_offset <= from)
-            .unwrap_or_default();
-        for seg in &self.segments[si..] {
-            let start = match seg.index.binary_search_by(|(o, _)| o.cmp(&from)) {
-                Ok(i) => i,
-                Err(0) => 0,
-                Err(i) => i - 1,
-            };
-            for (k, (base, pos)) in seg.index.iter().enumerate().skip(start) {
-                if *base >= until {
-                    return out;
-                }
-                let end = seg
-                    .index
-                    .get(k + 1)
-                    .map(|(_, p)| *p as usize)
-                    .unwrap_or(seg.data.len());
-                let bytes = &seg.data[*pos as usize..end];
-                // Skip batches that end at or before `from` (the first candidate may).
-                let h = BatchHeader::parse(bytes).expect("stored batches are valid");
-                if h.next_offset() <= from {
-                    continue;
-                }
-                if !out.is_empty() && out.len() + bytes.len() > max_bytes {
-                    return out;
-                }
-                out.extend_from_slice(bytes);
-            }
+            .rev()
+            .find(|s| s.base_offset <= from && !s.index.is_empty())
+            .or_else(|| self.segments.iter().find(|s| !s.index.is_empty()))
+        else {
+            return Vec::new();
+        };
+        // The batch holding `from`: the last one that starts at or before it.
+        let first = match seg.index.binary_search_by(|(o, _)| o.cmp(&from)) {
+            Ok(i) => i,
+            Err(0) => 0,
+            Err(i) => i - 1,
+        };
+        let Some(&(base, start)) = seg.index.get(first) else {
+            return Vec::new();
+        };
+        let head = &seg.data[start as usize..];
+        if base >= until || BatchHeader::parse(head).map_or(true, |h| h.next_offset() <= from) {
+            return Vec::new();
         }
-        out
+        let end = seg.index[first..]
+            .iter()
+            .find(|(o, _)| *o >= until)
+            .map(|(_, p)| *p as usize)
+            .unwrap_or(seg.data.len());
+        let end = end.min(start as usize + max_bytes);
+        seg.data[start as usize..end].to_vec()
+    }
+
+    /// The largest a segment may grow; a batch larger than this cannot be stored.
+    pub fn segment_size(&self) -> u64 {
+        self.config.segment_size
     }
 
     /// Every stored batch from `from` on.

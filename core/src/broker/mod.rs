@@ -3,8 +3,10 @@
 
 pub mod log;
 mod replication;
+mod rules;
 mod server;
 pub mod state;
+mod wire;
 
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -103,6 +105,7 @@ impl TestBroker {
             sc_stop: Mutex::new(watch::channel(false).0),
             replication_paused: AtomicBool::new(false),
             replication_wake: Arc::new(tokio::sync::Notify::new()),
+            consumer_offsets: Default::default(),
             config,
             tls,
         });
@@ -115,6 +118,7 @@ impl TestBroker {
                 format!("cannot load the data directory: {e}"),
             )
         })?;
+        state.load_offsets();
         if !state.topics.read().unwrap().contains_key(SYSTEM_TOPIC) {
             let spec = TopicSpec {
                 replicas: ReplicaSpec::Computed(TopicReplicaParam {

@@ -11,8 +11,8 @@ use tokio::net::TcpListener;
 use tokio::sync::{broadcast, mpsc, watch};
 
 use super::state::*;
+use super::wire::*;
 use crate::protocol::api::*;
-use crate::protocol::batch::split_batches;
 use crate::protocol::codec::{Decode, Encode, Reader};
 use crate::protocol::error_code::codes;
 use crate::protocol::sc::*;
@@ -88,12 +88,21 @@ pub async fn serve(
     }
 }
 
+/// A StreamFetch stream of a connection: where its consumer acknowledged to, what it reads, and
+/// the consumer id it was opened with (needed to commit offsets for it).
+struct Session {
+    acked: watch::Sender<i64>,
+    topic: String,
+    partition: u32,
+    consumer_id: Option<String>,
+}
+
 /// Per-connection state shared with stream tasks.
 struct Conn {
     state: Arc<BrokerState>,
     writer: Writer,
     role: Role,
-    sessions: Mutex<HashMap<u32, watch::Sender<i64>>>,
+    sessions: Mutex<HashMap<u32, Session>>,
     next_session: Mutex<u32>,
     stop: watch::Receiver<bool>,
 }
@@ -200,19 +209,49 @@ where
     result
 }
 
+/// ApiVersions, answered like the real servers: the SC drops a connection whose client version is
+/// not semver (a version-0 request has none, so it is dropped too); the SPU answers anyone, caps
+/// StreamFetch at 15 for clients that send no version, and reports platform 0.0.0.
 fn api_versions(conn: &Conn, h: &RequestHeader, r: &mut Reader<'_>) -> Result<(), String> {
     let req = ApiVersionsRequest::decode(r, h.api_version).map_err(|e| e.to_string())?;
-    let keys: &[(u16, i16, i16)] = match conn.role {
-        Role::Sc => &[
-            (1001, 9, 19),
-            (1002, 1, 19),
-            (1003, 15, 19),
-            (1004, 15, 19),
-            (1006, 1, 19),
-        ],
-        Role::Spu(_) => &[(0, 0, 25), (1002, 0, 25), (1003, 0, 25), (1005, 0, 0)],
+    let (keys, platform): (Vec<(u16, i16, i16)>, &str) = match conn.role {
+        Role::Sc => {
+            if !super::wire::is_semver(&req.client_version) {
+                return Err(format!(
+                    "client version {:?} is not a semantic version",
+                    req.client_version
+                ));
+            }
+            (
+                vec![
+                    (sc_keys::CREATE, 9, 19),
+                    (sc_keys::DELETE, 1, 19),
+                    (sc_keys::LIST, 15, 19),
+                    (sc_keys::WATCH, 15, 19),
+                    (SC_MIRRORING, 14, 19),
+                    (sc_keys::UPDATE, 1, 19),
+                ],
+                PLATFORM_VERSION,
+            )
+        }
+        Role::Spu(_) => {
+            let stream_max = if req.client_version.is_empty() {
+                15
+            } else {
+                25
+            };
+            (
+                vec![
+                    (spu_keys::PRODUCE, 0, 25),
+                    (SPU_FETCH, 0, 25),
+                    (spu_keys::FETCH_OFFSETS, 25, 25),
+                    (spu_keys::STREAM_FETCH, 0, stream_max),
+                    (spu_keys::UPDATE_OFFSETS, 0, 0),
+                ],
+                SPU_PLATFORM_VERSION,
+            )
+        }
     };
-    let _ = req;
     let resp = ApiVersionsResponse {
         error_code: ErrorCode::None,
         api_keys: keys
@@ -223,10 +262,38 @@ fn api_versions(conn: &Conn, h: &RequestHeader, r: &mut Reader<'_>) -> Result<()
                 max_version: *b,
             })
             .collect(),
-        platform_version: PLATFORM_VERSION.into(),
+        platform_version: platform.into(),
     };
     conn.respond(h.correlation_id, h.api_version, &resp);
     Ok(())
+}
+
+/// SC Mirroring (advertised like the real SC; mirroring itself is not implemented).
+const SC_MIRRORING: u16 = 1005;
+/// SPU keys the protocol module has no constants for.
+const SPU_FETCH: u16 = 1;
+const SPU_UPDATE_CONSUMER_OFFSET: u16 = 1006;
+const SPU_DELETE_CONSUMER_OFFSET: u16 = 1007;
+const SPU_FETCH_CONSUMER_OFFSETS: u16 = 1008;
+
+/// Object kinds the real SC knows and this broker keeps none of: listed as empty, watched as an
+/// empty store, and refused on create/delete.
+const EMPTY_KINDS: &[&str] = &["SpuGroup", "SmartModule", "TableFormat"];
+const UNSUPPORTED_KINDS: &[&str] = &[
+    "SpuGroup",
+    "SmartModule",
+    "TableFormat",
+    "Mirror",
+    "CustomSpu",
+];
+
+/// The real SC's answer to a Create/Delete/Update of a kind it does not know.
+fn unknown_kind(what: &str) -> Status {
+    Status::new(
+        format!("{what} error"),
+        ErrorCode::Other("unknown admin object type".into()),
+        None,
+    )
 }
 
 // ---------------------------------------------------------------- SC
@@ -239,6 +306,10 @@ fn sc_request(conn: &Arc<Conn>, h: &RequestHeader, r: &mut Reader<'_>) -> Result
         sc_keys::WATCH => {
             let env = ObjectEnvelope::decode(r, v).map_err(|e| e.to_string())?;
             let _req: WatchRequest = env.inner(v).map_err(|e| e.to_string())?;
+            let known = [LABEL_TOPIC, LABEL_PARTITION, LABEL_SPU];
+            if !known.contains(&env.label.as_str()) && !EMPTY_KINDS.contains(&env.label.as_str()) {
+                return Err(format!("cannot watch objects of kind {:?}", env.label));
+            }
             let rx = st.changes.subscribe();
             crate::runtime::spawn(watch_stream(
                 conn.clone(),
@@ -253,19 +324,20 @@ fn sc_request(conn: &Arc<Conn>, h: &RequestHeader, r: &mut Reader<'_>) -> Result
             let env = ObjectEnvelope::decode(r, v).map_err(|e| e.to_string())?;
             let status = if env.label == LABEL_TOPIC {
                 let req: CreateRequest<TopicSpec> = env.inner(v).map_err(|e| e.to_string())?;
-                let res = if req.dry_run {
-                    Ok(())
-                } else {
-                    st.create_topic(&req.name, req.spec)
-                };
-                match res {
-                    Ok(()) => Status::ok(req.name),
-                    Err((code, msg)) => {
-                        Status::new(req.name, ErrorCode::from_code(code), Some(msg))
-                    }
+                match super::rules::check_create(st, &req.name, &req.spec) {
+                    Some(status) => status,
+                    None if req.dry_run => Status::ok(req.name),
+                    None => match st.create_topic(&req.name, req.spec) {
+                        Ok(()) => Status::ok(req.name),
+                        Err((code, msg)) => {
+                            Status::new(req.name, ErrorCode::from_code(code), Some(msg))
+                        }
+                    },
                 }
-            } else {
+            } else if UNSUPPORTED_KINDS.contains(&env.label.as_str()) {
                 unsupported("creating", &env.label)
+            } else {
+                unknown_kind("create")
             };
             conn.respond(h.correlation_id, v, &status);
             Ok(())
@@ -276,10 +348,16 @@ fn sc_request(conn: &Arc<Conn>, h: &RequestHeader, r: &mut Reader<'_>) -> Result
                 let req: DeleteRequest = env.inner(v).map_err(|e| e.to_string())?;
                 match st.delete_topic(&req.key, req.force) {
                     Ok(()) => Status::ok(req.key),
+                    Err(code) if code.code() == codes::TOPIC_NOT_FOUND => {
+                        Status::new(req.key, code, Some("not found".into()))
+                    }
                     Err(code) => Status::new(req.key, code, None),
                 }
-            } else {
+            } else if UNSUPPORTED_KINDS.contains(&env.label.as_str()) {
                 unsupported("deleting", &env.label)
+            } else {
+                // (sic: the real SC names a failed delete of an unknown kind a "create error")
+                unknown_kind("create")
             };
             conn.respond(h.correlation_id, v, &status);
             Ok(())
@@ -316,16 +394,64 @@ fn sc_request(conn: &Arc<Conn>, h: &RequestHeader, r: &mut Reader<'_>) -> Result
                         .collect();
                     ObjectEnvelope::new(LABEL_SPU, &list, v)
                 }
-                other => ObjectEnvelope {
+                "CustomSpu" => {
+                    // Every SPU of this broker is a custom (registered) one.
+                    let list: Vec<Metadata<super::wire::CustomSpu, SpuStatus>> = st
+                        .all_spus()
+                        .into_iter()
+                        .filter(|s| matches(&s.name))
+                        .map(|s| Metadata {
+                            name: s.name,
+                            spec: super::wire::CustomSpu {
+                                id: s.spec.id,
+                                public_endpoint: s.spec.public_endpoint,
+                                private_endpoint: s.spec.private_endpoint,
+                                rack: s.spec.rack,
+                                public_endpoint_local: s.spec.public_endpoint_local,
+                            },
+                            status: s.status,
+                        })
+                        .collect();
+                    ObjectEnvelope::new("CustomSpu", &list, v)
+                }
+                other if EMPTY_KINDS.contains(&other) || other == "Mirror" => ObjectEnvelope {
                     label: other.to_string(),
                     payload: 0u32.to_be_bytes().to_vec(),
                 },
+                other => return Err(format!("cannot list objects of kind {other:?}")),
             };
             conn.respond(h.correlation_id, v, &out);
             Ok(())
         }
         sc_keys::UPDATE => {
-            conn.respond(h.correlation_id, v, &unsupported("updating", "topic"));
+            let env = ObjectEnvelope::decode(r, v).map_err(|e| e.to_string())?;
+            let status = if env.label == LABEL_TOPIC {
+                let mut inner = Reader::new(&env.payload);
+                let key = String::decode(&mut inner, v).map_err(|e| e.to_string())?;
+                let topics = st.topics.read().unwrap();
+                match topics.get(&key) {
+                    None => Status::new(
+                        key,
+                        ErrorCode::Plain(codes::TOPIC_NOT_FOUND),
+                        Some("not found".into()),
+                    ),
+                    Some(t) if t.spec.system => Status::new(
+                        key.clone(),
+                        ErrorCode::SystemSpec {
+                            tag: 12002,
+                            kind: "topic".into(),
+                            name: key,
+                        },
+                        None,
+                    ),
+                    Some(_) => unsupported("updating", LABEL_TOPIC),
+                }
+            } else if UNSUPPORTED_KINDS.contains(&env.label.as_str()) {
+                unsupported("updating", &env.label)
+            } else {
+                unknown_kind("update")
+            };
+            conn.respond(h.correlation_id, v, &status);
             Ok(())
         }
         k => Err(format!("unknown SC api key {k}")),
@@ -386,12 +512,13 @@ async fn watch_stream(
 ) {
     let st = conn.state.clone();
     let Some(first) = full_sync(&st, &label, v) else {
-        // Unknown kinds get one empty update (clients ignore it) and nothing more.
-        let empty = ObjectEnvelope {
-            label: label.clone(),
-            payload: [0u8; 16].to_vec(),
+        // Kinds the broker keeps none of: one update of an empty store, then nothing.
+        let empty: MetadataUpdate<TopicMetadata> = MetadataUpdate {
+            epoch: st.epoch.load(Ordering::SeqCst),
+            changes: vec![],
+            all: vec![],
         };
-        conn.respond(corr, v, &empty);
+        conn.respond(corr, v, &ObjectEnvelope::new(&label, &empty, v));
         return;
     };
     conn.respond(corr, v, &first);
@@ -465,7 +592,10 @@ async fn spu_request(
     match h.api_key {
         API_VERSIONS_KEY => api_versions(conn, h, r),
         spu_keys::PRODUCE => {
-            let req = ProduceRequestRef::decode(r, v).map_err(|e| e.to_string())?;
+            let req = ProduceReq::decode(r, v).map_err(|e| e.to_string())?;
+            if req.smartmodules.iter().any(|sm| sm.unavailable().is_none()) {
+                return Err("ad-hoc smart modules cannot run in the embedded broker".into());
+            }
             // A paused SPU holds requests (back-pressure tests); a stopped one drops the connection.
             let mut paused = st.spus[spu].paused.subscribe();
             let mut stop = conn.stop.clone();
@@ -503,6 +633,55 @@ async fn spu_request(
             conn.respond(h.correlation_id, v, &resp);
             Ok(())
         }
+        SPU_FETCH => {
+            let req = FetchReq::decode(r, v).map_err(|e| e.to_string())?;
+            let topics = req
+                .topics
+                .iter()
+                .map(|t| FetchableTopicResponse {
+                    name: t.name.clone(),
+                    partitions: t
+                        .fetch_partitions
+                        .iter()
+                        .map(|p| {
+                            let limit = req.max_bytes as u32 as usize;
+                            match led_partition(&st, spu, &t.name, p.partition_index) {
+                                None => FetchablePartitionResponse {
+                                    partition_index: p.partition_index,
+                                    error_code: ErrorCode::Plain(codes::NOT_LEADER_FOR_PARTITION),
+                                    ..Default::default()
+                                },
+                                Some(part) => match read_slice(
+                                    &part,
+                                    p.fetch_offset,
+                                    limit,
+                                    req.isolation == ISOLATION_READ_COMMITTED,
+                                ) {
+                                    Ok(slice) => FetchablePartitionResponse {
+                                        partition_index: p.partition_index,
+                                        high_watermark: slice.hw,
+                                        log_start_offset: slice.start,
+                                        records: RecordSet(slice.data),
+                                        ..Default::default()
+                                    },
+                                    Err(code) => FetchablePartitionResponse {
+                                        partition_index: p.partition_index,
+                                        error_code: code,
+                                        ..Default::default()
+                                    },
+                                },
+                            }
+                        })
+                        .collect(),
+                })
+                .collect();
+            let resp = FetchResponse {
+                topics,
+                ..Default::default()
+            };
+            conn.respond(h.correlation_id, v, &resp);
+            Ok(())
+        }
         spu_keys::FETCH_OFFSETS => {
             let req = FetchOffsetsRequest::decode(r, v).map_err(|e| e.to_string())?;
             let topics = req
@@ -512,24 +691,23 @@ async fn spu_request(
                     partitions: t
                         .partitions
                         .iter()
-                        .map(|p| match st.partition(&t.name, p.partition_index) {
-                            Some(part) if part.leader() == st.spus[spu].id => {
-                                let log = part.log();
-                                FetchOffsetPartitionResponse {
+                        .map(
+                            |p| match led_partition(&st, spu, &t.name, p.partition_index) {
+                                Some(part) => FetchOffsetPartitionResponse {
                                     error_code: ErrorCode::None,
                                     partition_index: p.partition_index,
-                                    start_offset: log.log_start(),
+                                    start_offset: part.log().log_start(),
                                     // The real SPU answers the high watermark here.
                                     last_stable_offset: part.high_watermark(),
-                                }
-                            }
-                            _ => FetchOffsetPartitionResponse {
-                                error_code: ErrorCode::Plain(codes::PARTITION_NOT_LEADER),
-                                partition_index: p.partition_index,
-                                start_offset: -1,
-                                last_stable_offset: -1,
+                                },
+                                None => FetchOffsetPartitionResponse {
+                                    error_code: ErrorCode::Plain(codes::PARTITION_NOT_LEADER),
+                                    partition_index: p.partition_index,
+                                    start_offset: 0,
+                                    last_stable_offset: 0,
+                                },
                             },
-                        })
+                        )
                         .collect(),
                     name: t.name,
                 })
@@ -538,43 +716,65 @@ async fn spu_request(
             Ok(())
         }
         spu_keys::STREAM_FETCH => {
-            let req = StreamFetchRequest::decode(r, v).map_err(|e| e.to_string())?;
-            match st
-                .partition(&req.topic, req.partition)
-                .filter(|p| p.leader() == st.spus[spu].id)
-            {
-                None => {
-                    let resp = StreamFetchResponse {
-                        topic: req.topic.clone(),
-                        stream_id: 0,
-                        partition: FetchablePartitionResponse {
-                            partition_index: req.partition,
-                            error_code: ErrorCode::Plain(codes::NOT_LEADER_FOR_PARTITION),
-                            high_watermark: -1,
-                            ..Default::default()
-                        },
-                    };
-                    conn.respond(h.correlation_id, v, &resp);
-                }
-                Some(part) => {
-                    let id = {
-                        let mut n = conn.next_session.lock().unwrap();
-                        *n += 1;
-                        *n
-                    };
-                    let (tx, rx) = watch::channel(-1i64);
-                    conn.sessions.lock().unwrap().insert(id, tx);
-                    crate::runtime::spawn(stream_fetch(
-                        conn.clone(),
-                        part,
-                        req,
-                        h.correlation_id,
-                        v,
-                        id,
-                        rx,
-                    ));
-                }
+            let req = StreamFetchReq::decode(r, v).map_err(|e| e.to_string())?;
+            let Some(part) = led_partition(&st, spu, &req.topic, req.partition) else {
+                let resp = StreamFetchResponse {
+                    topic: req.topic.clone(),
+                    stream_id: 0,
+                    partition: FetchablePartitionResponse {
+                        partition_index: req.partition,
+                        error_code: ErrorCode::Plain(codes::NOT_LEADER_FOR_PARTITION),
+                        ..Default::default()
+                    },
+                };
+                conn.respond(h.correlation_id, v, &resp);
+                return Ok(());
+            };
+            // A smart module the broker cannot run: no stream at all, like a request it cannot read.
+            let sm_error = match req.smartmodules.first() {
+                Some(sm) => Some(sm.unavailable().ok_or_else(|| {
+                    "ad-hoc smart modules cannot run in the embedded broker".to_string()
+                })?),
+                None => None,
+            };
+            let id = {
+                let mut n = conn.next_session.lock().unwrap();
+                *n += 1;
+                *n
+            };
+            let (tx, rx) = watch::channel(-1i64);
+            conn.sessions.lock().unwrap().insert(
+                id,
+                Session {
+                    acked: tx,
+                    topic: req.topic.clone(),
+                    partition: req.partition,
+                    consumer_id: req.consumer_id.clone(),
+                },
+            );
+            if let Some(code) = sm_error {
+                // The engine opens the stream, then reports that the module is not there.
+                let resp = StreamFetchResponse {
+                    topic: req.topic.clone(),
+                    stream_id: id,
+                    partition: FetchablePartitionResponse {
+                        partition_index: req.partition,
+                        error_code: code,
+                        ..Default::default()
+                    },
+                };
+                conn.respond(h.correlation_id, v, &resp);
+                return Ok(());
             }
+            crate::runtime::spawn(stream_fetch(
+                conn.clone(),
+                part,
+                req,
+                h.correlation_id,
+                v,
+                id,
+                rx,
+            ));
             Ok(())
         }
         spu_keys::UPDATE_OFFSETS => {
@@ -586,8 +786,8 @@ async fn spu_request(
                 .map(|u| OffsetUpdateStatus {
                     session_id: u.session_id,
                     error: match sessions.get(&u.session_id) {
-                        Some(tx) => {
-                            tx.send_replace(u.offset);
+                        Some(s) => {
+                            s.acked.send_replace(u.offset);
                             ErrorCode::None
                         }
                         None => ErrorCode::Plain(codes::FETCH_SESSION_NOT_FOUND),
@@ -598,8 +798,132 @@ async fn spu_request(
             conn.respond(h.correlation_id, v, &UpdateOffsetsResponse { status });
             Ok(())
         }
+        SPU_UPDATE_CONSUMER_OFFSET => {
+            let req = UpdateConsumerOffsetRequest::decode(r, v).map_err(|e| e.to_string())?;
+            let target = conn
+                .sessions
+                .lock()
+                .unwrap()
+                .get(&req.session_id)
+                .map(|s| (s.topic.clone(), s.partition, s.consumer_id.clone()));
+            // Any SPU takes a commit (the real one forwards it to the consumer-offset leader).
+            let (offset, error_code) = match target {
+                None => (0, ErrorCode::Plain(codes::FETCH_SESSION_NOT_FOUND)),
+                Some((_, _, None)) => (0, ErrorCode::Other("stream without consumer id".into())),
+                Some((topic, partition, Some(consumer))) => {
+                    st.commit_offset((topic, partition, consumer), req.offset);
+                    (req.offset, ErrorCode::None)
+                }
+            };
+            let resp = UpdateConsumerOffsetResponse { offset, error_code };
+            conn.respond(h.correlation_id, v, &resp);
+            Ok(())
+        }
+        SPU_DELETE_CONSUMER_OFFSET => {
+            let req = DeleteConsumerOffsetRequest::decode(r, v).map_err(|e| e.to_string())?;
+            let error_code = if leads_consumer_offsets(&st, spu) {
+                st.delete_offset(&(
+                    req.replica_id.topic,
+                    req.replica_id.partition,
+                    req.consumer_id,
+                ));
+                ErrorCode::None
+            } else {
+                ErrorCode::Plain(codes::PARTITION_NOT_LEADER)
+            };
+            let resp = DeleteConsumerOffsetResponse { error_code };
+            conn.respond(h.correlation_id, v, &resp);
+            Ok(())
+        }
+        SPU_FETCH_CONSUMER_OFFSETS => {
+            let req = FetchConsumerOffsetsRequest::decode(r, v).map_err(|e| e.to_string())?;
+            let resp = if leads_consumer_offsets(&st, spu) {
+                let filter = req.filter_opts.unwrap_or_default();
+                let consumers = st
+                    .consumer_offsets
+                    .lock()
+                    .unwrap()
+                    .iter()
+                    .filter(|((topic, partition, consumer), _)| {
+                        filter
+                            .replica_id
+                            .as_ref()
+                            .is_none_or(|k| k.topic == *topic && k.partition == *partition)
+                            && filter.consumer_id.as_ref().is_none_or(|c| c == consumer)
+                    })
+                    .map(|((topic, partition, consumer), c)| ConsumerOffset {
+                        consumer_id: consumer.clone(),
+                        replica_id: ReplicaKey {
+                            topic: topic.clone(),
+                            partition: *partition,
+                        },
+                        offset: c.offset,
+                        modified_time: c.modified_time,
+                    })
+                    .collect();
+                FetchConsumerOffsetsResponse {
+                    error_code: ErrorCode::None,
+                    consumers,
+                }
+            } else {
+                FetchConsumerOffsetsResponse {
+                    error_code: ErrorCode::Plain(codes::PARTITION_NOT_LEADER),
+                    consumers: vec![],
+                }
+            };
+            conn.respond(h.correlation_id, v, &resp);
+            Ok(())
+        }
         k => Err(format!("unknown SPU api key {k}")),
     }
+}
+
+/// The partition if this SPU leads it.
+fn led_partition(st: &BrokerState, spu: usize, topic: &str, index: u32) -> Option<Arc<Partition>> {
+    st.partition(topic, index)
+        .filter(|p| p.leader() == st.spus[spu].id)
+}
+
+/// Whether this SPU leads `consumer-offset-0`, where committed offsets live.
+fn leads_consumer_offsets(st: &BrokerState, spu: usize) -> bool {
+    led_partition(st, spu, SYSTEM_TOPIC, 0).is_some()
+}
+
+/// What a read returns besides the bytes: the high watermark and the log start.
+struct Slice {
+    data: Vec<u8>,
+    hw: i64,
+    start: i64,
+}
+
+/// One read as the real SPU makes it (see `PartitionLog::read`), with its errors: a start beyond
+/// the log end is `Other("start offset: … is greater than leo: …")`, one below the log start is
+/// `OffsetEvicted`.
+fn read_slice(
+    part: &Partition,
+    from: i64,
+    max_bytes: usize,
+    committed: bool,
+) -> Result<Slice, ErrorCode> {
+    let log = part.log();
+    let (leo, start, hw) = (log.leo(), log.log_start(), part.high_watermark());
+    if from > leo {
+        return Err(ErrorCode::Other(format!(
+            "start offset: {from} is greater than leo: {leo}"
+        )));
+    }
+    if from < start {
+        return Err(ErrorCode::OffsetEvicted {
+            offset: from,
+            next_available: start,
+        });
+    }
+    let until = if committed { hw } else { leo };
+    Ok(Slice {
+        data: log.read(from, max_bytes, until),
+        hw,
+        start,
+    })
 }
 
 /// Waits until `part`'s high watermark reaches `end`: `Some(true)`, `Some(false)` at the deadline,
@@ -633,30 +957,33 @@ async fn wait_committed(
 /// (positionally) the partition and end offset it wrote, for read-committed acknowledgement.
 type WrittenEnds = Vec<Option<(Arc<Partition>, i64)>>;
 
-fn produce(
-    st: &BrokerState,
-    spu: usize,
-    req: ProduceRequestRef<'_>,
-) -> (ProduceResponse, WrittenEnds) {
+/// Each partition entry is handled as the real SPU does, in its order: a partition this SPU does
+/// not lead is NotLeaderForPartition (unknown topics too); a requested smart module is not found;
+/// an entry whose batches hold no records is a success that writes nothing (base offset 0); every
+/// batch's codec must be known and allowed by the topic (CompressionError); then the batches are
+/// appended and the answer is the log end before them. One difference is deliberate: an empty batch
+/// among non-empty ones fails the entry (StorageError) before anything is written, where the real
+/// SPU writes the batches before it, leaves them uncommitted and refuses every later write to that
+/// partition until it restarts.
+fn produce(st: &BrokerState, spu: usize, req: ProduceReq<'_>) -> (ProduceResponse, WrittenEnds) {
     st.counters.produce_requests.fetch_add(1, Ordering::Relaxed);
     let injected = st.faults.take_failure(spu_keys::PRODUCE);
-    let spu_id = st.spus[spu].id;
+    let sm_error = req.smartmodules.iter().find_map(|sm| sm.unavailable());
     let mut touched: Vec<Arc<Partition>> = Vec::new();
     let mut ends: WrittenEnds = Vec::new();
     let responses = req
         .topics
         .into_iter()
-        .map(|t| {
-            let compression = st
+        .map(|(topic, entries)| {
+            let policy = st
                 .topics
                 .read()
                 .unwrap()
-                .get(&t.0)
+                .get(&topic)
                 .map(|x| x.spec.compression_type);
-            let partitions = t
-                .1
+            let partitions = entries
                 .into_iter()
-                .map(|(idx, data)| {
+                .map(|(idx, batches)| {
                     ends.push(None); // replaced below when this entry is written
                     let fail = |code: ErrorCode| PartitionProduceResponse {
                         partition_index: idx,
@@ -667,40 +994,37 @@ fn produce(
                     if let Some(code) = injected {
                         return fail(ErrorCode::from_code(code));
                     }
-                    let Some(policy) = compression else {
-                        return fail(ErrorCode::Plain(codes::TOPIC_NOT_FOUND));
-                    };
-                    let Some(part) = st.partition(&t.0, idx).filter(|x| x.leader() == spu_id)
+                    let (Some(part), Some(policy)) = (led_partition(st, spu, &topic, idx), policy)
                     else {
                         return fail(ErrorCode::Plain(codes::NOT_LEADER_FOR_PARTITION));
                     };
-                    let (batches, used) = split_batches(data);
-                    if used != data.len() {
-                        return fail(ErrorCode::Other(format!(
-                            "malformed record batch at byte {used} of {}",
-                            data.len()
-                        )));
+                    if let Some(code) = &sm_error {
+                        return fail(code.clone());
                     }
-                    let total: i64 = batches.iter().map(|(h, _)| h.record_count().max(0)).sum();
+                    let total: i64 = batches.iter().map(|b| b.records()).sum();
                     if total == 0 {
                         return PartitionProduceResponse {
                             partition_index: idx,
                             ..Default::default()
                         };
                     }
-                    for (h, b) in &batches {
-                        match Compression::from_attributes(h.attributes) {
+                    for b in &batches {
+                        match Compression::from_attributes(b.header.attributes) {
                             Ok(c) if policy.allows(c) => {}
                             _ => return fail(ErrorCode::Plain(codes::COMPRESSION_ERROR)),
                         }
-                        if h.last_offset_delta < 0 {
-                            return fail(ErrorCode::Plain(codes::STORAGE_ERROR));
-                        }
-                        if b.len() > st.config.max_batch_bytes {
+                    }
+                    let segment_size = part.log().segment_size();
+                    for b in &batches {
+                        let size = b.bytes.len();
+                        if size as u64 > segment_size || size > st.config.max_batch_bytes {
                             return fail(ErrorCode::Plain(codes::MESSAGE_TOO_LARGE));
                         }
                     }
-                    let slices: Vec<&[u8]> = batches.iter().map(|(_, b)| *b).collect();
+                    if batches.iter().any(|b| b.records() == 0) {
+                        return fail(ErrorCode::Plain(codes::STORAGE_ERROR));
+                    }
+                    let slices: Vec<&[u8]> = batches.iter().map(|b| &*b.bytes).collect();
                     let res = part.log().append_slices(&slices, &st.storage);
                     match res {
                         Ok(base) => {
@@ -717,14 +1041,14 @@ fn produce(
                             }
                         }
                         Err(e) => {
-                            tracing::error!(topic = %t.0, partition = idx, "append failed: {e}");
+                            tracing::error!(%topic, partition = idx, "append failed: {e}");
                             fail(ErrorCode::Plain(codes::STORAGE_ERROR))
                         }
                     }
                 })
                 .collect();
             TopicProduceResponse {
-                name: t.0,
+                name: topic,
                 partitions,
             }
         })
@@ -745,10 +1069,15 @@ fn produce(
     )
 }
 
+/// Serves one StreamFetch stream like the real SPU: nothing is sent while there is nothing to
+/// read; each response carries what one read returns (cut at `max_bytes`, so possibly a partial
+/// batch, and nothing at all with `max_bytes` 0); after a response the stream waits for the
+/// consumer's UpdateOffsets and continues from the acknowledged offset. A read error (start beyond
+/// the log end, evicted offset) or the topic's deletion ends the stream with one error response.
 async fn stream_fetch(
     conn: Arc<Conn>,
     part: Arc<Partition>,
-    req: StreamFetchRequest,
+    req: StreamFetchReq,
     corr: i32,
     v: i16,
     stream_id: u32,
@@ -757,13 +1086,13 @@ async fn stream_fetch(
     let st = conn.state.clone();
     // Read committed follows the high watermark, read uncommitted the leader's log end.
     let committed = req.isolation == ISOLATION_READ_COMMITTED;
-    let mut leo_rx = if committed {
+    let mut end_rx = if committed {
         part.hw.subscribe()
     } else {
         part.leo.subscribe()
     };
     let mut stop = conn.stop.clone();
-    let max_bytes = req.max_bytes.max(1) as usize;
+    let max_bytes = req.byte_limit();
     let mut pos = req.fetch_offset;
     let respond = |code: ErrorCode, hw: i64, start: i64, records: Vec<u8>| {
         let resp = StreamFetchResponse {
@@ -781,78 +1110,60 @@ async fn stream_fetch(
         };
         conn.writer.send(response_frame(corr, v, &resp)).is_ok()
     };
-    {
-        let log = part.log();
-        if pos > log.leo() {
-            respond(
-                ErrorCode::Other(format!(
-                    "start offset: {pos} is greater than leo: {}",
-                    log.leo()
-                )),
-                log.leo(),
-                log.log_start(),
-                vec![],
-            );
-            return;
-        }
-    }
+    // Error responses carry zeros besides the code, as the real SPU's do.
+    let fail = |code: ErrorCode| {
+        respond(code, 0, 0, vec![]);
+    };
+    let mut first = true;
     loop {
-        // Wait for records beyond `pos`.
-        loop {
-            if part.deleted.load(Ordering::SeqCst) {
-                respond(ErrorCode::Plain(codes::TOPIC_DELETED), -1, -1, vec![]);
-                return;
-            }
-            if *leo_rx.borrow_and_update() > pos {
-                break;
-            }
-            tokio::select! {
-                r = leo_rx.changed() => if r.is_err() { return },
-                _ = stop.changed() => return,
-            }
-        }
-        let (data, hw, start) = {
-            let log = part.log();
-            if pos < log.log_start() {
-                let start = log.log_start();
-                drop(log);
-                respond(
-                    ErrorCode::OffsetEvicted {
-                        offset: pos,
-                        next_available: start,
-                    },
-                    -1,
-                    start,
-                    vec![],
-                );
-                return;
-            }
-            (
-                log.read(
-                    pos,
-                    max_bytes,
-                    if committed {
-                        part.high_watermark()
-                    } else {
-                        log.leo()
-                    },
-                ),
-                part.high_watermark(),
-                log.log_start(),
-            )
-        };
-        if data.is_empty() {
+        if part.deleted.load(Ordering::SeqCst) {
+            fail(ErrorCode::Plain(codes::TOPIC_DELETED));
             return;
         }
-        st.counters.fetch_responses.fetch_add(1, Ordering::Relaxed);
-        if !respond(ErrorCode::None, hw, start, data) {
-            return;
+        // The first read happens at once (its errors are reported); later ones once there is
+        // something beyond the position.
+        if first || *end_rx.borrow_and_update() > pos {
+            let slice = match read_slice(&part, pos, max_bytes, committed) {
+                Ok(s) => s,
+                Err(code) if first => {
+                    fail(code);
+                    return;
+                }
+                // Retention passed a slow consumer: report it, as the first read would.
+                Err(code @ ErrorCode::OffsetEvicted { .. }) => {
+                    fail(code);
+                    return;
+                }
+                Err(_) => Slice {
+                    data: vec![],
+                    hw: 0,
+                    start: 0,
+                },
+            };
+            first = false;
+            if !slice.data.is_empty() {
+                st.counters.fetch_responses.fetch_add(1, Ordering::Relaxed);
+                if !respond(ErrorCode::None, slice.hw, slice.start, slice.data) {
+                    return;
+                }
+                // Flow control: the consumer acknowledges with UpdateOffsets before it gets more.
+                tokio::select! {
+                    r = acked.changed() => if r.is_err() { return },
+                    _ = stop.changed() => return,
+                }
+                pos = *acked.borrow_and_update();
+                continue;
+            }
         }
-        // Flow control: the consumer acknowledges with UpdateOffsets before it gets more.
+        // Nothing to send (yet): wait for the log to grow (or the topic to go).
+        end_rx.borrow_and_update();
         tokio::select! {
-            r = acked.changed() => if r.is_err() { return },
+            r = end_rx.changed() => if r.is_err() { return },
+            r = acked.changed() => {
+                if r.is_err() { return }
+                pos = *acked.borrow_and_update();
+            }
             _ = stop.changed() => return,
         }
-        pos = *acked.borrow_and_update();
     }
 }

@@ -180,7 +180,10 @@ pub const BROKER_KEYS: &[&str] = &[
 
 pub const FIRST_SPU_ID: i32 = 5001;
 pub const SYSTEM_TOPIC: &str = "consumer-offset";
+/// The SC's platform version (any semver >= 0.9.0 satisfies the official clients).
 pub const PLATFORM_VERSION: &str = "0.18.2";
+/// What the real SPU reports as its platform version: the default, never its own version.
+pub const SPU_PLATFORM_VERSION: &str = "0.0.0";
 
 /// One copy of a partition's log, on one SPU.
 pub struct Replica {
@@ -279,8 +282,23 @@ impl Partition {
 
 pub struct Topic {
     pub spec: TopicSpec,
+    /// Empty for a topic that could not be provisioned.
     pub partitions: Vec<Arc<Partition>>,
+    /// False when the topic asked for more replicas than there are SPUs: like the real SC, the
+    /// broker keeps it, InsufficientResources and without partitions, until it is deleted.
+    pub provisioned: bool,
 }
+
+/// A consumer's committed offset for one partition (consumer-offset APIs 1006-1008).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CommittedOffset {
+    pub offset: i64,
+    /// Seconds since the epoch.
+    pub modified_time: u64,
+}
+
+/// (topic, partition, consumer id), in the order the real SPU lists them.
+pub type ConsumerKey = (String, u32, String);
 
 /// A metadata change, as a watch stream forwards it.
 #[derive(Clone, Debug)]
@@ -374,6 +392,8 @@ pub struct BrokerState {
     /// Test hook: while set, followers receive nothing (shows what read_uncommitted can lose).
     pub replication_paused: AtomicBool,
     pub replication_wake: Arc<Notify>,
+    /// Committed consumer offsets (kept in `<data_dir>/consumer-offsets` when there is one).
+    pub consumer_offsets: Mutex<BTreeMap<ConsumerKey, CommittedOffset>>,
 }
 
 pub fn valid_topic_name(name: &str) -> bool {
@@ -437,7 +457,11 @@ impl BrokerState {
             name: name.to_string(),
             spec: t.spec.clone(),
             status: TopicStatus {
-                resolution: TopicResolution::Provisioned,
+                resolution: if t.provisioned {
+                    TopicResolution::Provisioned
+                } else {
+                    TopicResolution::InsufficientResources
+                },
                 replica_map: t
                     .partitions
                     .iter()
@@ -593,11 +617,15 @@ impl BrokerState {
                 }
                 let n = self.spus.len();
                 if p.replication_factor as usize > n {
+                    // The real SC keeps such a topic (InsufficientResources, no partitions) and
+                    // answers TopicNotProvisioned once its wait runs out; this broker never gains
+                    // SPUs, so it answers at once and says why.
+                    self.insert_unprovisioned(name, spec.clone())?;
                     return Err((
                         TOPIC_NOT_PROVISIONED,
                         format!(
-                            "replication factor {} exceeds the {} SPU(s) of this broker",
-                            p.replication_factor, n
+                            "only 0 out of {} provisioned: replication factor {} exceeds the {} SPU(s) of this broker",
+                            p.partitions, p.replication_factor, n
                         ),
                     ));
                 }
@@ -645,7 +673,7 @@ impl BrokerState {
         if topics.contains_key(name) {
             return Err((
                 TOPIC_ALREADY_EXISTS,
-                format!("topic `{name}` already exists"),
+                format!("Topic '{name}' already exists"),
             ));
         }
         let cfg = self.log_config(&spec);
@@ -682,27 +710,12 @@ impl BrokerState {
                 self.replication_wake.clone(),
             )));
         }
-        if let Some(d) = self.topic_dir() {
-            let bytes = crate::protocol::codec::to_bytes(&spec, crate::protocol::api::SC_VERSION);
-            let replicas: String = assignments
-                .iter()
-                .map(|r| {
-                    r.iter()
-                        .map(|s| s.to_string())
-                        .collect::<Vec<_>>()
-                        .join(",")
-                        + "\n"
-                })
-                .collect();
-            let write = std::fs::create_dir_all(&d).and_then(|_| {
-                std::fs::write(d.join(format!("{name}.replicas")), replicas.as_bytes())?;
-                let tmp = d.join(format!("{name}.spec.tmp"));
-                std::fs::write(&tmp, &bytes)?;
-                std::fs::rename(&tmp, d.join(format!("{name}.spec")))
-            });
-            write.map_err(|e| (STORAGE_ERROR, format!("cannot persist topic `{name}`: {e}")))?;
-        }
-        let topic = Topic { spec, partitions };
+        self.persist_topic(name, &spec, &assignments)?;
+        let topic = Topic {
+            spec,
+            partitions,
+            provisioned: true,
+        };
         let tm = self.topic_metadata(name, &topic);
         let pms: Vec<_> = topic
             .partitions
@@ -717,6 +730,145 @@ impl BrokerState {
         }
         let _ = self.changes.send(Change::Topic(MSG_UPDATE, tm));
         Ok(())
+    }
+
+    /// Writes a topic's spec and replica assignment to the data directory (if there is one).
+    fn persist_topic(
+        &self,
+        name: &str,
+        spec: &TopicSpec,
+        assignments: &[Vec<i32>],
+    ) -> Result<(), (i16, String)> {
+        let Some(d) = self.topic_dir() else {
+            return Ok(());
+        };
+        let bytes = crate::protocol::codec::to_bytes(spec, crate::protocol::api::SC_VERSION);
+        let replicas: String = assignments
+            .iter()
+            .map(|r| {
+                r.iter()
+                    .map(|s| s.to_string())
+                    .collect::<Vec<_>>()
+                    .join(",")
+                    + "\n"
+            })
+            .collect();
+        let write = std::fs::create_dir_all(&d).and_then(|_| {
+            std::fs::write(d.join(format!("{name}.replicas")), replicas.as_bytes())?;
+            let tmp = d.join(format!("{name}.spec.tmp"));
+            std::fs::write(&tmp, &bytes)?;
+            std::fs::rename(&tmp, d.join(format!("{name}.spec")))
+        });
+        write.map_err(|e| {
+            (
+                crate::protocol::error_code::codes::STORAGE_ERROR,
+                format!("cannot persist topic `{name}`: {e}"),
+            )
+        })
+    }
+
+    /// Keeps a topic that cannot be provisioned (more replicas than SPUs): no partitions,
+    /// InsufficientResources, deletable like any other.
+    fn insert_unprovisioned(&self, name: &str, spec: TopicSpec) -> Result<(), (i16, String)> {
+        let mut topics = self.topics.write().unwrap();
+        if topics.contains_key(name) {
+            return Err((
+                crate::protocol::error_code::codes::TOPIC_ALREADY_EXISTS,
+                format!("Topic '{name}' already exists"),
+            ));
+        }
+        self.persist_topic(name, &spec, &[])?;
+        let topic = Topic {
+            spec,
+            partitions: Vec::new(),
+            provisioned: false,
+        };
+        let tm = self.topic_metadata(name, &topic);
+        topics.insert(name.to_string(), topic);
+        drop(topics);
+        self.next_epoch();
+        let _ = self.changes.send(Change::Topic(MSG_UPDATE, tm));
+        Ok(())
+    }
+
+    /// Commits `offset` for a consumer of a partition (now as its modification time).
+    pub fn commit_offset(&self, key: ConsumerKey, offset: i64) {
+        let modified_time = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        let mut offsets = self.consumer_offsets.lock().unwrap();
+        offsets.insert(
+            key,
+            CommittedOffset {
+                offset,
+                modified_time,
+            },
+        );
+        self.save_offsets(&offsets);
+    }
+
+    /// Forgets a consumer's committed offset (no error if there is none, as on the real SPU).
+    pub fn delete_offset(&self, key: &ConsumerKey) {
+        let mut offsets = self.consumer_offsets.lock().unwrap();
+        if offsets.remove(key).is_some() {
+            self.save_offsets(&offsets);
+        }
+    }
+
+    fn offsets_file(&self) -> Option<PathBuf> {
+        self.config
+            .data_dir
+            .as_ref()
+            .map(|d| d.join("consumer-offsets"))
+    }
+
+    fn save_offsets(&self, offsets: &BTreeMap<ConsumerKey, CommittedOffset>) {
+        let Some(path) = self.offsets_file() else {
+            return;
+        };
+        let list: Vec<super::wire::ConsumerOffset> = offsets
+            .iter()
+            .map(
+                |((topic, partition, consumer), c)| super::wire::ConsumerOffset {
+                    consumer_id: consumer.clone(),
+                    replica_id: super::wire::ReplicaKey {
+                        topic: topic.clone(),
+                        partition: *partition,
+                    },
+                    offset: c.offset,
+                    modified_time: c.modified_time,
+                },
+            )
+            .collect();
+        let bytes = crate::protocol::codec::to_bytes(&list, 0);
+        let tmp = path.with_extension("tmp");
+        let res = std::fs::write(&tmp, &bytes).and_then(|_| std::fs::rename(&tmp, &path));
+        if let Err(e) = res {
+            tracing::error!(path = %path.display(), "cannot save consumer offsets: {e}");
+        }
+    }
+
+    /// Reads committed consumer offsets back from the data directory.
+    pub fn load_offsets(&self) {
+        let Some(bytes) = self.offsets_file().and_then(|p| std::fs::read(p).ok()) else {
+            return;
+        };
+        match crate::protocol::codec::from_bytes::<Vec<super::wire::ConsumerOffset>>(&bytes, 0) {
+            Ok(list) => {
+                let mut offsets = self.consumer_offsets.lock().unwrap();
+                for c in list {
+                    offsets.insert(
+                        (c.replica_id.topic, c.replica_id.partition, c.consumer_id),
+                        CommittedOffset {
+                            offset: c.offset,
+                            modified_time: c.modified_time,
+                        },
+                    );
+                }
+            }
+            Err(e) => tracing::warn!("ignoring unreadable consumer offsets: {e}"),
+        }
     }
 
     pub fn delete_topic(&self, name: &str, force: bool) -> Result<(), crate::protocol::ErrorCode> {
@@ -749,6 +901,15 @@ impl BrokerState {
                 let mut log = r.log.lock().unwrap();
                 let placeholder = PartitionLog::in_memory(LogConfig::default());
                 std::mem::replace(&mut *log, placeholder).destroy();
+            }
+        }
+        // Like the real SPU: committed offsets of a deleted topic's partitions go with it.
+        {
+            let mut offsets = self.consumer_offsets.lock().unwrap();
+            let before = offsets.len();
+            offsets.retain(|(topic, _, _), _| topic != name);
+            if offsets.len() != before {
+                self.save_offsets(&offsets);
             }
         }
         if let Some(d) = self.topic_dir() {
@@ -799,14 +960,21 @@ impl BrokerState {
                                 })
                                 .collect::<Option<Vec<_>>>()
                         });
+                    // An empty assignment is a topic that was never provisioned: create it again.
                     let restored = restored.filter(|a| {
-                        a.iter()
-                            .flatten()
-                            .all(|spu| self.spus.iter().any(|s| s.id == *spu))
+                        !a.is_empty()
+                            && a.iter()
+                                .flatten()
+                                .all(|spu| self.spus.iter().any(|s| s.id == *spu))
                     });
                     let _ = std::fs::remove_file(&path);
-                    if let Err((c, m)) = self.create_topic_with(&name, spec, restored) {
-                        tracing::warn!(topic = %name, code = c, "cannot restore topic: {m}");
+                    match self.create_topic_with(&name, spec, restored) {
+                        Err((c, m))
+                            if c != crate::protocol::error_code::codes::TOPIC_NOT_PROVISIONED =>
+                        {
+                            tracing::warn!(topic = %name, code = c, "cannot restore topic: {m}")
+                        }
+                        _ => {}
                     }
                 }
                 Err(e) => {

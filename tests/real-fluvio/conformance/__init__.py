@@ -1,0 +1,1 @@
+"""Differential conformance suite helpers: raw Fluvio frames, the two servers, transcripts."""
