@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """The cross-language producer benchmark: one embedded broker, every producer we ship and the official
 Fluvio clients, each as its own process, one after another, same workloads. Medians of repetitions.
+Then Headwater's CLI and the official Rust client against one real Fluvio SPU (tests/real-fluvio),
+in the same run, so the table shows the ratio on the real engine too.
 
 Writes results/latest.json, results/latest.md and results/throughput.png (matplotlib, if available).
 BENCH_SMOKE=1 runs a tiny version (few records, one repetition) into results/smoke/ so it cannot rot.
@@ -28,9 +30,15 @@ FLUVIO_RUST = ROOT / "target" / "interop" / PROFILE / "fluvio-interop"
 INTEROP_PY = ROOT / ".venv-interop" / "bin" / "python"
 
 
+def linger_of(w, official=False):
+    """The "default config" workloads run each client with its own default linger: Headwater's 100 ms
+    (a waited-on record is sent at once), the official clients' 0."""
+    return 0 if official and w.get("default_config") else w["linger"]
+
+
 def common(w, ep, topic):
     args = ["--endpoint", ep, "--topic", topic, "--records", str(w["records"]), "--seconds", str(w["seconds"]),
-            "--size", str(w["size"]), "--compression", w["codec"], "--linger-ms", str(w["linger"])]
+            "--size", str(w["size"]), "--compression", w["codec"], "--linger-ms", str(linger_of(w))]
     if w.get("latency"):
         args.append("--latency")
     if w.get("mode"):
@@ -45,13 +53,15 @@ def headwater_rust(w, ep, topic):
 
 def fluvio_rust(w, ep, topic):
     a = [str(FLUVIO_RUST), "bench", "--create-partitions", "1", "--endpoint", ep, "--topic", topic, "--records", str(w["records"]),
-         "--seconds", str(w["seconds"]), "--size", str(w["size"]), "--linger-ms", str(w["linger"]), "--compression", w["codec"]]
+         "--seconds", str(w["seconds"]), "--size", str(w["size"]), "--linger-ms", str(linger_of(w, True)), "--compression", w["codec"]]
     return a + (["--latency"] if w.get("latency") else [])
 
 
 def fluvio_python(w, ep, topic):
+    args = common(w, ep, topic)
+    args[args.index("--linger-ms") + 1] = str(linger_of(w, True))
     return [str(INTEROP_PY), str(ROOT / "tests/interop/official_py.py"), "bench", "--create-partitions", "1",
-            "--timeout-secs", "300"] + common(w, ep, topic)
+            "--timeout-secs", "300"] + args
 
 
 def binding(entry):
@@ -99,6 +109,9 @@ def workloads():
     base = dict(records=RECORDS, seconds=SECONDS)
     subset = [dict(base, size=100, keyed=False, codec=c, linger=l) for c in ("none", "lz4") for l in (0, 100)]
     subset.append(dict(base, size=100, keyed=False, codec="none", linger=0, latency=True, records=20_000 if not SMOKE else 200))
+    # The newcomer's loop: send one record, wait for it, repeat, every client at its default settings.
+    subset.append(dict(base, size=100, keyed=False, codec="none", linger=100, latency=True, default_config=True,
+                       records=20_000 if not SMOKE else 200))
     send_all = [dict(base, size=100, keyed=False, codec="none", linger=l, mode="send_all") for l in (0, 100)]
     if SMOKE:
         full = []
@@ -110,7 +123,22 @@ def workloads():
     return subset, send_all, full
 
 
+def real_workloads():
+    """Against one real Fluvio SPU: Headwater's CLI and the official Rust client only."""
+    base = dict(records=RECORDS, seconds=SECONDS, keyed=False, real=True)
+    return [dict(base, size=100, codec="none", linger=0), dict(base, size=1024, codec="none", linger=0),
+            dict(base, size=100, codec="lz4", linger=100),
+            dict(base, size=100, codec="none", linger=0, latency=True, records=20_000 if not SMOKE else 200)]
+
+
 def label(w):
+    where = " [real SPU]" if w.get("real") else ""
+    return _label(w) + where
+
+
+def _label(w):
+    if w.get("default_config"):
+        return "send+wait each 100B default config"
     if w.get("latency"):
         return "latency 100B linger0"
     if w.get("memory"):
@@ -182,18 +210,28 @@ def median_of(runs, key):
     return statistics.median(vals) if vals else None
 
 
+def start_real_cluster():
+    """One real Fluvio SPU (tests/real-fluvio: built once, cached)."""
+    sys.path.insert(0, str(ROOT / "tests/real-fluvio"))
+    from cluster import RealCluster
+    return RealCluster(1).start()
+
+
 def main():
     if not HW.exists():
         sys.exit(f"{HW} is missing: build it first (bench/run.sh does)")
     broker, ep = start_broker()
+    real = start_real_cluster()
     subset, send_all, full = workloads()
     results = []
     try:
         plan = ([(c, w) for c in CLIENTS for w in subset] + [(c, w) for c in SEND_ALL_CLIENTS for w in send_all]
+                + [(c, w) for c in ("headwater-rust", OFFICIAL) for w in real_workloads()]
                 + [("headwater-rust", w) for w in full])
         for i, (client, w) in enumerate(plan):
             cmd_of, available = CLIENTS[client]
             entry = {"client": client, "workload": label(w), **{k: v for k, v in w.items() if k not in ("records", "seconds")}}
+            where = real.endpoint if w.get("real") else ep
             if ONLY and not any(client.startswith(o) for o in ONLY):
                 entry["skipped"] = True
                 results.append(entry)
@@ -205,8 +243,12 @@ def main():
             runs = []
             for _ in range(REPS):
                 topic = f"bench-{uuid.uuid4().hex[:10]}"
-                r = run_one(cmd_of(w, ep, topic), timeout=w["seconds"] * 6 + 60)
-                delete_topic(ep, topic)
+                r = run_one(cmd_of(w, where, topic), timeout=w["seconds"] * 6 + 60)
+                delete_topic(where, topic)
+                if w.get("real"):
+                    # The real engine never brings online a topic created within about a second of
+                    # deleting one that held records: give it time.
+                    time.sleep(4)
                 runs.append(r)
                 if "error" in r:
                     break
@@ -227,6 +269,7 @@ def main():
     finally:
         broker.terminate()
         broker.wait(timeout=30)
+        real.stop()
     write(results)
     failed = [r for r in results if r.get("error")]
     if failed:
