@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use headwater::runtime::block_on;
 use headwater::{BrokerConfig, Compression, TestBroker, TopicConfig};
-use jni::objects::{JClass, JIntArray, JObject, JObjectArray, JString, JValue};
+use jni::objects::{JClass, JIntArray, JLongArray, JObject, JObjectArray, JString, JValue};
 use jni::sys::{jint, jlong, jstring};
 use jni::JNIEnv;
 
@@ -308,6 +308,38 @@ pub extern "system" fn Java_io_headwater_Native_brokerSpuIds<'l>(
         let ids = broker(handle)?.spu_ids();
         let arr = env.new_int_array(ids.len() as i32)?;
         env.set_int_array_region(&arr, 0, &ids)?;
+        Ok(arr)
+    })
+}
+
+/// `static native long[] brokerStats(long h)`: core's `BrokerStats` in declaration order
+/// (`produce_requests`, `batches_appended`, `records_appended`, `bytes_appended`, `fsyncs`,
+/// `segments_deleted`, `truncated_bytes`, `connections`, `connections_total`, `rejected_frames`,
+/// `fetch_responses`), as `BrokerStats.fromArray` reads them.
+#[no_mangle]
+pub extern "system" fn Java_io_headwater_Native_brokerStats<'l>(
+    mut env: JNIEnv<'l>,
+    _cls: JClass<'l>,
+    handle: jlong,
+) -> JLongArray<'l> {
+    run(&mut env, JLongArray::default(), |env| {
+        let s = broker(handle)?.stats();
+        let v = [
+            s.produce_requests,
+            s.batches_appended,
+            s.records_appended,
+            s.bytes_appended,
+            s.fsyncs,
+            s.segments_deleted,
+            s.truncated_bytes,
+            s.connections,
+            s.connections_total,
+            s.rejected_frames,
+            s.fetch_responses,
+        ]
+        .map(|x| x as jlong);
+        let arr = env.new_long_array(v.len() as i32)?;
+        env.set_long_array_region(&arr, 0, &v)?;
         Ok(arr)
     })
 }

@@ -5,8 +5,9 @@
 //!   [`headwater::Error`] into a `HeadwaterException`, a missing argument into a
 //!   `NullPointerException`, and a panic into a `HeadwaterException` with code `INTERNAL`;
 //! - delivery results complete `CompletableFuture`s from core's runtime threads, a group of them at a
-//!   time (`producer`'s `Group`: one `Native.completeAll` call per group, see [`complete_all`]; the
-//!   groups one batch finishes share one span), on a thread attached to the JVM only for that span
+//!   time (`producer`'s `Group`: one `Native.completeAll` call per group, see [`complete_all`], or
+//!   per batch once a future of the group is waited on; the groups one batch finishes share one
+//!   span), on a thread attached to the JVM only for that span
 //!   ([`with_attached`]) and inside a local frame, so
 //!   no local reference outlives it and no runtime thread keeps the JVM from exiting;
 //! - core's log events go to `System.getLogger("headwater")` through `Native.log`.
@@ -169,33 +170,33 @@ pub(crate) fn with_attached(f: impl FnOnce(&mut JNIEnv<'_>, &'static Cache) -> R
 }
 
 /// Completes a group of futures with their outcomes with one call to
-/// `Native.completeAll(topic, futures, slots, partitions, offsets, timestamps, errors)`, which builds
-/// each `RecordMetadata` and completes each future in Java, on a thread [`with_attached`] attached
-/// (several groups can share one attached span). `futures` is a global reference to an array of
-/// futures (deleted here); outcome `i` is for `futures[slots[i]]`, or for `futures[i]` without
-/// `slots` (a `sendAll` call's own array). A Java exception it leaves is reported and cleared, so
-/// the next group's call can go ahead.
+/// `Native.completeAll(topic, futures, slots, clear, partitions, offsets, timestamps, errors)`, which
+/// builds each `RecordMetadata` and completes each future in Java, on a thread [`with_attached`]
+/// attached (several groups can share one attached span). `futures` is a global reference to an
+/// array of futures (borrowed: its owner releases it, see [`release_array`]); outcome `i` is for
+/// `futures[slots[i]]`, or for `futures[i]` without `slots`; with `clear`, each completed slot is
+/// set to null (a shared slot array, not a `sendAll` call's own). A Java exception it leaves is
+/// reported and cleared, so the next group's call can go ahead.
 pub(crate) fn complete_all(
     env: &mut JNIEnv<'_>,
     c: &Cache,
     topic: &GlobalRef,
     futures: producer::ArrayRef,
     slots: Option<&[jint]>,
+    clear: bool,
     outcomes: &[Option<producer::Outcome>],
 ) {
     // Its own local frame: the span's other groups do not pile up local references.
     let _ = env.with_local_frame(16, |env| -> R<()> {
         // SAFETY: a live global reference to an `Object[]`; borrowed, never deleted as a local.
         let arr = unsafe { JObject::from_raw(futures.0) };
-        let _ = call_complete_all(env, c, topic, &arr, slots, outcomes);
+        let _ = call_complete_all(env, c, topic, &arr, slots, clear, outcomes);
         if env.exception_check().unwrap_or(false) {
             let _ = env.exception_describe();
             let _ = env.exception_clear();
         }
         Ok(())
     });
-    // Released here, while the thread is attached, whatever happened.
-    release_array(env, futures);
 }
 
 /// Deletes a global reference to an array of futures (on an attached thread).
@@ -211,14 +212,15 @@ fn delete_global_refs(env: &mut JNIEnv<'_>, refs: impl Iterator<Item = jni::sys:
     }
 }
 
-/// `Native.completeAll(topic, futures, partitions, offsets, timestamps, errors)`; `errors` is null
-/// when every outcome is a success.
+/// `Native.completeAll(topic, futures, slots, clear, partitions, offsets, timestamps, errors)`;
+/// `errors` is null when every outcome is a success.
 fn call_complete_all(
     env: &mut JNIEnv<'_>,
     c: &Cache,
     topic: &GlobalRef,
     futures: &JObject<'_>,
     slots: Option<&[jint]>,
+    clear: bool,
     outcomes: &[Option<producer::Outcome>],
 ) -> R<()> {
     let n = outcomes.len();
@@ -276,7 +278,7 @@ fn call_complete_all(
         JObjectArray::default()
     };
     let cls: &JClass = c.native_cls.as_obj().into();
-    // SAFETY: `completeAll(Ljava/lang/String;[Ljava/lang/Object;[I[I[J[J[Ljava/lang/Throwable;)V`
+    // SAFETY: `completeAll(Ljava/lang/String;[Ljava/lang/Object;[IZ[I[J[J[Ljava/lang/Throwable;)V`
     // was looked up in `init`.
     unsafe {
         env.call_static_method_unchecked(
@@ -287,6 +289,7 @@ fn call_complete_all(
                 JValue::Object(topic.as_obj()).as_jni(),
                 JValue::Object(futures).as_jni(),
                 JValue::Object(&slots).as_jni(),
+                JValue::Bool(clear as jni::sys::jboolean).as_jni(),
                 JValue::Object(&parts).as_jni(),
                 JValue::Object(&offs).as_jni(),
                 JValue::Object(&times).as_jni(),
@@ -436,7 +439,7 @@ pub extern "system" fn Java_io_headwater_Native_init(
             let native_complete_all = env.get_static_method_id(
                 &native,
                 "completeAll",
-                "(Ljava/lang/String;[Ljava/lang/Object;[I[I[J[J[Ljava/lang/Throwable;)V",
+                "(Ljava/lang/String;[Ljava/lang/Object;[IZ[I[J[J[Ljava/lang/Throwable;)V",
             )?;
             let c = Cache {
                 vm: env.get_java_vm()?,

@@ -20,11 +20,22 @@
 //! before it is sent; a refused send withdraws its entry, and `flush`/`close` first wait for sends
 //! that joined before them to return (see [`InFlight`]), so they wait for exactly the records they
 //! waited for before.
+//!
+//! Waiting sends a record's batch at once (issue 19): `send` returns the record's key (its group's
+//! number and its position there, see [`record_key`]), which its Java future (`ProduceFuture`)
+//! keeps; `get`/`join` on a future not complete yet call `producerSendNow` with it, which finds the
+//! group through the [`Tracker`] and calls core's `ProduceOutput::send_now` on the record's pending
+//! send (kept in its group entry from the send's return until it settles: an `Arc` clone, no
+//! allocation per record; a `sendAll` call keeps the `Vec` core returns). Core seals the record's
+//! batch if it is still open and leaves it alone otherwise. As a group's futures complete together,
+//! a waited-on group is from then on delivered in parts, each record as soon as its batch completed
+//! ([`Parts`]): the waiter does not wait for the group's other batches, which may linger. Groups
+//! nobody waits on are delivered as before.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
 
-use headwater::producer::{BatchDelivery, DeliveryTracker};
+use headwater::producer::{BatchDelivery, DeliveryTracker, ProduceOutput};
 use headwater::{Producer, Record};
 use jni::objects::{
     GlobalRef, JByteArray, JClass, JIntArray, JLongArray, JObject, JObjectArray, JString,
@@ -105,8 +116,34 @@ impl InFlight {
 /// returns.
 #[derive(Default)]
 struct Tracker {
-    st: Mutex<(u64, std::collections::BTreeSet<u64>)>,
+    st: Mutex<TrackerState>,
     cv: std::sync::Condvar,
+}
+
+#[derive(Default)]
+struct TrackerState {
+    /// The last group number handed out.
+    last: u64,
+    /// Groups not delivered yet.
+    pending: std::collections::BTreeSet<u64>,
+    /// The same groups by the low 32 bits of their number (what a future's key holds, see
+    /// [`record_key`]), with the full number: where `producerSendNow` finds a record's batch.
+    live: std::collections::HashMap<u32, (u64, Live)>,
+}
+
+/// A group not delivered yet, as [`Tracker`] knows it: weakly, since its records' tokens own it.
+#[derive(Clone)]
+enum Live {
+    Send(Weak<Group>),
+    All(Weak<CallGroup>),
+}
+
+/// The key a record's Java future keeps (`ProduceFuture.key`) to have its batch sent at once
+/// (`producerSendNow`): the low 32 bits of its group's number, then its position in the group. Never
+/// 0 (group numbers start at 1). Two groups share the high half only 2^32 groups apart, and a group
+/// is looked up only until it is delivered.
+fn record_key(seq: u64, pos: u32) -> jlong {
+    ((seq << 32) | pos as u64) as jlong
 }
 
 thread_local! {
@@ -116,23 +153,33 @@ thread_local! {
 }
 
 impl Tracker {
-    /// A new group's sequence number.
-    fn open(&self) -> u64 {
+    /// A new group's sequence number; `live` is the group, findable by [`find`](Self::find) until
+    /// it is delivered.
+    fn open(&self, live: Live) -> u64 {
         let mut st = self.st.lock().unwrap_or_else(|e| e.into_inner());
-        st.0 += 1;
-        let seq = st.0;
-        st.1.insert(seq);
+        st.last += 1;
+        let seq = st.last;
+        st.pending.insert(seq);
+        st.live.insert(seq as u32, (seq, live));
         seq
     }
     /// The last sequence number handed out.
     fn last(&self) -> u64 {
-        self.st.lock().unwrap_or_else(|e| e.into_inner()).0
+        self.st.lock().unwrap_or_else(|e| e.into_inner()).last
     }
     fn delivered(&self, seq: u64) {
         let mut st = self.st.lock().unwrap_or_else(|e| e.into_inner());
-        st.1.remove(&seq);
+        st.pending.remove(&seq);
+        if st.live.get(&(seq as u32)).is_some_and(|(s, _)| *s == seq) {
+            st.live.remove(&(seq as u32));
+        }
         drop(st);
         self.cv.notify_all();
+    }
+    /// The undelivered group whose number ends in the 32 bits `id`.
+    fn find(&self, id: u32) -> Option<Live> {
+        let st = self.st.lock().unwrap_or_else(|e| e.into_inner());
+        st.live.get(&id).map(|(_, l)| l.clone())
     }
     /// Waits until every group up to `seq` is delivered; false if `timeout` ran out first.
     fn wait_upto(&self, seq: u64, timeout: Option<Duration>) -> bool {
@@ -141,7 +188,7 @@ impl Tracker {
         }
         let deadline = timeout.map(|t| std::time::Instant::now() + t);
         let mut st = self.st.lock().unwrap_or_else(|e| e.into_inner());
-        while st.1.first().is_some_and(|&first| first <= seq) {
+        while st.pending.first().is_some_and(|&first| first <= seq) {
             st = match deadline {
                 None => self.cv.wait(st).unwrap_or_else(|e| e.into_inner()),
                 Some(d) => {
@@ -160,56 +207,137 @@ impl Tracker {
     }
 }
 
-/// A group ready to be completed: what [`complete_all`] takes, and the group's number to mark
-/// delivered after.
+/// The group a delivery is part of.
+enum Owner {
+    Send(Arc<Group>),
+    All(Arc<CallGroup>),
+}
+
+impl Owner {
+    fn array(&self) -> ArrayRef {
+        match self {
+            Owner::Send(g) => ArrayRef(g.array.0),
+            Owner::All(g) => ArrayRef(g.futures.0),
+        }
+    }
+    fn topic(&self) -> &GlobalRef {
+        match self {
+            Owner::Send(g) => &g.topic,
+            Owner::All(g) => &g.topic,
+        }
+    }
+    /// One of the group's deliveries finished: true if that was its last (see [`Parts::finish`]).
+    fn finish(&self) -> bool {
+        match self {
+            Owner::Send(g) => lock(&g.st).parts.finish(),
+            Owner::All(g) => lock(&g.st).parts.finish(),
+        }
+    }
+    fn delivered(&self) {
+        match self {
+            Owner::Send(g) => g.tracker.delivered(g.seq),
+            Owner::All(g) => g.tracker.delivered(g.seq),
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// How far a group's delivery got. A group is normally delivered once, when its last record's
+/// outcome is known. Once a future of it is waited on ([`urged`](Self::urged)), its records are
+/// delivered in parts instead, each as soon as its batch completed, so the waiter does not wait for
+/// the group's other batches (which may still linger). The group's array of futures is released,
+/// and the group marked delivered, by whichever delivery finishes last.
+#[derive(Default)]
+struct Parts {
+    /// A future of the group is waited on: settled records are delivered at once.
+    urged: bool,
+    /// Deliveries handed out whose futures are not all complete yet (each uses the array).
+    busy: u32,
+    /// The last delivery was handed out: the group has no record left.
+    last: bool,
+}
+
+impl Parts {
+    /// A delivery is handed out (under the group's lock); `last` if no record is left after it.
+    fn start(&mut self, last: bool) {
+        self.busy += 1;
+        self.last |= last;
+    }
+    /// A delivery finished (under the group's lock): true if the group is done with its array.
+    fn finish(&mut self) -> bool {
+        self.busy -= 1;
+        self.busy == 0 && self.last
+    }
+}
+
+/// A delivery ready to be completed: futures of one group and their outcomes (outcome `i` for
+/// `futures[slots[i]]`, or for `futures[i]` without slots).
 struct Ready {
-    tracker: Arc<Tracker>,
-    seq: u64,
-    topic: GlobalRef,
-    futures: ArrayRef,
+    group: Owner,
     slots: Option<Vec<jint>>,
     outcomes: Vec<Option<Outcome>>,
 }
 
-/// Completes groups in one attached span (see [`complete_all`]); a group with no outcome (every
-/// record withdrawn) only has its array reference deleted. Each is then marked delivered.
+/// Completes deliveries in one attached span (see [`complete_all`]); a delivery with no outcome
+/// (every record withdrawn) completes nothing. A group whose last delivery this was has its array
+/// reference deleted, and is then marked delivered.
 fn deliver_all(ready: Vec<Ready>) {
     if ready.is_empty() {
         return;
     }
     let was = DELIVERING.with(|d| d.replace(true));
+    let mut reached = 0;
+    let mut finished = Vec::new();
     crate::with_attached(|env, c| {
         for r in &ready {
-            if r.outcomes.is_empty() {
-                crate::release_array(env, ArrayRef(r.futures.0));
-            } else {
+            if !r.outcomes.is_empty() {
+                // A `send` group's array is shared by many sends: completed slots are cleared.
+                let clear = matches!(r.group, Owner::Send(_));
+                let (topic, futures) = (r.group.topic(), r.group.array());
                 complete_all(
                     env,
                     c,
-                    &r.topic,
-                    ArrayRef(r.futures.0),
+                    topic,
+                    futures,
                     r.slots.as_deref(),
+                    clear,
                     &r.outcomes,
                 );
+            }
+            reached += 1;
+            if r.group.finish() {
+                crate::release_array(env, r.group.array());
+                finished.push(&r.group);
             }
         }
         Ok(())
     });
     DELIVERING.with(|d| d.set(was));
-    for r in &ready {
-        r.tracker.delivered(r.seq);
+    // Deliveries the span did not reach (the thread could not attach, or a panic) still finish.
+    for r in &ready[reached..] {
+        if r.group.finish() {
+            finished.push(&r.group);
+        }
+    }
+    for g in finished {
+        g.delivered();
     }
 }
 
-/// Same as [`deliver_all`], on a runtime thread: for a group a refused send finished, whose futures
-/// complete on a library thread as always, not on the sender's.
+/// Same as [`deliver_all`], on a runtime thread: for deliveries a refused send or a waiter
+/// ([`Group::send_now`]) brings about, whose futures complete on a library thread as always, not on
+/// the caller's.
 fn deliver_later(ready: Ready) {
     headwater::runtime::spawn(async move { deliver_all(vec![ready]) });
 }
 
 /// The producer's [`DeliveryTracker`] sink: once per batch, on the completing library thread, the
 /// outcome of each record goes to its group, one lock per run of records of one group, and every
-/// group this finishes is completed in one attached span.
+/// group this finishes (and every part of a waited-on group it settles, see [`Parts`]) is completed
+/// in one attached span.
 fn settle(b: BatchDelivery<'_, Token>) {
     let landed = |r: &headwater::producer::TrackedRecord<Token>| -> Outcome {
         b.offset(r).map(|offset| (b.partition, offset, r.timestamp))
@@ -220,40 +348,58 @@ fn settle(b: BatchDelivery<'_, Token>) {
     while j < recs.len() {
         match &recs[j].token {
             Token::Send(g, _) => {
-                let done = {
-                    let mut st = g.st.lock().unwrap_or_else(|e| e.into_inner());
-                    st.closed = true;
-                    while let Some(r) = recs.get(j) {
-                        let Token::Send(h, pos) = &r.token else { break };
-                        if !Arc::ptr_eq(g, h) {
-                            break;
-                        }
-                        st.entries[*pos as usize].1 = Some(landed(r));
-                        st.outstanding -= 1;
-                        j += 1;
+                let mut st = lock(&g.st);
+                st.closed = true;
+                // The run's positions, when its records are delivered at once (urged).
+                let mut run = Vec::new();
+                while let Some(r) = recs.get(j) {
+                    let Token::Send(h, pos) = &r.token else { break };
+                    if !Arc::ptr_eq(g, h) {
+                        break;
                     }
-                    (st.outstanding == 0).then(|| std::mem::take(&mut st.entries))
-                };
-                if let Some(entries) = done {
+                    st.entries[*pos as usize].state = EntryState::Settled(landed(r));
+                    if st.parts.urged {
+                        run.push(*pos);
+                    }
+                    st.outstanding -= 1;
+                    j += 1;
+                }
+                if st.outstanding == 0 {
+                    let entries = std::mem::take(&mut st.entries);
+                    st.parts.start(true);
+                    drop(st);
                     ready.push(g.ready(entries));
+                } else if let Some((slots, outcomes)) = take_settled(&mut st, run) {
+                    drop(st);
+                    ready.push(Ready {
+                        group: Owner::Send(g.clone()),
+                        slots: Some(slots),
+                        outcomes,
+                    });
                 }
             }
             Token::All(g, _) => {
-                let done = {
-                    let mut st = g.st.lock().unwrap_or_else(|e| e.into_inner());
-                    while let Some(r) = recs.get(j) {
-                        let Token::All(h, i) = &r.token else { break };
-                        if !Arc::ptr_eq(g, h) {
-                            break;
-                        }
-                        st.0[*i as usize] = Some(landed(r));
-                        st.1 -= 1;
-                        j += 1;
+                let mut st = lock(&g.st);
+                let mut run = Vec::new();
+                while let Some(r) = recs.get(j) {
+                    let Token::All(h, i) = &r.token else { break };
+                    if !Arc::ptr_eq(g, h) {
+                        break;
                     }
-                    (st.1 == 0).then(|| std::mem::take(&mut st.0))
-                };
-                if let Some(outcomes) = done {
-                    ready.push(g.ready(outcomes));
+                    st.outcomes[*i as usize] = Some(landed(r));
+                    if st.parts.urged {
+                        run.push(*i);
+                    }
+                    st.outstanding -= 1;
+                    j += 1;
+                }
+                if st.outstanding == 0 {
+                    let last = st.take_rest();
+                    drop(st);
+                    ready.push(g.ready(last));
+                } else if let Some(part) = st.take_part(run) {
+                    drop(st);
+                    ready.push(g.ready(part));
                 }
             }
         }
@@ -271,22 +417,44 @@ unsafe impl Sync for ArrayRef {}
 /// Where a record landed (partition, offset, timestamp), or why it failed.
 pub(crate) type Outcome = headwater::Result<(u32, i64, i64)>;
 
-#[derive(Default)]
-struct GroupState {
-    /// (slot in the array, outcome once known), in the order the records joined.
-    entries: Vec<(jint, Option<Outcome>)>,
-    /// Entries whose outcome is not known yet.
-    outstanding: usize,
-    /// No more records join (set at the first completion): the group is delivered exactly once.
-    closed: bool,
+/// One record of a `send` group.
+struct Entry {
+    /// The future's slot in the group's array ([`GONE`] once it has no future to complete).
+    slot: jint,
+    state: EntryState,
 }
 
-/// Records of one producer whose futures sit in one Java array, completed together.
+/// Where a record of a `send` group is.
+enum EntryState {
+    /// Sent, outcome not known yet; with the pending send once `send` returned it, kept so a wait
+    /// on the record's future can have its batch sent at once ([`Group::send_now`]). One `Arc`
+    /// clone kept rather than dropped: no allocation per record, and no room beyond the outcome's.
+    Sent(Option<ProduceOutput>),
+    /// The record's outcome is known.
+    Settled(Outcome),
+    /// The outcome went to the record's future (a part of the group's delivery).
+    Delivered,
+}
+
+#[derive(Default)]
+struct GroupState {
+    /// The group's records, in the order they joined.
+    entries: Vec<Entry>,
+    /// Entries whose outcome is not known yet.
+    outstanding: usize,
+    /// No more records join (set at the first completion): the group is delivered exactly once, or
+    /// in parts that cover each record exactly once ([`Parts`]).
+    closed: bool,
+    parts: Parts,
+}
+
+/// Records of one producer whose futures sit in one Java array, completed together (or, once one
+/// of them is waited on, each as soon as its batch completed: see [`Parts`]).
 pub(crate) struct Group {
     /// This group's number in the producer's [`Tracker`].
     seq: u64,
     tracker: Arc<Tracker>,
-    /// Global reference to the array of futures (deleted at delivery).
+    /// Global reference to the array of futures (deleted by the group's last delivery).
     array: ArrayRef,
     /// The Java side's id of that array.
     array_id: jlong,
@@ -294,19 +462,66 @@ pub(crate) struct Group {
     topic: GlobalRef,
 }
 
-/// An entry's slot once its send was refused: it has no future to complete.
-const WITHDRAWN: jint = -1;
+/// An entry's slot once it has no future to complete: its send was refused, or its future was
+/// completed already (by a part of the group's delivery).
+const GONE: jint = -1;
+
+impl Entry {
+    fn new(slot: jint) -> Entry {
+        Entry {
+            slot,
+            state: EntryState::Sent(None),
+        }
+    }
+}
+
+/// Under a group's lock: the part of an urged group to deliver now, the settled entries among
+/// `positions` whose futures are not completed yet (each then marked [`GONE`]); `None` if the group
+/// is not urged or there are none.
+fn take_settled(
+    st: &mut GroupState,
+    positions: impl IntoIterator<Item = u32>,
+) -> Option<(Vec<jint>, Vec<Option<Outcome>>)> {
+    if !st.parts.urged || st.parts.last {
+        return None;
+    }
+    let (mut slots, mut outcomes) = (Vec::new(), Vec::new());
+    for pos in positions {
+        let Some(e) = st.entries.get_mut(pos as usize) else {
+            continue;
+        };
+        if e.slot != GONE && matches!(e.state, EntryState::Settled(_)) {
+            let EntryState::Settled(o) = std::mem::replace(&mut e.state, EntryState::Delivered)
+            else {
+                unreachable!("matched above")
+            };
+            slots.push(e.slot);
+            outcomes.push(Some(o));
+            e.slot = GONE;
+        }
+    }
+    if slots.is_empty() {
+        return None;
+    }
+    st.parts.start(false);
+    Some((slots, outcomes))
+}
 
 impl Group {
-    /// The group's delivery, from its entries (withdrawn ones left out).
-    fn ready(&self, entries: Vec<(jint, Option<Outcome>)>) -> Ready {
-        let (slots, outcomes): (Vec<jint>, Vec<Option<Outcome>>) =
-            entries.into_iter().filter(|e| e.0 != WITHDRAWN).unzip();
+    /// The group's last delivery, from its remaining entries (those without a future left out).
+    /// Call after [`Parts::start`]`(true)`.
+    fn ready(self: &Arc<Self>, entries: Vec<Entry>) -> Ready {
+        let (slots, outcomes): (Vec<jint>, Vec<Option<Outcome>>) = entries
+            .into_iter()
+            .filter(|e| e.slot != GONE)
+            .map(|e| match e.state {
+                EntryState::Settled(o) => (e.slot, Some(o)),
+                // not possible once none is outstanding: reported as a missing result
+                EntryState::Sent(_) | EntryState::Delivered => (e.slot, None),
+            })
+            .unzip();
         Ready {
-            tracker: self.tracker.clone(),
-            seq: self.seq,
-            topic: self.topic.clone(),
-            futures: ArrayRef(self.array.0),
+            group: Owner::Send(self.clone()),
             slots: Some(slots),
             outcomes,
         }
@@ -314,26 +529,80 @@ impl Group {
 
     /// No more records join. Returns the group's delivery if it had none outstanding (every entry
     /// withdrawn: nothing else would deliver it); `None` if it was closed already.
-    fn close(&self) -> Option<Ready> {
-        let mut st = self.st.lock().unwrap_or_else(|e| e.into_inner());
+    fn close(self: &Arc<Self>) -> Option<Ready> {
+        let mut st = lock(&self.st);
         if st.closed {
             return None;
         }
         st.closed = true;
-        let entries = (st.outstanding == 0).then(|| std::mem::take(&mut st.entries))?;
+        if st.outstanding != 0 {
+            return None;
+        }
+        let entries = std::mem::take(&mut st.entries);
+        st.parts.start(true);
         drop(st);
         Some(self.ready(entries))
+    }
+
+    /// Keeps entry `pos`'s pending send (just returned by core) for [`send_now`](Self::send_now),
+    /// unless the record already settled (or was delivered).
+    fn keep(&self, pos: u32, output: ProduceOutput) {
+        let mut st = lock(&self.st);
+        match st.entries.get_mut(pos as usize) {
+            Some(Entry {
+                slot,
+                state: EntryState::Sent(kept),
+            }) if *slot != GONE => *kept = Some(output),
+            _ => {}
+        }
+    }
+
+    /// Someone waits on entry `pos`'s future: its batch is sealed and sent now if it is still open,
+    /// and from now on the group's records are delivered as their batches complete ([`Parts`]);
+    /// those that completed already are delivered at once (on a runtime thread). Core's send-now
+    /// takes the partition's lock, under which a batch can complete and settle into this group: the
+    /// output is cloned out first, so no group lock is held across it.
+    fn send_now(self: &Arc<Self>, pos: u32) {
+        let (output, part) = {
+            let mut st = lock(&self.st);
+            let output = match st.entries.get(pos as usize).map(|e| &e.state) {
+                Some(EntryState::Sent(o)) => o.clone(),
+                _ => None,
+            };
+            let part = if st.parts.urged {
+                None
+            } else {
+                st.parts.urged = true;
+                let n = st.entries.len() as u32;
+                take_settled(&mut st, 0..n)
+            };
+            (output, part)
+        };
+        if let Some((slots, outcomes)) = part {
+            deliver_later(Ready {
+                group: Owner::Send(self.clone()),
+                slots: Some(slots),
+                outcomes,
+            });
+        }
+        if let Some(o) = output {
+            o.send_now();
+        }
     }
 
     /// Entry `pos`'s send was refused: it leaves the group. If that was the group's last outstanding
     /// entry after its first completion, the group is delivered (on a runtime thread); an open group
     /// left with none outstanding is delivered when it closes.
-    fn withdraw(&self, pos: u32) {
+    fn withdraw(self: &Arc<Self>, pos: u32) {
         let done = {
-            let mut st = self.st.lock().unwrap_or_else(|e| e.into_inner());
-            st.entries[pos as usize].0 = WITHDRAWN;
+            let mut st = lock(&self.st);
+            st.entries[pos as usize].slot = GONE;
             st.outstanding -= 1;
-            (st.outstanding == 0 && st.closed).then(|| std::mem::take(&mut st.entries))
+            let last = st.outstanding == 0 && st.closed;
+            if last {
+                st.parts.start(true);
+            }
+            last.then(|| std::mem::take(&mut st.entries))
         };
         if let Some(entries) = done {
             deliver_later(self.ready(entries));
@@ -421,7 +690,7 @@ impl JProducer {
             if g.array_id == array_id {
                 let mut st = g.st.lock().unwrap_or_else(|e| e.into_inner());
                 if !st.closed {
-                    st.entries.push((slot, None));
+                    st.entries.push(Entry::new(slot));
                     st.outstanding += 1;
                     let pos = (st.entries.len() - 1) as u32;
                     return Ok((g.clone(), pos, self.in_flight.enter()));
@@ -429,15 +698,16 @@ impl JProducer {
             }
         }
         let array = global_ref(env, array)?;
-        let g = Arc::new(Group {
-            seq: self.tracker.open(),
+        let g = Arc::new_cyclic(|me| Group {
+            seq: self.tracker.open(Live::Send(me.clone())),
             tracker: self.tracker.clone(),
             array,
             array_id,
             st: Mutex::new(GroupState {
-                entries: vec![(slot, None)],
+                entries: vec![Entry::new(slot)],
                 outstanding: 1,
                 closed: false,
+                parts: Parts::default(),
             }),
             topic: self.topic.clone(),
         });
@@ -462,11 +732,17 @@ impl JProducer {
         let arr = global_ref(env, futures)?;
         // Numbered under the `open` lock, with the epoch, like a `send` group.
         let open = self.open.lock().unwrap_or_else(|e| e.into_inner());
-        let group = Arc::new(CallGroup {
-            seq: self.tracker.open(),
+        let group = Arc::new_cyclic(|me| CallGroup {
+            seq: self.tracker.open(Live::All(me.clone())),
             tracker: self.tracker.clone(),
             futures: arr,
-            st: Mutex::new((vec![None; n], n)),
+            st: Mutex::new(CallState {
+                outcomes: vec![None; n],
+                outstanding: n,
+                delivered: Vec::new(),
+                parts: Parts::default(),
+            }),
+            outputs: OnceLock::new(),
             topic: self.topic.clone(),
         });
         let e = self.in_flight.enter();
@@ -645,10 +921,11 @@ pub extern "system" fn Java_io_headwater_Native_producerConnect<'l>(
     })
 }
 
-/// `static native void producerSend(long h, byte[] key, byte[] value, int partition, long timestamp,
+/// `static native long producerSend(long h, byte[] key, byte[] value, int partition, long timestamp,
 /// Object[] futures, long futuresId, int slot)`: `futures[slot]` is this record's
 /// `CompletableFuture<RecordMetadata>`; `futuresId` identifies the array (see the module doc).
-/// `partition < 0` = partitioner decides, `timestamp == Long.MIN_VALUE` = now.
+/// `partition < 0` = partitioner decides, `timestamp == Long.MIN_VALUE` = now. Returns the record's
+/// key for `producerSendNow` (see [`record_key`]).
 #[no_mangle]
 #[allow(clippy::too_many_arguments)]
 pub extern "system" fn Java_io_headwater_Native_producerSend<'l>(
@@ -662,8 +939,8 @@ pub extern "system" fn Java_io_headwater_Native_producerSend<'l>(
     futures: JObjectArray<'l>,
     futures_id: jlong,
     slot: jint,
-) {
-    run(&mut env, (), |env| {
+) -> jlong {
+    run(&mut env, 0, |env| {
         let p = producer(handle)?;
         if futures.is_null() {
             return Err(Fail::Null("futures"));
@@ -682,33 +959,127 @@ pub extern "system" fn Java_io_headwater_Native_producerSend<'l>(
             })
         });
         p.in_flight.leave(e);
-        if let Err(err) = sent {
-            group.withdraw(pos);
-            return Err(err);
+        match sent {
+            Ok(output) => {
+                group.keep(pos, output);
+                Ok(record_key(group.seq, pos))
+            }
+            Err(err) => {
+                group.withdraw(pos);
+                Err(err)
+            }
         }
-        Ok(())
     })
 }
 
 /// The futures of one `sendAll` call, completed together (one attached span, one call into Java with
-/// the call's own array) once every record's outcome is known.
+/// the call's own array) once every record's outcome is known; or, once one of them is waited on, in
+/// parts as their batches complete ([`Parts`]).
 struct CallGroup {
     seq: u64,
     tracker: Arc<Tracker>,
-    /// Global reference to the call's `Object[]` of futures (deleted by [`complete_all`]).
+    /// Global reference to the call's array of futures (deleted by the group's last delivery).
     futures: ArrayRef,
-    st: Mutex<(Vec<Option<Outcome>>, usize)>,
+    st: Mutex<CallState>,
+    /// Every record's pending send, as core returned them (set once the call succeeded): what
+    /// [`send_now`](Self::send_now) seals. Dropped with the group, after its last record reported.
+    outputs: OnceLock<Vec<ProduceOutput>>,
     topic: GlobalRef,
 }
 
+struct CallState {
+    /// Record `i`'s outcome once known (taken when a part delivers it).
+    outcomes: Vec<Option<Outcome>>,
+    /// Records whose outcome is not known yet.
+    outstanding: usize,
+    /// Which records' futures a part completed already (from the first wait on; empty before).
+    delivered: Vec<bool>,
+    parts: Parts,
+}
+
+/// Which futures of a `sendAll` call a delivery completes, with their outcomes.
+enum CallPart {
+    /// All of them, in order.
+    All(Vec<Option<Outcome>>),
+    /// These indices.
+    Some(Vec<jint>, Vec<Option<Outcome>>),
+}
+
+impl CallState {
+    /// The group's last delivery: every record not delivered by a part yet.
+    fn take_rest(&mut self) -> CallPart {
+        self.parts.start(true);
+        let outcomes = std::mem::take(&mut self.outcomes);
+        if self.delivered.is_empty() {
+            return CallPart::All(outcomes);
+        }
+        let (slots, outcomes) = outcomes
+            .into_iter()
+            .enumerate()
+            .filter(|(i, _)| !self.delivered[*i])
+            .map(|(i, o)| (i as jint, o))
+            .unzip();
+        CallPart::Some(slots, outcomes)
+    }
+
+    /// For an urged group, the settled records among `indices` not delivered yet.
+    fn take_part(&mut self, indices: impl IntoIterator<Item = u32>) -> Option<CallPart> {
+        if !self.parts.urged || self.parts.last {
+            return None;
+        }
+        let (mut slots, mut outcomes) = (Vec::new(), Vec::new());
+        for i in indices {
+            let i = i as usize;
+            if i < self.outcomes.len() && !self.delivered[i] && self.outcomes[i].is_some() {
+                self.delivered[i] = true;
+                slots.push(i as jint);
+                outcomes.push(self.outcomes[i].take());
+            }
+        }
+        if slots.is_empty() {
+            return None;
+        }
+        self.parts.start(false);
+        Some(CallPart::Some(slots, outcomes))
+    }
+}
+
 impl CallGroup {
-    fn ready(&self, outcomes: Vec<Option<Outcome>>) -> Ready {
+    /// Someone waits on record `i`'s future: its batch is sealed and sent now if it is still open,
+    /// and the call's records are delivered as their batches complete from now on (see
+    /// [`Group::send_now`]).
+    fn send_now(self: &Arc<Self>, i: u32) {
+        // Keys reach Java only once the call succeeded, so the outputs are there.
+        let Some(outputs) = self.outputs.get() else {
+            return;
+        };
+        let part = {
+            let mut st = lock(&self.st);
+            if st.parts.urged {
+                None
+            } else {
+                st.parts.urged = true;
+                st.delivered = vec![false; st.outcomes.len()];
+                let n = st.outcomes.len() as u32;
+                st.take_part(0..n)
+            }
+        };
+        if let Some(part) = part {
+            deliver_later(self.ready(part));
+        }
+        if let Some(o) = outputs.get(i as usize) {
+            o.send_now();
+        }
+    }
+
+    fn ready(self: &Arc<Self>, part: CallPart) -> Ready {
+        let (slots, outcomes) = match part {
+            CallPart::All(outcomes) => (None, outcomes),
+            CallPart::Some(slots, outcomes) => (Some(slots), outcomes),
+        };
         Ready {
-            tracker: self.tracker.clone(),
-            seq: self.seq,
-            topic: self.topic.clone(),
-            futures: ArrayRef(self.futures.0),
-            slots: None,
+            group: Owner::All(self.clone()),
+            slots,
             outcomes,
         }
     }
@@ -717,30 +1088,33 @@ impl CallGroup {
     /// and their futures (which the caller never sees) are left alone. With none filed the array
     /// reference is released here; otherwise the last filed record's report delivers the group, or
     /// a runtime thread does if they have all reported already.
-    fn withdraw_from(&self, filed: usize) {
+    fn withdraw_from(self: &Arc<Self>, filed: usize) {
         let done = {
-            let mut st = self.st.lock().unwrap_or_else(|e| e.into_inner());
-            let gone = st.0.len() - filed;
-            st.0.truncate(filed);
-            st.1 -= gone;
-            (st.1 == 0).then(|| std::mem::take(&mut st.0))
+            let mut st = lock(&self.st);
+            let gone = st.outcomes.len() - filed;
+            st.outcomes.truncate(filed);
+            st.outstanding -= gone;
+            (st.outstanding == 0).then(|| st.take_rest())
         };
         match done {
-            Some(o) if o.is_empty() => deliver_all(vec![self.ready(o)]),
-            Some(o) => deliver_later(self.ready(o)),
+            Some(CallPart::All(o)) if o.is_empty() => {
+                deliver_all(vec![self.ready(CallPart::All(o))])
+            }
+            Some(part) => deliver_later(self.ready(part)),
             None => {}
         }
     }
 }
 
 /// Enqueues `records` (sizes checked first by core) and completes `futures[i]` with record `i`'s
-/// outcome.
+/// outcome. Returns the key of record 0 (record `i`'s is that plus `i`, see [`record_key`]), 0 for no
+/// records.
 fn send_all(
     env: &mut JNIEnv<'_>,
     p: &JProducer,
     records: &[Record],
     futures: &JObjectArray<'_>,
-) -> R<()> {
+) -> R<jlong> {
     if futures.is_null() {
         return Err(Fail::Null("futures"));
     }
@@ -750,7 +1124,7 @@ fn send_all(
         )));
     }
     if records.is_empty() {
-        return Ok(());
+        return Ok(0);
     }
     let (group, e) = p.call_group(env, futures, records.len())?;
     // Records whose token core asked for: all but the last were enqueued if the call is refused.
@@ -762,16 +1136,21 @@ fn send_all(
             Token::All(group.clone(), i as u32)
         });
     p.in_flight.leave(e);
-    if let Err(err) = sent {
-        group.withdraw_from(asked.saturating_sub(1));
-        return Err(err.into());
+    match sent {
+        Ok(outputs) => {
+            let _ = group.outputs.set(outputs);
+            Ok(record_key(group.seq, 0))
+        }
+        Err(err) => {
+            group.withdraw_from(asked.saturating_sub(1));
+            Err(err.into())
+        }
     }
-    Ok(())
 }
 
-/// `static native void producerSendAll(long h, byte[][] keys, byte[][] values, int[] partitions,
+/// `static native long producerSendAll(long h, byte[][] keys, byte[][] values, int[] partitions,
 /// long[] timestamps, CompletableFuture<?>[] futures)`: one call for many records; nothing is sent
-/// if one is too large (core checks sizes first). `Producer.sendAll` uses it only when the packed
+/// if one is too large (core checks sizes first). Returns record 0's key (see [`send_all`]). `Producer.sendAll` uses it only when the packed
 /// form cannot hold the records (over 2 GiB of keys or values).
 #[no_mangle]
 pub extern "system" fn Java_io_headwater_Native_producerSendAll<'l>(
@@ -783,8 +1162,8 @@ pub extern "system" fn Java_io_headwater_Native_producerSendAll<'l>(
     partitions: JIntArray<'l>,
     timestamps: JLongArray<'l>,
     futures: JObjectArray<'l>,
-) {
-    run(&mut env, (), |env| {
+) -> jlong {
+    run(&mut env, 0, |env| {
         let p = producer(handle)?;
         let n = env.get_array_length(&values)?;
         let mut parts = vec![0 as jint; n as usize];
@@ -809,7 +1188,7 @@ pub extern "system" fn Java_io_headwater_Native_producerSendAll<'l>(
     })
 }
 
-/// `static native void producerSendAllPacked(long h, byte[] keys, int[] keyLengths, byte[] values,
+/// `static native long producerSendAllPacked(long h, byte[] keys, int[] keyLengths, byte[] values,
 /// int[] valueLengths, int[] partitions, long[] timestamps, Object[] futures)`: `sendAll` with every
 /// key and value in one array each (record `i` takes the next `keyLengths[i]` bytes of `keys`, -1 =
 /// no key, and the next `valueLengths[i]` bytes of `values`): a few JNI calls per call instead of
@@ -827,8 +1206,8 @@ pub extern "system" fn Java_io_headwater_Native_producerSendAllPacked<'l>(
     partitions: JIntArray<'l>,
     timestamps: JLongArray<'l>,
     futures: JObjectArray<'l>,
-) {
-    run(&mut env, (), |env| {
+) -> jlong {
+    run(&mut env, 0, |env| {
         let p = producer(handle)?;
         let n = env.get_array_length(&value_lengths)? as usize;
         let ints = |env: &mut JNIEnv<'_>, a: &JIntArray<'_>| -> R<Vec<jint>> {
@@ -875,6 +1254,37 @@ pub extern "system" fn Java_io_headwater_Native_producerSendAllPacked<'l>(
         }
         drop((value_arr, key_arr));
         send_all(env, p, &records, &futures)
+    })
+}
+
+/// `static native void producerSendNow(long h, long key)`: the future of the record with `key` (from
+/// `producerSend`/`producerSendAll`) is being waited on: its batch is sealed and sent now if it is
+/// still open (core's `ProduceOutput::send_now`). A batch already sealed, or a record already
+/// delivered, is left alone. Never throws but for a panic.
+#[no_mangle]
+pub extern "system" fn Java_io_headwater_Native_producerSendNow<'l>(
+    mut env: JNIEnv<'l>,
+    _cls: JClass<'l>,
+    handle: jlong,
+    key: jlong,
+) {
+    run(&mut env, (), |_env| {
+        let key = key as u64;
+        let (id, pos) = ((key >> 32) as u32, key as u32);
+        match producer(handle)?.tracker.find(id) {
+            Some(Live::Send(g)) => {
+                if let Some(g) = g.upgrade() {
+                    g.send_now(pos);
+                }
+            }
+            Some(Live::All(g)) => {
+                if let Some(g) = g.upgrade() {
+                    g.send_now(pos);
+                }
+            }
+            None => {}
+        }
+        Ok(())
     })
 }
 

@@ -68,13 +68,13 @@ final class Native {
      * Called from native code (on a library thread) with a group of delivery results: completes
      * {@code futures[slots[i]]} (or {@code futures[i]} when {@code slots} is null) with its
      * {@link RecordMetadata}, or exceptionally with {@code errors[i]} when {@code errors} is non-null
-     * and that element is set. A slot is cleared once its future is completed (slot arrays are shared
-     * by many sends; a {@code sendAll} call's own array, passed without slots, is left alone). One call
-     * per group keeps JNI work per record to none.
+     * and that element is set. With {@code clear}, a slot is cleared once its future is completed (slot
+     * arrays are shared by many sends; a {@code sendAll} call's own array is left alone). One call per
+     * group (or per batch of a group whose futures are waited on) keeps JNI work per record to none.
      */
     @SuppressWarnings("unchecked")
-    static void completeAll(String topic, Object[] futures, int[] slots, int[] partitions, long[] offsets,
-                            long[] timestamps, Throwable[] errors) {
+    static void completeAll(String topic, Object[] futures, int[] slots, boolean clear, int[] partitions,
+                            long[] offsets, long[] timestamps, Throwable[] errors) {
         RuntimeException firstRuntime = null;
         Error firstError = null;
         for (int i = 0; i < partitions.length; i++) {
@@ -83,7 +83,9 @@ final class Native {
                 f = (CompletableFuture<RecordMetadata>) futures[i];
             } else {
                 f = (CompletableFuture<RecordMetadata>) futures[slots[i]];
-                futures[slots[i]] = null;
+                if (clear) {
+                    futures[slots[i]] = null;
+                }
             }
             Throwable e = errors == null ? null : errors[i];
             try {
@@ -133,19 +135,28 @@ final class Native {
     static native void panicForTest();
 
     static native long producerConnect(String endpoint, String topic, String[] keys, String[] values);
-    /** {@code futures[slot]} is the record's future; {@code futuresId} identifies the array. */
-    static native void producerSend(long handle, byte[] key, byte[] value, int partition, long timestamp,
+    /**
+     * {@code futures[slot]} is the record's future; {@code futuresId} identifies the array. Returns the
+     * record's key for {@link #producerSendNow} (never 0).
+     */
+    static native long producerSend(long handle, byte[] key, byte[] value, int partition, long timestamp,
                                     Object[] futures, long futuresId, int slot);
-    static native void producerSendAll(long handle, byte[][] keys, byte[][] values, int[] partitions,
+    /** Returns record 0's key for {@link #producerSendNow}; record {@code i}'s is that plus {@code i}. */
+    static native long producerSendAll(long handle, byte[][] keys, byte[][] values, int[] partitions,
                                        long[] timestamps, Object[] futures);
     /**
      * {@code producerSendAll} with the keys and values packed: record {@code i}'s key is the next
      * {@code keyLengths[i]} bytes of {@code keys} (-1: no key, nothing taken), its value the next
-     * {@code valueLengths[i]} bytes of {@code values}.
+     * {@code valueLengths[i]} bytes of {@code values}. Returns record 0's key, as {@code producerSendAll}.
      */
-    static native void producerSendAllPacked(long handle, byte[] keys, int[] keyLengths, byte[] values,
+    static native long producerSendAllPacked(long handle, byte[] keys, int[] keyLengths, byte[] values,
                                              int[] valueLengths, int[] partitions, long[] timestamps,
                                              Object[] futures);
+    /**
+     * Someone waits on the future of the record with {@code key}: its batch is sealed and sent now if it
+     * is still open (a batch already sealed, or a record already delivered, is left alone).
+     */
+    static native void producerSendNow(long handle, long key);
     static native void producerFlush(long handle, long timeoutMs);
     static native void producerClose(long handle, long timeoutMs);
     static native long[] producerStats(long handle);
@@ -167,6 +178,8 @@ final class Native {
     /** Stops the SPU ({@code stop} true) or starts it again. */
     static native void brokerStopSpu(long handle, int spuId, boolean stop);
     static native int[] brokerSpuIds(long handle);
+    /** {@link BrokerStats}'s fields in declaration order. */
+    static native long[] brokerStats(long handle);
     static native int brokerLeader(long handle, String topic, int partition);
     static native void brokerStop(long handle);
     static native void brokerFree(long handle);

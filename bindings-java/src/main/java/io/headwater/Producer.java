@@ -1,6 +1,7 @@
 package io.headwater;
 
 import java.lang.ref.Reference;
+import java.lang.ref.WeakReference;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.Collections;
@@ -18,6 +19,14 @@ import java.util.concurrent.CompletableFuture;
  * {@code *Async} run on that library thread: keep them short. Errors known at once (closed producer,
  * record too large, queue full, partition out of range) are thrown by {@code send} itself.
  *
+ * <p>Records are batched per partition; a batch goes out when it is full or {@code lingerMs} after it
+ * opened. Waiting on a send's future ({@code get()}, {@code get(timeout, unit)}, {@code join()}, also
+ * through a stage derived from it such as {@code thenApply(...).join()}) sends the record's batch at once
+ * if it is still open, so {@code p.send(k, v).get()} in a loop does not wait out the linger for every
+ * record. Sends nobody waits on still linger and batch, and waiting on many futures after sending them
+ * all sends the batch holding them once. {@code CompletableFuture.allOf(...)} builds a plain future that
+ * does not do this: its wait lasts until the batches go out by themselves (or {@link #flush()}).
+ *
  * <p>{@link #close()} flushes and stops; it is idempotent. The JVM exits normally afterwards.
  */
 public final class Producer implements AutoCloseable {
@@ -26,6 +35,8 @@ public final class Producer implements AutoCloseable {
 
     private final long handle;
     private final String topic;
+    /** What every future of this producer reaches it through (one per producer, not per future). */
+    private final WeakReference<Producer> self;
     private final Object slotLock = new Object();
     /** The array new sends put their futures in, how many of its slots are taken, and its id. */
     private Object[] slots;
@@ -35,6 +46,7 @@ public final class Producer implements AutoCloseable {
     private Producer(long handle, String topic) {
         this.handle = handle;
         this.topic = topic;
+        this.self = new WeakReference<>(this);
         Native.CLEANER.register(this, new Free(handle));
     }
 
@@ -74,7 +86,10 @@ public final class Producer implements AutoCloseable {
         return topic;
     }
 
-    /** Sends a record; a null key means no key (an empty array is a real, empty key). */
+    /**
+     * Sends a record; a null key means no key (an empty array is a real, empty key). Waiting on the returned
+     * future sends the record's batch at once (see the class documentation).
+     */
     public CompletableFuture<RecordMetadata> send(byte[] key, byte[] value) {
         return send(key, value, -1, Native.NO_TIMESTAMP);
     }
@@ -94,7 +109,7 @@ public final class Producer implements AutoCloseable {
 
     private CompletableFuture<RecordMetadata> send(byte[] key, byte[] value, int partition, long timestamp) {
         Objects.requireNonNull(value, "value must not be null (use an empty array for an empty value)");
-        CompletableFuture<RecordMetadata> f = new CompletableFuture<>();
+        ProduceFuture<RecordMetadata> f = new ProduceFuture<>(self, 0);
         // The future waits in a slot of a shared array; the native side completes a whole group of
         // slots with one call (see Native.completeAll), instead of one JNI round per record.
         Object[] slots;
@@ -112,7 +127,7 @@ public final class Producer implements AutoCloseable {
         }
         slots[slot] = f;
         try {
-            Native.producerSend(handle, key, value, partition, timestamp, slots, id, slot);
+            f.key = Native.producerSend(handle, key, value, partition, timestamp, slots, id, slot);
         } catch (RuntimeException | Error e) {
             slots[slot] = null;
             throw e;
@@ -124,7 +139,8 @@ public final class Producer implements AutoCloseable {
 
     /**
      * Sends many records in one native call. Sizes are checked first: if one record is too large, nothing
-     * is sent and {@link HeadwaterException} ({@code RECORD_TOO_LARGE}) is thrown.
+     * is sent and {@link HeadwaterException} ({@code RECORD_TOO_LARGE}) is thrown. Waiting on one of the
+     * returned futures sends that record's batch at once, as for {@link #send(byte[], byte[])}.
      */
     public List<CompletableFuture<RecordMetadata>> sendAll(List<ProducerRecord> records) {
         Objects.requireNonNull(records, "records must not be null");
@@ -147,12 +163,13 @@ public final class Producer implements AutoCloseable {
         int[] partitions = new int[n];
         long[] timestamps = new long[n];
         @SuppressWarnings({"unchecked", "rawtypes"})
-        CompletableFuture<RecordMetadata>[] futures = new CompletableFuture[n];
+        ProduceFuture<RecordMetadata>[] futures = new ProduceFuture[n];
         for (i = 0; i < n; i++) {
             partitions[i] = rs[i].partition;
             timestamps[i] = rs[i].timestamp;
-            futures[i] = new CompletableFuture<>();
+            futures[i] = new ProduceFuture<>(self, 0);
         }
+        long first;
         try {
             if (keyBytes <= MAX_PACKED && valueBytes <= MAX_PACKED) {
                 // Keys and values packed into one array each: a few JNI calls per call, not per record.
@@ -176,8 +193,8 @@ public final class Producer implements AutoCloseable {
                     v += value.length;
                     valueLengths[i] = value.length;
                 }
-                Native.producerSendAllPacked(handle, keys, keyLengths, values, valueLengths, partitions, timestamps,
-                        futures);
+                first = Native.producerSendAllPacked(handle, keys, keyLengths, values, valueLengths, partitions,
+                        timestamps, futures);
             } else {
                 byte[][] keys = new byte[n][];
                 byte[][] values = new byte[n][];
@@ -185,12 +202,26 @@ public final class Producer implements AutoCloseable {
                     keys[i] = rs[i].key;
                     values[i] = rs[i].value;
                 }
-                Native.producerSendAll(handle, keys, values, partitions, timestamps, futures);
+                first = Native.producerSendAll(handle, keys, values, partitions, timestamps, futures);
             }
         } finally {
             Reference.reachabilityFence(this);
         }
-        return Collections.unmodifiableList(Arrays.asList(futures));
+        if (first != 0) {
+            for (i = 0; i < n; i++) {
+                futures[i].key = first + i;
+            }
+        }
+        return Collections.unmodifiableList(Arrays.<CompletableFuture<RecordMetadata>>asList(futures));
+    }
+
+    /** A wait on the future of the record with {@code key} began: send its batch now if it is still open. */
+    void sendNow(long key) {
+        try {
+            Native.producerSendNow(handle, key);
+        } finally {
+            Reference.reachabilityFence(this);
+        }
     }
 
     /** Largest total of key or value bytes {@link #sendAll} packs into one array. */

@@ -131,6 +131,18 @@ public final class TestBroker implements AutoCloseable {
         }
     }
 
+    /**
+     * The broker's counters now: produce requests, appended batches/records/bytes, connections, ... (e.g.
+     * how many produce requests a run of sends took).
+     */
+    public BrokerStats stats() {
+        try {
+            return BrokerStats.fromArray(Native.brokerStats(handle));
+        } finally {
+            Reference.reachabilityFence(this);
+        }
+    }
+
     /** Holds every produce request until {@link #resume()} (for back-pressure tests). */
     public void pause() {
         try {

@@ -10,11 +10,13 @@ import java.util.concurrent.CompletableFuture;
  *
  * <pre>
  * java -cp headwater-0.1.0.jar:target/test-classes io.headwater.Bench --endpoint E --topic T --records N
- *      --seconds S --size B --compression C --linger-ms L [--latency] [--mode send|send_all] [--batch-size BYTES]
+ *      --seconds S --size B --compression C --linger-ms L [--latency] [--mode send|send_all|send_wait]
+ *      [--batch-size BYTES]
  * </pre>
  *
  * Throughput: one thread sends keyless records until N records or S seconds — {@code send} in a loop
- * (the default) or {@code sendAll} of lists of 1000 ({@code --mode send_all}) — then {@code flush()};
+ * (the default), {@code sendAll} of lists of 1000 ({@code --mode send_all}), or {@code send(...).join()} per
+ * record ({@code --mode send_wait}: issue 19's naive loop, at the given linger) — then {@code flush()};
  * every future must have completed successfully. Latency ({@code --latency}): linger 0, one record in
  * flight, p50/p99/p999 of the round trips in µs. Prints one JSON line; exits non-zero on any failure.
  */
@@ -73,8 +75,8 @@ public final class Bench {
                 case "--linger-ms": lingerMs = Long.parseLong(v); break;
                 case "--batch-size": batchSize = Long.parseLong(v); break;
                 case "--mode":
-                    if (!v.equals("send") && !v.equals("send_all")) {
-                        throw new IllegalArgumentException("--mode must be send or send_all, got " + v);
+                    if (!v.equals("send") && !v.equals("send_all") && !v.equals("send_wait")) {
+                        throw new IllegalArgumentException("--mode must be send, send_all or send_wait, got " + v);
                     }
                     mode = v;
                     break;
@@ -113,6 +115,8 @@ public final class Bench {
             if (latency) {
                 samples = latency(p, value, deadline);
                 sent = samples.length;
+            } else if (mode.equals("send_wait")) {
+                sent = sendWait(p, value, deadline);
             } else if (mode.equals("send_all")) {
                 sent = sendAll(p, value, deadline);
             } else {
@@ -205,6 +209,17 @@ public final class Bench {
         }
         p.flush();
         checkAll();
+        return sent;
+    }
+
+    /** One record at a time, each waited on ({@code join()}): waiting sends the record's batch at once. */
+    private long sendWait(Producer p, byte[] value, long deadline) {
+        long sent = 0;
+        while (sent < records && System.nanoTime() < deadline) {
+            check(p.send(null, value));
+            sent++;
+        }
+        p.flush();
         return sent;
     }
 

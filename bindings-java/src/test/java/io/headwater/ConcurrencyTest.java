@@ -81,4 +81,86 @@ class ConcurrencyTest {
             assertEquals((long) THREADS * SENDS, total);
         }
     }
+
+    /**
+     * Waiting threads ({@code send(...).get()} per record, which sends each record's batch at once) and
+     * fire-and-forget threads ({@code send} and {@code sendAll}) share the producer's groups of futures and
+     * its batches: every wait returns without the linger, and every future completes exactly once.
+     */
+    @Test
+    void waitersAndFireAndForgetSendersShareBatchesAndGroups() throws Exception {
+        int waiters = 3;
+        int waits = Integer.getInteger("headwater.test.waits", 300);
+        int bulk = SENDS / 4;
+        try (TestBroker broker = TestBroker.start()) {
+            broker.createTopic("conc-wait", PARTITIONS);
+            ProducerConfig cfg = ProducerConfig.builder().lingerMs(600_000).deliveryTimeoutMs(900_000).build();
+            List<CompletableFuture<RecordMetadata>> all = new ArrayList<>();
+            try (Producer p = Producer.connect(broker.endpoint(), "conc-wait", cfg)) {
+                ExecutorService pool = Executors.newFixedThreadPool(waiters + 2);
+                List<Future<List<CompletableFuture<RecordMetadata>>>> jobs = new ArrayList<>();
+                for (int t = 0; t < waiters; t++) {
+                    final int thread = t;
+                    jobs.add(pool.submit(() -> {
+                        List<CompletableFuture<RecordMetadata>> fs = new ArrayList<>(waits);
+                        for (int i = 0; i < waits; i++) {
+                            CompletableFuture<RecordMetadata> f = p.send(null, b("w" + thread + ":" + i), i % PARTITIONS);
+                            if (i % 2 == 0) {
+                                f.get(TestSupport.WAIT_SECONDS, TimeUnit.SECONDS);
+                            } else {
+                                f.thenApply(RecordMetadata::offset).join();
+                            }
+                            fs.add(f);
+                        }
+                        return fs;
+                    }));
+                }
+                jobs.add(pool.submit(() -> {
+                    List<CompletableFuture<RecordMetadata>> fs = new ArrayList<>(bulk);
+                    for (int i = 0; i < bulk; i++) {
+                        fs.add(p.send(b("k" + (i % 16)), b("b:" + i)));
+                    }
+                    return fs;
+                }));
+                jobs.add(pool.submit(() -> {
+                    List<CompletableFuture<RecordMetadata>> fs = new ArrayList<>(bulk);
+                    for (int i = 0; i < bulk; i += 100) {
+                        List<ProducerRecord> rs = new ArrayList<>();
+                        for (int j = i; j < i + 100; j++) {
+                            rs.add(ProducerRecord.of(null, b("a:" + j)));
+                        }
+                        List<CompletableFuture<RecordMetadata>> got = p.sendAll(rs);
+                        // now and then a wait on one record of the call
+                        if (i % 1000 == 0) {
+                            got.get(50).get(TestSupport.WAIT_SECONDS, TimeUnit.SECONDS);
+                        }
+                        fs.addAll(got);
+                    }
+                    return fs;
+                }));
+                for (Future<List<CompletableFuture<RecordMetadata>>> j : jobs) {
+                    all.addAll(j.get(TestSupport.WAIT_SECONDS, TimeUnit.SECONDS));
+                }
+                pool.shutdown();
+                p.flush();
+            }
+            Map<Integer, TreeSet<Long>> offsets = new HashMap<>();
+            for (CompletableFuture<RecordMetadata> f : all) {
+                assertTrue(f.isDone() && !f.isCompletedExceptionally());
+                RecordMetadata m = f.join();
+                assertTrue(offsets.computeIfAbsent(m.partition(), k -> new TreeSet<>()).add(m.offset()),
+                        "duplicate offset " + m);
+            }
+            long total = 0;
+            for (int part = 0; part < PARTITIONS; part++) {
+                TreeSet<Long> os = offsets.getOrDefault(part, new TreeSet<>());
+                assertEquals(broker.records("conc-wait", part).size(), os.size());
+                if (!os.isEmpty()) {
+                    assertEquals(os.size() - 1L, os.last(), "offsets of partition " + part + " are contiguous");
+                }
+                total += os.size();
+            }
+            assertEquals((long) waiters * waits + 2L * bulk, total);
+        }
+    }
 }
