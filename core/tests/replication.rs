@@ -230,6 +230,20 @@ async fn failover_run(
     for i in 0..2000u32 {
         if i == 1000 {
             p.flush().await.unwrap();
+            // Everything acknowledged so far reaches every replica first: under read_uncommitted a
+            // record the followers had not copied yet would also be lost, and on a busy machine
+            // replication can lag behind the acknowledgements.
+            let deadline = Instant::now() + Duration::from_secs(60);
+            for part in 0..4 {
+                let leader = b.leader("fo", part).unwrap();
+                let end = b.replica_end("fo", part, leader).unwrap();
+                for spu in b.replicas("fo", part).unwrap() {
+                    while b.replica_end("fo", part, spu).unwrap() < end {
+                        assert!(Instant::now() < deadline, "replication did not catch up");
+                        tokio::time::sleep(Duration::from_millis(5)).await;
+                    }
+                }
+            }
             if pause_replication_before_stop {
                 b.pause_replication(true);
                 let end = b.replica_end("fo", 0, old_leader).unwrap();
