@@ -99,6 +99,9 @@ enum Cmd {
         /// Number of SPUs.
         #[arg(long, default_value_t = 1)]
         spus: u32,
+        /// SPU ports, comma-separated (default: free ones), so a restarted broker keeps its addresses.
+        #[arg(long, value_delimiter = ',')]
+        spu_ports: Vec<u16>,
         /// fsync policy with a data dir: `request` (every produce request), `never`, or an interval like `100ms`.
         #[arg(long, default_value = "request")]
         sync: String,
@@ -314,6 +317,7 @@ async fn run(cli: Cli) -> Result<(), Error> {
             data_dir,
             sc_addr,
             spus,
+            spu_ports,
             sync,
             tls_cert,
             tls_key,
@@ -339,7 +343,9 @@ async fn run(cli: Cli) -> Result<(), Error> {
                     options.push((key, v.as_str()));
                 }
             }
-            broker(BrokerConfig::from_options(options)?, &sc_addr).await
+            let mut config = BrokerConfig::from_options(options)?;
+            config.spu_ports = spu_ports;
+            broker(config, &sc_addr).await
         }
         Cmd::Topic { cmd } => topic(cmd).await,
         Cmd::Partition {

@@ -14,6 +14,7 @@ at a seeded moment, heals it, then accounts for every record:
 from __future__ import annotations
 
 import json
+import os
 import random
 import subprocess
 import time
@@ -132,6 +133,66 @@ def test_single_spu_restarted(tmp_path: Path, seed: int) -> None:
 
         results = stream_with_fault(c, "restart", tmp_path, fault)
         account(c, "restart", results, "the only SPU kill -9, back after 10 s")
+
+
+class EmbeddedBroker:
+    """`headwater broker` with a data folder on fixed ports: the embedded broker restarted in place."""
+
+    def __init__(self, data_dir: Path) -> None:
+        from cluster import HEADWATER_BIN, free_ports
+
+        self.bin = HEADWATER_BIN
+        self.data_dir = data_dir
+        self.sc_port, self.spu_port = free_ports(2)
+        self.endpoint = f"127.0.0.1:{self.sc_port}"
+        self.proc: subprocess.Popen = None  # type: ignore[assignment]
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [str(self.bin), "broker", "--sc-addr", self.endpoint, "--spu-ports", str(self.spu_port),
+             "--data-dir", str(self.data_dir)],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        assert line.startswith("HEADWATER_ENDPOINT="), line
+
+    def kill(self) -> None:
+        self.proc.kill()
+        self.proc.wait(timeout=30)
+
+    # What stream_with_fault, account and the readers use of a RealCluster.
+    def client_env(self) -> Dict[str, str]:
+        return dict(os.environ)
+
+    def headwater(self, *args: str, timeout: float = 60, **_: object) -> subprocess.CompletedProcess:
+        return subprocess.run([str(self.bin), *args, "--endpoint", self.endpoint],
+                              capture_output=True, text=True, timeout=timeout, check=True)
+
+    def logs(self) -> str:
+        return ""
+
+
+def test_embedded_broker_restarted_gives_the_same_outcome(tmp_path: Path, seed: int) -> None:
+    """The single-SPU restart against the embedded broker (its SC and SPU are one process, killed
+    with SIGKILL and restarted on the same ports and data folder): the same outcome as the real
+    engine — no failed send, every acknowledged record at its offset."""
+    rng = random.Random(seed)
+    kill_at, down_for = rng.uniform(2, 5), 10.0
+    b = EmbeddedBroker(tmp_path / "data")
+    b.start()
+    try:
+        b.headwater("topic", "create", "restart")
+
+        def fault() -> None:
+            time.sleep(kill_at)
+            b.kill()
+            time.sleep(down_for)
+            b.start()
+
+        results = stream_with_fault(b, "restart", tmp_path, fault)  # type: ignore[arg-type]
+        account(b, "restart", results, "embedded broker kill -9, back after 10 s")  # type: ignore[arg-type]
+    finally:
+        b.kill()
 
 
 def test_sc_restarted(tmp_path: Path, seed: int) -> None:
