@@ -469,7 +469,10 @@ async fn spu(cmd: SpuCmd) -> Result<(), Error> {
             println!("{:>6}  {:<20} {:<8} PUBLIC", "ID", "NAME", "STATUS");
             for s in spus {
                 let status = if s.online { "Online" } else { "Offline" };
-                println!("{:>6}  {:<20} {:<8} {}", s.id, s.name, status, s.public_address);
+                println!(
+                    "{:>6}  {:<20} {:<8} {}",
+                    s.id, s.name, status, s.public_address
+                );
             }
         }
     }

@@ -909,7 +909,8 @@ async fn delivery_tracker_reports_each_record_once_before_flush_returns() {
 // ---- Waiting on a record sends its batch (no linger for a caller who waits) ----
 
 /// A linger no test would sit out: a wait that completes proves its batch was sent early.
-const FOREVER_LINGER: &[(&str, &str)] = &[("linger_ms", "600000"), ("delivery_timeout_ms", "900000")];
+const FOREVER_LINGER: &[(&str, &str)] =
+    &[("linger_ms", "600000"), ("delivery_timeout_ms", "900000")];
 const DEADLINE: Duration = Duration::from_secs(60);
 
 #[tokio::test]
@@ -939,7 +940,11 @@ async fn waiting_on_each_record_sends_it_at_once() {
         .unwrap()
         .unwrap();
     assert_eq!(meta.offset, 21);
-    assert_eq!(b.stats().produce_requests, 22, "one request per waited record");
+    assert_eq!(
+        b.stats().produce_requests,
+        22,
+        "one request per waited record"
+    );
     assert_eq!(b.records("naive", 0, 0).unwrap().len(), 22);
     p.close().await.unwrap();
 }
@@ -958,7 +963,10 @@ async fn records_nobody_waits_on_still_batch() {
     p.flush().await.unwrap();
     let requests = b.stats().produce_requests;
     // 10,000 small records in 16 KiB batches: a handful of requests, not one per record.
-    assert!(requests <= 15, "{requests} requests for 10,000 fire-and-forget records");
+    assert!(
+        requests <= 15,
+        "{requests} requests for 10,000 fire-and-forget records"
+    );
     assert_eq!(b.records("batched", 0, 0).unwrap().len(), 10_000);
     // Waiting after the sends were issued (like Promise.all / asyncio.gather) keeps the batches.
     let mut outs = Vec::new();
@@ -966,9 +974,16 @@ async fn records_nobody_waits_on_still_batch() {
         outs.push(p.send(None, format!("w{i}").as_bytes()).await.unwrap());
     }
     for o in &outs {
-        tokio::time::timeout(DEADLINE, o.wait()).await.unwrap().unwrap();
+        tokio::time::timeout(DEADLINE, o.wait())
+            .await
+            .unwrap()
+            .unwrap();
     }
-    assert_eq!(b.stats().produce_requests, requests + 1, "one batch for the 500 waited-on records");
+    assert_eq!(
+        b.stats().produce_requests,
+        requests + 1,
+        "one batch for the 500 waited-on records"
+    );
     p.close().await.unwrap();
 }
 
@@ -981,11 +996,21 @@ async fn a_wait_that_times_out_leaves_the_sent_batch_to_complete() {
         .unwrap();
     b.pause();
     let out = p.send(Some(b"k"), b"v").await.unwrap();
-    let e = out.wait_timeout(Duration::from_millis(50)).await.unwrap_err();
+    let e = out
+        .wait_timeout(Duration::from_millis(50))
+        .await
+        .unwrap_err();
     assert_eq!(e.kind, ErrorKind::Timeout);
     b.resume();
-    let meta = tokio::time::timeout(DEADLINE, out.wait()).await.unwrap().unwrap();
+    let meta = tokio::time::timeout(DEADLINE, out.wait())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(meta.offset, 0);
-    assert_eq!(b.stats().produce_requests, 1, "the timed-out wait neither resent nor dropped it");
+    assert_eq!(
+        b.stats().produce_requests,
+        1,
+        "the timed-out wait neither resent nor dropped it"
+    );
     p.close().await.unwrap();
 }

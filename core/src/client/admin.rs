@@ -332,7 +332,11 @@ fn split_host_port<'a>(what: &str, addr: &'a str) -> Result<(&'a str, u16)> {
     addr.rsplit_once(':')
         .and_then(|(h, p)| Some((h, p.parse::<u16>().ok()?)))
         .filter(|(h, _)| !h.is_empty())
-        .ok_or_else(|| Error::invalid(format!("the {what} address must be host:port, got {addr:?}")))
+        .ok_or_else(|| {
+            Error::invalid(format!(
+                "the {what} address must be host:port, got {addr:?}"
+            ))
+        })
 }
 
 pub fn topic_info(t: &TopicMetadata) -> TopicInfo {

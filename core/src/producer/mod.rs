@@ -15,11 +15,11 @@ use std::time::{Duration, Instant};
 use tokio::sync::{oneshot, Notify};
 
 pub use config::{Delivery, Isolation, PartitionerKind, ProducerConfig};
+use output::SendNow;
 pub use output::{
     BatchDelivery, BatchResult, DeliveryTracker, ProduceOutput, RecordMetadata, TrackedRecord,
 };
 pub use partitioner::{DefaultPartitioner, Partitioner, PartitionerContext, RoundRobinPartitioner};
-use output::SendNow;
 
 use crate::client::Cluster;
 use crate::error::{Error, ErrorKind, Result};
@@ -827,7 +827,13 @@ impl Drop for Handle {
 
 impl SendNow for Inner {
     fn send_now(&self, partition: u32, batch: &Arc<BatchResult>) {
-        let Some(q) = self.partitions.read().unwrap().get(partition as usize).cloned() else {
+        let Some(q) = self
+            .partitions
+            .read()
+            .unwrap()
+            .get(partition as usize)
+            .cloned()
+        else {
             return;
         };
         let sealed = {
