@@ -80,7 +80,7 @@ CTRL_C = textwrap.dedent(
 )
 
 
-def readline_within(proc: "subprocess.Popen[str]", deadline: float) -> str:
+def readline_within(proc: subprocess.Popen[str], deadline: float) -> str:
     """The child's next stdout line; kills the child (ending the read) if none comes in time."""
     assert proc.stdout is not None
     timer = threading.Timer(deadline, proc.kill)
