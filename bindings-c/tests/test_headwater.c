@@ -497,6 +497,25 @@ static void test_null_key_vs_empty_key(void) {
     hw_record_list_free(l);
 }
 
+/* Waiting sends the batch: with a linger of 600 s, send_sync returns only because core sends the
+ * record's batch when someone waits on it (a regression would hang here, not pass slowly). */
+static void test_send_sync_does_not_linger(void) {
+    OK(hw_broker_create_topic(g_broker, "sync-linger", 1));
+    hw_producer *p = connect_producer("sync-linger", "linger_ms", "600000", "delivery_timeout_ms", "900000");
+    CHECK(p != NULL);
+    for (int64_t i = 0; i < 20; i++) {
+        hw_record_metadata m;
+        OK(hw_producer_send_sync(p, (const uint8_t *)"k", 1, (const uint8_t *)"v", 1, &m));
+        CHECK(m.offset == i);
+    }
+    hw_record_list *l = NULL;
+    OK(hw_broker_records(g_broker, "sync-linger", 0, 0, &l));
+    CHECK(hw_record_list_len(l) == 20);
+    hw_record_list_free(l);
+    OK(hw_producer_close(p, HW_TIMEOUT_INFINITE));
+    OK(hw_producer_free(p));
+}
+
 static void test_send_sync_send_to_send_record(void) {
     OK(hw_broker_create_topic(g_broker, "sync", 2));
     hw_producer *p = connect_producer("sync", NULL, NULL, NULL, NULL); /* default linger 100 ms */
@@ -1309,6 +1328,7 @@ static const test_case TESTS[] = {
     {"send many with callbacks, read back", test_send_many_and_read_back},
     {"NULL key vs empty key", test_null_key_vs_empty_key},
     {"send_sync, send_to, send_record", test_send_sync_send_to_send_record},
+    {"send_sync does not wait out linger_ms", test_send_sync_does_not_linger},
     {"compression read back", test_compression_read_back},
     {"error kinds triggered", test_error_kinds_triggered},
     {"QUEUE_FULL and TIMEOUT", test_queue_full_and_timeout},
