@@ -21,7 +21,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 SMOKE = os.environ.get("BENCH_SMOKE") == "1"
 PROFILE = os.environ.get("BENCH_PROFILE", "debug" if SMOKE else "release")
-OUT = ROOT / "bench" / "results" / ("smoke" if SMOKE else "")
+# BENCH_WORKLOADS=real runs only the rows against the real Fluvio SPU, into results/real/.
+REAL_ONLY = os.environ.get("BENCH_WORKLOADS") == "real"
+OUT = ROOT / "bench" / "results" / ("smoke" if SMOKE else "real" if REAL_ONLY else "")
 REPS = 1 if SMOKE else int(os.environ.get("BENCH_REPS", "3"))
 RECORDS = 2_000 if SMOKE else 2_000_000
 SECONDS = 1.0 if SMOKE else 5.0
@@ -225,9 +227,10 @@ def main():
     subset, send_all, full = workloads()
     results = []
     try:
-        plan = ([(c, w) for c in CLIENTS for w in subset] + [(c, w) for c in SEND_ALL_CLIENTS for w in send_all]
-                + [(c, w) for c in ("headwater-rust", OFFICIAL) for w in real_workloads()]
-                + [("headwater-rust", w) for w in full])
+        real_plan = [(c, w) for c in ("headwater-rust", OFFICIAL) for w in real_workloads()]
+        plan = real_plan if REAL_ONLY else (
+            [(c, w) for c in CLIENTS for w in subset] + [(c, w) for c in SEND_ALL_CLIENTS for w in send_all]
+            + real_plan + [("headwater-rust", w) for w in full])
         for i, (client, w) in enumerate(plan):
             cmd_of, available = CLIENTS[client]
             entry = {"client": client, "workload": label(w), **{k: v for k, v in w.items() if k not in ("records", "seconds")}}
@@ -305,7 +308,8 @@ def write(results):
         lines.append(f"| {r['client']} | {r['workload']} | {r['records_per_sec']:,.0f} | {r['mb_per_sec']:,.1f} | {ratio} | "
                      f"{r['cpu_s_per_million']:.2f} | {r.get('peak_rss_mb', 0):.0f} | {lat} |")
     (OUT / "latest.md").write_text("\n".join(lines) + "\n")
-    chart(results)
+    if not REAL_ONLY:
+        chart(results)
     print("\n".join(lines))
 
 
