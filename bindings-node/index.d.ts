@@ -137,6 +137,9 @@ export declare class Producer {
    * `sendTimeoutMs`); the promise resolves when the broker acknowledges the record. A `null` or
    * `undefined` key means no key; `''` or an empty Buffer is a real, empty key.
    *
+   * The record waits up to `lingerMs` in its batch for more records, unless someone waits on it:
+   * awaiting the promise (or `then`, `Promise.all`, ...) sends its batch at once.
+   *
    * A failed send that nobody awaits never crashes the process: its failure goes to the error
    * handler (`setErrorHandler`) and is reported by the next `flush()`/`close()`.
    */
@@ -144,6 +147,7 @@ export declare class Producer {
   /**
    * Sends many records (`[key, value]` or `[key, value, options]` each); sizes are checked before
    * any is enqueued. Resolves to their metadata in order, or rejects with the first failure.
+   * Awaiting the promise sends the batches holding the records at once.
    */
   sendAll(records: Array<[Buffer | Uint8Array | string | null | undefined, Buffer | Uint8Array | string] | [Buffer | Uint8Array | string | null | undefined, Buffer | Uint8Array | string, SendOptions | null | undefined]>): Promise<RecordMetadata[]>
   /**

@@ -1,6 +1,7 @@
 'use strict'
 // Loads the native addon (built by `napi build`) and adds what is JavaScript by nature:
-// the `HeadwaterError` class, the bulk `RecordMetadata` builder and `Symbol.asyncDispose`.
+// the `HeadwaterError` class, the bulk `RecordMetadata` builder, `Symbol.asyncDispose`, and the fast
+// `send`/`sendAll` whose promises send their batch when awaited.
 
 const { join } = require('node:path')
 
@@ -62,23 +63,122 @@ const { Producer, TestBroker, Admin, setLogger } = native
 // functions are plain Node-API functions, cheaper per call than the class methods (same checks, same
 // behaviour; anything unusual goes through the methods).
 const kNative = Symbol('headwater.native')
-const [sendFast, sendAllFast] = native.__fastFunctions(kNative)
+// Shared with the addon: element 0 is where each fast send leaves its promise's ticket (0: none);
+// elements 1..URGE_MAX queue the tickets of promises someone started waiting on, for `sendNow`.
+const URGE_MAX = 4095
+const register = new Float64Array(new ArrayBuffer(8 * (URGE_MAX + 1)))
+const [sendFast, sendAllFast, sendAllListFast, sendNow] = native.__fastFunctions(kNative, register)
+
+// Awaiting a send sends its batch now. A record's batch lingers (`lingerMs`) to collect more records,
+// which is right for records nobody waits on yet, but a caller awaiting one record needs it now. The
+// promise of a `send`/`sendAll` is the addon's native promise with one more prototype in its chain,
+// whose `constructor` getter first queues the promise's ticket for `sendNow` (the addon seals and
+// sends the open batch holding its records, once per batch; one call per microtask, whatever the
+// number of promises) and then answers `Promise`, as a plain promise's does. Every way of waiting
+// reads `constructor` once it sees the unusual prototype: `await` and `Promise.resolve`/`all`/`race`/
+// `allSettled`/`any` (PromiseResolve), and `then` (SpeciesConstructor); with `Promise` as the answer,
+// V8 then takes the path of a plain promise (no wrapper promise, no extra tick), and a `Promise.all`
+// over many sends issued first still gets whole batches. `catch` and `finally` only attach handlers:
+// they do not send the batch, and the promise they return carries the ticket on, so awaiting that
+// one does.
+const kTicket = Symbol('headwater.ticket')
+const promiseCatch = Promise.prototype.catch
+const promiseFinally = Promise.prototype.finally
+const setPrototypeOf = Object.setPrototypeOf
+let attaching = false
+
+const sendPromiseProto = Object.create(Promise.prototype, {
+  constructor: {
+    get() {
+      const t = this[kTicket]
+      if (t !== undefined && t !== 0 && !attaching) {
+        urge(t)
+        try {
+          this[kTicket] = 0 // later waiters skip the queue (the addon ignores repeats anyway)
+        } catch {
+          // a frozen promise: keep it waitable
+        }
+      }
+      return Promise
+    },
+    configurable: true,
+  },
+  catch: {
+    value: function (onRejected) {
+      return attach(this, promiseCatch, onRejected)
+    },
+    writable: true,
+    configurable: true,
+  },
+  finally: {
+    value: function (onFinally) {
+      return attach(this, promiseFinally, onFinally)
+    },
+    writable: true,
+    configurable: true,
+  },
+})
+
+let urged = 0
+
+/** Queues ticket `t` for `sendNow`, called once the running job and microtasks queued before are done. */
+function urge(t) {
+  if (urged === 0) queueMicrotask(sendUrged)
+  register[++urged] = t
+  if (urged === URGE_MAX) sendUrged()
+}
+
+function sendUrged() {
+  const n = urged
+  urged = 0
+  if (n !== 0) sendNow(n)
+}
+
+/** Makes the addon's promise `p` of ticket `t` (0: none) a send's promise. */
+function waitable(p, t) {
+  if (t !== 0) {
+    setPrototypeOf(p, sendPromiseProto)
+    p[kTicket] = t
+  }
+  return p
+}
+
+/** `p.catch(f)` / `p.finally(f)` without sending `p`'s batch; what they return carries `p`'s ticket. */
+function attach(p, method, f) {
+  attaching = true
+  let d
+  try {
+    d = method.call(p, f)
+  } finally {
+    attaching = false
+  }
+  const t = p[kTicket]
+  return t === undefined ? d : waitable(d, t)
+}
+
 const sendMethod = Producer.prototype.send
 Producer.prototype.send = function send(key, value, options) {
   const id = this == null ? undefined : this[kNative]
-  return id === undefined ? sendMethod.call(this, key, value, options) : sendFast(id, key, value, options)
+  if (id === undefined) return sendMethod.call(this, key, value, options)
+  const p = sendFast(id, key, value, options)
+  return waitable(p, register[0])
 }
 
 const PACK_LIMIT = 1 << 30
 const sendAllMethod = Producer.prototype.sendAll
 // An array of `[key, value]` pairs of Uint8Arrays (Buffers), keys possibly null/undefined, is packed
 // into one buffer of values and one of keys, so the addon reads it with no call per record; any other
-// input (strings, options, anything invalid) goes to the method, which checks and converts it.
+// input (strings, options, anything invalid) goes to `sendAllList`, which checks and converts it the
+// way the method does.
 Producer.prototype.sendAll = function sendAll(records) {
   const id = this == null ? undefined : this[kNative]
-  if (id === undefined || !Array.isArray(records) || records.length === 0) {
-    return sendAllMethod.call(this, records)
-  }
+  if (id === undefined) return sendAllMethod.call(this, records)
+  const p = sendAllPacked(id, records)
+  return waitable(p, register[0])
+}
+
+function sendAllPacked(id, records) {
+  if (!Array.isArray(records) || records.length === 0) return sendAllListFast(id, records)
   const n = records.length
   const ks = new Array(n)
   const vs = new Array(n)
@@ -87,20 +187,20 @@ Producer.prototype.sendAll = function sendAll(records) {
   let keyed = false
   for (let i = 0; i < n; i++) {
     const r = records[i]
-    if (!Array.isArray(r) || r.length !== 2) return sendAllMethod.call(this, records)
+    if (!Array.isArray(r) || r.length !== 2) return sendAllListFast(id, records)
     const k = r[0]
     const v = r[1]
-    if (!(v instanceof Uint8Array)) return sendAllMethod.call(this, records)
+    if (!(v instanceof Uint8Array)) return sendAllListFast(id, records)
     valueBytes += v.length
     if (k !== null && k !== undefined) {
-      if (!(k instanceof Uint8Array)) return sendAllMethod.call(this, records)
+      if (!(k instanceof Uint8Array)) return sendAllListFast(id, records)
       keyBytes += k.length
       keyed = true
     }
     ks[i] = k
     vs[i] = v
   }
-  if (valueBytes > PACK_LIMIT || keyBytes > PACK_LIMIT) return sendAllMethod.call(this, records)
+  if (valueBytes > PACK_LIMIT || keyBytes > PACK_LIMIT) return sendAllListFast(id, records)
   const values = new Uint8Array(valueBytes)
   const valueLengths = new Uint32Array(n)
   const keys = keyed ? new Uint8Array(keyBytes) : null

@@ -4,6 +4,7 @@
 //! - `js`: raw Node-API helpers (argument checks that raise real `TypeError`s).
 //! - `rt`: promises settled from core's threads through one unref'd threadsafe function per env.
 //! - `producer`, `broker`: the classes.
+//! - `waiting`: pending sends by ticket, so that awaiting a send's promise sends its batch now.
 
 #![allow(clippy::missing_safety_doc)]
 
@@ -11,6 +12,7 @@ mod broker;
 mod js;
 mod producer;
 mod rt;
+mod waiting;
 
 use std::ffi::c_void;
 use std::ptr;
@@ -40,17 +42,21 @@ pub fn set_metadata_factory(env: Env, f: Unknown) -> Result<()> {
     rt::set_metadata_factory(env.raw(), f.raw())
 }
 
-/// The fast `[send(id, key, value, options), sendAll(id, values, valueLengths, keys, keyLengths)]`
-/// functions; `key` is the symbol under which each `Producer` carries its id (index.js installs
-/// them on `Producer.prototype`).
+/// The fast `[send(id, key, value, options), sendAll(id, values, valueLengths, keys, keyLengths),
+/// sendAllList(id, records), sendNow(n)]` functions; `key` is the symbol under which each `Producer`
+/// carries its id, `register` the `Float64Array` shared with index.js: the sends leave each promise's
+/// ticket in element 0, `sendNow(n)` reads the `n` tickets queued after it (index.js installs them on
+/// `Producer.prototype`).
 #[napi(js_name = "__fastFunctions", skip_typescript)]
-pub fn fast_functions(env: Env, key: Unknown) -> Result<sys::napi_value> {
+pub fn fast_functions(env: Env, key: Unknown, register: Unknown) -> Result<sys::napi_value> {
     let env = env.raw();
     rt::set_native_key(env, key.raw())?;
-    let (send, send_all) = producer::fast_functions(env)?;
-    let arr = js::array(env, 2)?;
-    js::set_element(env, arr, 0, send)?;
-    js::set_element(env, arr, 1, send_all)?;
+    waiting::set_register(env, register.raw())?;
+    let fs = producer::fast_functions(env)?;
+    let arr = js::array(env, fs.len())?;
+    for (i, f) in fs.into_iter().enumerate() {
+        js::set_element(env, arr, i as u32, f)?;
+    }
     Ok(arr)
 }
 

@@ -8,7 +8,8 @@ use napi::{sys, Env, JsValue, Result};
 use napi_derive::napi;
 
 use crate::js::{self, Check, TypeErr};
-use crate::rt::{self, Poster, SendHandle, SendPromise};
+use crate::rt::{self, Poster, SendPromise};
+use crate::waiting::{self, Waiting};
 
 /// Where a record landed. `offset` is -1 under at-most-once delivery (no acknowledgement).
 // Built in JavaScript (index.js, in bulk: `rt::metadata_array`); declared here for index.d.ts.
@@ -163,12 +164,15 @@ pub struct Shared {
     done: Arc<Completions>,
     /// Files every `send`/`sendAll` record with its batch; the batch's outcome reaches `done` once.
     tracker: headwater::producer::DeliveryTracker<Token>,
+    /// `lingerMs` is 0: a batch never waits for its timer, so awaiting has nothing to send sooner and
+    /// index.js gets no tickets (its promises stay plain, with nothing added per record).
+    eager: bool,
 }
 
 /// What a record filed with the [`DeliveryTracker`](headwater::producer::DeliveryTracker) settles.
 enum Token {
-    /// A `send`'s promise.
-    Send(SendHandle),
+    /// A `send`: its ticket in [`waiting`], where its promise is.
+    Send(u64),
     /// Record `i` of a `sendAll`.
     All(Arc<Group>, u32),
 }
@@ -196,7 +200,7 @@ struct Completions {
 
 #[derive(Default)]
 struct Queued {
-    sends: Vec<(SendHandle, headwater::Result<rt::Landed>)>,
+    sends: Vec<(u64, headwater::Result<rt::Landed>)>,
     /// A drain job is posted and has not started yet.
     posted: bool,
 }
@@ -219,8 +223,8 @@ impl Completions {
                 Token::Send(_) => {
                     let mut q = self.q.lock().unwrap();
                     while let Some(r) = recs.get(j) {
-                        let Token::Send(h) = r.token else { break };
-                        q.sends.push((h, landed(r)));
+                        let Token::Send(t) = r.token else { break };
+                        q.sends.push((t, landed(r)));
                         j += 1;
                     }
                     if q.posted {
@@ -266,17 +270,21 @@ impl Completions {
         } else {
             rt::metadata_array(env, &self.topic, &landed)
         };
+        // Core reports each filed record once, so each ticket is here once.
+        let promises = waiting::take_sends(sends.iter().map(|(t, _)| *t));
         let mut k = 0u32;
         let mut scope: sys::napi_handle_scope = std::ptr::null_mut();
-        for (i, (h, r)) in sends.into_iter().enumerate() {
-            // SAFETY: on the JS thread; `send` filed the handle once and core reported it once.
-            let d = unsafe { h.promise() };
+        for (i, ((_, r), d)) in sends.into_iter().zip(promises).enumerate() {
             if i % PER_SCOPE == 0 {
                 if !scope.is_null() {
                     unsafe { sys::napi_close_handle_scope(env, scope) };
                 }
                 unsafe { sys::napi_open_handle_scope(env, &mut scope) };
             }
+            let Some(d) = d else {
+                k += r.is_ok() as u32;
+                continue;
+            };
             match r {
                 Ok(_) => {
                     let m = match &metas {
@@ -463,12 +471,14 @@ impl Producer {
                     topic: p.topic().to_string(),
                 });
                 let sink = done.clone();
+                let eager = p.config().linger.is_zero();
                 let s = Arc::new(Shared {
                     inner: p,
                     handler,
                     local: Arc::default(),
                     done,
                     tracker: headwater::producer::DeliveryTracker::new(move |b| sink.deliver(b)),
+                    eager,
                 });
                 let id = register(s.clone());
                 let obj = unsafe { Producer::to_napi_value(env, Producer { s, id }) }?;
@@ -505,6 +515,9 @@ impl Producer {
     /// `sendTimeoutMs`); the promise resolves when the broker acknowledges the record. A `null` or
     /// `undefined` key means no key; `''` or an empty Buffer is a real, empty key.
     ///
+    /// The record waits up to `lingerMs` in its batch for more records, unless someone waits on it:
+    /// awaiting the promise (or `then`, `Promise.all`, ...) sends its batch at once.
+    ///
     /// A failed send that nobody awaits never crashes the process: its failure goes to the error
     /// handler (`setErrorHandler`) and is reported by the next `flush()`/`close()`.
     #[napi(
@@ -518,65 +531,29 @@ impl Producer {
         value: Option<Unknown>,
         options: Option<Unknown>,
     ) -> Result<sys::napi_value> {
-        self.s.send(
-            env.raw(),
-            key.as_ref().map(raw),
-            value.as_ref().map(raw),
-            options.as_ref().map(raw),
-        )
+        Ok(self
+            .s
+            .send(
+                env.raw(),
+                key.as_ref().map(raw),
+                value.as_ref().map(raw),
+                options.as_ref().map(raw),
+            )?
+            .0)
     }
 
     /// Sends many records (`[key, value]` or `[key, value, options]` each); sizes are checked before
     /// any is enqueued. Resolves to their metadata in order, or rejects with the first failure.
+    /// Awaiting the promise sends the batches holding the records at once.
     #[napi(
         ts_args_type = "records: Array<[Buffer | Uint8Array | string | null | undefined, Buffer | Uint8Array | string] | [Buffer | Uint8Array | string | null | undefined, Buffer | Uint8Array | string, SendOptions | null | undefined]>",
         ts_return_type = "Promise<RecordMetadata[]>"
     )]
     pub fn send_all(&self, env: Env, records: Option<Unknown>) -> Result<sys::napi_value> {
-        let env = env.raw();
-        let list = match records.as_ref().map(raw) {
-            Some(v) if js::is_array(env, v)? => v,
-            other => {
-                let got = other.map_or("undefined", |v| js::type_name(env, v));
-                return self.fail_now(
-                    env,
-                    Local::Type(format!(
-                        "records must be an array of [key, value] pairs, got {got}"
-                    )),
-                );
-            }
-        };
-        let n = js::array_len(env, list)?;
-        let mut recs = Vec::with_capacity(n as usize);
-        for i in 0..n {
-            let item = js::element(env, list, i)?;
-            if !js::is_array(env, item)? {
-                let m = format!(
-                    "records[{i}] must be a [key, value] array, got {}",
-                    js::type_name(env, item)
-                );
-                return self.fail_now(env, Local::Type(m));
-            }
-            let len = js::array_len(env, item)?;
-            let get = |j: u32| -> Result<Option<js::Value>> {
-                if j < len {
-                    Ok(Some(js::element(env, item, j)?))
-                } else {
-                    Ok(None)
-                }
-            };
-            let (k, v, o) = (get(0)?, get(1)?, get(2)?);
-            match read_record(env, k, v, o, Some(i))? {
-                Ok(a) => {
-                    let mut r = headwater::Record::new(a.key.map(|k| k.to_vec()), a.value.to_vec());
-                    r.partition = a.partition;
-                    r.timestamp = a.timestamp;
-                    recs.push(r)
-                }
-                Err(TypeErr(m)) => return self.fail_now(env, Local::Type(m)),
-            }
-        }
-        self.s.send_all_records(env, recs)
+        Ok(self
+            .s
+            .send_all_list(env.raw(), records.as_ref().map(raw))?
+            .0)
     }
 
     /// Seals every open batch and waits until everything sent so far is acknowledged or failed.
@@ -705,38 +682,44 @@ impl Shared {
         Ok(err)
     }
 
-    /// `send` itself: shared by the `Producer.prototype.send` method and the fast path.
+    /// `send` itself: shared by the `Producer.prototype.send` method and the fast path. Returns the
+    /// promise and its ticket in [`waiting`] for index.js (0: none, for a send refused at once or
+    /// when nothing lingers).
     fn send(
         &self,
         env: js::Env,
         key: Option<js::Value>,
         value: Option<js::Value>,
         options: Option<js::Value>,
-    ) -> Result<sys::napi_value> {
+    ) -> Result<(sys::napi_value, u64)> {
         let args = match read_record(env, key, value, options, None)? {
             Ok(a) => a,
-            Err(TypeErr(m)) => return self.fail_now(env, Local::Type(m)),
+            Err(TypeErr(m)) => return Ok((self.fail_now(env, Local::Type(m))?, 0)),
         };
-        // The promise is the record's token, so it exists before the send.
         let (d, p) = rt::send_promise(env)?;
-        let h = d.into_handle();
-        let Err(e) = self.inner.send_blocking_tracked(
+        // The record's token is the ticket its promise and output are filed under right after the
+        // send: its batch may complete at once, but the drain settling it runs on this thread, later.
+        let ticket = waiting::next();
+        let e = match self.inner.send_blocking_tracked(
             args.key.as_deref(),
             &args.value,
             args.partition,
             args.timestamp,
             &self.tracker,
-            Token::Send(h),
-        ) else {
-            return Ok(p);
+            Token::Send(ticket),
+        ) {
+            Ok(out) => {
+                let t = waiting::file(Waiting::Send(d, out));
+                debug_assert_eq!(t, ticket);
+                return Ok((p, if self.eager { 0 } else { t }));
+            }
+            Err(e) => e,
         };
-        // Refused: core dropped the token without filing it; the promise is still ours.
-        // SAFETY: on the JS thread, the only use of `h` besides the dropped token.
-        let d = unsafe { h.promise() };
+        // Refused: core dropped the token without filing it; nothing was filed.
         match self.fail(env, Local::Core(e)) {
             Ok(err) => {
                 d.reject(env, err);
-                Ok(p)
+                Ok((p, 0))
             }
             Err(e) => {
                 d.resolve(env, js::undefined(env)?);
@@ -747,13 +730,61 @@ impl Shared {
 }
 
 impl Shared {
+    /// `sendAll` of an array of `[key, value]` or `[key, value, options]` (any accepted types): checks
+    /// and converts every record, then [`send_all_records`](Self::send_all_records).
+    fn send_all_list(
+        &self,
+        env: js::Env,
+        records: Option<js::Value>,
+    ) -> Result<(sys::napi_value, u64)> {
+        let list = match records {
+            Some(v) if js::is_array(env, v)? => v,
+            other => {
+                let got = other.map_or("undefined", |v| js::type_name(env, v));
+                let m = format!("records must be an array of [key, value] pairs, got {got}");
+                return Ok((self.fail_now(env, Local::Type(m))?, 0));
+            }
+        };
+        let n = js::array_len(env, list)?;
+        let mut recs = Vec::with_capacity(n as usize);
+        for i in 0..n {
+            let item = js::element(env, list, i)?;
+            if !js::is_array(env, item)? {
+                let m = format!(
+                    "records[{i}] must be a [key, value] array, got {}",
+                    js::type_name(env, item)
+                );
+                return Ok((self.fail_now(env, Local::Type(m))?, 0));
+            }
+            let len = js::array_len(env, item)?;
+            let get = |j: u32| -> Result<Option<js::Value>> {
+                if j < len {
+                    Ok(Some(js::element(env, item, j)?))
+                } else {
+                    Ok(None)
+                }
+            };
+            let (k, v, o) = (get(0)?, get(1)?, get(2)?);
+            match read_record(env, k, v, o, Some(i))? {
+                Ok(a) => {
+                    let mut r = headwater::Record::new(a.key.map(|k| k.to_vec()), a.value.to_vec());
+                    r.partition = a.partition;
+                    r.timestamp = a.timestamp;
+                    recs.push(r)
+                }
+                Err(TypeErr(m)) => return Ok((self.fail_now(env, Local::Type(m))?, 0)),
+            }
+        }
+        self.send_all_records(env, recs)
+    }
+
     /// The end of `sendAll`: enqueues the records (sizes checked first by core) and returns the
-    /// promise of their metadata.
+    /// promise of their metadata and its ticket in [`waiting`] (0: none).
     fn send_all_records(
         &self,
         env: js::Env,
         recs: Vec<headwater::Record>,
-    ) -> Result<sys::napi_value> {
+    ) -> Result<(sys::napi_value, u64)> {
         // One count per record plus one for this call, given up once the promise is in place: a
         // refused `sendAll` never finishes, whatever its enqueued records do.
         let group = Arc::new(Group {
@@ -761,19 +792,25 @@ impl Shared {
             remaining: std::sync::atomic::AtomicUsize::new(recs.len() + 1),
             finish: Mutex::new(None),
         });
-        if let Err(e) = self
+        let outs = match self
             .inner
             .send_all_blocking_tracked(&recs, &self.tracker, |i| {
                 Token::All(group.clone(), i as u32)
-            })
-        {
-            return self.fail_now(env, Local::Core(e));
-        }
+            }) {
+            Ok(outs) => outs,
+            Err(e) => return Ok((self.fail_now(env, Local::Core(e))?, 0)),
+        };
         drop(recs);
         let (d, p) = rt::send_promise(env)?;
-        *group.finish.lock().unwrap() = Some((d, self.done.clone()));
+        // Released by the group's settling job, on this thread.
+        let ticket = if outs.is_empty() || self.eager {
+            0
+        } else {
+            waiting::file(Waiting::All(outs))
+        };
+        *group.finish.lock().unwrap() = Some((d, self.done.clone(), ticket));
         group.arrived(1);
-        Ok(p)
+        Ok((p, ticket))
     }
 
     /// `sendAll` of records index.js packed: record `i`'s value is the next `valueLengths[i]` bytes of
@@ -786,7 +823,7 @@ impl Shared {
         value_lengths: js::Value,
         keys: js::Value,
         key_lengths: js::Value,
-    ) -> Result<sys::napi_value> {
+    ) -> Result<(sys::napi_value, u64)> {
         let values = typed::<u8>(env, values, sys::TypedarrayType::uint8_array)?;
         let value_lengths = typed::<u32>(env, value_lengths, sys::TypedarrayType::uint32_array)?;
         let (keys, key_lengths) = if js::is_nullish(env, Some(key_lengths))? {
@@ -861,35 +898,84 @@ fn typed<'a, T>(env: js::Env, v: js::Value, ty: i32) -> Result<&'a [T]> {
     })
 }
 
+/// A fast function's arguments (`N` at most; missing ones are `undefined`) and their count.
+fn fast_args<const N: usize>(
+    env: js::Env,
+    info: sys::napi_callback_info,
+) -> Result<(usize, [js::Value; N])> {
+    let mut argc = N;
+    let mut argv = [std::ptr::null_mut(); N];
+    js::check(
+        unsafe {
+            sys::napi_get_cb_info(
+                env,
+                info,
+                &mut argc,
+                argv.as_mut_ptr(),
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+            )
+        },
+        "callback info",
+    )?;
+    Ok((argc, argv))
+}
+
+/// The producer of a fast function's id argument, or a `TypeError` naming `what`.
+fn producer_arg(env: js::Env, id: js::Value, what: &str) -> Result<Arc<Shared>> {
+    shared_of(env, id)?.ok_or_else(|| {
+        js::throw_type_error(
+            env,
+            &format!("{what} must be called on a connected Producer"),
+        )
+    })
+}
+
+/// Returns a send's promise, its ticket written where index.js reads it.
+fn with_ticket((p, ticket): (js::Value, u64)) -> Result<js::Value> {
+    waiting::report(ticket);
+    Ok(p)
+}
+
 /// `sendAll(id, values, valueLengths, keys, keyLengths)`: index.js's `sendAll` for an array of
 /// `[key, value]` pairs of `Uint8Array`s (keys may be null), packed into two buffers: no per-record
-/// Node-API call. Anything else goes through the `sendAll` method.
+/// Node-API call. Anything else goes through [`send_all_list_fast`].
 unsafe extern "C" fn send_all_fast(env: js::Env, info: sys::napi_callback_info) -> js::Value {
     let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| -> Result<js::Value> {
-        let mut argc = 5usize;
-        let mut argv = [std::ptr::null_mut(); 5];
-        js::check(
-            unsafe {
-                sys::napi_get_cb_info(
-                    env,
-                    info,
-                    &mut argc,
-                    argv.as_mut_ptr(),
-                    std::ptr::null_mut(),
-                    std::ptr::null_mut(),
-                )
-            },
-            "callback info",
-        )?;
-        let Some(shared) = shared_of(env, argv[0])? else {
-            return Err(js::throw_type_error(
-                env,
-                "sendAll must be called on a connected Producer",
-            ));
-        };
-        shared.send_all_packed(env, argv[1], argv[2], argv[3], argv[4])
+        let (_, argv) = fast_args::<5>(env, info)?;
+        let shared = producer_arg(env, argv[0], "sendAll")?;
+        with_ticket(shared.send_all_packed(env, argv[1], argv[2], argv[3], argv[4])?)
     }));
     finish_fast(env, r, "sendAll")
+}
+
+/// `sendAllList(id, records)`: `sendAll` of any other input, checked and converted record by record
+/// (the same as the `sendAll` method, plus the ticket).
+unsafe extern "C" fn send_all_list_fast(env: js::Env, info: sys::napi_callback_info) -> js::Value {
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| -> Result<js::Value> {
+        let (argc, argv) = fast_args::<2>(env, info)?;
+        let shared = producer_arg(env, argv[0], "sendAll")?;
+        with_ticket(shared.send_all_list(env, (argc > 1).then_some(argv[1]))?)
+    }));
+    finish_fast(env, r, "sendAll")
+}
+
+/// `sendNow(n)`: someone started waiting on the promises of the `n` tickets index.js queued in its
+/// register (one call per microtask, not one per promise): their batches are sent now if still open
+/// (see [`waiting`]). Never throws (index.js calls it from a microtask).
+unsafe extern "C" fn send_now_fast(env: js::Env, info: sys::napi_callback_info) -> js::Value {
+    let _ = std::panic::catch_unwind(|| {
+        let Ok((1, [n])) = fast_args::<1>(env, info) else {
+            return;
+        };
+        let mut n_f64 = 0f64;
+        if unsafe { sys::napi_get_value_double(env, n, &mut n_f64) } == sys::Status::napi_ok
+            && n_f64 >= 1.0
+        {
+            waiting::send_now_queued(n_f64 as usize);
+        }
+    });
+    std::ptr::null_mut()
 }
 
 /// The producer an id from index.js stands for.
@@ -918,42 +1004,24 @@ fn finish_fast(env: js::Env, r: std::thread::Result<Result<js::Value>>, what: &s
     }
 }
 
-/// `send(native, key, value, options)`: the same as `Producer.prototype.send`, called by index.js's
-/// `send` with the producer's native state (an external it reads from a symbol-keyed property). A
-/// plain Node-API callback: it skips the per-call work of a napi-rs class method (unwrapping and
+/// `send(id, key, value, options)`: the same as `Producer.prototype.send`, called by index.js's
+/// `send` with the producer's id (read from a symbol-keyed property), plus the ticket. A plain
+/// Node-API callback: it skips the per-call work of a napi-rs class method (unwrapping and
 /// type-checking `this`, borrow tracking, argument conversion), which costs about as much as core's
 /// whole enqueue.
 unsafe extern "C" fn send_fast(env: js::Env, info: sys::napi_callback_info) -> js::Value {
     let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| -> Result<js::Value> {
-        let mut argc = 4usize;
-        let mut argv = [std::ptr::null_mut(); 4];
-        js::check(
-            unsafe {
-                sys::napi_get_cb_info(
-                    env,
-                    info,
-                    &mut argc,
-                    argv.as_mut_ptr(),
-                    std::ptr::null_mut(),
-                    std::ptr::null_mut(),
-                )
-            },
-            "callback info",
-        )?;
-        let Some(shared) = shared_of(env, argv[0])? else {
-            return Err(js::throw_type_error(
-                env,
-                "send must be called on a connected Producer",
-            ));
-        };
+        let (argc, argv) = fast_args::<4>(env, info)?;
+        let shared = producer_arg(env, argv[0], "send")?;
         let arg = |i: usize| (i < argc).then_some(argv[i]);
-        shared.send(env, arg(1), arg(2), arg(3))
+        with_ticket(shared.send(env, arg(1), arg(2), arg(3))?)
     }));
     finish_fast(env, r, "send")
 }
 
-/// The fast `send` and `sendAll` functions (index.js installs them on `Producer.prototype`).
-pub fn fast_functions(env: js::Env) -> Result<(js::Value, js::Value)> {
+/// The fast functions index.js uses: `send`, `sendAll` (packed), `sendAllList` and `sendNow`. The
+/// three sends write each promise's ticket (0: none) to index.js's register ([`waiting::report`]).
+pub fn fast_functions(env: js::Env) -> Result<[js::Value; 4]> {
     let make = |name: &std::ffi::CStr, cb: sys::napi_callback| -> Result<js::Value> {
         let mut f = std::ptr::null_mut();
         js::check(
@@ -971,10 +1039,12 @@ pub fn fast_functions(env: js::Env) -> Result<(js::Value, js::Value)> {
         )?;
         Ok(f)
     };
-    Ok((
+    Ok([
         make(c"send", Some(send_fast))?,
         make(c"sendAll", Some(send_all_fast))?,
-    ))
+        make(c"sendAllList", Some(send_all_list_fast))?,
+        make(c"sendNow", Some(send_now_fast))?,
+    ])
 }
 
 fn report_local(env: js::Env, local: &Mutex<Option<Local>>) -> Result<js::Value> {
@@ -991,7 +1061,8 @@ fn report_local(env: js::Env, local: &Mutex<Option<Local>>) -> Result<js::Value>
     }
 }
 
-type Finish = (SendPromise, Arc<Completions>);
+/// The promise, where it is settled, and the `sendAll`'s ticket in [`waiting`].
+type Finish = (SendPromise, Arc<Completions>, u64);
 
 /// One `sendAll` call: resolves with every record's metadata once the last one is known.
 struct Group {
@@ -1013,12 +1084,13 @@ impl Group {
     }
 
     fn finish(self: &Arc<Self>) {
-        let Some((d, done)) = self.finish.lock().unwrap().take() else {
+        let Some((d, done, ticket)) = self.finish.lock().unwrap().take() else {
             return;
         };
         let me = self.clone();
         let poster = done.poster.clone();
         poster.post(Box::new(move |env| {
+            drop(waiting::take(ticket));
             let results = std::mem::take(&mut *me.results.lock().unwrap());
             if let Some(e) = results
                 .iter()

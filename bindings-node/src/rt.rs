@@ -67,6 +67,8 @@ struct Ctx {
     metadata_factory: Cell<sys::napi_ref>,
     /// The symbol under which a `Producer` carries its id for the fast `send` (index.js).
     native_key: Cell<sys::napi_ref>,
+    /// Where the fast sends write each promise's ticket (index.js; see `waiting::report`).
+    ticket_register: Cell<sys::napi_ref>,
 }
 
 thread_local! {
@@ -160,6 +162,7 @@ fn with_ctx<T>(env: Env, f: impl FnOnce(&Ctx) -> T) -> Result<T> {
                 error_class: Cell::new(ptr::null_mut()),
                 metadata_factory: Cell::new(ptr::null_mut()),
                 native_key: Cell::new(ptr::null_mut()),
+                ticket_register: Cell::new(ptr::null_mut()),
             });
         }
         Ok(f(c.borrow().as_ref().unwrap()))
@@ -268,6 +271,12 @@ pub fn set_metadata_factory(env: Env, f: Value) -> Result<()> {
 /// Registers the symbol under which producers carry their id (index.js).
 pub fn set_native_key(env: Env, key: Value) -> Result<()> {
     replace_ref(env, key, |c| &c.native_key)
+}
+
+/// Keeps index.js's ticket register (a `Float64Array`) alive for this environment, releasing the
+/// one registered before.
+pub fn keep_ticket_register(env: Env, register: Value) -> Result<()> {
+    replace_ref(env, register, |c| &c.ticket_register)
 }
 
 /// Defines `obj[nativeKey] = id` (read-only, not enumerable), if index.js registered the key.
@@ -499,38 +508,7 @@ pub fn send_promise(env: Env) -> Result<(SendPromise, Value)> {
     ))
 }
 
-/// A [`SendPromise`] as plain data: the delivery token a `send` files with core's `DeliveryTracker`.
-/// Core drops the token of a send it refused, so the caller keeps a copy to reject the promise with;
-/// each handle must be turned back into its promise ([`SendHandle::promise`]) exactly once.
-#[derive(Clone, Copy)]
-pub struct SendHandle {
-    d: usize,
-    promise: usize,
-}
-// As `SendPromise`: the handles are only dereferenced on the JS thread that created them.
-unsafe impl Send for SendHandle {}
-
-impl SendHandle {
-    /// The promise again.
-    ///
-    /// # Safety
-    /// On the JS thread that created it, at most once per [`SendPromise::into_handle`].
-    pub unsafe fn promise(self) -> SendPromise {
-        SendPromise {
-            d: Deferred(self.d as sys::napi_deferred),
-            promise: self.promise,
-        }
-    }
-}
-
 impl SendPromise {
-    /// See [`SendHandle`].
-    pub fn into_handle(self) -> SendHandle {
-        SendHandle {
-            d: self.d.0 as usize,
-            promise: self.promise,
-        }
-    }
     fn release(&self, env: Env) -> Value {
         let r = self.promise as sys::napi_ref;
         let mut p = ptr::null_mut();
