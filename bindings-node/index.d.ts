@@ -72,7 +72,7 @@ export interface BrokerOptions {
   tlsClientCa?: string
 }
 
-/** Producer configuration: the one table of DESIGN.md, camelCased. Numbers may also be given as strings. */
+/** Producer configuration: the one table of the top-level README (tests/vectors/config.json), camelCased. Numbers may also be given as strings. */
 export interface ProducerConfig extends TlsOptions {
   batchSize?: number | string
   lingerMs?: number | string

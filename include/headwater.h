@@ -115,7 +115,7 @@ typedef struct hw_admin hw_admin;
 typedef struct hw_broker hw_broker;
 
 /**
- * Producer configuration (opaque): the defaults of DESIGN.md, changed key by key with
+ * Producer configuration (opaque): the defaults of the configuration table (README, `tests/vectors/config.json`), changed key by key with
  * `hw_config_set`. Create with `hw_config_new`, free with `hw_config_free`.
  */
 typedef struct hw_config hw_config;

@@ -303,7 +303,7 @@ pub extern "C" fn hw_version() -> *const c_char {
 // Configuration
 // ---------------------------------------------------------------------------------------------
 
-/// Producer configuration (opaque): the defaults of DESIGN.md, changed key by key with
+/// Producer configuration (opaque): the defaults of the configuration table (README, `tests/vectors/config.json`), changed key by key with
 /// `hw_config_set`. Create with `hw_config_new`, free with `hw_config_free`.
 pub struct hw_config {
     inner: ProducerConfig,

@@ -4,8 +4,8 @@
 This generator is deliberately INDEPENDENT of the Rust core: CRC-32C, zigzag
 varints, SipHash-2-4, xxHash32, the record/batch encoder and decoder, and the
 hand-built compression framings (snappy framing chunks, LZ4 frames, zstd
-raw/RLE blocks) are implemented here from the specification
-(shared/reference/fluvio-protocol.md §1.1, §5.7, §6, §7) and from DESIGN.md.
+raw/RLE blocks) are implemented here from the Fluvio protocol's published
+description (its sections §1.1, §5.7, §6, §7) and from the README's configuration table.
 Nothing here is copied from Fluvio or from core/.
 
 Requirements (a scratch venv is enough; CI never runs this script):
@@ -629,7 +629,7 @@ def gen_partitioner():
     assert keyless[2] == {"partition_count": 3, "expected": [0, 1, 2, 0, 1, 2, 0]}
     write_json("partitioner.json", {
         "description": (
-            "Default partitioner (spec §7, DESIGN 'Partitioning'). Keyed record: partition = "
+            "Fluvio's default partitioner. Keyed record: partition = "
             "SipHash-2-4(k0=0, k1=0, u64_le(len(key)) ++ key) mod partition_count, the modulo taken on the "
             "unsigned 64-bit hash; partition_count is the topic's partition count, not the number of "
             "available partitions. `siphash` is that u64 as a decimal string (not exact as a JSON double), "
@@ -1031,7 +1031,7 @@ def gen_config():
         assert k["camel"] == camel(k["key"])
     write_json("config.json", {
         "description": (
-            "The producer configuration table (DESIGN.md 'Configuration: one table'), parsed by one parser in "
+            "The producer configuration table (README 'Configuration'), parsed by one parser in "
             "core. `key` is the snake_case name (Rust, Python, C, CLI), `camel` the camelCase name (Node, "
             "Java). Every value is given in its string form. Types: bytes/count/ms = non-negative integer "
             "written as one or more ASCII digits only (no sign, whitespace, separators, decimal point, "
@@ -1156,7 +1156,7 @@ def gen_errors():
     assert sum(f["retriable"] for f in fcodes) == 6
     write_json("errors.json", {
         "description": (
-            "Error kinds (DESIGN.md 'Errors'): one ErrorKind in core, mapped mechanically by every binding. "
+            "Error kinds: one ErrorKind in core, mapped mechanically by every binding. "
             "`code` is the stable string (Node Error.code, Java HeadwaterException.Code enum constant name), "
             "`number` the stable integer (C hw_error_code), `retriable` what is_retriable() returns (null "
             "for Broker: it follows the Fluvio code, see retriable_rule), `languages` whether the kind can "

@@ -1,4 +1,4 @@
-//! `ProducerConfig`: exactly the keys, types and defaults of the one table (DESIGN.md), and the one
+//! `ProducerConfig`: exactly the keys, types and defaults of the one table (README 'Configuration', `tests/vectors/config.json`), and the one
 //! parser every language uses (`set("key", "value")`). An unknown key or a bad value is a `Config`
 //! error naming the key. The table is data too: `tests/vectors/config.json`.
 

@@ -6,7 +6,7 @@ import java.util.Map;
 import java.util.Objects;
 
 /**
- * Producer configuration: string keys and values (camelCase or snake_case keys, DESIGN.md's table),
+ * Producer configuration: string keys and values (camelCase or snake_case keys, the table in the top-level README and tests/vectors/config.json),
  * parsed by core's one parser. {@link Builder#build()} and {@link #fromMap} validate at once: an unknown
  * key or a bad value throws {@link HeadwaterException} with {@link HeadwaterException.Code#CONFIG},
  * naming the key.
