@@ -38,9 +38,9 @@ def linger_of(w, official=False):
     return 0 if official and w.get("default_config") else w["linger"]
 
 
-def common(w, ep, topic):
+def common(w, ep, topic, official=False):
     args = ["--endpoint", ep, "--topic", topic, "--records", str(w["records"]), "--seconds", str(w["seconds"]),
-            "--size", str(w["size"]), "--compression", w["codec"], "--linger-ms", str(linger_of(w))]
+            "--size", str(w["size"]), "--compression", w["codec"], "--linger-ms", str(linger_of(w, official))]
     if w.get("latency"):
         args.append("--latency")
     if w.get("mode"):
@@ -60,10 +60,8 @@ def fluvio_rust(w, ep, topic):
 
 
 def fluvio_python(w, ep, topic):
-    args = common(w, ep, topic)
-    args[args.index("--linger-ms") + 1] = str(linger_of(w, True))
     return [str(INTEROP_PY), str(ROOT / "tests/interop/official_py.py"), "bench", "--create-partitions", "1",
-            "--timeout-secs", "300"] + args
+            "--timeout-secs", "300"] + common(w, ep, topic, official=True)
 
 
 def binding(entry):

@@ -281,6 +281,14 @@ class RealCluster:
         return ["--tls-domain", self.tls_domain, "--tls-ca", str(TLS_DIR / "ca.pem"),
                 "--tls-cert", str(TLS_DIR / "client.pem"), "--tls-key", str(TLS_DIR / "client.key")]
 
+    def leader(self, topic: str, partition: int = 0) -> int:
+        """The SPU leading `topic`-`partition`, as `headwater partition list` reports it."""
+        for line in self.headwater("partition", "list").stdout.splitlines()[1:]:
+            words = line.split()
+            if words[:2] == [topic, str(partition)]:
+                return int(words[2])
+        raise AssertionError(f"{topic}-{partition} not listed")
+
     def online_spus(self) -> List[int]:
         res = self.headwater("cluster", "spu", "list", check=False)
         online = []
@@ -339,3 +347,52 @@ class RealCluster:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+class EmbeddedBroker:
+    """`headwater broker` (1 SPU) on fixed ports, optionally with a data folder: the embedded broker,
+    restartable in place. Offers what the tests use of a RealCluster (endpoint, headwater, client_env)."""
+
+    def __init__(self, data_dir: Optional[Path] = None) -> None:
+        self.data_dir = data_dir
+        self.sc_port, self.spu_port = free_ports(2)
+        self.endpoint = f"127.0.0.1:{self.sc_port}"
+        self.proc: Optional[subprocess.Popen] = None
+
+    def start(self) -> "EmbeddedBroker":
+        args = [str(HEADWATER_BIN), "broker", "--sc-addr", self.endpoint,
+                "--spu-ports", str(self.spu_port)]
+        if self.data_dir is not None:
+            args += ["--data-dir", str(self.data_dir)]
+        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                     stdin=subprocess.DEVNULL, text=True, preexec_fn=_child_setup)
+        with _live_lock:
+            _live[self.proc.pid] = self.proc
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        assert line.startswith("HEADWATER_ENDPOINT="), line
+        return self
+
+    def kill(self) -> None:
+        """SIGKILL (the data folder stays, as after a crash)."""
+        if self.proc is not None:
+            _kill_group(self.proc)
+            with _live_lock:
+                _live.pop(self.proc.pid, None)
+            self.proc = None
+
+    def client_env(self) -> Dict[str, str]:
+        return dict(os.environ)
+
+    def headwater(self, *args: str, timeout: float = ADMIN_DEADLINE, check: bool = True,
+                  stdin_lines: Optional[List[str]] = None) -> subprocess.CompletedProcess:
+        stdin = "".join(line + "\n" for line in stdin_lines) if stdin_lines is not None else None
+        res = subprocess.run([str(HEADWATER_BIN), *args, "--endpoint", self.endpoint],
+                             capture_output=True, text=True, timeout=timeout, input=stdin,
+                             stdin=None if stdin is not None else subprocess.DEVNULL)
+        if check and res.returncode != 0:
+            raise RuntimeError(f"headwater {' '.join(args)} exited {res.returncode}: {res.stderr}")
+        return res
+
+    def logs(self) -> str:
+        return ""

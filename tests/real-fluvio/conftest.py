@@ -57,6 +57,21 @@ def official_consume(cluster: RealCluster, topic: str, partition: int, count: in
     return [json.loads(line) for line in res.stdout.splitlines() if line.strip()]
 
 
+def official_read_all(cluster: RealCluster, topic: str, partition: int = 0) -> List[dict]:
+    """The whole partition as the official Rust client reads it (up to the end, no count). Its socket
+    wait is raised to 30 s and a failed attempt is repeated (twice at most): on a loaded machine the
+    SC can take more than its default 10 s to answer, and this reader is a cross-check only."""
+    cmd = [str(INTEROP_BIN), "consume", "--endpoint", cluster.endpoint, "--topic", topic,
+           "--partition", str(partition)]
+    env = {**cluster.client_env(), "FLV_SOCKET_WAIT": "30"}
+    for _ in range(3):
+        res = subprocess.run(cmd, capture_output=True, text=True, timeout=CLIENT_DEADLINE, env=env)
+        if res.returncode == 0:
+            return [json.loads(line) for line in res.stdout.splitlines() if line.strip()]
+    raise AssertionError(f"the official consumer failed 3 times; last: exit {res.returncode}\n"
+                         f"{res.stderr[-3000:]}\n{cluster.logs()}")
+
+
 def headwater_consume(cluster: RealCluster, topic: str, partition: int) -> List[dict]:
     res = cluster.headwater("consume", topic, "-p", str(partition), "-B", "-d", "-O", "json",
                             timeout=CLIENT_DEADLINE)

@@ -14,7 +14,7 @@ from typing import Iterator, List
 
 import pytest
 
-from cluster import HEADWATER_BIN, RealCluster
+from cluster import EmbeddedBroker, RealCluster
 
 
 def official_topics(cluster: RealCluster) -> List[str]:
@@ -32,19 +32,11 @@ def official_topics(cluster: RealCluster) -> List[str]:
 
 
 @pytest.fixture(scope="module")
-def embedded() -> Iterator[str]:
-    """`headwater broker` with 1 SPU: the embedded broker, for the same-error-kind checks."""
-    proc = subprocess.Popen([str(HEADWATER_BIN), "broker", "--sc-addr", "127.0.0.1:0"],
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        m = re.match(r"HEADWATER_ENDPOINT=(\S+)", line)
-        assert m, line
-        yield m.group(1)
-    finally:
-        proc.kill()
-        proc.wait(timeout=30)
+def embedded() -> Iterator[EmbeddedBroker]:
+    """The embedded broker (1 SPU), for the same-error-kind checks."""
+    b = EmbeddedBroker().start()
+    yield b
+    b.kill()
 
 
 def error_kind(stderr: str) -> str:
@@ -52,11 +44,6 @@ def error_kind(stderr: str) -> str:
     m = re.match(r"error: \[([^\]]+)\]", stderr.strip())
     assert m, stderr
     return m.group(1)
-
-
-def on_embedded(endpoint: str, *args: str, stdin: str = "") -> subprocess.CompletedProcess:
-    return subprocess.run([str(HEADWATER_BIN), *args, "--endpoint", endpoint], input=stdin,
-                          capture_output=True, text=True, timeout=120)
 
 
 def test_create_list_delete_with_every_option(cluster3: RealCluster) -> None:
@@ -92,19 +79,13 @@ CASES: List[tuple] = [
 
 
 @pytest.mark.parametrize("name,setup,cmd,stdin", CASES, ids=[c[0] for c in CASES])
-def test_same_error_kind_as_embedded_broker(cluster3: RealCluster, embedded: str, name: str,
+def test_same_error_kind_as_embedded_broker(cluster3: RealCluster, embedded: EmbeddedBroker, name: str,
                                             setup: list, cmd: list, stdin: str) -> None:
     kinds = {}
-    for where in ("real", "embedded"):
+    for where, target in (("real", cluster3), ("embedded", embedded)):
         for s in setup:
-            if where == "real":
-                cluster3.headwater(*s)
-            else:
-                assert on_embedded(embedded, *s).returncode == 0
-        if where == "real":
-            res = cluster3.headwater(*cmd, check=False, stdin_lines=stdin.splitlines())
-        else:
-            res = on_embedded(embedded, *cmd, stdin=stdin)
+            target.headwater(*s)
+        res = target.headwater(*cmd, check=False, stdin_lines=stdin.splitlines())
         assert res.returncode != 0, f"{where}: {cmd} succeeded"
         kinds[where] = error_kind(res.stderr)
     assert kinds["real"] == kinds["embedded"], kinds

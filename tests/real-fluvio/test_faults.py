@@ -14,7 +14,6 @@ at a seeded moment, heals it, then accounts for every record:
 from __future__ import annotations
 
 import json
-import os
 import random
 import subprocess
 import time
@@ -23,22 +22,14 @@ from typing import Callable, Dict, List
 
 import pytest
 
-from cluster import ROOT, RealCluster
-from conftest import INTEROP_BIN, headwater_consume, run
+from cluster import ROOT, EmbeddedBroker, RealCluster
+from conftest import INTEROP_BIN, headwater_consume, official_read_all, run
 
 STREAM = ROOT / "tests/real-fluvio/drivers/stream.py"
 PY = ROOT / "bindings-python/.venv/bin/python"
 RATE = 20_000
 STREAM_SECONDS = 25
 DRIVER_DEADLINE = 240  # s: the stream, its flush and every wait, on a busy machine
-
-
-def leader_of(cluster: RealCluster, topic: str, partition: int = 0) -> int:
-    for line in cluster.headwater("partition", "list").stdout.splitlines()[1:]:
-        words = line.split()
-        if words[:2] == [topic, str(partition)]:
-            return int(words[2])
-    raise AssertionError(f"{topic}-{partition} not listed")
 
 
 def stream_with_fault(cluster: RealCluster, topic: str, tmp: Path, fault: Callable[[], None],
@@ -70,7 +61,7 @@ def account(cluster: RealCluster, topic: str, results: Dict, label: str) -> Dict
     misplaced = [(i, o) for i, o in acked.items() if ours.get(o) != str(i)]
     values = list(ours.values())
     duplicates = len(values) - len(set(values))
-    official = _official_all(cluster, topic)
+    official = official_read_all(cluster, topic)
     disagree = [r["offset"] for r in official if ours.get(r["offset"]) != r["value"]]
     summary = {
         "scenario": label, "sent": results["sent"], "acked": len(acked), "failed": len(failed),
@@ -87,20 +78,13 @@ def account(cluster: RealCluster, topic: str, results: Dict, label: str) -> Dict
     return summary
 
 
-def _official_all(cluster: RealCluster, topic: str) -> List[dict]:
-    """The whole partition as the official Rust client reads it (up to the end, no count)."""
-    res = run([INTEROP_BIN, "consume", "--endpoint", cluster.endpoint, "--topic", topic,
-               "--partition", "0"], cluster=cluster)
-    return [json.loads(line) for line in res.stdout.splitlines() if line.strip()]
-
-
 @pytest.mark.parametrize("isolation", ["read_uncommitted", "read_committed"])
 def test_leader_killed_and_restarted(tmp_path: Path, seed: int, isolation: str) -> None:
     rng = random.Random(seed)
     kill_at, down_for = rng.uniform(2, 5), 10.0
     with RealCluster(3, base_dir=tmp_path / "cluster") as c:
         c.headwater("topic", "create", "failover", "-p", "1", "-r", "3")
-        leader = leader_of(c, "failover")
+        leader = c.leader("failover")
         timeline: Dict[str, float] = {}
 
         def fault() -> None:
@@ -115,7 +99,7 @@ def test_leader_killed_and_restarted(tmp_path: Path, seed: int, isolation: str) 
         results = stream_with_fault(c, "failover", tmp_path, fault, [f"isolation={isolation}"])
         c.wait_spus(lambda online: sorted(online) == c.spu_ids)
         print(f"leader {leader} killed at {timeline['killed']:.1f}s, restarted at "
-              f"{timeline['restarted']:.1f}s; new leader {leader_of(c, 'failover')}")
+              f"{timeline['restarted']:.1f}s; new leader {c.leader('failover')}")
         account(c, "failover", results, f"leader kill -9, RF 3, {isolation}")
 
 
@@ -135,51 +119,13 @@ def test_single_spu_restarted(tmp_path: Path, seed: int) -> None:
         account(c, "restart", results, "the only SPU kill -9, back after 10 s")
 
 
-class EmbeddedBroker:
-    """`headwater broker` with a data folder on fixed ports: the embedded broker restarted in place."""
-
-    def __init__(self, data_dir: Path) -> None:
-        from cluster import HEADWATER_BIN, free_ports
-
-        self.bin = HEADWATER_BIN
-        self.data_dir = data_dir
-        self.sc_port, self.spu_port = free_ports(2)
-        self.endpoint = f"127.0.0.1:{self.sc_port}"
-        self.proc: subprocess.Popen = None  # type: ignore[assignment]
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(
-            [str(self.bin), "broker", "--sc-addr", self.endpoint, "--spu-ports", str(self.spu_port),
-             "--data-dir", str(self.data_dir)],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline()
-        assert line.startswith("HEADWATER_ENDPOINT="), line
-
-    def kill(self) -> None:
-        self.proc.kill()
-        self.proc.wait(timeout=30)
-
-    # What stream_with_fault, account and the readers use of a RealCluster.
-    def client_env(self) -> Dict[str, str]:
-        return dict(os.environ)
-
-    def headwater(self, *args: str, timeout: float = 60, **_: object) -> subprocess.CompletedProcess:
-        return subprocess.run([str(self.bin), *args, "--endpoint", self.endpoint],
-                              capture_output=True, text=True, timeout=timeout, check=True)
-
-    def logs(self) -> str:
-        return ""
-
-
 def test_embedded_broker_restarted_gives_the_same_outcome(tmp_path: Path, seed: int) -> None:
     """The single-SPU restart against the embedded broker (its SC and SPU are one process, killed
     with SIGKILL and restarted on the same ports and data folder): the same outcome as the real
     engine — no failed send, every acknowledged record at its offset."""
     rng = random.Random(seed)
     kill_at, down_for = rng.uniform(2, 5), 10.0
-    b = EmbeddedBroker(tmp_path / "data")
-    b.start()
+    b = EmbeddedBroker(tmp_path / "data").start()
     try:
         b.headwater("topic", "create", "restart")
 
@@ -227,7 +173,7 @@ def test_official_consumer_skips_records_written_by_anyone(cluster3: RealCluster
          "--count", "200000", "--null-key"], cluster=cluster3, timeout=600)
     ours = {r["offset"]: r["value"] for r in headwater_consume(cluster3, topic, 0)}
     assert sorted(ours) == list(range(200_000))
-    official = _official_all(cluster3, topic)
+    official = official_read_all(cluster3, topic)
     assert all(ours[r["offset"]] == r["value"] for r in official)
     skipped = 200_000 - len(official)
     print(f"official consumer read {len(official)} of 200000 records (skipped {skipped})")

@@ -35,7 +35,7 @@ from typing import Dict, Iterator, List, Optional, Tuple
 import pytest
 
 from cluster import ROOT, RealCluster
-from conftest import CLIENT_DEADLINE, INTEROP_BIN, headwater_consume
+from conftest import headwater_consume, official_read_all
 from faultproxy import FaultProxy
 
 STREAM = ROOT / "tests/real-fluvio/drivers/stream.py"
@@ -100,14 +100,6 @@ def net(tmp_path_factory) -> Iterator[Tuple[RealCluster, Dict[int, FaultProxy]]]
             p.stop()
 
 
-def leader_of(cluster: RealCluster, topic: str, partition: int = 0) -> int:
-    for line in cluster.headwater("partition", "list").stdout.splitlines()[1:]:
-        words = line.split()
-        if words[:2] == [topic, str(partition)]:
-            return int(words[2])
-    raise AssertionError(f"{topic}-{partition} not listed")
-
-
 class Driver:
     """`drivers/stream.py` in the binding's venv; its stdout lines collected by a thread."""
 
@@ -169,21 +161,6 @@ def apply_fault(proxy: FaultProxy, fault: str, delay_ms: Optional[float]) -> Non
         proxy.set_mode(fault)
 
 
-def official_all(cluster: RealCluster, topic: str) -> List[dict]:
-    """The whole partition as the official Rust client reads it (up to the end). Its socket wait is
-    raised to 30 s and a failed attempt is repeated (twice at most): on a loaded machine the SC can
-    take more than its default 10 s to answer, and this reader is a cross-check only."""
-    cmd = [str(INTEROP_BIN), "consume", "--endpoint", cluster.endpoint, "--topic", topic,
-           "--partition", "0"]
-    env = {**cluster.client_env(), "FLV_SOCKET_WAIT": "30"}
-    for _ in range(3):
-        res = subprocess.run(cmd, capture_output=True, text=True, timeout=CLIENT_DEADLINE, env=env)
-        if res.returncode == 0:
-            return [json.loads(line) for line in res.stdout.splitlines() if line.strip()]
-    raise AssertionError(f"the official consumer failed 3 times; last: exit {res.returncode}\n"
-                         f"{res.stderr[-3000:]}\n{cluster.logs()}")
-
-
 def timeline(conns: List[Dict], t_fault: float, t_heal: float) -> Dict:
     """Detection and recovery, from the proxy's records of this scenario's connections."""
     fresh = [c for c in conns if c["accepted_at"] >= t_fault]
@@ -223,7 +200,7 @@ def account(cluster: RealCluster, topic: str, results: Dict) -> Dict:
     misplaced = [(i, o, ours.get(o)) for i, o in acked.items() if ours.get(o) != str(i)]
     values = list(ours.values())
     strangers = [v for v in set(values) if not (v.isdigit() and int(v) < results["sent"])]
-    official = official_all(cluster, topic)
+    official = official_read_all(cluster, topic)
     disagree = [r["offset"] for r in official if ours.get(r["offset"]) != r["value"]]
     return {
         "sent": results["sent"], "acked": len(acked), "failed": len(failed),
@@ -246,7 +223,7 @@ def test_network_fault(net, tmp_path: Path, seed: int, fault: str, capsys) -> No
     delay_ms = rng.uniform(200, 800) if fault == "delay" else None
     topic = f"net-{fault.replace('_', '-')}"
     cluster.headwater("topic", "create", topic, "-p", "1")
-    proxy = proxies[leader_of(cluster, topic)]
+    proxy = proxies[cluster.leader(topic)]
     assert proxy.mode == "pass" and proxy.error is None
     t_begin = time.monotonic()
     driver = Driver(cluster, topic, fault_at + duration + TAIL, tmp_path / "results.json",
