@@ -69,7 +69,8 @@ _native.set_log_level(logger.getEffectiveLevel())
 class ProducerConfig(Mapping[str, Optional[str]]):
     """Producer options, validated by core's one parser when the object is built.
 
-    Keys are the snake_case (or camelCase) names of the configuration table (top-level README); values are strings or ints.
+    Keys are the snake_case (or camelCase) names of the configuration table (top-level README);
+    values are strings or ints.
     As a mapping it holds every key's resulting value as a string (None for an unset
     ``compression``). Unknown keys or bad values raise :class:`ConfigError` naming the key.
     """
