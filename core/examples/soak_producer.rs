@@ -17,7 +17,7 @@ async fn main() -> headwater::Result<()> {
         std::process::exit(2);
     };
     let seconds: f64 = seconds.parse().expect("SECONDS");
-    let config = ProducerConfig::from_pairs([
+    let config = ProducerConfig::from_options([
         ("linger_ms", "5"),
         ("retry_backoff_ms", "50"),
         ("retry_backoff_max_ms", "1000"),

@@ -34,6 +34,72 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
+    /// Every kind, in number order. `Broker` stands for all broker errors with the Fluvio code
+    /// [`BROKER_UNKNOWN`](Self::BROKER_UNKNOWN): a kind's identity is its [`code`](Self::code) and
+    /// [`number`](Self::number), which ignore the Fluvio code.
+    pub const ALL: [ErrorKind; 14] = [
+        ErrorKind::Config,
+        ErrorKind::Timeout,
+        ErrorKind::QueueFull,
+        ErrorKind::RecordTooLarge,
+        ErrorKind::UnknownTopic,
+        ErrorKind::UnknownPartition,
+        ErrorKind::Compression,
+        ErrorKind::Transport,
+        ErrorKind::Protocol,
+        ErrorKind::Broker(Self::BROKER_UNKNOWN),
+        ErrorKind::Closed,
+        ErrorKind::Forked,
+        ErrorKind::InvalidArgument,
+        ErrorKind::Internal,
+    ];
+
+    /// The Fluvio code of the representative `Broker` kind ([`ALL`](Self::ALL), [`from_code`](Self::from_code),
+    /// [`from_number`](Self::from_number)): -1, Fluvio's `UnknownServerError` (0 means success).
+    /// Set the real code with [`with_broker_code`](Self::with_broker_code).
+    pub const BROKER_UNKNOWN: i16 = crate::protocol::error_code::codes::UNKNOWN_SERVER_ERROR;
+
+    /// The kind whose [`code`](Self::code) is `code` (`"CONFIG"`, `"QUEUE_FULL"`, ...; exact, upper
+    /// case); `None` for anything else.
+    pub fn from_code(code: &str) -> Option<ErrorKind> {
+        Self::ALL.into_iter().find(|k| k.code() == code)
+    }
+
+    /// The kind whose [`number`](Self::number) is `number` (1 to 14); `None` for anything else.
+    pub fn from_number(number: i64) -> Option<ErrorKind> {
+        Self::ALL
+            .into_iter()
+            .find(|k| i64::from(k.number()) == number)
+    }
+
+    /// `Broker(code)` for a `Broker` kind; any other kind unchanged.
+    pub fn with_broker_code(self, code: i16) -> ErrorKind {
+        match self {
+            ErrorKind::Broker(_) => ErrorKind::Broker(code),
+            k => k,
+        }
+    }
+
+    /// [`code`](Self::code) as a NUL-terminated static string, for C.
+    pub fn code_cstr(&self) -> &'static std::ffi::CStr {
+        match self {
+            ErrorKind::Config => c"CONFIG",
+            ErrorKind::Timeout => c"TIMEOUT",
+            ErrorKind::QueueFull => c"QUEUE_FULL",
+            ErrorKind::RecordTooLarge => c"RECORD_TOO_LARGE",
+            ErrorKind::UnknownTopic => c"UNKNOWN_TOPIC",
+            ErrorKind::UnknownPartition => c"UNKNOWN_PARTITION",
+            ErrorKind::Compression => c"COMPRESSION",
+            ErrorKind::Transport => c"TRANSPORT",
+            ErrorKind::Protocol => c"PROTOCOL",
+            ErrorKind::Broker(_) => c"BROKER",
+            ErrorKind::Closed => c"CLOSED",
+            ErrorKind::Forked => c"FORKED",
+            ErrorKind::InvalidArgument => c"INVALID_ARGUMENT",
+            ErrorKind::Internal => c"INTERNAL",
+        }
+    }
+
     /// The stable code string every binding exposes.
     pub fn code(&self) -> &'static str {
         match self {
@@ -189,3 +255,36 @@ impl From<std::io::Error> for Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_round_trips_through_its_code_and_number() {
+        assert_eq!(ErrorKind::ALL.len(), 14);
+        for (i, k) in ErrorKind::ALL.into_iter().enumerate() {
+            assert_eq!(k.number() as usize, i + 1, "ALL is in number order");
+            assert_eq!(ErrorKind::from_code(k.code()), Some(k));
+            assert_eq!(ErrorKind::from_number(k.number().into()), Some(k));
+            assert_eq!(k.code_cstr().to_str().unwrap(), k.code());
+        }
+        let codes: std::collections::HashSet<_> = ErrorKind::ALL.iter().map(|k| k.code()).collect();
+        assert_eq!(codes.len(), 14, "codes are distinct");
+        assert_eq!(ErrorKind::from_code("BROKER"), Some(ErrorKind::Broker(-1)));
+        for bad in ["", "config", "OK", "BROKER ", "NOPE"] {
+            assert_eq!(ErrorKind::from_code(bad), None, "{bad:?}");
+        }
+        for bad in [0, 15, -1, i64::MAX] {
+            assert_eq!(ErrorKind::from_number(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_broker_code_is_set_on_broker_kinds_only() {
+        let k = ErrorKind::from_code("BROKER").unwrap().with_broker_code(56);
+        assert_eq!(k, ErrorKind::Broker(56));
+        assert_eq!(Error::new(k, "x").broker_code(), Some(56));
+        assert_eq!(ErrorKind::Config.with_broker_code(56), ErrorKind::Config);
+    }
+}

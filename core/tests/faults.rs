@@ -9,7 +9,7 @@ use headwater::protocol::api::spu_keys;
 use headwater::ErrorKind;
 
 fn cfg(pairs: &[(&str, &str)]) -> ProducerConfig {
-    ProducerConfig::from_pairs(pairs.iter().copied()).unwrap()
+    ProducerConfig::from_options(pairs.iter().copied()).unwrap()
 }
 
 async fn setup(topic: &str) -> (TestBroker, Producer) {

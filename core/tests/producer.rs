@@ -15,7 +15,7 @@ async fn broker() -> TestBroker {
 }
 
 fn cfg(pairs: &[(&str, &str)]) -> ProducerConfig {
-    ProducerConfig::from_pairs(pairs.iter().copied()).unwrap()
+    ProducerConfig::from_options(pairs.iter().copied()).unwrap()
 }
 
 async fn wait_all(outs: &[ProduceOutput]) -> Vec<headwater::RecordMetadata> {
@@ -131,7 +131,7 @@ async fn keyless_spread_explicit_partition_and_empty_key() {
 
 #[tokio::test]
 async fn batch_size_follows_the_estimate() {
-    // Size estimate (reference §8.2): 61 + Σ record sizes. A 100-byte value, no key, timestamp delta 0:
+    // Size estimate (docs/PROTOCOL.md §8.2): 61 + Σ record sizes. A 100-byte value, no key, timestamp delta 0:
     // inner = 1 attr + 1 ts + vsz(offset_delta) + 1 key-none + 2 len + 100 + 1 headers; size = 2 + inner
     // = 109 bytes for offset deltas < 64. With batch_size 1000: 61 + 8*109 = 933 fits, a 9th (1042) does not.
     let b = broker().await;
@@ -904,6 +904,68 @@ async fn delivery_tracker_reports_each_record_once_before_flush_returns() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     assert_eq!(seen.lock().unwrap()[2].0, 3);
+}
+
+/// The flush barrier bindings use: `flush_blocking_tracked` returns only after the sink ran for every
+/// record tracked before it (however slow the sink), and a send core refuses raises at once and
+/// neither holds up nor fails a later flush.
+#[test]
+fn tracked_flush_waits_for_every_report_and_a_refused_send_does_not_poison_it() {
+    use headwater::producer::DeliveryTracker;
+    use std::sync::{Arc, Mutex};
+
+    let b = TestBroker::start_blocking(BrokerConfig::default()).unwrap();
+    b.create_topic("barrier", 2).unwrap();
+    let p = Producer::connect_blocking(
+        &b.endpoint(),
+        "barrier",
+        cfg(&[("linger_ms", "20"), ("max_request_size", "4096")]),
+    )
+    .unwrap();
+    let seen: Arc<Mutex<Vec<usize>>> = Arc::default();
+    let s = seen.clone();
+    let tracker = DeliveryTracker::new(move |d| {
+        // A slow user callback: flush must outlast it.
+        std::thread::sleep(Duration::from_millis(20));
+        s.lock().unwrap().extend(d.records.iter().map(|r| r.token));
+    });
+    for i in 0..200 {
+        p.send_blocking_tracked(None, format!("v{i}").as_bytes(), None, None, &tracker, i)
+            .unwrap();
+    }
+    let e = p
+        .send_blocking_tracked(None, &[0u8; 8192], None, None, &tracker, 999)
+        .unwrap_err();
+    assert_eq!(e.kind, ErrorKind::RecordTooLarge, "refused at send: {e}");
+    p.flush_blocking_tracked(&tracker, Some(DEADLINE)).unwrap();
+    let mut got = seen.lock().unwrap().clone();
+    got.sort_unstable();
+    assert_eq!(
+        got,
+        (0..200).collect::<Vec<_>>(),
+        "each report ran before flush returned"
+    );
+    assert_eq!(tracker.unreported(), 0);
+    // Packed records (as Node and Java pass them), sent borrowed.
+    let recs = headwater::producer::decode_packed(b"ab", Some(&[1, -1, 1]), b"xyz", &[1u32, 1, 1])
+        .unwrap();
+    p.send_all_blocking_tracked(&recs, &tracker, |i| 1000 + i)
+        .unwrap();
+    p.close_blocking_tracked(&tracker, Some(DEADLINE)).unwrap();
+    assert_eq!(seen.lock().unwrap().len(), 203);
+    let stored: Vec<_> = (0..2)
+        .flat_map(|q| b.records("barrier", q, 0).unwrap())
+        .filter(|r| r.value.len() == 1)
+        .map(|r| (r.key, r.value))
+        .collect();
+    assert_eq!(stored.len(), 3);
+    for want in [
+        (Some(b"a".to_vec()), b"x".to_vec()),
+        (None, b"y".to_vec()),
+        (Some(b"b".to_vec()), b"z".to_vec()),
+    ] {
+        assert!(stored.contains(&want), "{want:?} stored: {stored:?}");
+    }
 }
 
 // ---- Waiting on a record sends its batch (no linger for a caller who waits) ----

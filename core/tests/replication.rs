@@ -9,7 +9,7 @@ use headwater::producer::{Producer, ProducerConfig};
 use headwater::ErrorKind;
 
 fn cfg(pairs: &[(&str, &str)]) -> ProducerConfig {
-    ProducerConfig::from_pairs(pairs.iter().copied()).unwrap()
+    ProducerConfig::from_options(pairs.iter().copied()).unwrap()
 }
 
 async fn three_spus() -> TestBroker {

@@ -69,7 +69,7 @@ async fn tls_broker(spus: u32, tls: ServerTlsConfig) -> TestBroker {
 }
 
 fn producer_cfg(pairs: &[(&str, &str)]) -> ProducerConfig {
-    let mut c = ProducerConfig::from_pairs(pairs.iter().copied()).unwrap();
+    let mut c = ProducerConfig::from_options(pairs.iter().copied()).unwrap();
     c.set("linger_ms", "0").unwrap();
     c
 }

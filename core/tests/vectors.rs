@@ -224,27 +224,14 @@ fn config_table() {
 #[test]
 fn errors_table() {
     let v = load("errors.json");
-    let kinds = [
-        ErrorKind::Config,
-        ErrorKind::Timeout,
-        ErrorKind::QueueFull,
-        ErrorKind::RecordTooLarge,
-        ErrorKind::UnknownTopic,
-        ErrorKind::UnknownPartition,
-        ErrorKind::Compression,
-        ErrorKind::Transport,
-        ErrorKind::Protocol,
-        ErrorKind::Broker(2),
-        ErrorKind::Closed,
-        ErrorKind::Forked,
-        ErrorKind::InvalidArgument,
-        ErrorKind::Internal,
-    ];
+    let kinds = ErrorKind::ALL;
     let cases = v["cases"].as_array().unwrap();
     assert_eq!(cases.len(), kinds.len());
     for (k, c) in kinds.iter().zip(cases) {
         assert_eq!(k.code(), c["code"].as_str().unwrap());
         assert_eq!(k.number() as i64, int(&c["number"]));
+        assert_eq!(ErrorKind::from_code(c["code"].as_str().unwrap()), Some(*k));
+        assert_eq!(ErrorKind::from_number(int(&c["number"])), Some(*k));
         if let Some(r) = c["retriable"].as_bool() {
             assert_eq!(k.is_retriable(), r, "{}", k.code());
         }

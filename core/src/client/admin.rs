@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use super::cluster::Cluster;
 use crate::error::{Error, Result};
+use crate::producer::config::{camel_case, uint_value};
 use crate::protocol::api::{sc_keys, SC_VERSION};
 use crate::protocol::error_code::{codes, ErrorCode};
 use crate::protocol::sc::*;
@@ -49,6 +50,61 @@ impl TopicConfig {
         self.compression = CompressionAlgorithm::parse(c.name());
         self
     }
+
+    /// Sets one option from its string form (snake_case or camelCase key, see [`TOPIC_KEYS`]).
+    /// A bad key or value is an `InvalidArgument` error naming the key as spelled: topic options are
+    /// arguments of `create_topic`, as in every binding.
+    pub fn set(&mut self, key: &str, value: &str) -> Result<()> {
+        let canonical = TOPIC_KEYS
+            .iter()
+            .find(|k| **k == key || camel_case(k) == key)
+            .ok_or_else(|| {
+                topic_option_error(
+                    key,
+                    format!("unknown key; valid keys are: {}", TOPIC_KEYS.join(", ")),
+                )
+            })?;
+        let uint = |min: u64, max: u64| {
+            uint_value(value, min, max).map_err(|why| topic_option_error(key, why))
+        };
+        match *canonical {
+            "partitions" => self.partitions = uint(1, u32::MAX as u64)? as u32,
+            "replication" => self.replication = uint(1, u32::MAX as u64)? as u32,
+            "compression" => {
+                self.compression = match CompressionAlgorithm::parse(value) {
+                    // `any` is the default policy: each producer picks its codec.
+                    Some(CompressionAlgorithm::Any) => None,
+                    Some(c) => Some(c),
+                    None => {
+                        return Err(topic_option_error(
+                            key,
+                            format!(
+                                "expected one of any, none, gzip, snappy, lz4, zstd, got {value:?}"
+                            ),
+                        ))
+                    }
+                }
+            }
+            "retention_secs" => self.retention_secs = Some(uint(0, u32::MAX as u64)? as u32),
+            "segment_size" => self.segment_size = Some(uint(1, u32::MAX as u64)? as u32),
+            "max_partition_size" => self.max_partition_size = Some(uint(1, u64::MAX)?),
+            _ => unreachable!("every key in TOPIC_KEYS is handled"),
+        }
+        Ok(())
+    }
+
+    /// Builds a topic config from string options, as bindings and the CLI pass them (`partitions`
+    /// defaults to 1): the topic twin of `ProducerConfig::from_options` and
+    /// `BrokerConfig::from_options`. Fails on the first bad option (see [`set`](Self::set)).
+    pub fn from_options<'a>(
+        options: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<TopicConfig> {
+        let mut cfg = TopicConfig::default();
+        for (k, v) in options {
+            cfg.set(k, v)?;
+        }
+        Ok(cfg)
+    }
     pub fn to_spec(&self) -> TopicSpec {
         let storage = if self.segment_size.is_some() || self.max_partition_size.is_some() {
             Some(TopicStorageConfig {
@@ -73,6 +129,20 @@ impl TopicConfig {
             system: false,
         }
     }
+}
+
+/// The topic options [`TopicConfig::from_options`] accepts (camelCase spellings too).
+pub const TOPIC_KEYS: &[&str] = &[
+    "partitions",
+    "replication",
+    "compression",
+    "retention_secs",
+    "segment_size",
+    "max_partition_size",
+];
+
+fn topic_option_error(key: &str, why: impl std::fmt::Display) -> Error {
+    Error::invalid(format!("invalid topic option `{key}`: {why}"))
 }
 
 /// A topic as listed.
@@ -363,4 +433,65 @@ fn check_status(st: &Status, what: &str) -> Result<()> {
         e.message.push_str(m);
     }
     Err(e)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorKind;
+
+    #[test]
+    fn topic_options_parse_every_key_in_either_spelling() {
+        let cfg = TopicConfig::from_options([
+            ("partitions", "3"),
+            ("replication", "2"),
+            ("compression", "zstd"),
+            ("retentionSecs", "3600"),
+            ("segment_size", "1048576"),
+            ("maxPartitionSize", "10737418240"),
+        ])
+        .unwrap();
+        assert_eq!(
+            cfg,
+            TopicConfig {
+                partitions: 3,
+                replication: 2,
+                compression: Some(CompressionAlgorithm::Zstd),
+                retention_secs: Some(3600),
+                segment_size: Some(1 << 20),
+                max_partition_size: Some(10 << 30),
+            }
+        );
+        assert_eq!(TopicConfig::from_options([]).unwrap(), TopicConfig::new(1));
+        // `any` is the default policy.
+        assert_eq!(
+            TopicConfig::from_options([("compression", "any")]).unwrap(),
+            TopicConfig::default()
+        );
+        assert_eq!(
+            TopicConfig::from_options([("partitions", "2"), ("compression", "gzip")]).unwrap(),
+            TopicConfig::new(2).compression(Compression::Gzip)
+        );
+    }
+
+    #[test]
+    fn bad_topic_options_are_invalid_arguments_naming_the_key() {
+        for (key, value, why) in [
+            ("partitions", "0", "must be at least 1"),
+            ("partitions", "-1", "expected a whole number"),
+            ("partitions", "4294967296", "must be at most 4294967295"),
+            ("replication", "0", "must be at least 1"),
+            ("compression", "brotli", "expected one of any, none"),
+            ("retentionSecs", "1h", "expected a whole number"),
+            ("partitons", "1", "unknown key; valid keys are: partitions"),
+        ] {
+            let e = TopicConfig::from_options([(key, value)]).unwrap_err();
+            assert_eq!(e.kind, ErrorKind::InvalidArgument, "{e}");
+            assert!(
+                e.message
+                    .starts_with(&format!("invalid topic option `{key}`: {why}")),
+                "{e}"
+            );
+        }
+    }
 }

@@ -6,6 +6,6 @@ pub mod cluster;
 pub mod connection;
 pub mod consumer;
 
-pub use admin::{Admin, PartitionInfo, SpuInfo, TopicConfig, TopicInfo};
+pub use admin::{Admin, PartitionInfo, SpuInfo, TopicConfig, TopicInfo, TOPIC_KEYS};
 pub use cluster::Cluster;
 pub use consumer::{Consumer, ConsumerConfig, ConsumerRecord, Offset, PartitionStream};

@@ -128,30 +128,24 @@ pub fn camel_case(key: &str) -> String {
     out
 }
 
-/// Strict unsigned integer: ASCII digits only (no sign, spaces, underscores or units).
-fn parse_uint(key: &str, v: &str, min: u64, max: u64) -> Result<u64> {
+/// Strict unsigned integer: ASCII digits only (no sign, spaces, underscores or units), within
+/// `min..=max`. The error is the reason, for the caller to attach to its key.
+pub(crate) fn uint_value(v: &str, min: u64, max: u64) -> std::result::Result<u64, String> {
     if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(Error::config(
-            key,
-            format!("expected a whole number, got {v:?}"),
-        ));
+        return Err(format!("expected a whole number, got {v:?}"));
     }
-    let n: u64 = v
-        .parse()
-        .map_err(|_| Error::config(key, format!("{v:?} is too large")))?;
+    let n: u64 = v.parse().map_err(|_| format!("{v:?} is too large"))?;
     if n < min {
-        return Err(Error::config(
-            key,
-            format!("must be at least {min}, got {n}"),
-        ));
+        return Err(format!("must be at least {min}, got {n}"));
     }
     if n > max {
-        return Err(Error::config(
-            key,
-            format!("must be at most {max}, got {n}"),
-        ));
+        return Err(format!("must be at most {max}, got {n}"));
     }
     Ok(n)
+}
+
+fn parse_uint(key: &str, v: &str, min: u64, max: u64) -> Result<u64> {
+    uint_value(v, min, max).map_err(|why| Error::config(key, why))
 }
 
 fn choice<T: Copy>(key: &str, v: &str, options: &[(&str, T)]) -> Result<T> {
@@ -290,18 +284,47 @@ impl ProducerConfig {
         })
     }
 
-    /// Builds a config from string pairs, failing on the first bad one.
-    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<Self> {
+    /// Builds a config from string options (snake_case or camelCase keys), failing on the first bad
+    /// one: the one spelling of option parsing, as `BrokerConfig::from_options` and
+    /// `TopicConfig::from_options`.
+    pub fn from_options<'a>(options: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<Self> {
         let mut c = ProducerConfig::default();
-        for (k, v) in pairs {
+        for (k, v) in options {
             c.set(k, v)?;
         }
         Ok(c)
+    }
+
+    /// Deprecated old name of [`from_options`](Self::from_options), kept until the bindings switch.
+    #[doc(hidden)]
+    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<Self> {
+        Self::from_options(pairs)
     }
 
     /// Chainable form of `set` for Rust callers: `ProducerConfig::default().with("linger_ms", "0")?`.
     pub fn with(mut self, key: &str, value: &str) -> Result<Self> {
         self.set(key, value)?;
         Ok(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorKind;
+
+    #[test]
+    fn from_options_takes_either_spelling_and_names_the_bad_key() {
+        let c = ProducerConfig::from_options([("linger_ms", "5"), ("batchSize", "100")]).unwrap();
+        assert_eq!(c.linger, Duration::from_millis(5));
+        assert_eq!(c.batch_size, 100);
+        assert_eq!(
+            ProducerConfig::from_pairs([("linger_ms", "5"), ("batchSize", "100")]).unwrap(),
+            c,
+            "the old name is the same parser"
+        );
+        let e = ProducerConfig::from_options([("linger_ms", "5"), ("lingerMs", "x")]).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Config);
+        assert!(e.message.starts_with("invalid config `lingerMs`: "), "{e}");
     }
 }

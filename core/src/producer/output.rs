@@ -1,10 +1,12 @@
 //! Delivery results: one shared [`BatchResult`] per batch, one cheap [`ProduceOutput`] per record.
 
+use std::cell::Cell;
+use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock, Weak};
-use std::time::Duration;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, Weak};
+use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
 
@@ -255,10 +257,130 @@ impl<T> BatchDelivery<'_, T> {
 
 type Sink<T> = Arc<dyn Fn(BatchDelivery<'_, T>) + Send + Sync>;
 
+thread_local! {
+    /// How deep this thread is inside delivery callbacks (tracker sinks).
+    static IN_DELIVERY: Cell<u32> = const { Cell::new(0) };
+}
+
+/// True on a thread that is running a [`DeliveryTracker`] sink, i.e. a delivery callback. A flush
+/// there would wait for its own report: [`DeliveryTracker::wait_reported`] refuses it, and bindings
+/// use this to refuse (or skip) their waiting calls.
+pub fn in_delivery() -> bool {
+    IN_DELIVERY.with(|d| d.get() > 0)
+}
+
+/// Runs `sink` counted as a delivery callback on this thread (see [`in_delivery`]).
+fn deliver<T>(sink: &Sink<T>, d: BatchDelivery<'_, T>) {
+    struct Leave;
+    impl Drop for Leave {
+        fn drop(&mut self) {
+            IN_DELIVERY.with(|c| c.set(c.get() - 1));
+        }
+    }
+    IN_DELIVERY.with(|c| c.set(c.get() + 1));
+    let _leave = Leave;
+    sink(d);
+}
+
+/// Marks not yet reported, as runs of (epoch, count) in epoch order. One run per batch is the rule
+/// (a flush's barrier falling inside a batch makes two), so the first run is kept inline.
+#[derive(Default)]
+struct Tally {
+    first: (u64, u64),
+    more: Vec<(u64, u64)>,
+}
+
+impl Tally {
+    fn add(&mut self, epoch: u64) {
+        match self.more.last_mut() {
+            Some(last) if last.0 == epoch => last.1 += 1,
+            Some(_) => self.more.push((epoch, 1)),
+            None if self.first.1 == 0 || self.first.0 == epoch => {
+                self.first = (epoch, self.first.1 + 1)
+            }
+            None => self.more.push((epoch, 1)),
+        }
+    }
+    fn runs(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
+        std::iter::once(self.first)
+            .filter(|r| r.1 > 0)
+            .chain(self.more.iter().copied())
+    }
+}
+
 /// Records of one batch waiting for its outcome; `done` once the batch's callback took them.
 struct Slot<T> {
     done: bool,
     records: Vec<TrackedRecord<T>>,
+    /// Their marks, reported once the sink has run.
+    marks: Tally,
+}
+
+/// The flush barrier's bookkeeping: how many marked sends are not yet reported, by epoch. A
+/// [`barrier`](DeliveryTracker::barrier) ends the current epoch; waiting on it waits for the
+/// epochs up to it, not for sends marked later (a producer that never stops sending would keep a
+/// single count from ever reaching zero).
+#[derive(Default)]
+struct Reports {
+    epoch: u64,
+    /// Unreported marks by epoch, oldest first; no zero counts.
+    outstanding: VecDeque<(u64, u64)>,
+    /// Threads in `wait_reported`: reports only notify when someone waits.
+    waiters: usize,
+}
+
+impl Reports {
+    fn mark(&mut self) -> u64 {
+        match self.outstanding.back_mut() {
+            Some((e, n)) if *e == self.epoch => *n += 1,
+            _ => self.outstanding.push_back((self.epoch, 1)),
+        }
+        self.epoch
+    }
+    /// Returns whether anyone should be woken.
+    fn report(&mut self, epoch: u64, count: u64) -> bool {
+        if let Some(i) = self.outstanding.iter().position(|(e, _)| *e == epoch) {
+            let run = &mut self.outstanding[i];
+            run.1 = run.1.saturating_sub(count);
+            if run.1 == 0 {
+                self.outstanding.remove(i);
+            }
+        }
+        self.waiters > 0
+    }
+    fn reported_upto(&self, epoch: u64) -> bool {
+        !matches!(self.outstanding.front(), Some((e, _)) if *e <= epoch)
+    }
+}
+
+/// What a tracker shares with its batches' callbacks.
+struct Shared<T> {
+    /// One lock for the per-partition slots and the report counts: `track` takes it once per record.
+    state: Mutex<State<T>>,
+    reported: Condvar,
+}
+
+struct State<T> {
+    /// The batch each partition's records were last filed with, by partition.
+    open: Vec<Option<OpenSlot<T>>>,
+    reports: Reports,
+}
+
+impl<T> Shared<T> {
+    fn lock(&self) -> MutexGuard<'_, State<T>> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+    fn report(&self, runs: impl Iterator<Item = (u64, u64)>) {
+        let mut st = self.lock();
+        let mut wake = false;
+        for (epoch, count) in runs {
+            wake |= st.reports.report(epoch, count);
+        }
+        drop(st);
+        if wake {
+            self.reported.notify_all();
+        }
+    }
 }
 
 /// Per-record delivery callbacks at a per-batch price, for callers (the language bindings) that
@@ -266,28 +388,62 @@ struct Slot<T> {
 /// runs once per batch with all of them, on the completing library thread and before `flush` waiters
 /// wake. [`ProduceOutput::on_done`] instead boxes a closure per record, whose allocation on the
 /// sending thread and free on a library thread cost more than the rest of a send.
+///
+/// It is also the flush barrier bindings need so that `flush` returns only after every delivery
+/// callback of the records sent before it has run: each tracked record is *marked* when it is
+/// filed (under its partition's lock, so before its send returns) and *reported* once the sink that
+/// received it has returned. A send that core refuses is never filed, so never marked: it fails at
+/// `send` and does not hold up, or fail, a later flush. [`Producer::flush_blocking_tracked`]
+/// (and `close_blocking_tracked`) flush and then [`wait_reported`](Self::wait_reported); a binding
+/// that completes some deliveries outside the sink counts them with [`mark`](Self::mark) /
+/// [`report`](Self::report) / [`withdraw`](Self::withdraw).
+///
+/// [`Producer::flush_blocking_tracked`]: super::Producer::flush_blocking_tracked
 pub struct DeliveryTracker<T: Send + 'static> {
     sink: Sink<T>,
-    /// The batch each partition's records were last filed with, by partition.
-    open: std::sync::Mutex<Vec<Option<OpenSlot<T>>>>,
+    shared: Arc<Shared<T>>,
 }
 
 struct OpenSlot<T> {
     batch: Arc<BatchResult>,
-    slot: Arc<std::sync::Mutex<Slot<T>>>,
+    slot: Arc<Mutex<Slot<T>>>,
 }
+
+/// One send counted by [`DeliveryTracker::mark`]; give it back to [`report`](DeliveryTracker::report)
+/// or [`withdraw`](DeliveryTracker::withdraw) exactly once.
+#[must_use = "an unreported mark holds up every later flush"]
+#[derive(Debug)]
+pub struct Mark {
+    epoch: u64,
+}
+
+/// Where a flush starts: [`DeliveryTracker::wait_reported`] waits for the sends marked before it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReportBarrier {
+    epoch: u64,
+}
+
+/// How long one wait of [`DeliveryTracker::wait_reported`] lasts before its `check` runs again.
+pub const REPORT_WAIT_SLICE: Duration = Duration::from_millis(50);
 
 impl<T: Send + 'static> DeliveryTracker<T> {
     /// `sink` is called exactly once per tracked record (grouped by batch), from a library thread.
     pub fn new(sink: impl Fn(BatchDelivery<'_, T>) + Send + Sync + 'static) -> Self {
         DeliveryTracker {
             sink: Arc::new(sink),
-            open: Default::default(),
+            shared: Arc::new(Shared {
+                state: Mutex::new(State {
+                    open: Vec::new(),
+                    reports: Reports::default(),
+                }),
+                reported: Condvar::new(),
+            }),
         }
     }
 
     /// Reports `output`'s record to the sink with `token` once its batch completes (at once, on a
-    /// runtime thread, if it already has: then a `flush` may return before the report runs).
+    /// runtime thread, if it already has: then a `flush` may return before the report runs, but
+    /// [`wait_reported`](Self::wait_reported) after a barrier taken later waits for it).
     /// `Producer::send_blocking_tracked` and `send_all_blocking_tracked` file the record before its
     /// batch can complete, so a `flush` after them always returns after their reports.
     pub fn track(&self, output: &ProduceOutput, token: T) {
@@ -297,56 +453,341 @@ impl<T: Send + 'static> DeliveryTracker<T> {
             timestamp: output.timestamp,
         };
         let p = output.partition as usize;
-        let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
-        if open.len() <= p {
-            open.resize_with(p + 1, || None);
+        let mut st = self.shared.lock();
+        let epoch = st.reports.mark();
+        if st.open.len() <= p {
+            st.open.resize_with(p + 1, || None);
         }
-        let same = matches!(&open[p], Some(o) if Arc::ptr_eq(&o.batch, &output.batch));
+        let same = matches!(&st.open[p], Some(o) if Arc::ptr_eq(&o.batch, &output.batch));
         if !same {
-            let slot = Arc::new(std::sync::Mutex::new(Slot {
+            let slot = Arc::new(Mutex::new(Slot {
                 done: false,
                 records: Vec::new(),
+                marks: Tally::default(),
             }));
             let (sink, taken) = (self.sink.clone(), slot.clone());
+            // Weak: the batch's callback must not keep the tracker alive (nobody could wait on it).
+            let shared = Arc::downgrade(&self.shared);
             let (topic, partition) = (output.batch.topic.clone(), output.partition);
             output.batch.on_complete(move |result| {
-                let records = {
+                let (records, marks) = {
                     let mut s = taken.lock().unwrap_or_else(|e| e.into_inner());
                     s.done = true;
-                    std::mem::take(&mut s.records)
+                    (std::mem::take(&mut s.records), std::mem::take(&mut s.marks))
                 };
                 if !records.is_empty() {
-                    sink(BatchDelivery {
-                        topic: &topic,
-                        partition,
-                        result,
-                        records,
-                    });
+                    deliver(
+                        &sink,
+                        BatchDelivery {
+                            topic: &topic,
+                            partition,
+                            result,
+                            records,
+                        },
+                    );
+                }
+                if let Some(shared) = shared.upgrade() {
+                    shared.report(marks.runs());
                 }
             });
-            open[p] = Some(OpenSlot {
+            st.open[p] = Some(OpenSlot {
                 batch: output.batch.clone(),
                 slot,
             });
         }
-        let o = open[p].as_ref().expect("filled above");
+        let o = st.open[p].as_ref().expect("filled above");
         let mut s = o.slot.lock().unwrap_or_else(|e| e.into_inner());
         if !s.done {
             s.records.push(record);
+            s.marks.add(epoch);
             return;
         }
         // The batch completed between the send and this call: report this record by itself.
         drop(s);
-        drop(open);
+        drop(st);
         let (sink, batch, partition) = (self.sink.clone(), output.batch.clone(), output.partition);
+        let shared = Arc::downgrade(&self.shared);
         crate::runtime::spawn(async move {
             let result = batch.get().expect("completed");
-            sink(BatchDelivery {
-                topic: &batch.topic,
-                partition,
-                result,
-                records: vec![record],
-            });
+            deliver(
+                &sink,
+                BatchDelivery {
+                    topic: &batch.topic,
+                    partition,
+                    result,
+                    records: vec![record],
+                },
+            );
+            if let Some(shared) = shared.upgrade() {
+                shared.report(std::iter::once((epoch, 1)));
+            }
         });
+    }
+
+    /// Counts one send whose delivery the caller reports itself, outside the sink (tracked records
+    /// are counted by [`track`](Self::track)). Call it before the send is handed to core.
+    pub fn mark(&self) -> Mark {
+        Mark {
+            epoch: self.shared.lock().reports.mark(),
+        }
+    }
+
+    /// The delivery counted by `mark` has been reported to the user (its callback returned).
+    pub fn report(&self, mark: Mark) {
+        self.shared.report(std::iter::once((mark.epoch, 1)));
+    }
+
+    /// The send counted by `mark` was refused (it failed at `send`): nothing will be reported, and
+    /// no flush waits for it.
+    pub fn withdraw(&self, mark: Mark) {
+        self.report(mark)
+    }
+
+    /// Ends the current epoch: [`wait_reported`](Self::wait_reported) on the barrier waits for the
+    /// sends marked so far, not for later ones. Take it before the producer's flush starts.
+    pub fn barrier(&self) -> ReportBarrier {
+        let mut st = self.shared.lock();
+        let epoch = st.reports.epoch;
+        st.reports.epoch += 1;
+        ReportBarrier { epoch }
+    }
+
+    /// Sends marked and not reported yet (in every epoch).
+    pub fn unreported(&self) -> u64 {
+        self.shared
+            .lock()
+            .reports
+            .outstanding
+            .iter()
+            .map(|(_, n)| n)
+            .sum()
+    }
+
+    /// Blocks until every send marked before `barrier` is reported: `Timeout` after `timeout`
+    /// (`None`: no limit). Waits in slices of [`REPORT_WAIT_SLICE`] and runs `check` between them;
+    /// its error ends the wait and is returned (Python checks for signals there, so Ctrl-C
+    /// interrupts a flush). Called from inside a delivery callback it would wait for itself, so it
+    /// fails at once with `InvalidArgument`.
+    pub fn wait_reported(
+        &self,
+        barrier: ReportBarrier,
+        timeout: Option<Duration>,
+        check: &mut dyn FnMut() -> Result<()>,
+    ) -> Result<()> {
+        if in_delivery() {
+            return Err(Error::invalid(
+                "cannot wait for delivery reports from inside a delivery callback (it would wait for itself)",
+            ));
+        }
+        let deadline = timeout.map(|t| Instant::now() + t);
+        let mut st = self.shared.lock();
+        loop {
+            if st.reports.reported_upto(barrier.epoch) {
+                return Ok(());
+            }
+            let slice = match deadline {
+                Some(d) => {
+                    let left = d.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        let n: u64 = st
+                            .reports
+                            .outstanding
+                            .iter()
+                            .take_while(|(e, _)| *e <= barrier.epoch)
+                            .map(|(_, n)| n)
+                            .sum();
+                        return Err(Error::timeout(format!(
+                            "{n} delivery reports did not run within {:?}",
+                            timeout.unwrap_or_default()
+                        )));
+                    }
+                    left.min(REPORT_WAIT_SLICE)
+                }
+                None => REPORT_WAIT_SLICE,
+            };
+            st.reports.waiters += 1;
+            st = self
+                .shared
+                .reported
+                .wait_timeout(st, slice)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+            st.reports.waiters -= 1;
+            if !st.reports.reported_upto(barrier.epoch) {
+                drop(st);
+                check()?;
+                st = self.shared.lock();
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorKind;
+
+    type Seen = Arc<Mutex<Vec<(u32, usize, Result<i64>)>>>;
+
+    /// A tracker whose sink records (partition, token, offset).
+    fn tracker() -> (DeliveryTracker<usize>, Seen) {
+        let seen: Seen = Arc::default();
+        let s = seen.clone();
+        let t = DeliveryTracker::new(move |d: BatchDelivery<'_, usize>| {
+            let mut s = s.lock().unwrap();
+            for r in &d.records {
+                s.push((d.partition, r.token, d.offset(r)));
+            }
+        });
+        (t, seen)
+    }
+
+    fn output(batch: &Arc<BatchResult>, partition: u32, index: u32) -> ProduceOutput {
+        ProduceOutput {
+            batch: batch.clone(),
+            index,
+            partition,
+            timestamp: 0,
+        }
+    }
+
+    fn no_check() -> impl FnMut() -> Result<()> {
+        || Ok(())
+    }
+
+    #[test]
+    fn a_barrier_waits_for_marks_before_it_only() {
+        let (t, _) = tracker();
+        let early = t.mark();
+        let b1 = t.barrier();
+        let late = t.mark();
+        let e = t
+            .wait_reported(b1, Some(Duration::from_millis(20)), &mut no_check())
+            .unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Timeout);
+        assert!(e.message.starts_with("1 delivery reports"), "{e}");
+        t.report(early);
+        t.wait_reported(b1, Some(Duration::ZERO), &mut no_check())
+            .unwrap();
+        assert_eq!(t.unreported(), 1, "the later mark is still out");
+        let b2 = t.barrier();
+        t.wait_reported(b2, Some(Duration::from_millis(10)), &mut no_check())
+            .unwrap_err();
+        t.report(late);
+        t.wait_reported(b2, None, &mut no_check()).unwrap();
+        assert_eq!(t.unreported(), 0);
+    }
+
+    #[test]
+    fn a_withdrawn_send_does_not_hold_up_a_later_flush() {
+        let (t, seen) = tracker();
+        let refused = t.mark();
+        t.withdraw(refused);
+        let b = t.barrier();
+        t.wait_reported(b, Some(Duration::ZERO), &mut no_check())
+            .unwrap();
+        assert_eq!(t.unreported(), 0);
+        assert!(seen.lock().unwrap().is_empty(), "nothing was reported");
+    }
+
+    #[test]
+    fn waiting_returns_only_after_the_sink_ran_for_every_tracked_record() {
+        let seen: Seen = Arc::default();
+        let s = seen.clone();
+        let t = DeliveryTracker::new(move |d: BatchDelivery<'_, usize>| {
+            // A slow callback: the wait must outlast it.
+            std::thread::sleep(Duration::from_millis(30));
+            let mut s = s.lock().unwrap();
+            for r in &d.records {
+                s.push((d.partition, r.token, d.offset(r)));
+            }
+        });
+        let topic: Arc<str> = Arc::from("t");
+        let (b0, b1) = (BatchResult::new(topic.clone()), BatchResult::new(topic));
+        for i in 0..3 {
+            t.track(&output(&b0, 0, i), i as usize);
+        }
+        t.track(&output(&b1, 1, 0), 10);
+        let barrier = t.barrier();
+        // Sent after the barrier (same batch): reported with it, but not waited for.
+        t.track(&output(&b0, 0, 3), 3);
+        assert_eq!(t.unreported(), 5);
+        let completer = std::thread::spawn({
+            let (b0, b1) = (b0.clone(), b1.clone());
+            move || {
+                b0.complete(Ok(100));
+                b1.complete(Err(Error::timeout("lost")));
+            }
+        });
+        t.wait_reported(barrier, None, &mut no_check()).unwrap();
+        let got = seen.lock().unwrap().clone();
+        assert_eq!(got.len(), 5, "every record before the barrier was reported");
+        assert_eq!(got[0], (0, 0, Ok(100)));
+        assert_eq!(got[3], (0, 3, Ok(103)));
+        assert_eq!(got[4].1, 10);
+        assert_eq!(got[4].2.as_ref().unwrap_err().kind, ErrorKind::Timeout);
+        completer.join().unwrap();
+        assert_eq!(t.unreported(), 0);
+    }
+
+    #[test]
+    fn a_record_tracked_after_its_batch_completed_is_still_waited_for() {
+        let (t, seen) = tracker();
+        let batch = BatchResult::new(Arc::from("t"));
+        batch.complete(Ok(7));
+        t.track(&output(&batch, 2, 1), 42);
+        let b = t.barrier();
+        t.wait_reported(b, Some(Duration::from_secs(30)), &mut no_check())
+            .unwrap();
+        assert_eq!(seen.lock().unwrap().clone(), vec![(2, 42, Ok(8))]);
+    }
+
+    #[test]
+    fn the_check_runs_between_slices_and_its_error_ends_the_wait() {
+        let (t, _) = tracker();
+        let m = t.mark();
+        let b = t.barrier();
+        let mut calls = 0;
+        let e = t
+            .wait_reported(b, None, &mut || {
+                calls += 1;
+                if calls == 2 {
+                    Err(Error::internal("interrupted"))
+                } else {
+                    Ok(())
+                }
+            })
+            .unwrap_err();
+        assert_eq!(e.message, "interrupted");
+        assert_eq!(calls, 2);
+        t.report(m);
+    }
+
+    #[test]
+    fn waiting_from_inside_a_delivery_callback_is_refused() {
+        let inner: Arc<Mutex<Option<DeliveryTracker<usize>>>> = Arc::default();
+        let outcome: Arc<Mutex<Vec<Result<()>>>> = Arc::default();
+        let (i, o) = (inner.clone(), outcome.clone());
+        let t = DeliveryTracker::new(move |_d: BatchDelivery<'_, usize>| {
+            assert!(in_delivery());
+            let other = i.lock().unwrap();
+            let other = other.as_ref().unwrap();
+            let b = other.barrier();
+            o.lock()
+                .unwrap()
+                .push(other.wait_reported(b, None, &mut || Ok(())));
+        });
+        *inner.lock().unwrap() = Some(tracker().0);
+        let batch = BatchResult::new(Arc::from("t"));
+        t.track(&output(&batch, 0, 0), 0);
+        assert!(!in_delivery());
+        batch.complete(Ok(0));
+        let got = outcome.lock().unwrap();
+        assert_eq!(got.len(), 1);
+        assert_eq!(
+            got[0].as_ref().unwrap_err().kind,
+            ErrorKind::InvalidArgument
+        );
+        assert!(!in_delivery(), "the depth is restored after the sink");
     }
 }

@@ -1,4 +1,4 @@
-//! Partitioning exactly as the official Fluvio client does it (reference §7): SipHash-2-4 with zero keys
+//! Partitioning exactly as the official Fluvio client does it (docs/PROTOCOL.md §7): SipHash-2-4 with zero keys
 //! over `u64_le(len) ++ key` modulo the partition count for keys; round-robin over online partitions
 //! for keyless records. Custom partitioners implement [`Partitioner`].
 

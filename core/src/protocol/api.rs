@@ -1,4 +1,4 @@
-//! Frames, request/response headers and ApiVersions (reference §2, §3).
+//! Frames, request/response headers and ApiVersions (docs/PROTOCOL.md §2, §3).
 
 use super::codec::{derr, Decode, DecodeResult, Encode, Reader};
 use super::error_code::ErrorCode;

@@ -1,4 +1,4 @@
-//! RecordSet, Batch and Record (reference §6). A batch is `base_offset:i64, batch_len:i32` followed by a
+//! RecordSet, Batch and Record (docs/PROTOCOL.md §6). A batch is `base_offset:i64, batch_len:i32` followed by a
 //! 45-byte header and the records section; the record count is the u32 prefix of the records section and,
 //! for compressed batches, lives *inside* the compressed payload.
 

@@ -1,4 +1,4 @@
-//! Primitive encoding (fluvio-protocol rules, reference §1): big-endian integers, u16-length strings,
+//! Primitive encoding (fluvio-protocol rules, docs/PROTOCOL.md §1): big-endian integers, u16-length strings,
 //! u32-count vectors, 1-byte option flags, zigzag varints. Decoders never panic: every read is checked.
 
 use std::collections::BTreeMap;

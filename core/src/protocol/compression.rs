@@ -1,4 +1,4 @@
-//! The five batch codecs exactly as Fluvio frames them (reference §6.2): gzip member, snappy *framing*
+//! The five batch codecs exactly as Fluvio frames them (docs/PROTOCOL.md §6.2): gzip member, snappy *framing*
 //! format, LZ4 *frame* format, zstd frame (level 1). Decompression is bounded so a bomb cannot exhaust memory.
 
 use std::io::{Read, Write};

@@ -1,4 +1,4 @@
-//! Fluvio `ErrorCode` (reference §5.7): an i16 tag followed by the variant's payload.
+//! Fluvio `ErrorCode` (docs/PROTOCOL.md §5.7): an i16 tag followed by the variant's payload.
 //! An unknown tag fails decoding, exactly as the official clients do.
 
 use super::codec::{derr, Decode, DecodeResult, Encode, Reader};

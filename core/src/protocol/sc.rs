@@ -1,4 +1,4 @@
-//! SC (Streaming Controller) messages and metadata objects at the versions the clients use (reference §4).
+//! SC (Streaming Controller) messages and metadata objects at the versions the clients use (docs/PROTOCOL.md §4).
 
 use std::collections::BTreeMap;
 

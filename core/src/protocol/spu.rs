@@ -1,4 +1,4 @@
-//! SPU messages: Produce, StreamFetch, FetchOffsets, UpdateOffsets (reference §5).
+//! SPU messages: Produce, StreamFetch, FetchOffsets, UpdateOffsets (docs/PROTOCOL.md §5).
 
 use super::codec::{derr, ByteVec, Decode, DecodeResult, Encode, Reader};
 use super::error_code::ErrorCode;
