@@ -256,6 +256,23 @@ impl From<std::io::Error> for Error {
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// The one range rule for counts, ports and indexes passed as arguments: every binding checks a value
+/// here, before narrowing it to its native type, so `-1` is reported as given, with the same message
+/// in every language.
+pub fn check_range(name: &str, value: i64, lo: i64, hi: i64) -> Result<i64> {
+    if (lo..=hi).contains(&value) {
+        Ok(value)
+    } else {
+        Err(Error::invalid(format!(
+            "`{name}` must be in {lo}..={hi}, got {value}"
+        )))
+    }
+}
+
+/// The largest count (partitions, replication, SPUs) or partition index any binding accepts: what a
+/// Java `int` and a JavaScript small integer hold exactly.
+pub const MAX_COUNT: i64 = i32::MAX as i64;
+
 #[cfg(test)]
 mod tests {
     use super::*;

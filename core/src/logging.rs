@@ -11,6 +11,7 @@
 //! WARN and logs one warning saying so.
 
 use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU8, Ordering as AtomicOrdering};
 use std::sync::{Arc, Once, RwLock};
 
 use tracing::{Event, Subscriber};
@@ -44,12 +45,8 @@ impl Level {
 
     /// The level numbered `n` (0 = OFF to 5 = TRACE); anything else is `InvalidArgument`.
     pub fn from_number(n: i64) -> Result<Level> {
-        match u8::try_from(n) {
-            Ok(n) if (n as usize) < NAMES.len() => Ok(Level(n)),
-            _ => Err(Error::invalid(format!(
-                "a log level number must be 0 (off), 1 (error), 2 (warn), 3 (info), 4 (debug) or 5 (trace), got {n}"
-            ))),
-        }
+        let n = crate::error::check_range("log_level", n, 0, NAMES.len() as i64 - 1)?;
+        Ok(Level(n as u8))
     }
     /// 0 (OFF) to 5 (TRACE).
     pub fn number(self) -> i32 {
@@ -176,6 +173,25 @@ pub fn set_sink(level: impl Into<Level>, sink: LogSink) {
     tracing::callsite::rebuild_interest_cache();
 }
 
+/// Changes the level of the current sink, or of stderr when no sink is set: the one
+/// `set_log_level` of every binding.
+pub fn set_level(level: Level) {
+    install();
+    match &mut *SINK.write().unwrap() {
+        Some((max, _)) => *max = level,
+        None => STDERR_LEVEL.store(level.0, AtomicOrdering::Relaxed),
+    }
+    tracing::callsite::rebuild_interest_cache();
+}
+
+/// The level events are forwarded at now (the sink's, else stderr's).
+pub fn current_level() -> Level {
+    match &*SINK.read().unwrap() {
+        Some((max, _)) => *max,
+        None => Level(STDERR_LEVEL.load(AtomicOrdering::Relaxed)),
+    }
+}
+
 /// Back to the stderr default.
 pub fn clear_sink() {
     *SINK.write().unwrap() = None;
@@ -214,16 +230,17 @@ pub fn format_event(event: &Event<'_>) -> String {
     c.message + &c.fields
 }
 
-struct Bridge {
-    stderr_level: Level,
-}
+/// The stderr level: `HEADWATER_LOG`'s once [`install`] ran, WARN before; [`set_level`] changes it.
+static STDERR_LEVEL: AtomicU8 = AtomicU8::new(Level::WARN.0);
+
+struct Bridge;
 
 impl<S: Subscriber> Layer<S> for Bridge {
     fn enabled(&self, metadata: &tracing::Metadata<'_>, _ctx: Context<'_, S>) -> bool {
         let level = Level::from(*metadata.level());
         match &*SINK.read().unwrap() {
             Some((max, _)) => level <= *max,
-            None => level <= self.stderr_level,
+            None => level <= Level(STDERR_LEVEL.load(AtomicOrdering::Relaxed)),
         }
     }
 
@@ -237,7 +254,7 @@ impl<S: Subscriber> Layer<S> for Bridge {
                 }
             }
             None => {
-                if Level::from(level) <= self.stderr_level {
+                if Level::from(level) <= Level(STDERR_LEVEL.load(AtomicOrdering::Relaxed)) {
                     eprintln!("headwater {level}: {}", format_event(event));
                 }
             }
@@ -256,7 +273,8 @@ pub fn install() {
             EnvLevel::Level(l) => *l,
             EnvLevel::Unset | EnvLevel::Unknown(_) => Level::WARN,
         };
-        let subscriber = tracing_subscriber::registry().with(Bridge { stderr_level });
+        STDERR_LEVEL.store(stderr_level.0, AtomicOrdering::Relaxed);
+        let subscriber = tracing_subscriber::registry().with(Bridge);
         let _ = tracing::subscriber::set_global_default(subscriber);
         // Once the bridge is in place, so the warning reaches stderr.
         if let EnvLevel::Unknown(v) = env {

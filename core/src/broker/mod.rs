@@ -207,16 +207,20 @@ impl TestBroker {
         self.create_topic_with(name, TopicConfig::new(partitions))
     }
 
+    /// Creates a topic. Bad counts are refused before the broker sees them and the broker's own
+    /// refusals keep their Fluvio code (BROKER), exactly as `Admin::create_topic` reports them.
     pub fn create_topic_with(&self, name: &str, config: TopicConfig) -> Result<()> {
+        config.validate()?;
         self.state
             .create_topic(name, config.to_spec())
             .map_err(|(c, m)| {
-                let kind = if c == 2005 || c == 2004 || c == 2006 {
-                    ErrorKind::InvalidArgument
-                } else {
-                    ErrorKind::Broker(c)
-                };
-                Error::new(kind, m)
+                Error::new(
+                    ErrorKind::Broker(c),
+                    format!(
+                        "creating topic `{name}`: broker returned {}: {m}",
+                        crate::protocol::ErrorCode::from_code(c).describe()
+                    ),
+                )
             })
     }
 

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::cluster::Cluster;
-use crate::error::{Error, Result};
+use crate::error::{check_range, Error, Result, MAX_COUNT};
 use crate::producer::config::{camel_case, uint_value};
 use crate::protocol::api::{sc_keys, SC_VERSION};
 use crate::protocol::error_code::{codes, ErrorCode};
@@ -68,8 +68,8 @@ impl TopicConfig {
             uint_value(value, min, max).map_err(|why| topic_option_error(key, why))
         };
         match *canonical {
-            "partitions" => self.partitions = uint(1, u32::MAX as u64)? as u32,
-            "replication" => self.replication = uint(1, u32::MAX as u64)? as u32,
+            "partitions" => self.partitions = count(key, value)?,
+            "replication" => self.replication = count(key, value)?,
             "compression" => {
                 self.compression = match CompressionAlgorithm::parse(value) {
                     // `any` is the default policy: each producer picks its codec.
@@ -104,6 +104,13 @@ impl TopicConfig {
             cfg.set(k, v)?;
         }
         Ok(cfg)
+    }
+    /// The checks every topic creation applies before asking a broker (the embedded one through
+    /// `TestBroker`, or a cluster through `Admin`), so both answer bad counts the same way.
+    pub fn validate(&self) -> Result<()> {
+        check_range("partitions", self.partitions as i64, 1, MAX_COUNT)?;
+        check_range("replication", self.replication as i64, 1, MAX_COUNT)?;
+        Ok(())
     }
     pub fn to_spec(&self) -> TopicSpec {
         let storage = if self.segment_size.is_some() || self.max_partition_size.is_some() {
@@ -140,6 +147,15 @@ pub const TOPIC_KEYS: &[&str] = &[
     "segment_size",
     "max_partition_size",
 ];
+
+/// A count option: an integer in `1..=MAX_COUNT`, with the one range message.
+fn count(key: &str, value: &str) -> Result<u32> {
+    let n: i64 = value
+        .trim()
+        .parse()
+        .map_err(|_| topic_option_error(key, format!("expected an integer, got {value:?}")))?;
+    Ok(check_range(key, n, 1, MAX_COUNT)? as u32)
+}
 
 fn topic_option_error(key: &str, why: impl std::fmt::Display) -> Error {
     Error::invalid(format!("invalid topic option `{key}`: {why}"))
@@ -213,9 +229,7 @@ impl Admin {
     }
 
     async fn create_topic_inner(&self, name: &str, config: TopicConfig) -> Result<()> {
-        if config.partitions == 0 {
-            return Err(Error::invalid("a topic needs at least one partition"));
-        }
+        config.validate()?;
         // A real SC accepts such a topic, leaves it "insufficient resources" and answers only after
         // FLV_TOPIC_WAIT (90 s by default); refuse it at once, as the embedded broker does.
         self.cluster.wait_synced(DEFAULT_ADMIN_TIMEOUT).await?;
@@ -477,10 +491,7 @@ mod tests {
     #[test]
     fn bad_topic_options_are_invalid_arguments_naming_the_key() {
         for (key, value, why) in [
-            ("partitions", "0", "must be at least 1"),
-            ("partitions", "-1", "expected a whole number"),
-            ("partitions", "4294967296", "must be at most 4294967295"),
-            ("replication", "0", "must be at least 1"),
+            ("partitions", "x", "expected an integer"),
             ("compression", "brotli", "expected one of any, none"),
             ("retentionSecs", "1h", "expected a whole number"),
             ("partitons", "1", "unknown key; valid keys are: partitions"),
@@ -493,5 +504,27 @@ mod tests {
                 "{e}"
             );
         }
+        // Counts follow the one range rule, with the value as given.
+        for (key, value) in [
+            ("partitions", "0"),
+            ("partitions", "-1"),
+            ("partitions", "2147483648"),
+            ("replication", "0"),
+        ] {
+            let e = TopicConfig::from_options([(key, value)]).unwrap_err();
+            assert_eq!(e.kind, ErrorKind::InvalidArgument, "{e}");
+            assert_eq!(
+                e.message,
+                format!("`{key}` must be in 1..=2147483647, got {value}")
+            );
+        }
+        let zero_replicas = TopicConfig {
+            replication: 0,
+            ..TopicConfig::default()
+        };
+        assert_eq!(
+            zero_replicas.validate().unwrap_err().message,
+            "`replication` must be in 1..=2147483647, got 0"
+        );
     }
 }

@@ -228,6 +228,17 @@ impl Producer {
         self.send_parts(key, value, None, None).await
     }
 
+    /// Sends to `partition`, bypassing the partitioner; a partition at or past the topic's count
+    /// fails with `UnknownPartition`.
+    pub async fn send_to(
+        &self,
+        partition: u32,
+        key: Option<&[u8]>,
+        value: &[u8],
+    ) -> Result<ProduceOutput> {
+        self.send_parts(key, value, Some(partition), None).await
+    }
+
     pub async fn send_record(&self, record: Record) -> Result<ProduceOutput> {
         self.send_parts(
             record.key.as_deref(),
