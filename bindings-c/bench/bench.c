@@ -137,7 +137,7 @@ static int ensure_topic(const char *endpoint, const char *topic) {
 typedef struct {
     uint64_t ok;     /* atomic */
     uint64_t failed; /* atomic */
-    hw_error_kind first_error;
+    const char *first_error; /* its code (static storage) */
 } counts_t;
 
 static void on_delivery(void *ctx, const hw_record_metadata *meta, const hw_error *err) {
@@ -165,7 +165,7 @@ static int throughput(hw_producer *p, const args_t *a, const uint8_t *value, uin
         sent += n;
         if (now_s() >= deadline) break;
     }
-    hw_error *err = hw_producer_flush(p, HW_TIMEOUT_INFINITE);
+    hw_error *err = hw_producer_flush(p, HW_WAIT_FOREVER);
     if (err) return fail(err, "hw_producer_flush");
     /* flush returned NULL: the callback of every record sent before it has returned. */
     double secs = now_s() - t0;
@@ -250,7 +250,7 @@ static int latency(hw_producer *p, const args_t *a, const uint8_t *value, uint64
         rc = 1;
     }
     if (rc == 0) {
-        hw_error *err = hw_producer_flush(p, HW_TIMEOUT_INFINITE);
+        hw_error *err = hw_producer_flush(p, HW_WAIT_FOREVER);
         if (err) rc = fail(err, "hw_producer_flush");
     }
     double secs = now_s() - t0;
@@ -303,7 +303,7 @@ int main(int argc, char **argv) {
                 n, st.records_acked, st.records_failed);
         rc = 1;
     }
-    if ((err = hw_producer_close(p, HW_TIMEOUT_INFINITE)) != NULL && rc == 0) rc = fail(err, "hw_producer_close");
+    if ((err = hw_producer_close(p, HW_WAIT_FOREVER)) != NULL && rc == 0) rc = fail(err, "hw_producer_close");
     else hw_error_free(err);
     if ((err = hw_producer_free(p)) != NULL && rc == 0) rc = fail(err, "hw_producer_free");
     else hw_error_free(err);

@@ -44,7 +44,7 @@ int main(void) {
             return 1;
     }
     /* close = flush (every callback has run when it returns), then stop; then free. */
-    if (check(hw_producer_close(producer, HW_TIMEOUT_INFINITE), "hw_producer_close")) return 1;
+    if (check(hw_producer_close(producer, HW_WAIT_FOREVER), "hw_producer_close")) return 1;
     if (check(hw_producer_free(producer), "hw_producer_free")) return 1;
     printf("delivered %d records\n", __atomic_load_n(&delivered, __ATOMIC_SEQ_CST));
 

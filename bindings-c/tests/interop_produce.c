@@ -38,7 +38,7 @@ static int produce(hw_broker *b, const char *topic, uint32_t partitions, const c
             if (e) return fail(e, "send");
         }
     }
-    if ((e = hw_producer_close(p, HW_TIMEOUT_INFINITE))) return fail(e, "close");
+    if ((e = hw_producer_close(p, HW_WAIT_FOREVER))) return fail(e, "close");
     if ((e = hw_producer_free(p))) return fail(e, "free");
     return 0;
 }

@@ -50,14 +50,14 @@ static int g_failed_checks;
         }                                                                                      \
     } while (0)
 
-/* Expects an error of `kind`; frees it. */
+/* Expects an error of `kind` (an hw_error_kind value); frees it. */
 #define EXPECT_KIND(expr, kind)                                                                \
     do {                                                                                       \
         hw_error *e_ = (expr);                                                                 \
-        int got_ = (int)hw_error_code(e_);                                                     \
+        int got_ = hw_error_number(e_);                                                        \
         if (got_ != (int)(kind)) {                                                             \
             fprintf(stderr, "    %s:%d: %s: expected %s, got %s (%s)\n", __FILE__, __LINE__,   \
-                    #expr, hw_error_kind_name((int)(kind)), hw_error_kind_name(got_),          \
+                    #expr, hw_error_code_name((int)(kind)), hw_error_code(e_),                 \
                     e_ ? hw_error_message(e_) : "no error");                                   \
             hw_error_free(e_);                                                                 \
             g_failed_checks++;                                                                 \
@@ -70,12 +70,12 @@ static int g_failed_checks;
 #define EXPECT_KIND_MSG(expr, kind, needle)                                                    \
     do {                                                                                       \
         hw_error *em_ = (expr);                                                                \
-        int gotm_ = (int)hw_error_code(em_);                                                   \
+        int gotm_ = hw_error_number(em_);                                                      \
         const char *msg_ = em_ ? hw_error_message(em_) : "no error";                           \
         if (gotm_ != (int)(kind) || strstr(msg_, (needle)) == NULL) {                          \
             fprintf(stderr, "    %s:%d: %s: expected %s mentioning \"%s\", got %s (%s)\n",     \
-                    __FILE__, __LINE__, #expr, hw_error_kind_name((int)(kind)), (needle),      \
-                    hw_error_kind_name(gotm_), msg_);                                          \
+                    __FILE__, __LINE__, #expr, hw_error_code_name((int)(kind)), (needle),      \
+                    hw_error_code(em_), msg_);                                                 \
             hw_error_free(em_);                                                                \
             g_failed_checks++;                                                                 \
             return;                                                                            \
@@ -151,7 +151,7 @@ static void on_delivery(void *ctx, const hw_record_metadata *meta, const hw_erro
         s->kind = 0;
         s->topic_ok = s->expect_topic && meta->topic && strcmp(meta->topic, s->expect_topic) == 0;
     } else {
-        s->kind = (int)hw_error_code(err);
+        s->kind = hw_error_number(err);
         s->topic_ok = hw_error_message(err) != NULL;
     }
     atomic_fetch_add(&s->calls, 1);
@@ -172,15 +172,42 @@ static slot *new_slots(size_t n, const char *topic, atomic_long *done) {
 /* Errors and vectors                                                                          */
 
 static void test_error_accessors_null_safe(void) {
-    CHECK(hw_error_code(NULL) == HW_ERROR_KIND_OK);
+    CHECK(hw_error_number(NULL) == HW_ERROR_KIND_OK);
+    CHECK(strcmp(hw_error_code(NULL), "OK") == 0);
     CHECK(hw_error_message(NULL) == NULL);
     CHECK(!hw_error_is_retriable(NULL));
     CHECK(hw_error_broker_code(NULL) == 0);
     hw_error_free(NULL);
     CHECK(hw_version() != NULL && strlen(hw_version()) > 0);
-    CHECK(strcmp(hw_error_kind_name(0), "OK") == 0);
-    CHECK(hw_error_kind_name(99) == NULL);
-    CHECK(hw_error_kind_name(-1) == NULL);
+    CHECK(strcmp(hw_error_code_name(0), "OK") == 0);
+    CHECK(hw_error_code_name(99) == NULL);
+    CHECK(hw_error_code_name(-1) == NULL);
+}
+
+/* An error's code string, number and message agree (the four facts of every language's error). */
+static void test_error_code_and_number(void) {
+    hw_config *cfg = hw_config_new();
+    hw_error *e = hw_config_set(cfg, "linger_ms", "soon");
+    hw_config_free(cfg);
+    CHECK(e != NULL);
+    int number = hw_error_number(e);
+    int code_ok = strcmp(hw_error_code(e), "CONFIG") == 0;
+    int message_ok = strncmp(hw_error_message(e), "[CONFIG] ", 9) == 0;
+    int retriable = hw_error_is_retriable(e);
+    int broker_code = hw_error_broker_code(e);
+    hw_error_free(e);
+    CHECK(number == HW_ERROR_KIND_CONFIG);
+    CHECK(code_ok && message_ok);
+    CHECK(!retriable && broker_code == 0);
+    CHECK(strcmp(hw_error_code_name(number), "CONFIG") == 0);
+}
+
+/* Not in the header: the library's test-only hook that panics inside the boundary. */
+hw_error *hw_debug_panic(void);
+
+/* A panic never unwinds into C: it becomes an INTERNAL error. */
+static void test_panic_becomes_internal(void) {
+    EXPECT_KIND_MSG(hw_debug_panic(), HW_ERROR_KIND_INTERNAL, "panic");
 }
 
 static void test_vectors_error_kinds(void) {
@@ -218,8 +245,8 @@ static void test_vectors_error_kinds(void) {
             }
         }
         CHECK(found);
-        CHECK(hw_error_kind_name(v->number) != NULL);
-        CHECK(strcmp(hw_error_kind_name(v->number), v->code) == 0);
+        CHECK(hw_error_code_name(v->number) != NULL);
+        CHECK(strcmp(hw_error_code_name(v->number), v->code) == 0);
     }
     CHECK((size_t)in_c == n); /* no enum value that the vectors do not know */
 }
@@ -237,7 +264,7 @@ static void test_vectors_config(void) {
                 if (e) fprintf(stderr, "    %s=%s: %s\n", names[k], v->input, hw_error_message(e));
                 CHECK(e == NULL);
             } else {
-                int kind = (int)hw_error_code(e);
+                int kind = hw_error_number(e);
                 int names_key = e && strstr(hw_error_message(e), names[k]) != NULL; /* as spelled */
                 int retriable = hw_error_is_retriable(e);
                 hw_error_free(e);
@@ -254,7 +281,7 @@ static void test_vectors_config(void) {
         hw_config *cfg = hw_config_new();
         hw_error *e = hw_config_set(cfg, VEC_CONFIG_UNKNOWN_KEYS[i], "1");
         hw_config_free(cfg);
-        int kind = (int)hw_error_code(e);
+        int kind = hw_error_number(e);
         int names_key = e && strstr(hw_error_message(e), VEC_CONFIG_UNKNOWN_KEYS[i]) != NULL;
         hw_error_free(e);
         CHECK(kind == HW_ERROR_KIND_CONFIG);
@@ -292,18 +319,23 @@ static void test_config_errors(void) {
 static void test_broker_errors(void) {
     hw_broker *b = (hw_broker *)0x1; /* must stay untouched on failure */
     EXPECT_KIND(hw_broker_start(1, NULL, NULL), HW_ERROR_KIND_INVALID_ARGUMENT);
-    EXPECT_KIND(hw_broker_start(0, NULL, &b), HW_ERROR_KIND_INVALID_ARGUMENT);
+    EXPECT_KIND_MSG(hw_broker_start(0, NULL, &b), HW_ERROR_KIND_CONFIG, "spus");
     CHECK(b == (hw_broker *)0x1);
     CHECK(hw_broker_endpoint(NULL) == NULL);
     EXPECT_KIND(hw_broker_create_topic(NULL, "t", 1), HW_ERROR_KIND_INVALID_ARGUMENT);
     EXPECT_KIND(hw_broker_create_topic(g_broker, NULL, 1), HW_ERROR_KIND_INVALID_ARGUMENT);
-    EXPECT_KIND(hw_broker_create_topic(g_broker, "Bad_Name!", 1), HW_ERROR_KIND_INVALID_ARGUMENT);
-    OK(hw_broker_create_topic(g_broker, "dup-topic", 1));
-    hw_error *e = hw_broker_create_topic(g_broker, "dup-topic", 1);
-    CHECK(hw_error_code(e) == HW_ERROR_KIND_BROKER);
-    CHECK(hw_error_broker_code(e) != 0);
-    CHECK(!hw_error_is_retriable(e));
+    EXPECT_KIND_MSG(hw_broker_create_topic(g_broker, "zero", 0), HW_ERROR_KIND_INVALID_ARGUMENT,
+                    "`partitions` must be in 1..=2147483647, got 0");
+    hw_error *e = hw_broker_create_topic(g_broker, "Bad_Name!", 1);
+    int invalid_name = hw_error_number(e) == HW_ERROR_KIND_BROKER && hw_error_broker_code(e) == 2006;
     hw_error_free(e);
+    CHECK(invalid_name); /* TopicInvalidName, as Admin reports it */
+    OK(hw_broker_create_topic(g_broker, "dup-topic", 1));
+    e = hw_broker_create_topic(g_broker, "dup-topic", 1);
+    int exists = hw_error_number(e) == HW_ERROR_KIND_BROKER && hw_error_broker_code(e) == 2002;
+    int retriable = hw_error_is_retriable(e);
+    hw_error_free(e);
+    CHECK(exists && !retriable); /* TopicAlreadyExists */
     hw_record_list *l = (hw_record_list *)0x1;
     EXPECT_KIND(hw_broker_records(NULL, "dup-topic", 0, 0, &l), HW_ERROR_KIND_INVALID_ARGUMENT);
     EXPECT_KIND(hw_broker_records(g_broker, NULL, 0, 0, &l), HW_ERROR_KIND_INVALID_ARGUMENT);
@@ -393,7 +425,7 @@ static void test_producer_null_arguments(void) {
     OK(hw_producer_free(NULL));
     OK(hw_producer_stats(p, &st));
     CHECK(st.records_sent == 0); /* nothing above was enqueued */
-    OK(hw_producer_close(p, HW_TIMEOUT_INFINITE));
+    OK(hw_producer_close(p, HW_WAIT_FOREVER));
     OK(hw_producer_free(p));
 }
 
@@ -413,7 +445,7 @@ static void test_send_many_and_read_back(void) {
         OK(hw_producer_send(p, (const uint8_t *)key, (size_t)kl, (const uint8_t *)val, (size_t)vl,
                             on_delivery, &s[i]));
     }
-    OK(hw_producer_flush(p, HW_TIMEOUT_INFINITE));
+    OK(hw_producer_flush(p, HW_WAIT_FOREVER));
     /* Every callback ran exactly once by the time flush returned. */
     CHECK(atomic_load(&done) == N);
     long per_part[PARTS] = {0};
@@ -469,7 +501,7 @@ static void test_send_many_and_read_back(void) {
     CHECK(total == N);
     /* Same key => same partition. */
     for (int i = 97; i < N; i++) CHECK(s[i].partition == s[i % 97].partition);
-    OK(hw_producer_close(p, HW_TIMEOUT_INFINITE));
+    OK(hw_producer_close(p, HW_WAIT_FOREVER));
     OK(hw_producer_free(p));
     free(s);
 }
@@ -482,7 +514,7 @@ static void test_null_key_vs_empty_key(void) {
     OK(hw_producer_send(p, NULL, 0, (const uint8_t *)"a", 1, NULL, NULL));   /* no key */
     OK(hw_producer_send(p, empty, 0, (const uint8_t *)"b", 1, NULL, NULL));  /* empty key */
     OK(hw_producer_send(p, (const uint8_t *)"k", 1, NULL, 0, NULL, NULL));   /* empty value */
-    OK(hw_producer_close(p, HW_TIMEOUT_INFINITE));
+    OK(hw_producer_close(p, HW_WAIT_FOREVER));
     OK(hw_producer_free(p));
     hw_record_list *l = NULL;
     OK(hw_broker_records(g_broker, "keys", 0, 0, &l));
@@ -512,7 +544,7 @@ static void test_send_sync_does_not_linger(void) {
     OK(hw_broker_records(g_broker, "sync-linger", 0, 0, &l));
     CHECK(hw_record_list_len(l) == 20);
     hw_record_list_free(l);
-    OK(hw_producer_close(p, HW_TIMEOUT_INFINITE));
+    OK(hw_producer_close(p, HW_WAIT_FOREVER));
     OK(hw_producer_free(p));
 }
 
@@ -540,7 +572,7 @@ static void test_send_sync_send_to_send_record(void) {
     EXPECT_KIND(hw_producer_send_record(p, &rec, on_delivery, &s[1]), HW_ERROR_KIND_INVALID_ARGUMENT);
     EXPECT_KIND(hw_producer_send_to(p, 2, NULL, 0, (const uint8_t *)"x", 1, on_delivery, &s[1]),
                 HW_ERROR_KIND_UNKNOWN_PARTITION);
-    OK(hw_producer_flush(p, HW_TIMEOUT_INFINITE));
+    OK(hw_producer_flush(p, HW_WAIT_FOREVER));
     CHECK(atomic_load(&done) == 2); /* failed sends never call back */
     CHECK(atomic_load(&s[0].calls) == 1 && atomic_load(&s[1].calls) == 1);
     CHECK(s[0].kind == 0 && s[0].partition == 1);
@@ -559,7 +591,7 @@ static void test_send_sync_send_to_send_record(void) {
     }
     hw_record_list_free(l);
     CHECK(found);
-    OK(hw_producer_close(p, HW_TIMEOUT_INFINITE));
+    OK(hw_producer_close(p, HW_WAIT_FOREVER));
     OK(hw_producer_free(p));
     free(s);
 }
@@ -570,7 +602,7 @@ static void test_compression_read_back(void) {
     CHECK(p != NULL);
     hw_record_metadata m;
     OK(hw_producer_send_sync(p, NULL, 0, (const uint8_t *)"zipped", 6, &m));
-    OK(hw_producer_close(p, HW_TIMEOUT_INFINITE));
+    OK(hw_producer_close(p, HW_WAIT_FOREVER));
     OK(hw_producer_free(p));
     hw_record_list *l = NULL;
     OK(hw_broker_records(g_broker, "gz", 0, 0, &l));
@@ -590,7 +622,7 @@ static void test_error_kinds_triggered(void) {
     EXPECT_KIND(hw_producer_connect(g_endpoint, "never-created", cfg, &p), HW_ERROR_KIND_UNKNOWN_TOPIC);
     /* TRANSPORT: nothing listens on port 1 */
     hw_error *e = hw_producer_connect("127.0.0.1:1", "t", cfg, &p);
-    CHECK(hw_error_code(e) == HW_ERROR_KIND_TRANSPORT);
+    CHECK(hw_error_number(e) == HW_ERROR_KIND_TRANSPORT);
     CHECK(hw_error_is_retriable(e));
     hw_error_free(e);
     hw_config_free(cfg);
@@ -602,8 +634,8 @@ static void test_error_kinds_triggered(void) {
     static uint8_t big[4096];
     EXPECT_KIND(hw_producer_send(p, NULL, 0, big, sizeof big, NULL, NULL), HW_ERROR_KIND_RECORD_TOO_LARGE);
     EXPECT_KIND(hw_producer_send_to(p, 2, NULL, 0, big, 1, NULL, NULL), HW_ERROR_KIND_UNKNOWN_PARTITION);
-    OK(hw_producer_close(p, HW_TIMEOUT_INFINITE));
-    OK(hw_producer_close(p, HW_TIMEOUT_INFINITE)); /* idempotent */
+    OK(hw_producer_close(p, HW_WAIT_FOREVER));
+    OK(hw_producer_close(p, HW_WAIT_FOREVER)); /* idempotent */
     EXPECT_KIND(hw_producer_send(p, NULL, 0, big, 1, NULL, NULL), HW_ERROR_KIND_CLOSED);
     OK(hw_producer_free(p));
     /* COMPRESSION: the topic only takes gzip */
@@ -641,16 +673,18 @@ static void test_queue_full_and_timeout(void) {
     EXPECT_KIND(hw_producer_send(p, NULL, 0, (const uint8_t *)"second", 6, on_delivery, &s[1]),
                 HW_ERROR_KIND_QUEUE_FULL);
     hw_error *e = hw_producer_flush(p, 200);
-    CHECK(hw_error_code(e) == HW_ERROR_KIND_TIMEOUT);
+    CHECK(hw_error_number(e) == HW_ERROR_KIND_TIMEOUT);
     CHECK(hw_error_is_retriable(e));
     hw_error_free(e);
-    OK(hw_producer_flush(p, 0)); /* 0 = seal only, never a timeout */
+    e = hw_producer_flush(p, HW_NO_WAIT); /* seals, and the record is still pending */
+    CHECK(hw_error_number(e) == HW_ERROR_KIND_TIMEOUT && hw_error_is_retriable(e));
+    hw_error_free(e);
     OK(hw_broker_resume(b));
-    OK(hw_producer_flush(p, HW_TIMEOUT_INFINITE));
+    OK(hw_producer_flush(p, HW_WAIT_FOREVER));
     CHECK(atomic_load(&done) == 1);
     CHECK(s[0].kind == 0 && s[0].offset == 0);
     CHECK(atomic_load(&s[1].calls) == 0);
-    OK(hw_producer_close(p, HW_TIMEOUT_INFINITE));
+    OK(hw_producer_close(p, HW_WAIT_FOREVER));
     OK(hw_producer_free(p));
     free(s);
     hw_broker_stop(b);
@@ -705,14 +739,14 @@ static void test_send_waits_for_queue_space(void) {
     pthread_join(t, NULL);
     OK(e);
     CHECK(resumed_first); /* it did wait for the queue to drain */
-    OK(hw_producer_flush(long_wait, HW_TIMEOUT_INFINITE));
-    OK(hw_producer_flush(short_wait, HW_TIMEOUT_INFINITE));
+    OK(hw_producer_flush(long_wait, HW_WAIT_FOREVER));
+    OK(hw_producer_flush(short_wait, HW_WAIT_FOREVER));
     CHECK(atomic_load(&done) == 3);
     CHECK(s[0].kind == 0 && s[2].kind == 0 && s[3].kind == 0);
     CHECK(atomic_load(&s[1].calls) == 0);
-    OK(hw_producer_close(short_wait, HW_TIMEOUT_INFINITE));
+    OK(hw_producer_close(short_wait, HW_WAIT_FOREVER));
     OK(hw_producer_free(short_wait));
-    OK(hw_producer_close(long_wait, HW_TIMEOUT_INFINITE));
+    OK(hw_producer_close(long_wait, HW_WAIT_FOREVER));
     OK(hw_producer_free(long_wait));
     hw_record_list *list = NULL;
     OK(hw_broker_records(b, "wait", 0, 0, &list));
@@ -762,7 +796,7 @@ static void test_protocol_error(void) {
     hw_producer *p = NULL;
     if (!e) e = hw_producer_connect(endpoint, "t", cfg, &p);
     hw_config_free(cfg);
-    int kind = (int)hw_error_code(e);
+    int kind = hw_error_number(e);
     if (kind != HW_ERROR_KIND_PROTOCOL) fprintf(stderr, "    got %s\n", e ? hw_error_message(e) : "no error");
     hw_error_free(e);
     shutdown(g_garbage_fd, SHUT_RDWR);
@@ -782,7 +816,7 @@ static void test_forked(void) {
     pid_t pid = fork();
     if (pid == 0) {
         hw_error *e = hw_producer_send(p, NULL, 0, (const uint8_t *)"x", 1, NULL, NULL);
-        unsigned char kind = (unsigned char)hw_error_code(e);
+        unsigned char kind = (unsigned char)hw_error_number(e);
         ssize_t w = write(fds[1], &kind, 1);
         (void)w;
         _exit(0);
@@ -797,7 +831,7 @@ static void test_forked(void) {
     CHECK(n == 1);
     CHECK(kind == HW_ERROR_KIND_FORKED);
     OK(hw_producer_send(p, NULL, 0, (const uint8_t *)"parent", 6, NULL, NULL)); /* parent unaffected */
-    OK(hw_producer_close(p, HW_TIMEOUT_INFINITE));
+    OK(hw_producer_close(p, HW_WAIT_FOREVER));
     OK(hw_producer_free(p));
 }
 
@@ -822,18 +856,18 @@ static void on_reentrant(void *ctx, const hw_record_metadata *meta, const hw_err
     (void)meta;
     (void)err;
     if (atomic_fetch_add(&c->calls, 1) == 0) {
-        hw_error *e = hw_producer_flush(c->p, HW_TIMEOUT_INFINITE);
-        atomic_store(&c->flush_kind, (int)hw_error_code(e));
+        hw_error *e = hw_producer_flush(c->p, HW_WAIT_FOREVER);
+        atomic_store(&c->flush_kind, hw_error_number(e));
         hw_error_free(e);
-        e = hw_producer_close(c->p, HW_TIMEOUT_INFINITE);
-        atomic_store(&c->close_kind, (int)hw_error_code(e));
+        e = hw_producer_close(c->p, HW_WAIT_FOREVER);
+        atomic_store(&c->close_kind, hw_error_number(e));
         hw_error_free(e);
         e = hw_producer_free(c->p);
-        atomic_store(&c->free_kind, (int)hw_error_code(e));
+        atomic_store(&c->free_kind, hw_error_number(e));
         hw_error_free(e);
         hw_record_metadata m;
         e = hw_producer_send_sync(c->p, NULL, 0, (const uint8_t *)"s", 1, &m);
-        atomic_store(&c->sync_kind, (int)hw_error_code(e));
+        atomic_store(&c->sync_kind, hw_error_number(e));
         hw_error_free(e);
     }
     /* Sending from a callback is allowed. */
@@ -852,16 +886,16 @@ static void test_callback_reentrancy(void) {
     c.p = p;
     for (int i = 0; i < N; i++)
         OK(hw_producer_send(p, NULL, 0, (const uint8_t *)"first", 5, on_reentrant, &c));
-    OK(hw_producer_flush(p, HW_TIMEOUT_INFINITE));
+    OK(hw_producer_flush(p, HW_WAIT_FOREVER));
     CHECK(atomic_load(&c.calls) == N);
     CHECK(atomic_load(&c.flush_kind) == HW_ERROR_KIND_INVALID_ARGUMENT);
     CHECK(atomic_load(&c.close_kind) == HW_ERROR_KIND_INVALID_ARGUMENT);
     CHECK(atomic_load(&c.free_kind) == HW_ERROR_KIND_INVALID_ARGUMENT);
     CHECK(atomic_load(&c.sync_kind) == HW_ERROR_KIND_INVALID_ARGUMENT);
     CHECK(atomic_load(&c.resent_ok) == N);
-    OK(hw_producer_flush(p, HW_TIMEOUT_INFINITE)); /* the records sent from callbacks */
+    OK(hw_producer_flush(p, HW_WAIT_FOREVER)); /* the records sent from callbacks */
     CHECK(atomic_load(&c.resent_done) == N);
-    OK(hw_producer_close(p, HW_TIMEOUT_INFINITE));
+    OK(hw_producer_close(p, HW_WAIT_FOREVER));
     OK(hw_producer_free(p));
 }
 
@@ -879,8 +913,8 @@ static void on_log(void *ctx, hw_log_level level, const char *target, const char
  * logged, and every callback has run when free returns. */
 static void test_free_without_close_reports_unsent(void) {
     const int N = scaled(500);
-    EXPECT_KIND(hw_set_log_callback(on_log, NULL, 0), HW_ERROR_KIND_INVALID_ARGUMENT);
-    EXPECT_KIND(hw_set_log_callback(on_log, NULL, 6), HW_ERROR_KIND_INVALID_ARGUMENT);
+    EXPECT_KIND_MSG(hw_set_log_callback(on_log, NULL, 6), HW_ERROR_KIND_INVALID_ARGUMENT,
+                    "`log_level` must be in 0..=5, got 6");
     OK(hw_set_log_callback(on_log, NULL, HW_LOG_LEVEL_INFO));
     OK(hw_broker_create_topic(g_broker, "unsent", 1));
     hw_producer *p = connect_producer("unsent", "linger_ms", "600000", NULL, NULL);
@@ -900,7 +934,8 @@ static void test_free_without_close_reports_unsent(void) {
     free(s);
 }
 
-/* flush(0) seals without waiting: with a 10-minute linger, records still go out. */
+/* flush(HW_NO_WAIT) seals without waiting: with a 10-minute linger, records still go out. It
+ * reports TIMEOUT, since they were pending when it returned (their batch had only just been sealed). */
 static void test_flush_zero_seals(void) {
     enum { N = 10 };
     OK(hw_broker_create_topic(g_broker, "seal", 1));
@@ -910,10 +945,11 @@ static void test_flush_zero_seals(void) {
     slot *s = new_slots(N, "seal", &done);
     for (int i = 0; i < N; i++)
         OK(hw_producer_send(p, NULL, 0, (const uint8_t *)"v", 1, on_delivery, &s[i]));
-    OK(hw_producer_flush(p, 0));
+    EXPECT_KIND(hw_producer_flush(p, HW_NO_WAIT), HW_ERROR_KIND_TIMEOUT);
     CHECK(wait_count(&done, N));
     for (int i = 0; i < N; i++) CHECK(s[i].kind == 0 && s[i].offset == i);
-    OK(hw_producer_close(p, 0));
+    OK(hw_producer_flush(p, HW_WAIT_FOREVER));
+    OK(hw_producer_close(p, HW_NO_WAIT)); /* nothing pending */
     OK(hw_producer_free(p));
     free(s);
 }
@@ -928,10 +964,10 @@ static void test_close_then_free_ordering(void) {
     slot *s = new_slots(N, "ordering", &done);
     for (int i = 0; i < N; i++)
         OK(hw_producer_send(p, (const uint8_t *)&i, sizeof i, (const uint8_t *)"v", 1, on_delivery, &s[i]));
-    OK(hw_producer_close(p, HW_TIMEOUT_INFINITE));
+    OK(hw_producer_close(p, HW_WAIT_FOREVER));
     CHECK(atomic_load(&done) == N);
     EXPECT_KIND(hw_producer_send(p, NULL, 0, (const uint8_t *)"late", 4, on_delivery, &s[0]), HW_ERROR_KIND_CLOSED);
-    OK(hw_producer_flush(p, HW_TIMEOUT_INFINITE)); /* nothing left to flush */
+    OK(hw_producer_flush(p, HW_WAIT_FOREVER)); /* nothing left to flush */
     hw_stats st;
     OK(hw_producer_stats(p, &st));
     CHECK(st.records_acked == (uint64_t)N);
@@ -975,7 +1011,7 @@ static void test_threads_share_a_producer(void) {
         CHECK(pthread_create(&th[t], NULL, send_thread, &args[t]) == 0);
     }
     for (int t = 0; t < T; t++) pthread_join(th[t], NULL);
-    OK(hw_producer_flush(p, HW_TIMEOUT_INFINITE));
+    OK(hw_producer_flush(p, HW_WAIT_FOREVER));
     CHECK(atomic_load(&done) == (long)T * N);
     for (int t = 0; t < T; t++) {
         CHECK(atomic_load(&args[t].errors) == 0);
@@ -990,7 +1026,7 @@ static void test_threads_share_a_producer(void) {
         hw_record_list_free(l);
     }
     CHECK(total == (long)T * N);
-    OK(hw_producer_close(p, HW_TIMEOUT_INFINITE));
+    OK(hw_producer_close(p, HW_WAIT_FOREVER));
     OK(hw_producer_free(p));
 }
 
@@ -1008,7 +1044,7 @@ static void test_durable_broker_data_dir(void) {
     OK(e);
     hw_record_metadata m;
     OK(hw_producer_send_sync(p, (const uint8_t *)"k", 1, (const uint8_t *)"kept", 4, &m));
-    OK(hw_producer_close(p, HW_TIMEOUT_INFINITE));
+    OK(hw_producer_close(p, HW_WAIT_FOREVER));
     OK(hw_producer_free(p));
     hw_broker_stop(b);
     b = NULL;
@@ -1024,6 +1060,269 @@ static void test_durable_broker_data_dir(void) {
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     CHECK(system(cmd) == 0);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Topic options, broker queries, topic listing, producer accessors, send_all, log levels      */
+
+static void test_broker_topic_options(void) {
+    const char *k[3] = {"partitions", "retentionSecs", "compression"};
+    const char *v[3] = {"2", "3600", "gzip"};
+    OK(hw_broker_create_topic_with(g_broker, "opts", k, v, 3));
+    OK(hw_broker_create_topic_with(g_broker, "opts-defaults", NULL, NULL, 0));
+    k[0] = "partitons";
+    EXPECT_KIND_MSG(hw_broker_create_topic_with(g_broker, "opts-x", k, v, 1), HW_ERROR_KIND_INVALID_ARGUMENT,
+                    "partitons");
+    k[0] = "replication", v[0] = "0";
+    EXPECT_KIND_MSG(hw_broker_create_topic_with(g_broker, "opts-x", k, v, 1), HW_ERROR_KIND_INVALID_ARGUMENT,
+                    "`replication` must be in 1..=2147483647, got 0");
+    k[0] = "compression", v[0] = "zip";
+    EXPECT_KIND_MSG(hw_broker_create_topic_with(g_broker, "opts-x", k, v, 1), HW_ERROR_KIND_INVALID_ARGUMENT,
+                    "compression");
+    EXPECT_KIND_MSG(hw_broker_create_topic_with(g_broker, "opts-x", NULL, v, 1), HW_ERROR_KIND_INVALID_ARGUMENT,
+                    "keys");
+    EXPECT_KIND(hw_broker_create_topic_with(NULL, "opts-x", k, v, 1), HW_ERROR_KIND_INVALID_ARGUMENT);
+    EXPECT_KIND(hw_broker_create_topic_with(g_broker, NULL, k, v, 1), HW_ERROR_KIND_INVALID_ARGUMENT);
+    /* What the options made, as Admin lists it. */
+    hw_admin *a = NULL;
+    OK(hw_admin_connect(g_endpoint, &a));
+    hw_topic_list *list = NULL;
+    hw_error *e = hw_admin_list_topics(a, &list);
+    hw_admin_free(a);
+    OK(e);
+    int seen = 0;
+    for (size_t i = 0; i < hw_topic_list_len(list); i++) {
+        hw_topic_info t;
+        OK(hw_topic_list_get(list, i, &t));
+        if (strcmp(t.name, "opts") == 0) {
+            seen++;
+            CHECK(t.partitions == 2 && t.replication == 1 && t.retention_secs == 3600);
+            CHECK(strcmp(t.compression, "gzip") == 0);
+        } else if (strcmp(t.name, "opts-defaults") == 0) {
+            seen++;
+            CHECK(t.partitions == 1 && t.replication == 1 && strcmp(t.compression, "any") == 0);
+        }
+    }
+    hw_topic_list_free(list);
+    CHECK(seen == 2);
+}
+
+static void test_broker_queries(void) {
+    OK(hw_broker_create_topic(g_broker, "queries", 2));
+    hw_producer *p = connect_producer("queries", "linger_ms", "0", NULL, NULL);
+    CHECK(p != NULL);
+    for (int i = 0; i < 3; i++) {
+        hw_record_metadata m;
+        OK(hw_producer_send_sync(p, (const uint8_t *)"b", 1, (const uint8_t *)"v", 1, &m));
+        CHECK(m.partition == 0 && m.offset == i); /* key "b" hashes to partition 0 of 2 */
+    }
+    OK(hw_producer_close(p, HW_WAIT_FOREVER));
+    OK(hw_producer_free(p));
+    int64_t start = -7, end = -7, hw = -7;
+    OK(hw_broker_offsets(g_broker, "queries", 0, &start, &end));
+    CHECK(start == 0 && end == 3);
+    OK(hw_broker_offsets(g_broker, "queries", 1, &start, &end));
+    CHECK(start == 0 && end == 0);
+    OK(hw_broker_high_watermark(g_broker, "queries", 0, &hw));
+    CHECK(hw == 3);
+    int32_t leader = 0;
+    OK(hw_broker_leader(g_broker, "queries", 1, &leader));
+    CHECK(leader == 5001);
+    EXPECT_KIND(hw_broker_offsets(g_broker, "queries", 2, &start, &end), HW_ERROR_KIND_UNKNOWN_PARTITION);
+    EXPECT_KIND_MSG(hw_broker_leader(g_broker, "queries", 0x80000000u, &leader), HW_ERROR_KIND_INVALID_ARGUMENT,
+                    "`partition` must be in 0..=2147483647, got 2147483648");
+    EXPECT_KIND(hw_broker_high_watermark(g_broker, "no-such-topic", 0, &hw), HW_ERROR_KIND_UNKNOWN_TOPIC);
+    EXPECT_KIND(hw_broker_offsets(g_broker, "queries", 0, NULL, &end), HW_ERROR_KIND_INVALID_ARGUMENT);
+    EXPECT_KIND(hw_broker_offsets(g_broker, "queries", 0, &start, NULL), HW_ERROR_KIND_INVALID_ARGUMENT);
+    EXPECT_KIND(hw_broker_leader(NULL, "queries", 0, &leader), HW_ERROR_KIND_INVALID_ARGUMENT);
+    EXPECT_KIND(hw_broker_high_watermark(g_broker, NULL, 0, &hw), HW_ERROR_KIND_INVALID_ARGUMENT);
+    hw_broker_counters c;
+    memset(&c, 0, sizeof c);
+    OK(hw_broker_stats(g_broker, &c));
+    CHECK(c.produce_requests >= 3 && c.records_appended >= 3 && c.batches_appended >= 3);
+    CHECK(c.bytes_appended > 0 && c.connections_total >= 1);
+    EXPECT_KIND(hw_broker_stats(g_broker, NULL), HW_ERROR_KIND_INVALID_ARGUMENT);
+    EXPECT_KIND(hw_broker_stats(NULL, &c), HW_ERROR_KIND_INVALID_ARGUMENT);
+    /* Deleting: the records go with the topic. */
+    OK(hw_broker_delete_topic(g_broker, "queries"));
+    hw_record_list *l = (hw_record_list *)0x1;
+    EXPECT_KIND(hw_broker_records(g_broker, "queries", 0, 0, &l), HW_ERROR_KIND_UNKNOWN_TOPIC);
+    EXPECT_KIND(hw_broker_delete_topic(g_broker, "queries"), HW_ERROR_KIND_UNKNOWN_TOPIC);
+    EXPECT_KIND(hw_broker_delete_topic(g_broker, NULL), HW_ERROR_KIND_INVALID_ARGUMENT);
+    EXPECT_KIND(hw_broker_delete_topic(NULL, "x"), HW_ERROR_KIND_INVALID_ARGUMENT);
+}
+
+/* One SPU paused holds its produce requests (a bounded flush times out, nothing is lost). */
+static void test_pause_one_spu(void) {
+    hw_broker *b = NULL;
+    OK(hw_broker_start(2, NULL, &b));
+    const char *k[2] = {"partitions", "replication"};
+    const char *v[2] = {"1", "1"};
+    OK(hw_broker_create_topic_with(b, "one-spu", k, v, 2));
+    int32_t leader = 0;
+    OK(hw_broker_leader(b, "one-spu", 0, &leader));
+    hw_config *cfg = hw_config_new();
+    OK(hw_config_set(cfg, "linger_ms", "0"));
+    hw_producer *p = NULL;
+    hw_error *ce = hw_producer_connect(hw_broker_endpoint(b), "one-spu", cfg, &p);
+    hw_config_free(cfg);
+    OK(ce);
+    OK(hw_broker_pause_spu(b, leader));
+    OK(hw_producer_send(p, NULL, 0, (const uint8_t *)"held", 4, NULL, NULL));
+    EXPECT_KIND(hw_producer_flush(p, 200), HW_ERROR_KIND_TIMEOUT);
+    OK(hw_broker_resume_spu(b, leader));
+    OK(hw_producer_flush(p, HW_WAIT_FOREVER));
+    EXPECT_KIND_MSG(hw_broker_pause_spu(b, 4242), HW_ERROR_KIND_INVALID_ARGUMENT, "4242");
+    EXPECT_KIND(hw_broker_resume_spu(NULL, leader), HW_ERROR_KIND_INVALID_ARGUMENT);
+    OK(hw_producer_close(p, HW_WAIT_FOREVER));
+    OK(hw_producer_free(p));
+    int64_t start = 0, end = 0;
+    OK(hw_broker_offsets(b, "one-spu", 0, &start, &end));
+    CHECK(end == 1);
+    hw_broker_stop(b);
+}
+
+static void test_admin_options_and_list(void) {
+    hw_admin *a = NULL;
+    OK(hw_admin_connect(g_endpoint, &a));
+    const char *k[3] = {"partitions", "replication", "retention_secs"};
+    const char *v[3] = {"3", "1", "60"};
+    OK(hw_admin_create_topic_with(a, "adm-opts", k, v, 3));
+    hw_error *e = hw_admin_create_topic_with(a, "adm-opts", k, v, 3);
+    int exists = hw_error_number(e) == HW_ERROR_KIND_BROKER && hw_error_broker_code(e) == 2002;
+    hw_error_free(e);
+    CHECK(exists);
+    v[1] = "0";
+    EXPECT_KIND_MSG(hw_admin_create_topic_with(a, "adm-zero", k, v, 3), HW_ERROR_KIND_INVALID_ARGUMENT,
+                    "`replication` must be in 1..=2147483647, got 0");
+    EXPECT_KIND_MSG(hw_admin_create_topic_with(a, "adm-zero", k, NULL, 1), HW_ERROR_KIND_INVALID_ARGUMENT,
+                    "values");
+    EXPECT_KIND(hw_admin_create_topic_with(NULL, "x", NULL, NULL, 0), HW_ERROR_KIND_INVALID_ARGUMENT);
+    hw_topic_list *list = NULL;
+    OK(hw_admin_list_topics(a, &list));
+    size_t n = hw_topic_list_len(list);
+    int found = 0;
+    for (size_t i = 0; i < n; i++) {
+        hw_topic_info t;
+        OK(hw_topic_list_get(list, i, &t));
+        CHECK(t.name != NULL && t.compression != NULL && t.status != NULL && strlen(t.status) > 0);
+        CHECK(strcmp(t.name, "consumer-offset") != 0); /* no system topics */
+        if (strcmp(t.name, "adm-opts") == 0) {
+            found = 1;
+            CHECK(t.partitions == 3 && t.replication == 1 && t.retention_secs == 60);
+            CHECK(strcmp(t.compression, "any") == 0);
+        }
+    }
+    CHECK(found);
+    hw_topic_info t;
+    EXPECT_KIND(hw_topic_list_get(list, n, &t), HW_ERROR_KIND_INVALID_ARGUMENT);
+    EXPECT_KIND(hw_topic_list_get(list, 0, NULL), HW_ERROR_KIND_INVALID_ARGUMENT);
+    EXPECT_KIND(hw_topic_list_get(NULL, 0, &t), HW_ERROR_KIND_INVALID_ARGUMENT);
+    CHECK(hw_topic_list_len(NULL) == 0);
+    hw_topic_list_free(list);
+    hw_topic_list_free(NULL);
+    EXPECT_KIND(hw_admin_list_topics(a, NULL), HW_ERROR_KIND_INVALID_ARGUMENT);
+    EXPECT_KIND(hw_admin_list_topics(NULL, &list), HW_ERROR_KIND_INVALID_ARGUMENT);
+    hw_admin_free(a);
+}
+
+static void test_producer_accessors(void) {
+    OK(hw_broker_create_topic(g_broker, "accessors", 2));
+    hw_producer *p = connect_producer("accessors", "compression", "lz4", NULL, NULL);
+    CHECK(p != NULL);
+    CHECK(strcmp(hw_producer_topic(p), "accessors") == 0);
+    CHECK(hw_producer_partition_count(p) == 2);
+    CHECK(strcmp(hw_producer_compression(p), "lz4") == 0);
+    CHECK(!hw_producer_is_closed(p));
+    OK(hw_producer_close(p, HW_WAIT_FOREVER));
+    CHECK(hw_producer_is_closed(p));
+    OK(hw_producer_free(p));
+    CHECK(hw_producer_topic(NULL) == NULL && hw_producer_compression(NULL) == NULL);
+    CHECK(hw_producer_partition_count(NULL) == 0 && !hw_producer_is_closed(NULL));
+}
+
+static atomic_long g_null_ctx_calls;
+static void on_null_ctx(void *ctx, const hw_record_metadata *meta, const hw_error *err) {
+    if (ctx == NULL && meta != NULL && err == NULL) atomic_fetch_add(&g_null_ctx_calls, 1);
+}
+
+static void test_send_all(void) {
+    OK(hw_broker_create_topic(g_broker, "all", 2));
+    hw_producer *p = connect_producer("all", "linger_ms", "10", "max_request_size", "1024");
+    CHECK(p != NULL);
+    static uint8_t big[4096];
+    static const uint8_t empty[1] = {0};
+    hw_record r[3] = {
+        {NULL, 0, (const uint8_t *)"r0", 2, -1, -1},      /* keyless: round robin from 0 */
+        {(const uint8_t *)"k", 1, (const uint8_t *)"r1", 2, 1, 42},
+        {empty, 0, (const uint8_t *)"r2", 2, 0, -1},      /* empty key */
+    };
+    atomic_long done = 0;
+    slot *s = new_slots(3, "all", &done);
+    void *ctxs[3] = {&s[0], &s[1], &s[2]};
+    OK(hw_producer_send_all(p, r, 3, on_delivery, ctxs));
+    OK(hw_producer_flush(p, HW_WAIT_FOREVER));
+    CHECK(atomic_load(&done) == 3);
+    CHECK(s[0].kind == 0 && s[0].partition == 0 && s[0].offset == 0);
+    CHECK(s[1].kind == 0 && s[1].partition == 1 && s[1].offset == 0 && s[1].timestamp == 42);
+    CHECK(s[2].kind == 0 && s[2].partition == 0 && s[2].offset == 1);
+    /* ctxs NULL: every callback gets NULL; no callback at all. */
+    atomic_store(&g_null_ctx_calls, 0);
+    OK(hw_producer_send_all(p, r, 2, on_null_ctx, NULL));
+    OK(hw_producer_send_all(p, r, 1, NULL, NULL));
+    OK(hw_producer_send_all(p, NULL, 0, on_null_ctx, NULL));
+    OK(hw_producer_flush(p, HW_WAIT_FOREVER));
+    CHECK(atomic_load(&g_null_ctx_calls) == 2);
+    /* One oversized record refuses the call before anything is sent; so does a bad argument. */
+    hw_stats before, after;
+    OK(hw_producer_stats(p, &before));
+    r[1].value = big, r[1].value_len = sizeof big;
+    EXPECT_KIND_MSG(hw_producer_send_all(p, r, 3, on_delivery, ctxs), HW_ERROR_KIND_RECORD_TOO_LARGE,
+                    "max_request_size");
+    r[1].value = (const uint8_t *)"r1", r[1].value_len = 2, r[1].partition = -5;
+    EXPECT_KIND_MSG(hw_producer_send_all(p, r, 3, on_delivery, ctxs), HW_ERROR_KIND_INVALID_ARGUMENT,
+                    "records[1]");
+    EXPECT_KIND_MSG(hw_producer_send_all(p, NULL, 2, on_delivery, ctxs), HW_ERROR_KIND_INVALID_ARGUMENT,
+                    "records");
+    EXPECT_KIND(hw_producer_send_all(NULL, r, 1, NULL, NULL), HW_ERROR_KIND_INVALID_ARGUMENT);
+    OK(hw_producer_flush(p, HW_WAIT_FOREVER)); /* refusals are not reported again */
+    OK(hw_producer_stats(p, &after));
+    CHECK(after.records_sent == before.records_sent);
+    CHECK(atomic_load(&done) == 3); /* no callback for a refused call */
+    OK(hw_producer_close(p, HW_WAIT_FOREVER));
+    OK(hw_producer_free(p));
+    free(s);
+}
+
+static atomic_long g_any_log_lines;
+static void on_any_log(void *ctx, hw_log_level level, const char *target, const char *message) {
+    (void)ctx, (void)level, (void)target, (void)message;
+    atomic_fetch_add(&g_any_log_lines, 1);
+}
+
+static void test_log_levels(void) {
+    hw_log_level l = HW_LOG_LEVEL_ERROR;
+    OK(hw_log_level_parse("DEBUG", &l));
+    CHECK(l == HW_LOG_LEVEL_DEBUG);
+    OK(hw_log_level_parse("off", &l));
+    CHECK(l == HW_LOG_LEVEL_OFF);
+    EXPECT_KIND_MSG(hw_log_level_parse("verbose", &l), HW_ERROR_KIND_CONFIG, "log_level");
+    EXPECT_KIND_MSG(hw_log_level_parse("warning", &l), HW_ERROR_KIND_CONFIG, "log_level");
+    EXPECT_KIND(hw_log_level_parse(NULL, &l), HW_ERROR_KIND_INVALID_ARGUMENT);
+    EXPECT_KIND(hw_log_level_parse("info", NULL), HW_ERROR_KIND_INVALID_ARGUMENT);
+    CHECK(l == HW_LOG_LEVEL_OFF);
+    /* OFF forwards nothing, even the warning of a producer freed with unsent records. */
+    atomic_store(&g_any_log_lines, 0);
+    OK(hw_set_log_callback(on_any_log, NULL, HW_LOG_LEVEL_OFF));
+    OK(hw_broker_create_topic(g_broker, "log-off", 1));
+    hw_producer *p = connect_producer("log-off", "linger_ms", "600000", NULL, NULL);
+    CHECK(p != NULL);
+    OK(hw_producer_send(p, NULL, 0, (const uint8_t *)"unsent", 6, NULL, NULL));
+    OK(hw_producer_free(p));
+    long lines = atomic_load(&g_any_log_lines);
+    OK(hw_set_log_callback(NULL, NULL, HW_LOG_LEVEL_OFF)); /* back to stderr */
+    CHECK(lines == 0);
+    EXPECT_KIND(hw_set_log_callback(NULL, NULL, 6), HW_ERROR_KIND_INVALID_ARGUMENT);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -1050,7 +1349,7 @@ static void test_vectors_partitioner_keyed(void) {
                                 on_delivery, &s[i]));
             sent++;
         }
-        OK(hw_producer_flush(p, HW_TIMEOUT_INFINITE));
+        OK(hw_producer_flush(p, HW_WAIT_FOREVER));
         CHECK(atomic_load(&done) == (long)sent);
         for (size_t i = 0; i < VEC_PARTITION_CASES_LEN; i++) {
             const vec_partition_case *c = &VEC_PARTITION_CASES[i];
@@ -1060,7 +1359,7 @@ static void test_vectors_partitioner_keyed(void) {
                         count, s[i].partition, c->partition);
             CHECK(s[i].kind == 0 && s[i].partition == c->partition);
         }
-        OK(hw_producer_close(p, HW_TIMEOUT_INFINITE));
+        OK(hw_producer_close(p, HW_WAIT_FOREVER));
         OK(hw_producer_free(p));
         free(s);
     }
@@ -1078,10 +1377,10 @@ static void test_vectors_partitioner_keyless(void) {
         slot *s = new_slots(seq->len, topic, &done);
         for (size_t i = 0; i < seq->len; i++)
             OK(hw_producer_send(p, NULL, 0, (const uint8_t *)"v", 1, on_delivery, &s[i]));
-        OK(hw_producer_flush(p, HW_TIMEOUT_INFINITE));
+        OK(hw_producer_flush(p, HW_WAIT_FOREVER));
         CHECK(atomic_load(&done) == (long)seq->len);
         for (size_t i = 0; i < seq->len; i++) CHECK(s[i].partition == seq->expected[i]);
-        OK(hw_producer_close(p, HW_TIMEOUT_INFINITE));
+        OK(hw_producer_close(p, HW_WAIT_FOREVER));
         OK(hw_producer_free(p));
         free(s);
     }
@@ -1111,7 +1410,7 @@ static void test_fault_injection(void) {
     /* StorageError is not: that record fails with the broker's code. */
     OK(hw_broker_fail_next(b, 0, 1, 56));
     hw_error *e = hw_producer_send_sync(p, NULL, 0, v, 1, &m);
-    CHECK(e && hw_error_code(e) == HW_ERROR_KIND_BROKER && hw_error_broker_code(e) == 56 && !hw_error_is_retriable(e));
+    CHECK(e && hw_error_number(e) == HW_ERROR_KIND_BROKER && hw_error_broker_code(e) == 56 && !hw_error_is_retriable(e));
     hw_error_free(e);
     /* CompressionError and TopicNotFound map to their own kinds. */
     OK(hw_broker_fail_next(b, 0, 1, 9000));
@@ -1137,7 +1436,7 @@ static void test_fault_injection(void) {
     OK(hw_broker_delay(b, 0, 0));
     EXPECT_KIND(hw_broker_fail_next(NULL, 0, 1, 6), HW_ERROR_KIND_INVALID_ARGUMENT);
     /* close reports the earlier failures nobody flushed (documented); free succeeds. */
-    hw_error_free(hw_producer_close(p, HW_TIMEOUT_INFINITE));
+    hw_error_free(hw_producer_close(p, HW_WAIT_FOREVER));
     OK(hw_producer_free(p));
     hw_broker_stop(b);
 }
@@ -1191,7 +1490,7 @@ static void test_tls_mutual_end_to_end(void) {
         OK(hw_producer_send_to(p, (uint32_t)(i % 2), NULL, 0, (const uint8_t *)v, (size_t)n,
                                on_delivery, &s[i]));
     }
-    OK(hw_producer_close(p, HW_TIMEOUT_INFINITE));
+    OK(hw_producer_close(p, HW_WAIT_FOREVER));
     OK(hw_producer_free(p));
     CHECK(atomic_load(&done) == 10);
     for (int i = 0; i < 10; i++)
@@ -1317,6 +1616,8 @@ static void test_admin_connect_with_errors(void) {
 static const test_case TESTS[] = {
     {"fault injection per error class", test_fault_injection},
     {"error accessors are NULL-safe", test_error_accessors_null_safe},
+    {"error code string and number", test_error_code_and_number},
+    {"a panic becomes INTERNAL", test_panic_becomes_internal},
     {"vectors: error kinds", test_vectors_error_kinds},
     {"vectors: config inputs and unknown keys", test_vectors_config},
     {"vectors: stats fields", test_vectors_stats_fields},
@@ -1337,10 +1638,17 @@ static const test_case TESTS[] = {
     {"FORKED error", test_forked},
     {"callback re-entrancy", test_callback_reentrancy},
     {"free without close reports unsent records", test_free_without_close_reports_unsent},
-    {"flush(0) seals", test_flush_zero_seals},
+    {"flush(HW_NO_WAIT) seals", test_flush_zero_seals},
     {"close then free ordering", test_close_then_free_ordering},
     {"threads share a producer", test_threads_share_a_producer},
     {"durable broker data dir", test_durable_broker_data_dir},
+    {"broker topic options", test_broker_topic_options},
+    {"broker offsets, leader, high watermark, stats, delete", test_broker_queries},
+    {"pause one SPU", test_pause_one_spu},
+    {"admin topic options and list", test_admin_options_and_list},
+    {"producer accessors", test_producer_accessors},
+    {"send_all", test_send_all},
+    {"log levels: parse, OFF", test_log_levels},
     {"vectors: keyed partitioning", test_vectors_partitioner_keyed},
     {"vectors: keyless round robin", test_vectors_partitioner_keyless},
     {"TLS: mutual TLS end to end", test_tls_mutual_end_to_end},

@@ -65,7 +65,7 @@ int main(int argc, char **argv) {
     while (scanf("%31s %8191s %8191s", part, key, value) == 3) {
         if (n == cap) {
             /* Results are written by callbacks: wait for every earlier one before moving them. */
-            if ((err = hw_producer_flush(p, HW_TIMEOUT_INFINITE))) return fail(err, "flush");
+            if ((err = hw_producer_flush(p, HW_WAIT_FOREVER))) return fail(err, "flush");
             results = realloc(results, 2 * cap * sizeof *results);
             memset(results + cap, 0, cap * sizeof *results);
             cap *= 2;
@@ -82,7 +82,7 @@ int main(int argc, char **argv) {
         if (err) return fail(err, "send");
         n++;
     }
-    if ((err = hw_producer_close(p, HW_TIMEOUT_INFINITE))) return fail(err, "close");
+    if ((err = hw_producer_close(p, HW_WAIT_FOREVER))) return fail(err, "close");
     int status = 0;
     for (size_t i = 0; i < n; i++) {
         if (!__atomic_load_n(&results[i].done, __ATOMIC_ACQUIRE) || results[i].error[0]) {

@@ -1,0 +1,496 @@
+//! The producer: `hw_producer`, its sends, delivery callbacks, flush and close.
+//!
+//! Delivery callbacks go through core's `DeliveryTracker`: one sink call per batch, and the barrier
+//! that lets flush and close return only after the callbacks of the records sent before them ran.
+
+use std::ffi::{c_char, c_void, CStr, CString};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::ptr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hw::error::{check_range, MAX_COUNT};
+use hw::producer::{in_delivery, BatchDelivery, DeliveryTracker, RecordRef};
+use hw::{Producer, ProducerConfig};
+
+use crate::config::hw_config;
+use crate::error::hw_error;
+use crate::ffi::{
+    arg, bytes_arg, codec_name, guard, guard_or, guard_send, invalid, out_arg, partition_index,
+    str_arg, Result,
+};
+
+/// `timeout_ms` of `hw_producer_flush` and `hw_producer_close`: wait as long as it takes.
+pub const HW_WAIT_FOREVER: u32 = u32::MAX;
+
+/// `timeout_ms` of `hw_producer_flush` and `hw_producer_close`: do not wait (seal the open batches,
+/// then report `HW_ERROR_KIND_TIMEOUT` if anything is still pending).
+pub const HW_NO_WAIT: u32 = 0;
+
+/// Where a record landed.
+#[repr(C)]
+pub struct hw_record_metadata {
+    /// The topic, NUL-terminated. In a delivery callback: valid during the callback only. From
+    /// `hw_producer_send_sync`: owned by the producer, valid until `hw_producer_free`.
+    pub topic: *const c_char,
+    pub partition: u32,
+    /// The record's offset; -1 when unknown (`delivery` = `at_most_once`).
+    pub offset: i64,
+    /// Milliseconds since the epoch, as stored in the batch.
+    pub timestamp: i64,
+}
+
+/// Delivery callback: called exactly once for every record whose send returned NULL, from a
+/// library thread, with either `meta` (success; `err` NULL) or `err` (failure; `meta` NULL). Both
+/// are owned by the library and valid during the call only (do not free `err`). It must not block
+/// for long. It may call `hw_producer_send*`; `hw_producer_flush`, `hw_producer_close`,
+/// `hw_producer_free` and `hw_producer_send_sync` called from inside it return an
+/// `HW_ERROR_KIND_INVALID_ARGUMENT` error instead of deadlocking.
+pub type hw_delivery_cb = Option<
+    unsafe extern "C" fn(ctx: *mut c_void, meta: *const hw_record_metadata, err: *const hw_error),
+>;
+
+/// A record with options, for `hw_producer_send_record` and `hw_producer_send_all`. The pointers
+/// are borrowed for the call.
+#[repr(C)]
+pub struct hw_record {
+    /// NULL = no key; non-NULL with `key_len == 0` = an empty key (they partition differently).
+    pub key: *const u8,
+    pub key_len: usize,
+    /// May be NULL only when `value_len == 0`.
+    pub value: *const u8,
+    pub value_len: usize,
+    /// An explicit partition (0 to 2147483647), or -1 to let the partitioner choose.
+    pub partition: i64,
+    /// Milliseconds since the epoch, or -1 for now.
+    pub timestamp: i64,
+}
+
+/// Producer counters, filled by `hw_producer_stats` (the struct cannot share the function's name in
+/// C); the field names of `tests/vectors/config.json`.
+#[repr(C)]
+#[derive(Debug, Default, Clone, Copy)]
+pub struct hw_stats {
+    pub records_sent: u64,
+    pub records_acked: u64,
+    pub records_failed: u64,
+    pub bytes_uncompressed: u64,
+    pub bytes_compressed: u64,
+    pub batches_sent: u64,
+    pub requests_sent: u64,
+    pub retries: u64,
+    pub errors: u64,
+    pub queued_records: u64,
+    pub queued_batches: u64,
+}
+
+/// A producer for one topic (opaque). Connect with `hw_producer_connect`; `hw_producer_close`
+/// (flush, then stop) and then `hw_producer_free`. Every function is thread-safe on the same
+/// producer, except `hw_producer_free`, which must be the last call.
+pub struct hw_producer {
+    inner: Producer,
+    topic: Arc<CString>,
+    /// Runs the delivery callbacks, one sink call per batch, and counts them for flush and close.
+    tracker: DeliveryTracker<CDelivery>,
+}
+
+/// One pending delivery callback.
+struct CDelivery {
+    cb: unsafe extern "C" fn(*mut c_void, *const hw_record_metadata, *const hw_error),
+    ctx: SendCtx,
+}
+
+struct SendCtx(*mut c_void);
+// SAFETY: the caller hands `ctx` to the library to be passed back from a library thread; the
+// header says so (the C side is responsible for making what it points to usable there).
+unsafe impl Send for SendCtx {}
+
+/// Calls the callbacks of one batch's records, in send order, from the library thread completing it.
+fn deliver_batch(topic: &CStr, d: BatchDelivery<'_, CDelivery>) {
+    for r in &d.records {
+        let res = d.offset(r);
+        // The callback is C code and cannot unwind; catch anything on our side all the same.
+        let _ = catch_unwind(AssertUnwindSafe(|| match res {
+            Ok(offset) => {
+                let meta = hw_record_metadata {
+                    topic: topic.as_ptr(),
+                    partition: d.partition,
+                    offset,
+                    timestamp: r.timestamp,
+                };
+                // SAFETY: the caller gave us this callback for exactly this record.
+                unsafe { (r.token.cb)(r.token.ctx.0, &meta, ptr::null()) }
+            }
+            Err(e) => {
+                let err = hw_error::new(&e);
+                unsafe { (r.token.cb)(r.token.ctx.0, ptr::null(), &err) }
+            }
+        }));
+    }
+}
+
+/// Refuses a call that would wait for the delivery callbacks from inside one of them.
+fn refuse_in_callback(what: &str) -> Result<()> {
+    if in_delivery() {
+        return Err(invalid(format!(
+            "{what} must not be called from inside a delivery callback (it would wait for itself)"
+        )));
+    }
+    Ok(())
+}
+
+/// Connects a producer for `topic` to the SC at `endpoint` and waits (up to `metadata_timeout_ms`)
+/// for the topic. `cfg` may be NULL for the defaults; it is copied, so it may be freed right after.
+/// Strings are borrowed for the call. On success `*out` is a producer the caller owns: call
+/// `hw_producer_close` then `hw_producer_free`.
+#[no_mangle]
+pub unsafe extern "C" fn hw_producer_connect(
+    endpoint: *const c_char,
+    topic: *const c_char,
+    cfg: *const hw_config,
+    out: *mut *mut hw_producer,
+) -> *mut hw_error {
+    guard(|| {
+        let endpoint = str_arg(endpoint, "endpoint")?;
+        let topic_s = str_arg(topic, "topic")?;
+        let out = out_arg(out, "out")?;
+        let config = match cfg.as_ref() {
+            Some(c) => c.inner.clone(),
+            None => ProducerConfig::default(),
+        };
+        hw::logging::install();
+        let producer = Producer::connect_blocking(endpoint, topic_s, config)?;
+        let topic = Arc::new(CString::new(topic_s).map_err(|_| invalid("topic contains NUL"))?);
+        let sink_topic = topic.clone();
+        *out = Box::into_raw(Box::new(hw_producer {
+            inner: producer,
+            tracker: DeliveryTracker::new(move |d| deliver_batch(&sink_topic, d)),
+            topic,
+        }));
+        Ok(())
+    })
+}
+
+/// The topic `p` sends to, NUL-terminated. Owned by the producer: valid until `hw_producer_free`.
+/// NULL for NULL.
+#[no_mangle]
+pub unsafe extern "C" fn hw_producer_topic(p: *const hw_producer) -> *const c_char {
+    guard_or(ptr::null(), || {
+        p.as_ref().map_or(ptr::null(), |p| p.topic.as_ptr())
+    })
+}
+
+/// The number of partitions of the producer's topic (0 for NULL).
+#[no_mangle]
+pub unsafe extern "C" fn hw_producer_partition_count(p: *const hw_producer) -> u32 {
+    guard_or(0, || p.as_ref().map_or(0, |p| p.inner.partition_count()))
+}
+
+/// The codec the producer compresses batches with: `"none"`, `"gzip"`, `"snappy"`, `"lz4"` or
+/// `"zstd"` (static storage). NULL for NULL.
+#[no_mangle]
+pub unsafe extern "C" fn hw_producer_compression(p: *const hw_producer) -> *const c_char {
+    guard_or(ptr::null(), || {
+        p.as_ref()
+            .map_or(ptr::null(), |p| codec_name(p.inner.compression()))
+    })
+}
+
+/// Whether `hw_producer_close` was called (later sends fail with `HW_ERROR_KIND_CLOSED`). False for
+/// NULL.
+#[no_mangle]
+pub unsafe extern "C" fn hw_producer_is_closed(p: *const hw_producer) -> bool {
+    guard_or(false, || p.as_ref().is_some_and(|p| p.inner.is_closed()))
+}
+
+/// `(key, key_len)`: NULL = no key (then `key_len` must be 0); non-NULL = a key, even an empty one.
+unsafe fn key_arg<'a>(key: *const u8, key_len: usize) -> Result<Option<&'a [u8]>> {
+    if key.is_null() {
+        if key_len != 0 {
+            return Err(invalid(format!(
+                "`key` is NULL (no key) but `key_len` is {key_len}"
+            )));
+        }
+        return Ok(None);
+    }
+    Ok(Some(bytes_arg(key, key_len, "key")?))
+}
+
+/// The key and value of `*r` with its partition and timestamp (-1: none), checked.
+unsafe fn record_arg<'a>(r: &hw_record) -> Result<RecordRef<'a>> {
+    let partition = match r.partition {
+        -1 => None,
+        n => Some(check_range("partition", n, 0, MAX_COUNT)? as u32),
+    };
+    let timestamp = match r.timestamp {
+        -1 => None,
+        t => Some(check_range("timestamp", t, 0, i64::MAX)?),
+    };
+    Ok(RecordRef {
+        key: key_arg(r.key, r.key_len)?,
+        value: bytes_arg(r.value, r.value_len, "value")?,
+        partition,
+        timestamp,
+    })
+}
+
+/// One send: tracked (its callback runs once its batch completes) when there is a callback.
+unsafe fn send_one(
+    p: *mut hw_producer,
+    r: RecordRef<'_>,
+    cb: hw_delivery_cb,
+    ctx: *mut c_void,
+) -> Result<()> {
+    let p = arg(p, "p")?;
+    let RecordRef {
+        key,
+        value,
+        partition,
+        timestamp,
+    } = r;
+    match cb {
+        Some(cb) => {
+            let token = CDelivery {
+                cb,
+                ctx: SendCtx(ctx),
+            };
+            p.inner
+                .send_blocking_tracked(key, value, partition, timestamp, &p.tracker, token)?;
+        }
+        None => {
+            p.inner.send_blocking(key, value, partition, timestamp)?;
+        }
+    }
+    Ok(())
+}
+
+/// Sends a record to the partition the partitioner picks. `key` NULL = no key (then `key_len` must
+/// be 0); a non-NULL key with `key_len == 0` is an empty key. `value` may be NULL only when
+/// `value_len` is 0. The bytes are copied before the call returns. Returns at once unless the
+/// partition's queue is full (then it waits up to `send_timeout_ms` and fails with
+/// `HW_ERROR_KIND_QUEUE_FULL`). `cb` (may be NULL: failures then show in the next flush/close) is
+/// called exactly once with `ctx` if and only if this returns NULL. A refused send (an error
+/// returned here) is not reported again by a later flush or close.
+#[no_mangle]
+pub unsafe extern "C" fn hw_producer_send(
+    p: *mut hw_producer,
+    key: *const u8,
+    key_len: usize,
+    value: *const u8,
+    value_len: usize,
+    cb: hw_delivery_cb,
+    ctx: *mut c_void,
+) -> *mut hw_error {
+    guard_send(|| {
+        let key = key_arg(key, key_len)?;
+        let value = bytes_arg(value, value_len, "value")?;
+        send_one(p, RecordRef::new(key, value), cb, ctx)
+    })
+}
+
+/// Like `hw_producer_send`, to an explicit partition (below the topic's partition count, else
+/// `HW_ERROR_KIND_UNKNOWN_PARTITION`).
+#[no_mangle]
+pub unsafe extern "C" fn hw_producer_send_to(
+    p: *mut hw_producer,
+    partition: u32,
+    key: *const u8,
+    key_len: usize,
+    value: *const u8,
+    value_len: usize,
+    cb: hw_delivery_cb,
+    ctx: *mut c_void,
+) -> *mut hw_error {
+    guard_send(|| {
+        let key = key_arg(key, key_len)?;
+        let value = bytes_arg(value, value_len, "value")?;
+        let r = RecordRef::new(key, value).partition(partition_index(partition)?);
+        send_one(p, r, cb, ctx)
+    })
+}
+
+/// Like `hw_producer_send` with the options of `*record` (explicit partition, timestamp).
+/// `record` and what it points to are borrowed for the call.
+#[no_mangle]
+pub unsafe extern "C" fn hw_producer_send_record(
+    p: *mut hw_producer,
+    record: *const hw_record,
+    cb: hw_delivery_cb,
+    ctx: *mut c_void,
+) -> *mut hw_error {
+    guard_send(|| {
+        let r = record_arg(arg(record, "record")?)?;
+        send_one(p, r, cb, ctx)
+    })
+}
+
+/// Sends `n` records (`records[0]` to `records[n - 1]`, each as in `hw_producer_send_record`).
+/// Every record's arguments and size are checked before any is sent: a bad one (or one larger
+/// than `max_request_size`: `HW_ERROR_KIND_RECORD_TOO_LARGE`) refuses the whole call and nothing is
+/// sent. `cb` is then called exactly once per record, with `ctxs[i]` for record `i` (`ctxs` may be
+/// NULL: every call gets NULL). A failure while sending (a full queue, an unknown partition, a
+/// closed producer) stops there and returns the error: the records before it were sent (their
+/// callbacks will run), the rest were not. `records` may be NULL only when `n` is 0. Everything is
+/// borrowed for the call.
+#[no_mangle]
+pub unsafe extern "C" fn hw_producer_send_all(
+    p: *mut hw_producer,
+    records: *const hw_record,
+    n: usize,
+    cb: hw_delivery_cb,
+    ctxs: *const *mut c_void,
+) -> *mut hw_error {
+    guard_send(|| {
+        let prod = arg(p, "p")?;
+        if n > 0 && records.is_null() {
+            return Err(invalid(format!("`records` is NULL but `n` is {n}")));
+        }
+        let records = if n == 0 {
+            &[][..]
+        } else {
+            std::slice::from_raw_parts(records, n)
+        };
+        let refs = records
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                record_arg(r)
+                    .map_err(|e| invalid(format!("`records[{i}]`: {}", e.message.trim_start())))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        match cb {
+            Some(cb) => {
+                let ctxs = (!ctxs.is_null()).then(|| std::slice::from_raw_parts(ctxs, n));
+                prod.inner
+                    .send_all_blocking_tracked(&refs, &prod.tracker, |i| CDelivery {
+                        cb,
+                        ctx: SendCtx(ctxs.map_or(ptr::null_mut(), |c| c[i])),
+                    })?;
+            }
+            None => {
+                prod.inner.send_all_blocking(&refs)?;
+            }
+        }
+        Ok(())
+    })
+}
+
+/// Sends a record and blocks until it is acknowledged (or fails, at most `delivery_timeout_ms`).
+/// Key and value as in `hw_producer_send`. On success `*out` holds where it landed; `out->topic` is
+/// owned by the producer (valid until `hw_producer_free`). Not allowed inside a delivery callback.
+#[no_mangle]
+pub unsafe extern "C" fn hw_producer_send_sync(
+    p: *mut hw_producer,
+    key: *const u8,
+    key_len: usize,
+    value: *const u8,
+    value_len: usize,
+    out: *mut hw_record_metadata,
+) -> *mut hw_error {
+    guard(|| {
+        refuse_in_callback("hw_producer_send_sync")?;
+        let prod = arg(p, "p")?;
+        let key = key_arg(key, key_len)?;
+        let value = bytes_arg(value, value_len, "value")?;
+        let out = out_arg(out, "out")?;
+        let output = prod.inner.send_blocking(key, value, None, None)?;
+        // Waiting sends the record's batch at once (core), so a lone record skips linger_ms.
+        let m = output.wait_blocking(None)?;
+        *out = hw_record_metadata {
+            topic: prod.topic.as_ptr(),
+            partition: m.partition,
+            offset: m.offset,
+            timestamp: m.timestamp,
+        };
+        Ok(())
+    })
+}
+
+fn timeout_of(ms: u32) -> Option<Duration> {
+    (ms != HW_WAIT_FOREVER).then(|| Duration::from_millis(ms.into()))
+}
+
+/// Seals every open batch (they go out now) and waits up to `timeout_ms` (`HW_WAIT_FOREVER`: no
+/// limit; `HW_NO_WAIT`: not at all) until everything sent so far is acknowledged or failed and its
+/// delivery callback has returned. Returns the first delivery failure since the last flush
+/// (including failures of sends without a callback), or `HW_ERROR_KIND_TIMEOUT` if something is
+/// still pending at the deadline (nothing is dropped: it stays queued or in flight). Sends refused
+/// by their call are not reported again. Not allowed inside a delivery callback.
+#[no_mangle]
+pub unsafe extern "C" fn hw_producer_flush(p: *mut hw_producer, timeout_ms: u32) -> *mut hw_error {
+    guard(|| {
+        let p = arg(p, "p")?;
+        p.inner
+            .flush_blocking_tracked(&p.tracker, timeout_of(timeout_ms))
+    })
+}
+
+/// Copies the producer's counters into `*out`.
+#[no_mangle]
+pub unsafe extern "C" fn hw_producer_stats(
+    p: *const hw_producer,
+    out: *mut hw_stats,
+) -> *mut hw_error {
+    guard(|| {
+        let p = arg(p, "p")?;
+        let out = out_arg(out, "out")?;
+        let s = p.inner.stats();
+        *out = hw_stats {
+            records_sent: s.records_sent,
+            records_acked: s.records_acked,
+            records_failed: s.records_failed,
+            bytes_uncompressed: s.bytes_uncompressed,
+            bytes_compressed: s.bytes_compressed,
+            batches_sent: s.batches_sent,
+            requests_sent: s.requests_sent,
+            retries: s.retries,
+            errors: s.errors,
+            queued_records: s.queued_records,
+            queued_batches: s.queued_batches,
+        };
+        Ok(())
+    })
+}
+
+/// Flushes (waiting up to `timeout_ms` as `hw_producer_flush` does), then stops the producer: later
+/// sends fail with `HW_ERROR_KIND_CLOSED`, and records still unsent after the timeout fail (their
+/// callbacks get `HW_ERROR_KIND_CLOSED`). Returns the flush's result (`HW_ERROR_KIND_TIMEOUT` if
+/// anything was still pending at the deadline). Unless it times out, every delivery callback of the
+/// records sent before it has returned when it returns. Idempotent (a second close returns NULL).
+/// Not allowed inside a delivery callback. The producer must still be freed with
+/// `hw_producer_free`.
+#[no_mangle]
+pub unsafe extern "C" fn hw_producer_close(p: *mut hw_producer, timeout_ms: u32) -> *mut hw_error {
+    guard(|| {
+        let p = arg(p, "p")?;
+        p.inner
+            .close_blocking_tracked(&p.tracker, timeout_of(timeout_ms))
+    })
+}
+
+/// Frees a producer; call `hw_producer_close` first. Freeing an open producer stops it: its unsent
+/// records are not silently lost — their callbacks get `HW_ERROR_KIND_CLOSED` and a warning is
+/// logged. Blocks until every pending delivery callback of this producer has run (at most about
+/// `delivery_timeout_ms`), so none runs after it returns. NULL is fine (returns NULL). From inside a
+/// delivery callback it returns an `HW_ERROR_KIND_INVALID_ARGUMENT` error and frees nothing.
+/// Must not be called twice on the same producer, nor concurrently with other calls on it.
+#[no_mangle]
+pub unsafe extern "C" fn hw_producer_free(p: *mut hw_producer) -> *mut hw_error {
+    guard(|| {
+        if p.is_null() {
+            return Ok(());
+        }
+        refuse_in_callback("hw_producer_free")?;
+        let hw_producer { inner, tracker, .. } = *Box::from_raw(p);
+        let limit = inner.config().delivery_timeout + Duration::from_secs(10);
+        drop(inner); // stops the producer: unsent records fail with CLOSED
+        let barrier = tracker.barrier();
+        if let Err(e) = tracker.wait_reported(barrier, Some(limit), &mut || Ok(())) {
+            tracing::warn!(
+                pending = tracker.unreported(),
+                "hw_producer_free: delivery callbacks still pending ({e}); they may run later"
+            );
+        }
+        Ok(())
+    })
+}
