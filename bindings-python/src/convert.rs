@@ -1,10 +1,14 @@
-//! Python values -> core arguments.
+//! Python values -> core arguments. A wrong type is core's `InvalidArgument` (`InvalidArgumentError`,
+//! which is also a `TypeError`); ranges are core's `check_range`.
 
 use std::time::Duration;
 
-use pyo3::exceptions::PyTypeError;
+use headwater::error::check_range;
+use pyo3::exceptions::PyOverflowError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyByteArray, PyBytes, PyDict, PyInt, PyMemoryView, PyString};
+
+use crate::errors::to_pyerr;
 
 /// A key or value: borrowed from a `bytes` object (no copy) or an owned copy.
 pub enum Bytes<'py> {
@@ -21,6 +25,11 @@ impl Bytes<'_> {
     }
 }
 
+/// Core's `InvalidArgument` error as a Python exception.
+pub fn invalid(message: impl Into<String>) -> PyErr {
+    to_pyerr(headwater::Error::invalid(message))
+}
+
 fn type_name(obj: &Bound<'_, PyAny>) -> String {
     obj.get_type()
         .name()
@@ -28,7 +37,7 @@ fn type_name(obj: &Bound<'_, PyAny>) -> String {
         .unwrap_or_else(|_| "?".into())
 }
 
-/// bytes, bytearray, memoryview or str (UTF-8); anything else is a `TypeError`.
+/// bytes, bytearray, memoryview or str (UTF-8).
 pub fn bytes_of<'py>(obj: &Bound<'py, PyAny>, what: &str) -> PyResult<Bytes<'py>> {
     if let Ok(b) = obj.downcast::<PyBytes>() {
         return Ok(Bytes::Borrowed(b.clone()));
@@ -44,7 +53,7 @@ pub fn bytes_of<'py>(obj: &Bound<'py, PyAny>, what: &str) -> PyResult<Bytes<'py>
         let b = b.downcast_into::<PyBytes>()?;
         return Ok(Bytes::Borrowed(b));
     }
-    Err(PyTypeError::new_err(format!(
+    Err(invalid(format!(
         "{what} must be bytes, bytearray, memoryview or str, not {}",
         type_name(obj)
     )))
@@ -59,26 +68,74 @@ pub fn key_of<'py>(obj: &Bound<'py, PyAny>) -> PyResult<Option<Bytes<'py>>> {
     }
 }
 
-/// A timeout in seconds (int or float, `None` = no timeout).
+/// A `str` argument (names, endpoints).
+pub fn str_of(obj: &Bound<'_, PyAny>, name: &str) -> PyResult<String> {
+    let s = obj
+        .downcast::<PyString>()
+        .map_err(|_| invalid(format!("`{name}` must be a str, not {}", type_name(obj))))?;
+    Ok(s.to_cow()?.into_owned())
+}
+
+/// An `int` argument in `lo..=hi` (core's range rule). `bool` is not taken for a number.
+pub fn int_in(obj: &Bound<'_, PyAny>, name: &str, lo: i64, hi: i64) -> PyResult<i64> {
+    if obj.is_instance_of::<PyBool>() {
+        return Err(invalid(format!("`{name}` must be an int, not bool")));
+    }
+    let v: i64 = match obj.extract() {
+        Ok(v) => v,
+        // Beyond i64 core's check cannot be asked; its message, with the number as given.
+        Err(e) if e.is_instance_of::<PyOverflowError>(obj.py()) => {
+            return Err(invalid(format!(
+                "`{name}` must be in {lo}..={hi}, got {}",
+                obj.str()?
+            )))
+        }
+        Err(_) => {
+            return Err(invalid(format!(
+                "`{name}` must be an int, not {}",
+                type_name(obj)
+            )))
+        }
+    };
+    check_range(name, v, lo, hi).map_err(to_pyerr)
+}
+
+/// [`int_in`], with `None` (or no argument) meaning "not given".
+pub fn opt_int_in(
+    obj: Option<&Bound<'_, PyAny>>,
+    name: &str,
+    lo: i64,
+    hi: i64,
+) -> PyResult<Option<i64>> {
+    obj.filter(|o| !o.is_none())
+        .map(|o| int_in(o, name, lo, hi))
+        .transpose()
+}
+
+/// A timeout in seconds (int or float, `None` = no timeout, 0 = don't wait).
 pub fn timeout_of(t: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Duration>> {
+    seconds_of(t, "timeout")
+}
+
+/// Seconds (int or float; `None` = absent); negative, NaN, infinite and non-numbers are refused.
+pub fn seconds_of(t: Option<&Bound<'_, PyAny>>, name: &str) -> PyResult<Option<Duration>> {
     let Some(t) = t.filter(|t| !t.is_none()) else {
         return Ok(None);
     };
-    if t.is_instance_of::<pyo3::types::PyBool>() {
-        return Err(PyTypeError::new_err(
-            "timeout must be a number of seconds or None, not bool",
-        ));
-    }
-    let secs: f64 = t.extract().map_err(|_| {
-        PyTypeError::new_err(format!(
-            "timeout must be a number of seconds or None, not {}",
-            type_name(t)
-        ))
-    })?;
+    let secs: f64 = t
+        .extract()
+        .ok()
+        .filter(|_| !t.is_instance_of::<PyBool>())
+        .ok_or_else(|| {
+            invalid(format!(
+                "`{name}` must be a number of seconds or None, not {}",
+                type_name(t)
+            ))
+        })?;
     if !secs.is_finite() || secs < 0.0 {
-        return Err(crate::errors::to_pyerr(headwater::Error::invalid(format!(
-            "timeout must be a finite number of seconds >= 0, got {secs}"
-        ))));
+        return Err(invalid(format!(
+            "`{name}` must be a finite number of seconds >= 0, got {secs}"
+        )));
     }
     Ok(Some(Duration::from_secs_f64(secs)))
 }
@@ -98,8 +155,23 @@ pub fn config_value(key: &str, v: &Bound<'_, PyAny>) -> PyResult<String> {
     if v.hasattr("__fspath__")? {
         return path_value(key, v);
     }
-    Err(PyTypeError::new_err(format!(
+    Err(invalid(format!(
         "config value for `{key}` must be str, int, bool or os.PathLike, not {}",
+        type_name(v)
+    )))
+}
+
+/// A topic option as core's string form: `int` in decimal (core checks the range, so `-1` is
+/// reported as given) or `str` as is.
+pub fn topic_value(key: &str, v: &Bound<'_, PyAny>) -> PyResult<String> {
+    if let Ok(s) = v.downcast::<PyString>() {
+        return Ok(s.to_cow()?.into_owned());
+    }
+    if v.is_instance_of::<PyInt>() && !v.is_instance_of::<PyBool>() {
+        return Ok(v.str()?.to_cow()?.into_owned());
+    }
+    Err(invalid(format!(
+        "topic option `{key}` must be an int or str, not {}",
         type_name(v)
     )))
 }
@@ -112,13 +184,13 @@ pub fn path_value(key: &str, v: &Bound<'_, PyAny>) -> PyResult<String> {
         .getattr("fspath")?
         .call1((v,))
         .map_err(|_| {
-            PyTypeError::new_err(format!(
+            invalid(format!(
                 "`{key}` must be a str or os.PathLike path, not {}",
                 type_name(v)
             ))
         })?;
     let s = p.downcast::<PyString>().map_err(|_| {
-        PyTypeError::new_err(format!(
+        invalid(format!(
             "`{key}` must be a str path (os.fspath gave {})",
             type_name(&p)
         ))
@@ -129,55 +201,46 @@ pub fn path_value(key: &str, v: &Bound<'_, PyAny>) -> PyResult<String> {
 /// A `str` option as UTF-8; lone surrogates (undecodable bytes of a file name) are a Config error.
 fn utf8(key: &str, s: &Bound<'_, PyString>) -> PyResult<String> {
     s.to_cow().map(|s| s.into_owned()).map_err(|_| {
-        crate::errors::to_pyerr(headwater::Error::config(
+        to_pyerr(headwater::Error::config(
             key,
             "the value is not valid UTF-8 (it has lone surrogates)",
         ))
     })
 }
 
-/// Builds a core config from a dict of options; every key and value is validated by core.
-pub fn config_of(options: Option<&Bound<'_, PyDict>>) -> PyResult<headwater::ProducerConfig> {
-    let mut cfg = headwater::ProducerConfig::default();
-    if let Some(options) = options {
-        for (k, v) in options.iter() {
-            let key = k.downcast::<PyString>().map_err(|_| {
-                PyTypeError::new_err(format!("config keys must be str, not {}", type_name(&k)))
-            })?;
-            let key = key.to_cow()?;
-            let value = config_value(&key, &v)?;
-            cfg.set(&key, &value).map_err(crate::errors::to_pyerr)?;
-        }
+/// A dict of string-keyed options as core's `(key, value)` string pairs.
+fn options_of(options: Option<&Bound<'_, PyAny>>, what: &str) -> PyResult<Vec<(String, String)>> {
+    let Some(options) = options.filter(|o| !o.is_none()) else {
+        return Ok(Vec::new());
+    };
+    let options = options
+        .downcast::<PyDict>()
+        .map_err(|_| invalid(format!("{what} must be a dict, not {}", type_name(options))))?;
+    let mut out = Vec::with_capacity(options.len());
+    for (k, v) in options.iter() {
+        let key = k
+            .downcast::<PyString>()
+            .map_err(|_| invalid(format!("{what} keys must be str, not {}", type_name(&k))))?;
+        let key = key.to_cow()?.into_owned();
+        let value = config_value(&key, &v)?;
+        out.push((key, value));
     }
-    Ok(cfg)
+    Ok(out)
 }
 
-/// Builds a client TLS config from a dict of TLS options (`tls`, `tls_ca_file`, ...); every key and
-/// value is validated by core.
-pub fn tls_config_of(options: Option<&Bound<'_, PyDict>>) -> PyResult<headwater::TlsConfig> {
+/// A core producer config from a dict of options; every key and value is validated by core.
+pub fn config_of(options: Option<&Bound<'_, PyAny>>) -> PyResult<headwater::ProducerConfig> {
+    let pairs = options_of(options, "config")?;
+    headwater::ProducerConfig::from_options(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .map_err(to_pyerr)
+}
+
+/// A client TLS config from a dict of TLS options (`tls`, `tls_ca_file`, ...); every key and value
+/// is validated by core.
+pub fn tls_config_of(options: Option<&Bound<'_, PyAny>>) -> PyResult<headwater::TlsConfig> {
     let mut cfg = headwater::TlsConfig::default();
-    if let Some(options) = options {
-        for (k, v) in options.iter() {
-            let key = k.downcast::<PyString>().map_err(|_| {
-                PyTypeError::new_err(format!(
-                    "TLS option keys must be str, not {}",
-                    type_name(&k)
-                ))
-            })?;
-            let key = key.to_cow()?;
-            let value = config_value(&key, &v)?;
-            cfg.set(&key, &value).map_err(crate::errors::to_pyerr)?;
-        }
+    for (k, v) in options_of(options, "TLS options")? {
+        cfg.set(&k, &v).map_err(to_pyerr)?;
     }
     Ok(cfg)
-}
-
-/// An int that must fit `u32` (partition numbers, counts).
-pub fn u32_of(v: i64, what: &str) -> PyResult<u32> {
-    u32::try_from(v).map_err(|_| {
-        crate::errors::to_pyerr(headwater::Error::invalid(format!(
-            "{what} must be between 0 and {}, got {v}",
-            u32::MAX
-        )))
-    })
 }

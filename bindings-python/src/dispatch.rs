@@ -16,10 +16,12 @@ use std::sync::mpsc::{sync_channel, RecvTimeoutError};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
+use headwater::logging::{self, Level};
 use pyo3::prelude::*;
-use tracing::Level;
+use pyo3::types::PyString;
 
-use crate::errors::to_pyerr;
+use crate::convert::int_in;
+use crate::errors::{guard, to_pyerr};
 
 /// How long one GIL-free wait lasts before signals are checked.
 pub const SLICE: Duration = Duration::from_millis(50);
@@ -110,13 +112,16 @@ pub fn submit(job: impl FnOnce(Python<'_>) + Send + 'static) {
     d.ready.notify_one();
 }
 
+/// A core level as a `logging` level number: how records are logged and what the `headwater`
+/// logger's level is set to (OFF: above CRITICAL, so nothing passes).
 fn py_level(level: Level) -> i32 {
     match level {
+        Level::OFF => 51,
         Level::ERROR => 40,
         Level::WARN => 30,
         Level::INFO => 20,
         Level::DEBUG => 10,
-        Level::TRACE => 5,
+        _ => 5,
     }
 }
 
@@ -132,15 +137,15 @@ fn emit_log(py: Python<'_>, level: i32, target: &str, msg: &str) -> PyResult<()>
     Ok(())
 }
 
-fn sink(level: Level, target: &str, msg: &str) {
+fn sink(level: tracing::Level, target: &str, msg: &str) {
     if FINALIZING.load(Ordering::Acquire) {
-        if level <= Level::WARN {
+        if level <= tracing::Level::WARN {
             eprintln!("headwater {level}: {msg}");
         }
         return;
     }
     let (target, msg) = (target.to_string(), msg.to_string());
-    let lvl = py_level(level);
+    let lvl = py_level(level.into());
     submit(move |py| {
         if let Err(e) = emit_log(py, lvl, &target, &msg) {
             e.print(py);
@@ -153,45 +158,69 @@ pub fn install_log_sink(level: Level) {
     headwater::logging::set_sink(level, Arc::new(sink));
 }
 
-/// Sets the level at which core's events are forwarded (a `logging` level number).
+/// Sets the level core forwards events at: a level name (core's parser) or a `logging` level number
+/// in 0..=50. Returns the `logging` level for the `headwater` logger.
 #[pyfunction]
-pub fn set_log_level(level: i32) {
-    let l = match level {
-        i32::MIN..=5 => Level::TRACE,
-        6..=10 => Level::DEBUG,
-        11..=20 => Level::INFO,
-        21..=30 => Level::WARN,
-        _ => Level::ERROR,
-    };
-    install_log_sink(l);
+pub fn set_log_level(level: &Bound<'_, PyAny>) -> PyResult<i32> {
+    guard(|| {
+        let (core, py) = if let Ok(name) = level.downcast::<PyString>() {
+            let l = logging::parse_level(&name.to_cow()?).map_err(to_pyerr)?;
+            (l, py_level(l))
+        } else {
+            // logging's numbers: NOTSET=0 .. CRITICAL=50; TRACE (5) is below DEBUG.
+            let n = int_in(level, "log_level", 0, 50)? as i32;
+            let l = match n {
+                ..=5 => Level::TRACE,
+                6..=10 => Level::DEBUG,
+                11..=20 => Level::INFO,
+                21..=30 => Level::WARN,
+                _ => Level::ERROR,
+            };
+            (l, n)
+        };
+        logging::set_level(core);
+        Ok(py)
+    })
+}
+
+/// The `logging` level `HEADWATER_LOG` asks for (core reads it), or None when it is unset.
+#[pyfunction]
+pub fn env_log_level() -> PyResult<Option<i32>> {
+    guard(|| Ok(logging::env_level().map(py_level)))
 }
 
 /// Called from `atexit`: emits the queued jobs; after it nothing takes the GIL on core's behalf and
 /// warnings go to stderr.
 #[pyfunction]
-pub fn shutdown_logging(py: Python<'_>) {
-    let d = dispatch();
-    // Emit what is queued now, on this thread (it holds the GIL), so exit loses no log record.
-    let pending: Vec<Job> = d
-        .queue
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .drain(..)
-        .collect();
-    for job in pending {
-        job(py);
-    }
-    py.allow_threads(|| {
-        let _emit = d.emit.lock().unwrap_or_else(|e| e.into_inner());
-        FINALIZING.store(true, Ordering::Release);
-    });
+pub fn shutdown_logging(py: Python<'_>) -> PyResult<()> {
+    guard(|| {
+        let d = dispatch();
+        // Emit what is queued now, on this thread (it holds the GIL), so exit loses no log record.
+        let pending: Vec<Job> = d
+            .queue
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .drain(..)
+            .collect();
+        for job in pending {
+            job(py);
+        }
+        py.allow_threads(|| {
+            let _emit = d.emit.lock().unwrap_or_else(|e| e.into_inner());
+            FINALIZING.store(true, Ordering::Release);
+        });
+        Ok(())
+    })
 }
 
 /// `os.register_at_fork(after_in_child=...)`: the dispatch thread does not exist in the child.
 #[pyfunction]
-pub fn after_fork_in_child() {
+pub fn after_fork_in_child() -> PyResult<()> {
     // The old queue (and its locks, which may have been held at fork time) is leaked.
-    start_dispatch();
+    guard(|| {
+        start_dispatch();
+        Ok(())
+    })
 }
 
 /// Runs `fut` on core's runtime and waits for it with the GIL released, in slices; between slices

@@ -1,5 +1,8 @@
 //! Core `Error` -> Python exception. The classes live in `headwater/_errors.py` (Python classes can
 //! inherit from builtins such as `ValueError` and `TimeoutError`); this maps mechanically by code.
+//! Every entry point runs inside [`guard`], so a panic is an `InternalError`.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use headwater::{Error, ErrorKind};
 use pyo3::exceptions::PyRuntimeError;
@@ -27,23 +30,18 @@ pub fn to_pyerr(e: Error) -> PyErr {
     Python::with_gil(|py| make_err(py, &e))
 }
 
-fn kind_from_code(code: &str, broker_code: Option<i16>) -> Option<ErrorKind> {
-    Some(match code {
-        "CONFIG" => ErrorKind::Config,
-        "TIMEOUT" => ErrorKind::Timeout,
-        "QUEUE_FULL" => ErrorKind::QueueFull,
-        "RECORD_TOO_LARGE" => ErrorKind::RecordTooLarge,
-        "UNKNOWN_TOPIC" => ErrorKind::UnknownTopic,
-        "UNKNOWN_PARTITION" => ErrorKind::UnknownPartition,
-        "COMPRESSION" => ErrorKind::Compression,
-        "TRANSPORT" => ErrorKind::Transport,
-        "PROTOCOL" => ErrorKind::Protocol,
-        "BROKER" => ErrorKind::Broker(broker_code.unwrap_or(-1)),
-        "CLOSED" => ErrorKind::Closed,
-        "FORKED" => ErrorKind::Forked,
-        "INVALID_ARGUMENT" => ErrorKind::InvalidArgument,
-        "INTERNAL" => ErrorKind::Internal,
-        _ => return None,
+/// Runs the body of an entry point; a panic becomes core's `Internal` error (pyo3 would raise its
+/// `PanicException`, a `BaseException` that `except Exception` does not catch).
+pub fn guard<T>(f: impl FnOnce() -> PyResult<T>) -> PyResult<T> {
+    catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|panic| {
+        let what = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown cause".into());
+        Err(to_pyerr(Error::internal(format!(
+            "a bug in headwater (panic: {what}); please report it"
+        ))))
     })
 }
 
@@ -57,9 +55,12 @@ pub fn error_for_test(
     message: &str,
     broker_code: Option<i16>,
 ) -> PyResult<PyObject> {
-    let kind = kind_from_code(code, broker_code).ok_or_else(|| {
-        pyo3::exceptions::PyValueError::new_err(format!("unknown error code {code:?}"))
-    })?;
+    let kind = ErrorKind::from_code(code)
+        .ok_or_else(|| crate::convert::invalid(format!("unknown error code {code:?}")))?;
+    let kind = match broker_code {
+        Some(b) => kind.with_broker_code(b),
+        None => kind,
+    };
     Ok(make_err(py, &Error::new(kind, message))
         .into_value(py)
         .into_any())
@@ -70,6 +71,21 @@ pub fn error_for_test(
 pub fn fluvio_error_for_test(py: Python<'_>, code: i16) -> PyObject {
     let e = Error::from_code(&headwater::protocol::ErrorCode::from_code(code), "test");
     make_err(py, &e).into_value(py).into_any()
+}
+
+/// Test hook: panics inside an entry point (the test asserts an `InternalError`).
+#[pyfunction]
+#[pyo3(name = "_debug_panic")]
+pub fn debug_panic() -> PyResult<()> {
+    guard(|| panic!("_debug_panic was called"))
+}
+
+/// The `InvalidArgumentError` for a wrong argument the Python layer finds (core's message form).
+#[pyfunction]
+pub fn invalid_argument(py: Python<'_>, message: &str) -> PyObject {
+    make_err(py, &Error::invalid(message))
+        .into_value(py)
+        .into_any()
 }
 
 /// A core-style error built by the binding (only where core cannot report it itself).

@@ -13,8 +13,9 @@ mod producer;
 
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    // Core reads HEADWATER_LOG (else WARN); its events go to `logging` from that level on.
     headwater::logging::install();
-    dispatch::install_log_sink(tracing::Level::WARN);
+    dispatch::install_log_sink(headwater::logging::current_level());
     m.add("__version__", headwater::CLIENT_VERSION)?;
     m.add_class::<producer::PyProducer>()?;
     m.add_class::<producer::PyProduceOutput>()?;
@@ -27,7 +28,10 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(producer::key_partition, m)?)?;
     m.add_function(wrap_pyfunction!(errors::error_for_test, m)?)?;
     m.add_function(wrap_pyfunction!(errors::fluvio_error_for_test, m)?)?;
+    m.add_function(wrap_pyfunction!(errors::invalid_argument, m)?)?;
+    m.add_function(wrap_pyfunction!(errors::debug_panic, m)?)?;
     m.add_function(wrap_pyfunction!(dispatch::set_log_level, m)?)?;
+    m.add_function(wrap_pyfunction!(dispatch::env_log_level, m)?)?;
     m.add_function(wrap_pyfunction!(dispatch::shutdown_logging, m)?)?;
     m.add_function(wrap_pyfunction!(dispatch::after_fork_in_child, m)?)?;
     Ok(())

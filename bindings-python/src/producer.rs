@@ -3,14 +3,17 @@
 use std::mem::ManuallyDrop;
 use std::time::Instant;
 
+use headwater::error::MAX_COUNT;
+use headwater::producer::RecordRef;
 use headwater::{ProduceOutput, Producer, RecordMetadata};
-use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList, PyTuple};
+use pyo3::types::{PyDict, PyList, PyString, PyTuple};
 
-use crate::convert::{bytes_of, config_of, key_of, timeout_of, u32_of, Bytes};
+use crate::convert::{
+    bytes_of, config_of, int_in, invalid, key_of, opt_int_in, str_of, timeout_of, Bytes,
+};
 use crate::dispatch::{run_blocking, spawn_into_future, submit, SLICE};
-use crate::errors::{forked, make_err, to_pyerr};
+use crate::errors::{forked, guard, make_err, to_pyerr};
 
 pub fn types_attr<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
     py.import("headwater._types")?.getattr(name)
@@ -95,20 +98,67 @@ impl PyProduceOutput {
 impl PyProduceOutput {
     /// The partition the record was assigned to.
     #[getter]
-    fn partition(&self) -> u32 {
-        self.inner.partition()
+    fn partition(&self) -> PyResult<u32> {
+        guard(|| Ok(self.inner.partition()))
     }
 
     /// True once the record is acknowledged or failed.
     fn done(&self) -> PyResult<bool> {
-        self.check()?;
-        Ok(self.inner.done())
+        guard(|| {
+            self.check()?;
+            Ok(self.inner.done())
+        })
     }
 
     /// Waits for the record's metadata (any number of times). Raises the delivery error, or
     /// `TimeoutError` after `timeout` seconds (the send itself goes on).
     #[pyo3(signature = (timeout=None))]
     fn wait(
+        &self,
+        py: Python<'_>,
+        timeout: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<PyRecordMetadata> {
+        guard(|| self.wait_impl(py, timeout))
+    }
+
+    /// Resolves the asyncio future `fut` of `event_loop` with the result (used by `__await__`).
+    fn _on_done(&self, event_loop: PyObject, fut: PyObject) -> PyResult<()> {
+        guard(|| {
+            self.check()?;
+            // Awaiting is waiting: the record's batch goes out now instead of lingering.
+            self.inner.send_now();
+            self.inner.on_done(move |r| {
+                submit(move |py| {
+                    let res = meta_result(py, r);
+                    crate::dispatch::resolve_future(py, &event_loop, &fut, res);
+                })
+            });
+            Ok(())
+        })
+    }
+
+    fn __await__(slf: &Bound<'_, Self>) -> PyResult<PyObject> {
+        guard(|| {
+            let py = slf.py();
+            let coro = py
+                .import("headwater._aio")?
+                .getattr("_await_output")?
+                .call1((slf,))?;
+            Ok(coro.call_method0("__await__")?.unbind())
+        })
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "<ProduceOutput partition={} done={}>",
+            self.inner.partition(),
+            self.inner.done()
+        )
+    }
+}
+
+impl PyProduceOutput {
+    fn wait_impl(
         &self,
         py: Python<'_>,
         timeout: Option<&Bound<'_, PyAny>>,
@@ -150,55 +200,6 @@ impl PyProduceOutput {
             py.check_signals()?;
         }
     }
-
-    /// Resolves the asyncio future `fut` of `event_loop` with the result (used by `__await__`).
-    fn _on_done(&self, event_loop: PyObject, fut: PyObject) -> PyResult<()> {
-        self.check()?;
-        // Awaiting is waiting: the record's batch goes out now instead of lingering.
-        self.inner.send_now();
-        self.inner.on_done(move |r| {
-            submit(move |py| {
-                let res = meta_result(py, r);
-                crate::dispatch::resolve_future(py, &event_loop, &fut, res);
-            })
-        });
-        Ok(())
-    }
-
-    fn __await__(slf: &Bound<'_, Self>) -> PyResult<PyObject> {
-        let py = slf.py();
-        let coro = py
-            .import("headwater._aio")?
-            .getattr("_await_output")?
-            .call1((slf,))?;
-        Ok(coro.call_method0("__await__")?.unbind())
-    }
-
-    fn __repr__(&self) -> String {
-        format!(
-            "<ProduceOutput partition={} done={}>",
-            self.inner.partition(),
-            self.inner.done()
-        )
-    }
-}
-
-/// Core's `send_all` rule, on borrowed bytes: every record must fit `max_request_size` on its own,
-/// else nothing is sent. (Core's `send_all_blocking` takes owned `Record`s, which would cost a copy
-/// and an allocation per record here.)
-fn check_sizes(p: &Producer, records: &[(Option<&[u8]>, &[u8])]) -> headwater::Result<()> {
-    let max = p.config().max_request_size;
-    for (i, (k, v)) in records.iter().enumerate() {
-        let n = headwater::producer::BATCH_OVERHEAD
-            + headwater::protocol::batch::record_size(k.map(|k| k.len()), v.len(), 0, 0);
-        if n > max {
-            return Err(headwater::Error::new(
-                headwater::ErrorKind::RecordTooLarge,
-                format!("record #{i} of {n} bytes exceeds max_request_size ({max} bytes); nothing was sent"),
-            ));
-        }
-    }
-    Ok(())
 }
 
 fn wrap_output(py: Python<'_>, o: ProduceOutput) -> PyResult<Py<PyProduceOutput>> {
@@ -228,6 +229,68 @@ impl Drop for PyProducer {
     }
 }
 
+/// An explicit partition index (core's range; at or past the count core says UNKNOWN_PARTITION).
+fn partition_of(p: &Bound<'_, PyAny>) -> PyResult<u32> {
+    Ok(int_in(p, "partition", 0, MAX_COUNT)? as u32)
+}
+
+/// A record timestamp: milliseconds since the epoch, any i64.
+fn timestamp_of(t: Option<&Bound<'_, PyAny>>) -> PyResult<Option<i64>> {
+    opt_int_in(t, "timestamp", i64::MIN, i64::MAX)
+}
+
+/// One record of `send_all`, its bytes borrowed from (or copied out of) the Python objects.
+struct PyRecord<'py> {
+    key: Option<Bytes<'py>>,
+    value: Bytes<'py>,
+    partition: Option<u32>,
+    timestamp: Option<i64>,
+}
+
+impl PyRecord<'_> {
+    fn as_ref(&self) -> RecordRef<'_> {
+        RecordRef {
+            key: self.key.as_ref().map(|k| k.as_slice()),
+            value: self.value.as_slice(),
+            partition: self.partition,
+            timestamp: self.timestamp,
+        }
+    }
+}
+
+/// One item of `send_all`: `(key, value)` or `(key, value, {"partition": p, "timestamp": t})`.
+fn record_of<'py>(item: &Bound<'py, PyAny>) -> PyResult<PyRecord<'py>> {
+    let t = item
+        .downcast::<PyTuple>()
+        .ok()
+        .filter(|t| t.len() == 2 || t.len() == 3)
+        .ok_or_else(|| {
+            invalid("send_all() takes an iterable of (key, value) or (key, value, options) tuples")
+        })?;
+    let mut r = PyRecord {
+        key: key_of(&t.get_item(0)?)?,
+        value: bytes_of(&t.get_item(1)?, "value")?,
+        partition: None,
+        timestamp: None,
+    };
+    if t.len() == 3 {
+        let options = t.get_item(2)?;
+        let options = options.downcast::<PyDict>().map_err(|_| {
+            invalid("the options of a send_all() record must be a dict of partition and timestamp")
+        })?;
+        for (k, v) in options.iter() {
+            let name = k.downcast::<PyString>().ok().map(|k| k.to_string());
+            match name.as_deref() {
+                Some("partition") if v.is_none() => {}
+                Some("partition") => r.partition = Some(partition_of(&v)?),
+                Some("timestamp") => r.timestamp = timestamp_of(Some(&v))?,
+                _ => return Err(invalid(format!("unknown send_all() record option {k}"))),
+            }
+        }
+    }
+    Ok(r)
+}
+
 impl PyProducer {
     fn producer(&self) -> PyResult<&Producer> {
         if self.pid != headwater::runtime::pid() {
@@ -235,65 +298,18 @@ impl PyProducer {
         }
         Ok(&self.inner)
     }
-}
 
-fn opt_u32(v: Option<i64>, what: &str) -> PyResult<Option<u32>> {
-    v.map(|v| u32_of(v, what)).transpose()
-}
-
-#[pymethods]
-impl PyProducer {
-    /// Connects (validating `options` with core's config parser) and waits for the topic.
-    #[new]
-    #[pyo3(signature = (endpoint, topic, options=None))]
-    fn new(
-        py: Python<'_>,
-        endpoint: String,
-        topic: String,
-        options: Option<&Bound<'_, PyDict>>,
-    ) -> PyResult<Self> {
-        let cfg = config_of(options)?;
-        let p = run_blocking(py, "producer", true, async move {
-            Producer::connect(&endpoint, &topic, cfg).await
-        })?;
-        Ok(PyProducer {
-            inner: ManuallyDrop::new(p),
-            pid: headwater::runtime::pid(),
-        })
-    }
-
-    #[getter]
-    fn topic(&self) -> &str {
-        self.inner.topic()
-    }
-    #[getter]
-    fn partition_count(&self) -> u32 {
-        self.inner.partition_count()
-    }
-    /// The codec batches are compressed with (config and topic policy combined).
-    #[getter]
-    fn compression(&self) -> &'static str {
-        self.inner.compression().name()
-    }
-    #[getter]
-    fn closed(&self) -> bool {
-        self.inner.is_closed()
-    }
-
-    /// Enqueues a record; returns at once unless the partition's queue is full.
-    #[pyo3(signature = (key, value, *, partition=None, timestamp=None))]
-    fn send(
+    fn send_impl(
         &self,
         py: Python<'_>,
         key: &Bound<'_, PyAny>,
         value: &Bound<'_, PyAny>,
-        partition: Option<i64>,
+        partition: Option<u32>,
         timestamp: Option<i64>,
     ) -> PyResult<Py<PyProduceOutput>> {
         let p = self.producer()?;
         let key = key_of(key)?;
         let value = bytes_of(value, "value")?;
-        let partition = opt_u32(partition, "partition")?;
         // Fast path with the GIL held: enqueueing never waits unless the partition's queue is full.
         let key_slice = key.as_ref().map(|k| k.as_slice());
         let r = match p.try_send(key_slice, value.as_slice(), partition, timestamp) {
@@ -311,42 +327,23 @@ impl PyProducer {
         wrap_output(py, r.map_err(to_pyerr)?)
     }
 
-    /// Sends `(key, value)` pairs; sizes are checked before any is enqueued.
-    fn send_all(&self, py: Python<'_>, records: &Bound<'_, PyAny>) -> PyResult<Py<PyList>> {
+    fn send_all_impl(&self, py: Python<'_>, records: &Bound<'_, PyAny>) -> PyResult<Py<PyList>> {
         let p = self.producer()?;
-        // Convert every pair first (type errors raise before anything is sent). `bytes` are
+        // Convert every record first (wrong arguments raise before anything is sent). `bytes` are
         // borrowed, not copied: they are immutable and `items` keeps them alive while the GIL is
         // released below.
-        let mut items: Vec<(Option<Bytes<'_>>, Bytes<'_>)> = match records.len() {
-            Ok(n) => Vec::with_capacity(n),
-            Err(_) => Vec::new(),
-        };
-        for item in records.try_iter()? {
-            let item = item?;
-            let pair = item
-                .downcast::<PyTuple>()
-                .ok()
-                .filter(|t| t.len() == 2)
-                .ok_or_else(|| {
-                    PyTypeError::new_err("send_all() takes an iterable of (key, value) tuples")
-                })?;
-            let key = key_of(&pair.get_item(0)?)?;
-            let value = bytes_of(&pair.get_item(1)?, "value")?;
-            items.push((key, value));
+        let iter = records
+            .try_iter()
+            .map_err(|_| invalid("send_all() takes an iterable of records"))?;
+        let mut items = Vec::with_capacity(records.len().unwrap_or(0));
+        for item in iter {
+            items.push(record_of(&item?)?);
         }
-        let slices: Vec<(Option<&[u8]>, &[u8])> = items
-            .iter()
-            .map(|(k, v)| (k.as_ref().map(|k| k.as_slice()), v.as_slice()))
-            .collect();
+        let refs: Vec<RecordRef<'_>> = items.iter().map(PyRecord::as_ref).collect();
         let p: &Producer = p;
+        // Core checks every size before anything is enqueued.
         let outs = py
-            .allow_threads(move || -> headwater::Result<Vec<ProduceOutput>> {
-                check_sizes(p, &slices)?;
-                slices
-                    .iter()
-                    .map(|(k, v)| p.send_blocking(*k, v, None, None))
-                    .collect()
-            })
+            .allow_threads(move || p.send_all_blocking(&refs))
             .map_err(to_pyerr)?;
         drop(items);
         let pid = headwater::runtime::pid();
@@ -356,28 +353,121 @@ impl PyProducer {
             .collect::<PyResult<Vec<_>>>()?;
         Ok(PyList::new(py, objs)?.unbind())
     }
+}
+
+async fn flush_within(p: Producer, timeout: Option<std::time::Duration>) -> headwater::Result<()> {
+    match timeout {
+        Some(t) => p.flush_timeout(t).await,
+        None => p.flush().await,
+    }
+}
+
+#[pymethods]
+impl PyProducer {
+    /// Connects (validating `options` with core's config parser) and waits for the topic.
+    #[new]
+    #[pyo3(signature = (endpoint, topic, options=None))]
+    fn new(
+        py: Python<'_>,
+        endpoint: &Bound<'_, PyAny>,
+        topic: &Bound<'_, PyAny>,
+        options: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Self> {
+        guard(|| {
+            let endpoint = str_of(endpoint, "endpoint")?;
+            let topic = str_of(topic, "topic")?;
+            let cfg = config_of(options)?;
+            let p = run_blocking(py, "producer", true, async move {
+                Producer::connect(&endpoint, &topic, cfg).await
+            })?;
+            Ok(PyProducer {
+                inner: ManuallyDrop::new(p),
+                pid: headwater::runtime::pid(),
+            })
+        })
+    }
+
+    #[getter]
+    fn topic(&self) -> PyResult<&str> {
+        guard(|| Ok(self.inner.topic()))
+    }
+    #[getter]
+    fn partition_count(&self) -> PyResult<u32> {
+        guard(|| Ok(self.inner.partition_count()))
+    }
+    /// The codec batches are compressed with (config and topic policy combined).
+    #[getter]
+    fn compression(&self) -> PyResult<&'static str> {
+        guard(|| Ok(self.inner.compression().name()))
+    }
+    #[getter]
+    fn closed(&self) -> PyResult<bool> {
+        guard(|| Ok(self.inner.is_closed()))
+    }
+
+    /// Enqueues a record; returns at once unless the partition's queue is full.
+    #[pyo3(signature = (key, value, *, partition=None, timestamp=None))]
+    fn send(
+        &self,
+        py: Python<'_>,
+        key: &Bound<'_, PyAny>,
+        value: &Bound<'_, PyAny>,
+        partition: Option<&Bound<'_, PyAny>>,
+        timestamp: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyProduceOutput>> {
+        guard(|| {
+            let partition = partition
+                .filter(|p| !p.is_none())
+                .map(partition_of)
+                .transpose()?;
+            self.send_impl(py, key, value, partition, timestamp_of(timestamp)?)
+        })
+    }
+
+    /// Enqueues a record for `partition`, bypassing the partitioner.
+    #[pyo3(signature = (partition, key, value, *, timestamp=None))]
+    fn send_to(
+        &self,
+        py: Python<'_>,
+        partition: &Bound<'_, PyAny>,
+        key: &Bound<'_, PyAny>,
+        value: &Bound<'_, PyAny>,
+        timestamp: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyProduceOutput>> {
+        guard(|| {
+            let partition = Some(partition_of(partition)?);
+            self.send_impl(py, key, value, partition, timestamp_of(timestamp)?)
+        })
+    }
+
+    /// Sends `(key, value)` or `(key, value, options)` records; sizes are checked before any is
+    /// enqueued.
+    fn send_all(&self, py: Python<'_>, records: &Bound<'_, PyAny>) -> PyResult<Py<PyList>> {
+        guard(|| self.send_all_impl(py, records))
+    }
 
     /// Sends everything queued and waits for it; raises the first failure since the last flush.
     #[pyo3(signature = (timeout=None))]
     fn flush(&self, py: Python<'_>, timeout: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
-        let p = self.producer()?.clone();
-        let timeout = timeout_of(timeout)?;
-        run_blocking(py, "producer", true, async move {
-            match timeout {
-                Some(t) => p.flush_timeout(t).await,
-                None => p.flush().await,
-            }
+        guard(|| {
+            let p = self.producer()?.clone();
+            let timeout = timeout_of(timeout)?;
+            // Waits in slices with signal checks (Ctrl-C); Python has no delivery callbacks, so
+            // core's flush is the whole barrier.
+            run_blocking(py, "producer", true, flush_within(p, timeout))
         })
     }
 
     /// Flushes, then stops the producer. Idempotent.
     #[pyo3(signature = (timeout=None))]
     fn close(&self, py: Python<'_>, timeout: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
-        let p = self.producer()?.clone();
-        let timeout = timeout_of(timeout)?;
-        // Not aborted on Ctrl-C: a close, once started, completes in the background.
-        run_blocking(py, "producer", false, async move {
-            p.close_timeout(timeout).await
+        guard(|| {
+            let p = self.producer()?.clone();
+            let timeout = timeout_of(timeout)?;
+            // Not aborted on Ctrl-C: a close, once started, completes in the background.
+            run_blocking(py, "producer", false, async move {
+                p.close_timeout(timeout).await
+            })
         })
     }
 
@@ -388,16 +478,14 @@ impl PyProducer {
         fut: PyObject,
         timeout: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
-        let p = self.producer()?.clone();
-        let timeout = timeout_of(timeout)?;
-        let work = async move {
-            match timeout {
-                Some(t) => p.flush_timeout(t).await,
-                None => p.flush().await,
-            }
-        };
-        spawn_into_future(event_loop, fut, work, |py, ()| Ok(py.None()));
-        Ok(())
+        guard(|| {
+            let p = self.producer()?.clone();
+            let timeout = timeout_of(timeout)?;
+            spawn_into_future(event_loop, fut, flush_within(p, timeout), |py, ()| {
+                Ok(py.None())
+            });
+            Ok(())
+        })
     }
 
     #[pyo3(signature = (event_loop, fut, timeout=None))]
@@ -407,29 +495,33 @@ impl PyProducer {
         fut: PyObject,
         timeout: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
-        let p = self.producer()?.clone();
-        let timeout = timeout_of(timeout)?;
-        let work = async move { p.close_timeout(timeout).await };
-        spawn_into_future(event_loop, fut, work, |py, ()| Ok(py.None()));
-        Ok(())
+        guard(|| {
+            let p = self.producer()?.clone();
+            let timeout = timeout_of(timeout)?;
+            let work = async move { p.close_timeout(timeout).await };
+            spawn_into_future(event_loop, fut, work, |py, ()| Ok(py.None()));
+            Ok(())
+        })
     }
 
     /// Counters (`ProducerStats`).
     fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let s = self.inner.stats();
-        let kw = PyDict::new(py);
-        kw.set_item("records_sent", s.records_sent)?;
-        kw.set_item("records_acked", s.records_acked)?;
-        kw.set_item("records_failed", s.records_failed)?;
-        kw.set_item("bytes_uncompressed", s.bytes_uncompressed)?;
-        kw.set_item("bytes_compressed", s.bytes_compressed)?;
-        kw.set_item("batches_sent", s.batches_sent)?;
-        kw.set_item("requests_sent", s.requests_sent)?;
-        kw.set_item("retries", s.retries)?;
-        kw.set_item("errors", s.errors)?;
-        kw.set_item("queued_records", s.queued_records)?;
-        kw.set_item("queued_batches", s.queued_batches)?;
-        types_attr(py, "ProducerStats")?.call((), Some(&kw))
+        guard(|| {
+            let s = self.inner.stats();
+            let kw = PyDict::new(py);
+            kw.set_item("records_sent", s.records_sent)?;
+            kw.set_item("records_acked", s.records_acked)?;
+            kw.set_item("records_failed", s.records_failed)?;
+            kw.set_item("bytes_uncompressed", s.bytes_uncompressed)?;
+            kw.set_item("bytes_compressed", s.bytes_compressed)?;
+            kw.set_item("batches_sent", s.batches_sent)?;
+            kw.set_item("requests_sent", s.requests_sent)?;
+            kw.set_item("retries", s.retries)?;
+            kw.set_item("errors", s.errors)?;
+            kw.set_item("queued_records", s.queued_records)?;
+            kw.set_item("queued_batches", s.queued_batches)?;
+            types_attr(py, "ProducerStats")?.call((), Some(&kw))
+        })
     }
 
     fn __repr__(&self) -> String {
@@ -447,14 +539,16 @@ impl PyProducer {
 #[pyo3(signature = (options=None))]
 pub fn parse_config<'py>(
     py: Python<'py>,
-    options: Option<&Bound<'py, PyDict>>,
+    options: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyDict>> {
-    let cfg = config_of(options)?;
-    let out = PyDict::new(py);
-    for key in headwater::producer::config::CONFIG_KEYS {
-        out.set_item(*key, cfg.get(key).map_err(to_pyerr)?)?;
-    }
-    Ok(out)
+    guard(|| {
+        let cfg = config_of(options)?;
+        let out = PyDict::new(py);
+        for key in headwater::producer::config::CONFIG_KEYS {
+            out.set_item(*key, cfg.get(key).map_err(to_pyerr)?)?;
+        }
+        Ok(out)
+    })
 }
 
 /// The configuration keys core accepts (snake_case).
@@ -466,16 +560,21 @@ pub fn config_keys() -> Vec<&'static str> {
 /// Fluvio's key hash: SipHash-2-4 (zero keys) over `u64_le(len) ++ key`.
 #[pyfunction]
 pub fn key_hash(key: &Bound<'_, PyAny>) -> PyResult<u64> {
-    Ok(headwater::producer::partitioner::key_hash(
-        bytes_of(key, "key")?.as_slice(),
-    ))
+    guard(|| {
+        Ok(headwater::producer::partitioner::key_hash(
+            bytes_of(key, "key")?.as_slice(),
+        ))
+    })
 }
 
 /// The partition the default partitioner gives `key` in a topic of `partition_count` partitions.
 #[pyfunction]
-pub fn key_partition(key: &Bound<'_, PyAny>, partition_count: u32) -> PyResult<u32> {
-    Ok(headwater::producer::partitioner::key_partition(
-        bytes_of(key, "key")?.as_slice(),
-        partition_count,
-    ))
+pub fn key_partition(key: &Bound<'_, PyAny>, partition_count: &Bound<'_, PyAny>) -> PyResult<u32> {
+    guard(|| {
+        let count = int_in(partition_count, "partition_count", 1, MAX_COUNT)? as u32;
+        Ok(headwater::producer::partitioner::key_partition(
+            bytes_of(key, "key")?.as_slice(),
+            count,
+        ))
+    })
 }

@@ -217,7 +217,7 @@ def test_flush_and_wait_timeouts(broker: TestBroker, topic: TopicFactory) -> Non
 def test_metadata_timeout_unknown_topic(broker: TestBroker) -> None:
     with pytest.raises(UnknownTopicError) as e:
         Producer.connect(broker.endpoint, "no-such-topic", metadata_timeout_ms=200)
-    assert e.value.kind == "UNKNOWN_TOPIC"
+    assert e.value.code == "UNKNOWN_TOPIC"
 
 
 def test_metadata_timeout_waits_for_topic(broker: TestBroker) -> None:

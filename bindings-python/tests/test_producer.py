@@ -66,6 +66,18 @@ def test_explicit_partition_and_timestamp(broker: TestBroker, topic: TopicFactor
     assert rec.timestamp == 1_700_000_000_123
 
 
+def test_send_to_overrides_the_partitioner(broker: TestBroker, topic: TopicFactory) -> None:
+    t = topic(3)
+    with Producer.connect(broker.endpoint, t, linger_ms=0) as p:
+        # key b hashes to partition 0 (tests/vectors/partitioner.json)
+        out = p.send_to(2, b"b", b"to-2", timestamp=1_700_000_000_000)
+        assert out.partition == 2
+        meta = out.wait()
+    assert (meta.partition, meta.offset, meta.timestamp) == (2, 0, 1_700_000_000_000)
+    assert [(r.key, r.value) for r in broker.records(t, 2)] == [(b"b", b"to-2")]
+    assert broker.records(t, 0) == []
+
+
 def test_send_all(broker: TestBroker, topic: TopicFactory) -> None:
     t = topic(2)
     with Producer.connect(broker.endpoint, t) as p:
@@ -80,6 +92,26 @@ def test_send_all(broker: TestBroker, topic: TopicFactory) -> None:
     assert {(None, b"a"), (b"k", b"text"), (b"b", b"c")} <= recs
     assert len(recs) == 103
     assert [m.topic for m in metas] == [t] * 3
+
+
+def test_send_all_records_with_options(broker: TestBroker, topic: TopicFactory) -> None:
+    """A record is (key, value) or (key, value, {"partition": p, "timestamp": t})."""
+    t = topic(3)
+    with Producer.connect(broker.endpoint, t, linger_ms=0) as p:
+        outs = p.send_all(
+            [
+                (b"b", b"to-2", {"partition": 2}),
+                (None, b"stamped", {"partition": 1, "timestamp": 1_600_000_000_000}),
+                (b"b", b"hashed", {}),
+                (b"b", b"also-hashed", {"partition": None, "timestamp": None}),
+            ]
+        )
+        metas = [o.wait() for o in outs]
+    assert [m.partition for m in metas] == [2, 1, 0, 0]
+    assert metas[1].timestamp == 1_600_000_000_000
+    assert [r.value for r in broker.records(t, 2)] == [b"to-2"]
+    assert [(r.value, r.timestamp) for r in broker.records(t, 1)] == [(b"stamped", 1_600_000_000_000)]
+    assert [r.value for r in broker.records(t, 0)] == [b"hashed", b"also-hashed"]
 
 
 def test_offsets_are_consecutive_per_partition(broker: TestBroker, topic: TopicFactory) -> None:
@@ -155,7 +187,7 @@ def test_close_is_idempotent_and_later_sends_fail(broker: TestBroker, topic: Top
     assert out.wait().offset == 0
     with pytest.raises(ClosedError) as e:
         p.send(b"k", b"v")
-    assert e.value.kind == "CLOSED"
+    assert e.value.code == "CLOSED"
 
 
 def test_admin(broker: TestBroker) -> None:
@@ -169,3 +201,23 @@ def test_admin(broker: TestBroker) -> None:
         a.delete_topic("admin-made")
         assert "admin-made" not in {t.name for t in a.list_topics()}
     assert "admin-made" not in broker.topics()
+
+
+def test_topic_options_and_partition_facts(broker: TestBroker) -> None:
+    """TestBroker and Admin take the same topic options (core's TopicConfig); the broker reports
+    leaders, replicas and high watermarks."""
+    broker.create_topic("opts-broker", 2, segment_size=1 << 20, max_partition_size=1 << 24, retention_secs=60)
+    with Admin.connect(broker.endpoint) as a:
+        a.create_topic("opts-admin", 1, replication=1, segment_size=1 << 20, max_partition_size=1 << 24)
+        info = {t.name: t for t in a.list_topics()}
+    assert (info["opts-broker"].partitions, info["opts-broker"].retention_secs) == (2, 60)
+    assert info["opts-admin"].partitions == 1
+    [spu] = broker.spu_ids()
+    with Producer.connect(broker.endpoint, "opts-broker", linger_ms=0) as p:
+        p.send_to(1, None, b"v").wait()
+    assert broker.leader("opts-broker", 1) == spu
+    assert broker.replicas("opts-broker", 1) == [spu]
+    assert broker.high_watermark("opts-broker", 1) == 1
+    assert broker.offsets("opts-broker", 1) == (0, 1)
+    stats = broker.stats()
+    assert stats.records_appended >= 1 and stats.produce_requests >= 1

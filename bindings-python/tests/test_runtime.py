@@ -145,7 +145,7 @@ FORK = textwrap.dedent(
                 print("child", name, "did not raise", flush=True)
                 code = 1
             except ForkedProcessError as e:
-                assert e.kind == "FORKED"
+                assert e.code == "FORKED"
         os._exit(code)
     _, status = os.waitpid(pid, 0)
     print("child exit", os.waitstatus_to_exitcode(status))

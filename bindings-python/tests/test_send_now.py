@@ -26,7 +26,7 @@ def own_broker() -> Iterator[TestBroker]:
 
 
 def requests(b: TestBroker) -> int:
-    return b.stats()["produce_requests"]
+    return b.stats().produce_requests
 
 
 def test_send_and_wait_each_is_one_request_per_record(own_broker: TestBroker) -> None:

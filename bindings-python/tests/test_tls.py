@@ -18,6 +18,7 @@ from headwater import (
     ConfigError,
     ConfigValue,
     HeadwaterError,
+    InvalidArgumentError,
     Producer,
     ProducerConfig,
     TestBroker,
@@ -124,7 +125,7 @@ def test_untrusted_server_certificate(mtls: TestBroker) -> None:
     topic = _topic(mtls, "tls-other-ca")
     err = _connect_fails(mtls, topic, **{**CLIENT, "tls_ca_file": str(OTHER_CA)})
     assert isinstance(err, BrokerConnectionError) and isinstance(err, ConnectionError)
-    assert err.kind == "TRANSPORT"
+    assert err.code == "TRANSPORT"
     assert "certificate verification" in str(err), err
     with pytest.raises(BrokerConnectionError, match="certificate verification"):
         Admin.connect(mtls.endpoint, tls_ca_file=OTHER_CA)
@@ -134,7 +135,7 @@ def test_missing_client_certificate(mtls: TestBroker) -> None:
     topic = _topic(mtls, "tls-no-client-cert")
     err = _connect_fails(mtls, topic, tls_ca_file=str(CA))
     assert isinstance(err, BrokerConnectionError)
-    assert err.kind == "TRANSPORT"
+    assert err.code == "TRANSPORT"
     assert "client certificate" in str(err), err
     with pytest.raises(BrokerConnectionError, match="client certificate"):
         Admin.connect(mtls.endpoint, tls=True, tls_ca_file=CA)
@@ -144,7 +145,7 @@ def test_plaintext_client_to_tls_broker_fails_cleanly(mtls: TestBroker) -> None:
     topic = _topic(mtls, "tls-plaintext")
     err = _connect_fails(mtls, topic)
     assert isinstance(err, BrokerConnectionError)
-    assert err.kind == "TRANSPORT"
+    assert err.code == "TRANSPORT"
     assert "tls" in str(err).lower(), err
     start = time.monotonic()
     with pytest.raises(BrokerConnectionError):
@@ -167,7 +168,7 @@ def test_bad_client_tls_options_name_the_key(mtls: TestBroker) -> None:
     # tls=False together with a CA file is a contradiction core reports at connect.
     with pytest.raises(ConfigError, match="`tls`"):
         Producer.connect(mtls.endpoint, "tls-admin", tls=False, tls_ca_file=str(CA))
-    with pytest.raises(TypeError, match="tls_ca_file"):
+    with pytest.raises(InvalidArgumentError, match="tls_ca_file"):
         Admin.connect(mtls.endpoint, tls_ca_file=1.5)  # type: ignore[arg-type]
     # Undecodable bytes in a file name (surrogateescape) cannot reach core's string options.
     with pytest.raises(ConfigError, match="tls_ca_file"):
@@ -194,15 +195,15 @@ def test_bad_broker_option_names_the_key(options: Dict[str, object], key: str) -
     with pytest.raises(ConfigError) as e:
         TestBroker.start(**options)  # type: ignore[arg-type]
     assert f"`{key}`" in str(e.value), e.value
-    assert e.value.kind == "CONFIG"
+    assert e.value.code == "CONFIG"
 
 
 def test_broker_option_types() -> None:
-    with pytest.raises(TypeError, match="tls_cert"):
+    with pytest.raises(InvalidArgumentError, match="tls_cert"):
         TestBroker.start(tls_cert=5, tls_key=FIXTURES / "server.key")  # type: ignore[arg-type]
-    with pytest.raises(TypeError, match="sync"):
+    with pytest.raises(InvalidArgumentError, match="sync"):
         TestBroker.start(sync=1.5)  # type: ignore[arg-type]
-    with pytest.raises(TypeError, match="data_dir"):
+    with pytest.raises(InvalidArgumentError, match="data_dir"):
         TestBroker.start(data_dir=b"/tmp")  # type: ignore[arg-type]
 
 

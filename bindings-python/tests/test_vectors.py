@@ -14,6 +14,7 @@ from conftest import vectors
 from headwater import (
     ConfigError,
     HeadwaterError,
+    InvalidArgumentError,
     Producer,
     ProducerConfig,
     ProducerStats,
@@ -48,7 +49,7 @@ def test_config_invalid(case: Dict[str, Any], bad: str) -> None:
     with pytest.raises(ConfigError) as e:
         ProducerConfig({case["key"]: bad})
     assert case["key"] in str(e.value)
-    assert e.value.kind == "CONFIG" and e.value.retriable is False
+    assert e.value.code == "CONFIG" and e.value.retriable is False
     assert isinstance(e.value, ValueError)
 
 
@@ -83,7 +84,7 @@ def test_config_accepts_ints_bools_paths_and_rejects_other_types() -> None:
         ProducerConfig(linger_ms=True)
     assert ProducerConfig(tls_ca_file=Path("/etc/hosts"))["tls_ca_file"] == "/etc/hosts"
     for bad in (1.5, None, b"5", [5]):
-        with pytest.raises(TypeError, match="linger_ms"):
+        with pytest.raises(InvalidArgumentError, match="linger_ms"):
             ProducerConfig(linger_ms=bad)  # type: ignore[arg-type]
 
 
@@ -108,22 +109,24 @@ def test_error_classes(case: Dict[str, Any]) -> None:
     for base in case["python_bases"]:
         expected = HeadwaterError if base == "HeadwaterError" else getattr(builtins, base)
         assert issubclass(cls, expected), (cls, base)
-    # The mapping from core's kind is mechanical: class, kind, number, retriable.
+    # The mapping from core's kind is mechanical: class, code, number, retriable, message.
     err = _native.error_for_test(case["code"], "boom", 6 if case["code"] == "BROKER" else None)
     assert type(err) is cls
     assert isinstance(err, HeadwaterError)
-    assert err.kind == case["code"]
+    assert err.code == case["code"]
     assert err.number == case["number"]
     if case["retriable"] is not None:
         assert err.retriable is case["retriable"]
-    assert "boom" in str(err)
+    assert err.broker_code == (6 if case["code"] == "BROKER" else None)
+    assert err.message == str(err) and str(err).startswith(f"[{case['code']}") and str(err).endswith("boom")
+    assert not hasattr(err, "kind")
 
 
 @pytest.mark.parametrize("fc", [c for c in ERRORS["fluvio_codes"] if c["maps_to"]], ids=lambda c: c["name"])
 def test_fluvio_codes(fc: Dict[str, Any]) -> None:
     err = _native.fluvio_error_for_test(fc["code"])
     assert isinstance(err, HeadwaterError)
-    assert err.kind == fc["maps_to"]
+    assert err.code == fc["maps_to"]
     assert err.retriable is fc["retriable"]
     if fc["maps_to"] == "BROKER":
         assert isinstance(err, headwater.BrokerError)

@@ -11,6 +11,7 @@ import re
 import subprocess
 import sys
 import venv
+import zipfile
 from pathlib import Path
 from typing import Dict, List
 
@@ -70,6 +71,13 @@ def test_auditwheel_reports_manylinux_tag(wheel: Path) -> None:
     assert (major, minor) <= (2, 17), tag
     assert "-cp39-abi3-" in wheel.name, wheel.name
     assert tag in wheel.name and "manylinux2014_x86_64" in wheel.name, wheel.name
+
+
+def test_wheel_ships_the_type_information(wheel: Path) -> None:
+    """py.typed (PEP 561: type checkers read the package's annotations) and the native module's stub."""
+    with zipfile.ZipFile(wheel) as z:
+        names = set(z.namelist())
+    assert {"headwater/py.typed", "headwater/_native.pyi", "headwater/__init__.py"} <= names, names
 
 
 def test_wheel_installs_and_produces_in_a_fresh_venv(wheel: Path, tmp_path: Path) -> None:

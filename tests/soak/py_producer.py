@@ -32,7 +32,7 @@ def main() -> None:
             try:
                 sent.append((value, p.send(key, value), None))
             except HeadwaterError as e:
-                sent.append((value, None, e.kind))
+                sent.append((value, None, e.code))
         time.sleep(0.01)
     try:
         p.close(timeout=90)
@@ -49,7 +49,7 @@ def main() -> None:
                     m = out.wait(timeout=0)
                     f.write(f"ok {value} {m.partition} {m.offset}\n")
                 except HeadwaterError as e:
-                    f.write(f"err {value} {e.kind}\n")
+                    f.write(f"err {value} {e.code}\n")
 
 
 if __name__ == "__main__":

@@ -1129,7 +1129,7 @@ def gen_errors():
         ("Closed", "CLOSED", 11, False, "ClosedError", ["HeadwaterError"]),
         ("Forked", "FORKED", 12, False, "ForkedProcessError", ["HeadwaterError"]),
         ("InvalidArgument", "INVALID_ARGUMENT", 13, False, "InvalidArgumentError",
-         ["HeadwaterError", "ValueError"]),
+         ["HeadwaterError", "ValueError", "TypeError"]),
         ("Internal", "INTERNAL", 14, False, "InternalError", ["HeadwaterError"]),
     ]
     cases = []
@@ -1157,8 +1157,9 @@ def gen_errors():
     write_json("errors.json", {
         "description": (
             "Error kinds: one ErrorKind in core, mapped mechanically by every binding. "
-            "`code` is the stable string (Node Error.code, Java HeadwaterException.Code enum constant name), "
-            "`number` the stable integer (C hw_error_code), `retriable` what is_retriable() returns (null "
+            "`code` is the stable string (Python/Node err.code, Java getCode(), C hw_error_code(), Go Error.Code), "
+            "`number` the stable integer (Python/Node err.number, Java getNumber(), C hw_error_number() and "
+            "the hw_error_kind enum, Go Error.Number), `retriable` what is_retriable() returns (null "
             "for Broker: it follows the Fluvio code, see retriable_rule), `languages` whether the kind can "
             "occur in that language (no Forked in Node or Java), `python_class` the Python exception "
             "class, `python_bases` its base classes (all subclass HeadwaterError; some also a builtin). "

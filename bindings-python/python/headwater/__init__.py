@@ -8,7 +8,7 @@
 
 Every blocking call releases the GIL, and Ctrl-C interrupts long waits. Objects created before
 ``fork()`` raise :class:`ForkedProcessError` in the child. Core's log lines go to the ``logging``
-logger ``"headwater"`` (warnings are visible by default).
+logger ``"headwater"`` from the level ``HEADWATER_LOG`` names (read by core; warnings by default).
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ from ._errors import (
     UnknownTopicError,
 )
 from ._native import ProduceOutput, RecordMetadata
-from ._types import ProducerStats, StoredBatch, StoredRecord, TopicInfo
+from ._types import BrokerStats, ProducerStats, StoredBatch, StoredRecord, TopicInfo
 
 __version__: str = _native.__version__
 
@@ -52,18 +52,26 @@ PathArg = Union[str, os.PathLike[str]]
 """A file or directory path."""
 
 Timeout = Optional[float]
-"""Seconds, or None for no limit."""
+"""Seconds: None waits as long as it takes, 0 does not wait (negative: InvalidArgumentError)."""
 
 logger = logging.getLogger("headwater")
+"""Where core's log events go (TRACE events at level 5, below DEBUG)."""
 
 
-def set_log_level(level: int) -> None:
-    """Sets the ``headwater`` logger's level and forwards core's events from that level on."""
-    logger.setLevel(level)
-    _native.set_log_level(level)
+def set_log_level(level: Union[str, int]) -> None:
+    """Forwards core's events from ``level`` on, and sets the ``headwater`` logger's level.
+
+    ``level`` is a name, ``"off"``, ``"error"``, ``"warn"``, ``"info"``, ``"debug"`` or ``"trace"``
+    in any case (another name raises :class:`ConfigError` naming ``log_level``), or a ``logging``
+    level number from 0 to 50 (``logging.DEBUG``; others raise :class:`InvalidArgumentError`).
+    """
+    logger.setLevel(_native.set_log_level(level))
 
 
-_native.set_log_level(logger.getEffectiveLevel())
+# HEADWATER_LOG (read by core) sets the level core forwards at; the logger lets the same through.
+_env_level = _native.env_log_level()
+if _env_level is not None:
+    logger.setLevel(_env_level)
 
 
 class ProducerConfig(Mapping[str, Optional[str]]):
@@ -79,7 +87,7 @@ class ProducerConfig(Mapping[str, Optional[str]]):
         merged: Dict[str, ConfigValue] = {}
         if options is not None:
             if not isinstance(options, Mapping):
-                raise TypeError(f"options must be a mapping, not {type(options).__name__}")
+                raise _native.invalid_argument(f"options must be a mapping, not {type(options).__name__}")
             merged.update(options)
         merged.update(kwargs)
         self._values: Dict[str, Optional[str]] = _native.parse_config(merged)
@@ -129,7 +137,7 @@ class Producer(_native.Producer):
             merged.update(config.options)
         elif config is not None:
             if not isinstance(config, Mapping):
-                raise TypeError(
+                raise _native.invalid_argument(
                     f"config must be a ProducerConfig, a mapping or None, not {type(config).__name__}"
                 )
             merged.update(cast(Mapping[str, ConfigValue], config))
@@ -276,6 +284,7 @@ __all__ = [
     "Admin",
     "BrokerConnectionError",
     "BrokerError",
+    "BrokerStats",
     "ClosedError",
     "CompressionError",
     "ConfigError",
@@ -302,5 +311,6 @@ __all__ = [
     "UnknownTopicError",
     "key_hash",
     "key_partition",
+    "logger",
     "set_log_level",
 ]

@@ -55,3 +55,20 @@ class TopicInfo:
     compression: str
     retention_secs: Optional[int]
     status: str
+
+
+@dataclass(frozen=True)
+class BrokerStats:
+    """The embedded broker's counters (the same field names in every language)."""
+
+    produce_requests: int
+    batches_appended: int
+    records_appended: int
+    bytes_appended: int
+    fsyncs: int
+    segments_deleted: int
+    truncated_bytes: int
+    connections: int
+    connections_total: int
+    rejected_frames: int
+    fetch_responses: int

@@ -4,7 +4,7 @@
 
 Record i carries the value `i` (decimal). Prints `STARTED` once connected (so a test can time its
 faults), then sends for SECONDS, flushes and waits on every output. OUT.json gets
-{"sent": n, "acked": {i: offset}, "failed": {i: [kind, message]}, "stats": {...}, "seconds": s}.
+{"sent": n, "acked": {i: offset}, "failed": {i: [code, message]}, "stats": {...}, "seconds": s}.
 """
 
 import dataclasses
@@ -31,7 +31,7 @@ def main() -> int:
             try:
                 outs.append((i, p.send(None, str(i).encode())))
             except HeadwaterError as e:  # e.g. QueueFull while the partition has no leader
-                send_errors[i] = [e.kind, str(e)]
+                send_errors[i] = [e.code, str(e)]
         time.sleep(0.005)
     try:
         p.flush()
@@ -42,7 +42,7 @@ def main() -> int:
         try:
             acked[i] = out.wait().offset
         except HeadwaterError as e:
-            failed[i] = [e.kind, str(e)]
+            failed[i] = [e.code, str(e)]
     stats = p.stats()
     p.close()
     with open(out_path, "w") as f:
