@@ -18,8 +18,13 @@ export type HeadwaterErrorCode =
   | 'INVALID_ARGUMENT'
   | 'INTERNAL'
 
-/** Every failure of the core reaches JavaScript as a `HeadwaterError`. */
+/**
+ * Every failure reaches JavaScript as a `HeadwaterError`, wrong arguments included (`INVALID_ARGUMENT`).
+ * `message` is core's `[CODE] text` (`[BROKER 56 StorageError] text` for a broker error).
+ */
 export declare class HeadwaterError extends Error {
+  /** Core's `[CODE] text` (`[BROKER <code> <name>] text` for a broker error). */
+  message: string
   /** Stable code, e.g. `'CONFIG'` or `'QUEUE_FULL'`. */
   readonly code: HeadwaterErrorCode
   /** Whether retrying the operation may succeed. */
@@ -37,6 +42,22 @@ export interface SendOptions {
   partition?: number
   /** Milliseconds since the epoch (default: now). */
   timestamp?: number
+}
+
+/** `createTopic` options (`TestBroker` and `Admin`), checked by core alike. Numbers may also be given as strings. */
+export interface TopicOptions {
+  /** Number of partitions, 1 to 2147483647 (default 1). */
+  partitions?: number | string
+  /** Replicas per partition, 1 to 2147483647 (default 1). */
+  replication?: number | string
+  /** The topic's compression policy (default `'any'`: each producer picks its codec). */
+  compression?: 'any' | 'none' | 'gzip' | 'snappy' | 'lz4' | 'zstd'
+  /** How long records are kept, in seconds. */
+  retentionSecs?: number | string
+  /** Size of a log segment, in bytes. */
+  segmentSize?: number | string
+  /** Size a partition may grow to, in bytes. */
+  maxPartitionSize?: number | string
 }
 
 /** Client TLS settings (keys of the configuration table). TLS is on when `tls` is true or any other key is set. */

@@ -18,8 +18,13 @@ export type HeadwaterErrorCode =
   | 'INVALID_ARGUMENT'
   | 'INTERNAL'
 
-/** Every failure of the core reaches JavaScript as a `HeadwaterError`. */
+/**
+ * Every failure reaches JavaScript as a `HeadwaterError`, wrong arguments included (`INVALID_ARGUMENT`).
+ * `message` is core's `[CODE] text` (`[BROKER 56 StorageError] text` for a broker error).
+ */
 export declare class HeadwaterError extends Error {
+  /** Core's `[CODE] text` (`[BROKER <code> <name>] text` for a broker error). */
+  message: string
   /** Stable code, e.g. `'CONFIG'` or `'QUEUE_FULL'`. */
   readonly code: HeadwaterErrorCode
   /** Whether retrying the operation may succeed. */
@@ -37,6 +42,22 @@ export interface SendOptions {
   partition?: number
   /** Milliseconds since the epoch (default: now). */
   timestamp?: number
+}
+
+/** `createTopic` options (`TestBroker` and `Admin`), checked by core alike. Numbers may also be given as strings. */
+export interface TopicOptions {
+  /** Number of partitions, 1 to 2147483647 (default 1). */
+  partitions?: number | string
+  /** Replicas per partition, 1 to 2147483647 (default 1). */
+  replication?: number | string
+  /** The topic's compression policy (default `'any'`: each producer picks its codec). */
+  compression?: 'any' | 'none' | 'gzip' | 'snappy' | 'lz4' | 'zstd'
+  /** How long records are kept, in seconds. */
+  retentionSecs?: number | string
+  /** Size of a log segment, in bytes. */
+  segmentSize?: number | string
+  /** Size a partition may grow to, in bytes. */
+  maxPartitionSize?: number | string
 }
 
 /** Client TLS settings (keys of the configuration table). TLS is on when `tls` is true or any other key is set. */
@@ -109,7 +130,8 @@ export declare class Admin {
    * (`tls`, `tlsCaFile`, `tlsCertFile`, `tlsKeyFile`, `tlsServerName`).
    */
   static connect(endpoint: string, options?: AdminOptions | null): Promise<Admin>
-  createTopic(name: string, options?: { partitions?: number; replication?: number; compression?: 'any' | 'none' | 'gzip' | 'snappy' | 'lz4' | 'zstd'; retentionSecs?: number } | null): Promise<void>
+  /** Creates a topic: the options, checks and outcomes of `TestBroker.createTopic`. */
+  createTopic(name: string, options?: TopicOptions | null): Promise<void>
   deleteTopic(name: string): Promise<void>
   listTopics(): Promise<TopicInfo[]>
 }
@@ -131,19 +153,28 @@ export declare class Producer {
   get partitionCount(): number
   /** The batch codec in use (config and topic policy combined). */
   get compression(): string
+  /** True once `close()` has started. */
   get isClosed(): boolean
   /**
-   * Sends one record. Returns at once (unless the partition's queue is full, then it waits up to
+   * Sends one record to the partition the partitioner picks (`options.partition` picks it
+   * instead). Returns at once (unless the partition's queue is full, then it waits up to
    * `sendTimeoutMs`); the promise resolves when the broker acknowledges the record. A `null` or
    * `undefined` key means no key; `''` or an empty Buffer is a real, empty key.
    *
    * The record waits up to `lingerMs` in its batch for more records, unless someone waits on it:
    * awaiting the promise (or `then`, `Promise.all`, ...) sends its batch at once.
    *
-   * A failed send that nobody awaits never crashes the process: its failure goes to the error
-   * handler (`setErrorHandler`) and is reported by the next `flush()`/`close()`.
+   * A refused send (a wrong argument, `CLOSED`, `RECORD_TOO_LARGE`, `UNKNOWN_PARTITION`,
+   * `QUEUE_FULL`) rejects its promise and enqueues nothing; a failed delivery rejects it and is
+   * reported once more by the next `flush()`/`close()`. Either way a promise nobody awaits never
+   * crashes the process: its failure goes to the error handler (`setErrorHandler`).
    */
   send(key: Buffer | Uint8Array | string | null | undefined, value: Buffer | Uint8Array | string, options?: SendOptions | null): Promise<RecordMetadata>
+  /**
+   * Sends one record to partition `partition` (0-based; past the topic's partitions it rejects
+   * with `UNKNOWN_PARTITION`), like `send` otherwise.
+   */
+  sendTo(partition: number, key: Buffer | Uint8Array | string | null | undefined, value: Buffer | Uint8Array | string, options?: { timestamp?: number } | null): Promise<RecordMetadata>
   /**
    * Sends many records (`[key, value]` or `[key, value, options]` each); sizes are checked before
    * any is enqueued. Resolves to their metadata in order, or rejects with the first failure.
@@ -152,19 +183,23 @@ export declare class Producer {
   sendAll(records: Array<[Buffer | Uint8Array | string | null | undefined, Buffer | Uint8Array | string] | [Buffer | Uint8Array | string | null | undefined, Buffer | Uint8Array | string, SendOptions | null | undefined]>): Promise<RecordMetadata[]>
   /**
    * Seals every open batch and waits until everything sent so far is acknowledged or failed.
-   * Rejects with the first failure since the last flush, including failures of sends nobody
-   * awaited. `timeoutMs` bounds the wait (`TIMEOUT` after it; nothing is dropped).
+   * Rejects with the first delivery failure since the last flush, including failures of sends
+   * nobody awaited (not with refused sends: those rejected at the send). `timeoutMs` bounds the
+   * wait (`TIMEOUT` after it; nothing is dropped; 0 does not wait).
    */
   flush(options?: { timeoutMs?: number } | null): Promise<void>
   /**
    * Flushes, then stops the background sender; later sends reject with `CLOSED`. Idempotent.
-   * Reports the first unreported failure like `flush()`.
+   * Reports the first unreported delivery failure like `flush()`.
    */
   close(options?: { timeoutMs?: number } | null): Promise<void>
   /** Counters since connect. */
   stats(): ProducerStats
-  /** Called (from the event loop) with every failed send, awaited or not; `null` removes it. */
-  setErrorHandler(handler: ((error: HeadwaterError | TypeError) => void) | null | undefined): void
+  /**
+   * Called (from the event loop) with every failed send, awaited or not, refused ones included;
+   * `null` removes it.
+   */
+  setErrorHandler(handler: ((error: HeadwaterError) => void) | null | undefined): void
 }
 
 /** An embedded Fluvio-protocol broker (an SC and SPUs on loopback ports), for tests and demos. */
@@ -177,9 +212,13 @@ export declare class TestBroker {
   /** The SC endpoint (`127.0.0.1:PORT`) clients connect to. */
   get endpoint(): string
   /** Ids of the SPUs. */
-  get spuIds(): Array<number>
-  /** Creates a topic (`partitions` default 1; `compression` is the topic's policy, default any). */
-  createTopic(name: string, options?: { partitions?: number; replication?: number; compression?: 'any' | 'none' | 'gzip' | 'snappy' | 'lz4' | 'zstd'; retentionSecs?: number } | null): Promise<void>
+  spuIds(): Array<number>
+  /**
+   * Creates a topic (`partitions` default 1; `compression` is the topic's policy, default any).
+   * Bad options reject with `INVALID_ARGUMENT`; the broker's refusals with `BROKER` and the Fluvio
+   * code (2002: the topic exists), as through `Admin`.
+   */
+  createTopic(name: string, options?: TopicOptions | null): Promise<void>
   deleteTopic(name: string): Promise<void>
   /** Names of the (non-system) topics. */
   topics(): Array<string>
@@ -187,6 +226,8 @@ export declare class TestBroker {
   records(topic: string, partition: number, fromOffset?: number): Array<StoredRecord>
   /** The stored batches of a partition (header facts only). */
   batches(topic: string, partition: number): Array<StoredBatch>
+  /** The partition's log start and end offsets: `{ start, end }`. */
+  offsets(topic: string, partition: number): { start: number; end: number }
   /** Holds every produce request (all SPUs) until `resume()`: for back-pressure tests. */
   pause(): void
   resume(): void
@@ -270,8 +311,10 @@ export interface RecordMetadata {
 
 /**
  * Routes core's log lines to `logger(level, target, message)` (called from the event loop; it never
- * keeps the process alive). `level` defaults to `HEADWATER_LOG` if set, else `'info'`. `null`
- * restores the default: warnings and errors on stderr.
+ * keeps the process alive), at `level` and more severe (default: the current level, i.e.
+ * `HEADWATER_LOG`'s, else `'warn'`). `null` restores the default: warnings and errors on stderr.
+ * An unknown level name is a `CONFIG` error naming `log_level`; anything but a name is
+ * `INVALID_ARGUMENT`.
  */
 export declare function setLogger(logger: ((level: 'error' | 'warn' | 'info' | 'debug' | 'trace', target: string, message: string) => void) | null, level?: 'off' | 'error' | 'warn' | 'info' | 'debug' | 'trace'): void
 

@@ -29,7 +29,10 @@ function loadNative() {
 
 const native = loadNative()
 
-/** Every failure of the core: `.code` is stable ('CONFIG', 'QUEUE_FULL', ...), `.retriable` says whether a retry may help. */
+/**
+ * Every failure, wrong arguments included (`INVALID_ARGUMENT`): `.message` is core's `[CODE] text`, `.code`
+ * is stable ('CONFIG', 'QUEUE_FULL', ...), `.retriable` says whether a retry may help.
+ */
 class HeadwaterError extends Error {
   constructor(message, code, retriable, number, brokerCode) {
     super(message)
@@ -56,18 +59,19 @@ native.__setMetadataFactory(function recordMetadata(topic, v) {
 const { Producer, TestBroker, Admin, setLogger } = native
 
 // A send nobody awaits never becomes an unhandled rejection: the addon marks a send's promise handled
-// (a no-op rejection handler) right before rejecting it, and reports the failure to the error handler
-// and to the next flush()/close(); a caller who awaits the promise still sees the rejection.
+// (a no-op rejection handler) right before rejecting it and reports the failure to the error handler
+// (a failed delivery also to the next flush()/close()); a caller who awaits the promise still sees the
+// rejection.
 
-// `send` and `sendAll` are the hot paths: each producer carries an id under this symbol, and the fast
-// functions are plain Node-API functions, cheaper per call than the class methods (same checks, same
-// behaviour; anything unusual goes through the methods).
+// `send`, `sendTo` and `sendAll` are the hot paths: each producer carries an id under this symbol, and
+// the fast functions are plain Node-API functions, cheaper per call than the class methods (same
+// checks, same behaviour; anything unusual goes through the methods).
 const kNative = Symbol('headwater.native')
 // Shared with the addon: element 0 is where each fast send leaves its promise's ticket (0: none);
 // elements 1..URGE_MAX queue the tickets of promises someone started waiting on, for `sendNow`.
 const URGE_MAX = 4095
 const register = new Float64Array(new ArrayBuffer(8 * (URGE_MAX + 1)))
-const [sendFast, sendAllFast, sendAllListFast, sendNow] = native.__fastFunctions(kNative, register)
+const [sendFast, sendToFast, sendAllFast, sendAllListFast, sendNow] = native.__fastFunctions(kNative, register)
 
 // Awaiting a send sends its batch now. A record's batch lingers (`lingerMs`) to collect more records,
 // which is right for records nobody waits on yet, but a caller awaiting one record needs it now. The
@@ -161,6 +165,14 @@ Producer.prototype.send = function send(key, value, options) {
   const id = this == null ? undefined : this[kNative]
   if (id === undefined) return sendMethod.call(this, key, value, options)
   const p = sendFast(id, key, value, options)
+  return waitable(p, register[0])
+}
+
+const sendToMethod = Producer.prototype.sendTo
+Producer.prototype.sendTo = function sendTo(partition, key, value, options) {
+  const id = this == null ? undefined : this[kNative]
+  if (id === undefined) return sendToMethod.call(this, partition, key, value, options)
+  const p = sendToFast(id, partition, key, value, options)
   return waitable(p, register[0])
 }
 

@@ -1,108 +1,121 @@
-//! Thin helpers over raw Node-API calls: reading arguments with JS-style type checks (a wrong type is
-//! a real `TypeError`), and building values. Everything here runs on the JS thread of one environment.
+//! Raw Node-API helpers: reading arguments (a wrong one is core's `INVALID_ARGUMENT`, as in every
+//! language) and building values. Everything here runs on the JS thread of one environment.
 
-use std::ffi::CString;
 use std::ptr;
 
-use napi::sys;
-use napi::{Error, Result, Status};
+use napi::bindgen_prelude::{FromNapiValue, ToNapiValue};
+use napi::{sys, Status};
 
 pub type Env = sys::napi_env;
 pub type Value = sys::napi_value;
 
-/// A JavaScript exception is pending; napi-rs must not throw another one.
-pub fn pending() -> Error {
-    Error::new(Status::PendingException, "")
+/// Why an entry point failed: a core error (wrong arguments are `INVALID_ARGUMENT`), or a Node-API
+/// failure (then often a JavaScript exception is pending, e.g. thrown by an options getter).
+pub enum Fail {
+    Core(headwater::Error),
+    Napi(napi::Error),
 }
 
-pub fn check(status: sys::napi_status, what: &str) -> Result<()> {
+pub type Res<T> = std::result::Result<T, Fail>;
+
+impl From<napi::Error> for Fail {
+    fn from(e: napi::Error) -> Fail {
+        Fail::Napi(e)
+    }
+}
+
+impl From<headwater::Error> for Fail {
+    fn from(e: headwater::Error) -> Fail {
+        Fail::Core(e)
+    }
+}
+
+/// A wrong argument.
+pub fn invalid<T>(msg: impl Into<String>) -> Res<T> {
+    Err(Fail::Core(headwater::Error::invalid(msg)))
+}
+
+/// A JavaScript exception is pending; napi-rs must not throw another one.
+pub fn pending() -> napi::Error {
+    napi::Error::new(Status::PendingException, "")
+}
+
+/// Calls the Node-API function `f(args)`: a failure status becomes an error naming `f`.
+macro_rules! napi_call {
+    ($f:ident($($arg:expr),* $(,)?)) => {
+        $crate::js::check(unsafe { napi::sys::$f($($arg),*) }, stringify!($f))
+    };
+}
+pub(crate) use napi_call;
+
+pub fn check(status: sys::napi_status, what: &str) -> napi::Result<()> {
     if status == sys::Status::napi_ok {
         Ok(())
     } else {
-        Err(Error::new(
+        Err(napi::Error::new(
             Status::from(status),
             format!("Node-API call failed: {what}"),
         ))
     }
 }
 
-pub fn string(env: Env, s: &str) -> Result<Value> {
+pub fn string(env: Env, s: &str) -> napi::Result<Value> {
+    unsafe { <&str>::to_napi_value(env, s) }
+}
+
+pub fn number(env: Env, n: f64) -> napi::Result<Value> {
+    unsafe { f64::to_napi_value(env, n) }
+}
+
+pub fn undefined(env: Env) -> napi::Result<Value> {
+    unsafe { <()>::to_napi_value(env, ()) }
+}
+
+pub fn array(env: Env, len: usize) -> napi::Result<Value> {
     let mut v = ptr::null_mut();
-    check(
-        unsafe { sys::napi_create_string_utf8(env, s.as_ptr().cast(), s.len() as isize, &mut v) },
-        "create string",
-    )?;
+    napi_call!(napi_create_array_with_length(env, len, &mut v))?;
     Ok(v)
 }
 
-pub fn number(env: Env, n: f64) -> Result<Value> {
-    let mut v = ptr::null_mut();
-    check(
-        unsafe { sys::napi_create_double(env, n, &mut v) },
-        "create number",
-    )?;
-    Ok(v)
+pub fn set_element(env: Env, arr: Value, i: u32, v: Value) -> napi::Result<()> {
+    napi_call!(napi_set_element(env, arr, i, v))
 }
 
-pub fn boolean(env: Env, b: bool) -> Result<Value> {
+pub fn element(env: Env, arr: Value, i: u32) -> napi::Result<Value> {
     let mut v = ptr::null_mut();
-    check(
-        unsafe { sys::napi_get_boolean(env, b, &mut v) },
-        "get boolean",
-    )?;
+    napi_call!(napi_get_element(env, arr, i, &mut v))?;
     Ok(v)
-}
-
-pub fn undefined(env: Env) -> Result<Value> {
-    let mut v = ptr::null_mut();
-    check(
-        unsafe { sys::napi_get_undefined(env, &mut v) },
-        "get undefined",
-    )?;
-    Ok(v)
-}
-
-pub fn object(env: Env) -> Result<Value> {
-    let mut v = ptr::null_mut();
-    check(
-        unsafe { sys::napi_create_object(env, &mut v) },
-        "create object",
-    )?;
-    Ok(v)
-}
-
-pub fn array(env: Env, len: usize) -> Result<Value> {
-    let mut v = ptr::null_mut();
-    check(
-        unsafe { sys::napi_create_array_with_length(env, len, &mut v) },
-        "create array",
-    )?;
-    Ok(v)
-}
-
-pub fn set_element(env: Env, arr: Value, i: u32, v: Value) -> Result<()> {
-    check(
-        unsafe { sys::napi_set_element(env, arr, i, v) },
-        "set element",
-    )
 }
 
 /// `name` must be NUL-terminated (`c"..."`).
-pub fn set(env: Env, obj: Value, name: &std::ffi::CStr, v: Value) -> Result<()> {
-    check(
-        unsafe { sys::napi_set_named_property(env, obj, name.as_ptr(), v) },
-        "set property",
-    )
+pub fn get(env: Env, obj: Value, name: &std::ffi::CStr) -> napi::Result<Value> {
+    let mut v = ptr::null_mut();
+    napi_call!(napi_get_named_property(env, obj, name.as_ptr(), &mut v))?;
+    Ok(v)
 }
 
-pub fn type_of(env: Env, v: Value) -> Result<i32> {
+pub fn type_of(env: Env, v: Value) -> napi::Result<i32> {
     let mut t = 0;
-    check(unsafe { sys::napi_typeof(env, v, &mut t) }, "typeof")?;
+    napi_call!(napi_typeof(env, v, &mut t))?;
     Ok(t)
 }
 
-pub fn type_name(env: Env, v: Value) -> &'static str {
+pub fn is_array(env: Env, v: Value) -> napi::Result<bool> {
+    let mut b = false;
+    napi_call!(napi_is_array(env, v, &mut b))?;
+    Ok(b)
+}
+
+pub fn array_len(env: Env, v: Value) -> napi::Result<u32> {
+    let mut n = 0u32;
+    napi_call!(napi_get_array_length(env, v, &mut n))?;
+    Ok(n)
+}
+
+/// What a value is, for messages: `typeof`, except `null` and `array`.
+pub fn type_name(env: Env, v: Option<Value>) -> &'static str {
     use sys::ValueType::*;
+    let Some(v) = v else { return "undefined" };
     match type_of(env, v) {
         Ok(t) if t == napi_undefined => "undefined",
         Ok(t) if t == napi_null => "null",
@@ -111,20 +124,16 @@ pub fn type_name(env: Env, v: Value) -> &'static str {
         Ok(t) if t == napi_string => "string",
         Ok(t) if t == napi_function => "function",
         Ok(t) if t == napi_bigint => "bigint",
-        Ok(t) if t == napi_object => {
-            let mut is_array = false;
-            unsafe { sys::napi_is_array(env, v, &mut is_array) };
-            if is_array {
-                "array"
-            } else {
-                "object"
-            }
-        }
+        Ok(t) if t == napi_object => match is_array(env, v) {
+            Ok(true) => "array",
+            _ => "object",
+        },
         _ => "symbol",
     }
 }
 
-pub fn is_nullish(env: Env, v: Option<Value>) -> Result<bool> {
+/// `None` (a missing argument), `undefined` or `null`.
+pub fn is_nullish(env: Env, v: Option<Value>) -> napi::Result<bool> {
     match v {
         None => Ok(true),
         Some(v) if v.is_null() => Ok(true),
@@ -135,91 +144,55 @@ pub fn is_nullish(env: Env, v: Option<Value>) -> Result<bool> {
     }
 }
 
-/// Creates a `TypeError` value.
-pub fn type_error_value(env: Env, msg: &str) -> Result<Value> {
-    let m = string(env, msg)?;
-    let code = string(env, "ERR_INVALID_ARG_TYPE")?;
-    let mut v = ptr::null_mut();
-    check(
-        unsafe { sys::napi_create_type_error(env, code, m, &mut v) },
-        "create TypeError",
-    )?;
-    Ok(v)
+/// The argument, or `None` when it is `undefined`/`null`.
+pub fn some(env: Env, v: Option<Value>) -> napi::Result<Option<Value>> {
+    Ok(if is_nullish(env, v)? { None } else { v })
 }
 
-/// Throws a `TypeError` and returns the error napi-rs should propagate.
-pub fn throw_type_error(env: Env, msg: &str) -> Error {
-    if let Ok(v) = type_error_value(env, msg) {
-        unsafe { sys::napi_throw(env, v) };
-        return pending();
+/// A function argument (`None`: `undefined` or `null`).
+pub fn get_function(env: Env, v: Option<Value>, name: &str) -> Res<Option<Value>> {
+    match some(env, v)? {
+        Some(f) if type_of(env, f)? == sys::ValueType::napi_function => Ok(Some(f)),
+        None => Ok(None),
+        f => invalid(format!(
+            "`{name}` must be a function or null, got {}",
+            type_name(env, f)
+        )),
     }
-    Error::new(Status::InvalidArg, msg.to_string())
 }
 
-/// A failed argument check: the message of the `TypeError` to raise.
-pub struct TypeErr(pub String);
-
-pub type Check<T> = std::result::Result<T, TypeErr>;
-
-pub fn type_err<T>(msg: impl Into<String>) -> Check<T> {
-    Err(TypeErr(msg.into()))
-}
-
-fn str_of(env: Env, v: Value) -> Result<String> {
-    let mut len = 0usize;
-    check(
-        unsafe { sys::napi_get_value_string_utf8(env, v, ptr::null_mut(), 0, &mut len) },
-        "string length",
-    )?;
-    let mut buf = vec![0u8; len + 1];
-    let mut written = 0usize;
-    check(
-        unsafe {
-            sys::napi_get_value_string_utf8(env, v, buf.as_mut_ptr().cast(), len + 1, &mut written)
-        },
-        "read string",
-    )?;
-    buf.truncate(written);
-    String::from_utf8(buf).map_err(|e| Error::from_reason(e.to_string()))
-}
-
-/// Reads a string argument; anything else is a `TypeError` naming `what`.
-pub fn get_string(env: Env, v: Option<Value>, what: &str) -> Result<Check<String>> {
+pub fn get_string(env: Env, v: Option<Value>, name: &str) -> Res<String> {
     match v {
-        Some(v) if type_of(env, v)? == sys::ValueType::napi_string => Ok(Ok(str_of(env, v)?)),
-        Some(v) => Ok(type_err(format!(
-            "{what} must be a string, got {}",
+        Some(v) if type_of(env, v)? == sys::ValueType::napi_string => {
+            Ok(unsafe { String::from_napi_value(env, v) }?)
+        }
+        _ => invalid(format!(
+            "`{name}` must be a string, got {}",
             type_name(env, v)
-        ))),
-        None => Ok(type_err(format!("{what} must be a string, got undefined"))),
+        )),
     }
 }
 
-pub fn get_f64(env: Env, v: Value) -> Result<f64> {
-    let mut n = 0f64;
-    check(
-        unsafe { sys::napi_get_value_double(env, v, &mut n) },
-        "read number",
-    )?;
-    Ok(n)
+/// An integer in `lo..=hi` (core's range rule and message).
+pub fn get_int(env: Env, v: Option<Value>, name: &str, lo: i64, hi: i64) -> Res<i64> {
+    let n = match v {
+        Some(v) if type_of(env, v)? == sys::ValueType::napi_number => unsafe {
+            f64::from_napi_value(env, v)?
+        },
+        _ => {
+            let got = type_name(env, v);
+            return invalid(format!("`{name}` must be an integer, got {got}"));
+        }
+    };
+    if !n.is_finite() || n.fract() != 0.0 {
+        return invalid(format!("`{name}` must be an integer, got {n}"));
+    }
+    // Saturates past i64, which every range here excludes.
+    Ok(headwater::error::check_range(name, n as i64, lo, hi)?)
 }
 
-/// Reads an integer in `[min, max]`; a non-number or non-integer is a `TypeError`, out of range a `RangeError`-like `TypeError`.
-pub fn get_int(env: Env, v: Value, what: &str, min: f64, max: f64) -> Result<Check<i64>> {
-    if type_of(env, v)? != sys::ValueType::napi_number {
-        return Ok(type_err(format!(
-            "{what} must be an integer, got {}",
-            type_name(env, v)
-        )));
-    }
-    let n = get_f64(env, v)?;
-    if n.fract() != 0.0 || !n.is_finite() || n < min || n > max {
-        return Ok(type_err(format!(
-            "{what} must be an integer from {min} to {max}, got {n}"
-        )));
-    }
-    Ok(Ok(n as i64))
-}
+/// The largest integer a JavaScript number holds exactly.
+pub const MAX_SAFE: i64 = (1 << 53) - 1;
 
 /// Bytes of a string (UTF-8, owned) or a Uint8Array/Buffer (borrowed for the duration of the call).
 pub enum Bytes<'a> {
@@ -241,219 +214,141 @@ impl std::ops::Deref for Bytes<'_> {
 ///
 /// The borrowed slice points into the typed array's backing store, which stays put while the JS
 /// value is alive (it is an argument of the running call).
-pub fn get_bytes<'a>(env: Env, v: Value, what: &str) -> Result<Check<Bytes<'a>>> {
-    let t = type_of(env, v)?;
+pub fn get_bytes<'a>(env: Env, v: Option<Value>, name: &str) -> Res<Bytes<'a>> {
+    match v {
+        Some(v) => bytes_of(env, v, type_of(env, v)?, name),
+        None => bytes_of(env, ptr::null_mut(), sys::ValueType::napi_undefined, name),
+    }
+}
+
+/// A key: `Buffer | Uint8Array | string`, or `None` for `undefined`/`null` (no key).
+pub fn get_key<'a>(env: Env, v: Option<Value>) -> Res<Option<Bytes<'a>>> {
+    let Some(v) = v else { return Ok(None) };
+    match type_of(env, v)? {
+        t if t == sys::ValueType::napi_undefined || t == sys::ValueType::napi_null => Ok(None),
+        t => Ok(Some(bytes_of(env, v, t, "key")?)),
+    }
+}
+
+fn bytes_of<'a>(env: Env, v: Value, t: i32, name: &str) -> Res<Bytes<'a>> {
     if t == sys::ValueType::napi_string {
-        return Ok(Ok(Bytes::Owned(str_of(env, v)?.into_bytes())));
+        return Ok(Bytes::Owned(
+            unsafe { String::from_napi_value(env, v) }?.into_bytes(),
+        ));
     }
     if t == sys::ValueType::napi_object {
-        let mut is_ta = false;
-        check(
-            unsafe { sys::napi_is_typedarray(env, v, &mut is_ta) },
-            "is typedarray",
-        )?;
-        if is_ta {
-            let mut ty = 0;
-            let mut len = 0usize;
-            let mut data = ptr::null_mut();
-            let mut ab = ptr::null_mut();
-            let mut off = 0usize;
-            check(
-                unsafe {
-                    sys::napi_get_typedarray_info(
-                        env, v, &mut ty, &mut len, &mut data, &mut ab, &mut off,
-                    )
-                },
-                "typedarray info",
-            )?;
-            if ty == sys::TypedarrayType::uint8_array {
-                let s: &'a [u8] = if len == 0 || data.is_null() {
-                    &[]
-                } else {
-                    unsafe { std::slice::from_raw_parts(data as *const u8, len) }
-                };
-                return Ok(Ok(Bytes::Borrowed(s)));
-            }
+        if let Ok(s) = unsafe { <&[u8]>::from_napi_value(env, v) } {
+            return Ok(Bytes::Borrowed(s));
         }
     }
-    Ok(type_err(format!(
-        "{what} must be a Buffer, Uint8Array or string, got {}",
-        type_name(env, v)
-    )))
+    let got = if v.is_null() {
+        "undefined"
+    } else {
+        type_name(env, Some(v))
+    };
+    invalid(format!(
+        "`{name}` must be a Buffer, Uint8Array or string, got {got}"
+    ))
 }
 
-pub fn get_named(env: Env, obj: Value, name: &str) -> Result<Value> {
-    let c = CString::new(name).map_err(|e| Error::from_reason(e.to_string()))?;
-    let mut v = ptr::null_mut();
-    check(
-        unsafe { sys::napi_get_named_property(env, obj, c.as_ptr(), &mut v) },
-        "get property",
-    )?;
-    Ok(v)
-}
-
-/// An options argument: `undefined`/`null` = none; anything but a plain object is a `TypeError`.
-pub fn get_options(env: Env, v: Option<Value>, what: &str) -> Result<Check<Option<Value>>> {
-    if is_nullish(env, v)? {
-        return Ok(Ok(None));
+/// An options argument: `undefined`/`null` = none; anything but a plain object is `INVALID_ARGUMENT`.
+pub fn get_options(env: Env, v: Option<Value>, name: &str) -> Res<Option<Value>> {
+    match some(env, v)? {
+        None => Ok(None),
+        Some(o) if type_name(env, Some(o)) == "object" => Ok(Some(o)),
+        o => invalid(format!(
+            "`{name}` must be an object, got {}",
+            type_name(env, o)
+        )),
     }
-    let v = v.unwrap();
-    let t = type_name(env, v);
-    if t != "object" {
-        return Ok(type_err(format!("{what} must be an object, got {t}")));
-    }
-    Ok(Ok(Some(v)))
 }
 
-/// An optional integer property of an options object.
+/// An optional integer property of an options object (`undefined`/`null`: `None`).
 pub fn opt_int(
     env: Env,
     obj: Option<Value>,
-    name: &str,
-    what: &str,
-    min: f64,
-    max: f64,
-) -> Result<Check<Option<i64>>> {
-    let Some(obj) = obj else { return Ok(Ok(None)) };
-    let v = get_named(env, obj, name)?;
-    if is_nullish(env, Some(v))? {
-        return Ok(Ok(None));
+    name: &std::ffi::CStr,
+    lo: i64,
+    hi: i64,
+) -> Res<Option<i64>> {
+    let Some(obj) = obj else { return Ok(None) };
+    match some(env, Some(get(env, obj, name)?))? {
+        None => Ok(None),
+        v => Ok(Some(get_int(env, v, name.to_str().unwrap_or("?"), lo, hi)?)),
     }
-    Ok(get_int(env, v, what, min, max)?.map(Some))
 }
 
-/// An optional string property of an options object.
-pub fn opt_string(
-    env: Env,
-    obj: Option<Value>,
-    name: &str,
-    what: &str,
-) -> Result<Check<Option<String>>> {
-    let Some(obj) = obj else { return Ok(Ok(None)) };
-    let v = get_named(env, obj, name)?;
-    if is_nullish(env, Some(v))? {
-        return Ok(Ok(None));
-    }
-    Ok(get_string(env, Some(v), what)?.map(Some))
-}
-
-/// Own enumerable string keys of an object.
-pub fn own_keys(env: Env, obj: Value) -> Result<Vec<(String, Value)>> {
+/// Own enumerable string keys of an object, with their values.
+fn own_keys(env: Env, obj: Value) -> napi::Result<Vec<(String, Value)>> {
     let mut keys = ptr::null_mut();
-    check(
-        unsafe {
-            sys::napi_get_all_property_names(
-                env,
-                obj,
-                sys::KeyCollectionMode::own_only,
-                sys::KeyFilter::enumerable | sys::KeyFilter::skip_symbols,
-                sys::KeyConversion::numbers_to_strings,
-                &mut keys,
-            )
-        },
-        "property names",
-    )?;
+    napi_call!(napi_get_all_property_names(
+        env,
+        obj,
+        sys::KeyCollectionMode::own_only,
+        sys::KeyFilter::enumerable | sys::KeyFilter::skip_symbols,
+        sys::KeyConversion::numbers_to_strings,
+        &mut keys
+    ))?;
     let n = array_len(env, keys)?;
     let mut out = Vec::with_capacity(n as usize);
     for i in 0..n {
         let k = element(env, keys, i)?;
-        let name = str_of(env, k)?;
         let mut v = ptr::null_mut();
-        check(
-            unsafe { sys::napi_get_property(env, obj, k, &mut v) },
-            "get property",
-        )?;
-        out.push((name, v));
+        napi_call!(napi_get_property(env, obj, k, &mut v))?;
+        out.push((unsafe { String::from_napi_value(env, k) }?, v));
     }
     Ok(out)
 }
 
-pub fn is_array(env: Env, v: Value) -> Result<bool> {
-    let mut b = false;
-    check(unsafe { sys::napi_is_array(env, v, &mut b) }, "is array")?;
-    Ok(b)
-}
-
-pub fn array_len(env: Env, v: Value) -> Result<u32> {
-    let mut n = 0u32;
-    check(
-        unsafe { sys::napi_get_array_length(env, v, &mut n) },
-        "array length",
-    )?;
-    Ok(n)
-}
-
-pub fn element(env: Env, arr: Value, i: u32) -> Result<Value> {
-    let mut v = ptr::null_mut();
-    check(
-        unsafe { sys::napi_get_element(env, arr, i, &mut v) },
-        "get element",
-    )?;
-    Ok(v)
-}
-
-/// The string form of a config value: strings as is, numbers and bigints in decimal, booleans as
+/// The string form of an option value: strings as is, numbers and bigints in decimal, booleans as
 /// `true`/`false` (core decides whether the key takes one), `undefined` skipped (`None`); null,
-/// objects, functions and symbols are a `TypeError`.
-pub fn config_value(env: Env, key: &str, v: Value) -> Result<Check<Option<String>>> {
+/// objects, functions and symbols are `INVALID_ARGUMENT`.
+fn option_value(env: Env, key: &str, v: Value) -> Res<Option<String>> {
     use sys::ValueType::*;
     let t = type_of(env, v)?;
-    if t == napi_undefined {
-        return Ok(Ok(None));
-    }
-    if t == napi_string {
-        return Ok(Ok(Some(str_of(env, v)?)));
-    }
-    if t == napi_boolean {
-        let mut b = false;
-        check(
-            unsafe { sys::napi_get_value_bool(env, v, &mut b) },
-            "read boolean",
-        )?;
-        return Ok(Ok(Some(b.to_string())));
-    }
-    if t == napi_number {
-        let n = get_f64(env, v)?;
-        let s = if n.is_finite() && n.fract() == 0.0 {
-            format!("{n:.0}")
-        } else {
-            format!("{n}")
-        };
-        return Ok(Ok(Some(s)));
-    }
-    if t == napi_bigint {
-        let mut s = ptr::null_mut();
-        check(
-            unsafe { sys::napi_coerce_to_string(env, v, &mut s) },
-            "bigint to string",
-        )?;
-        return Ok(Ok(Some(str_of(env, s)?)));
-    }
-    Ok(type_err(format!(
-        "config `{key}` must be a string, a number or a boolean, got {}",
-        type_name(env, v)
-    )))
+    Ok(Some(match t {
+        _ if t == napi_undefined => return Ok(None),
+        _ if t == napi_string => unsafe { String::from_napi_value(env, v) }?,
+        _ if t == napi_boolean => unsafe { bool::from_napi_value(env, v) }?.to_string(),
+        _ if t == napi_number => {
+            let n = unsafe { f64::from_napi_value(env, v) }?;
+            if n.is_finite() && n.fract() == 0.0 {
+                format!("{n:.0}")
+            } else {
+                format!("{n}")
+            }
+        }
+        _ if t == napi_bigint => {
+            let mut s = ptr::null_mut();
+            napi_call!(napi_coerce_to_string(env, v, &mut s))?;
+            unsafe { String::from_napi_value(env, s) }?
+        }
+        _ => {
+            let got = type_name(env, Some(v));
+            return invalid(format!(
+                "`{key}` must be a string, a number or a boolean, got {got}"
+            ));
+        }
+    }))
 }
 
-/// An options object as (key, string value) pairs for core's option parsers (see [`config_value`]):
-/// `undefined`/`null` options give none, `undefined` values are skipped.
-pub fn string_options(
-    env: Env,
-    v: Option<Value>,
-    what: &str,
-) -> Result<Check<Vec<(String, String)>>> {
-    let obj = match get_options(env, v, what)? {
-        Ok(Some(o)) => o,
-        Ok(None) => return Ok(Ok(Vec::new())),
-        Err(e) => return Ok(Err(e)),
+/// An options object as (key, string value) pairs for core's option parsers
+/// (`ProducerConfig`/`BrokerConfig`/`TopicConfig::from_options`): `undefined`/`null` options give
+/// none, `undefined` values are skipped.
+pub fn string_options(env: Env, v: Option<Value>, name: &str) -> Res<Vec<(String, String)>> {
+    let Some(obj) = get_options(env, v, name)? else {
+        return Ok(Vec::new());
     };
     let mut out = Vec::new();
     for (k, v) in own_keys(env, obj)? {
-        match config_value(env, &k, v)? {
-            Ok(Some(s)) => out.push((k, s)),
-            Ok(None) => {}
-            Err(e) => return Ok(Err(e)),
+        if let Some(s) = option_value(env, &k, v)? {
+            out.push((k, s));
         }
     }
-    Ok(Ok(out))
+    Ok(out)
+}
+
+/// The pairs as core's option parsers take them.
+pub fn pairs(o: &[(String, String)]) -> impl Iterator<Item = (&str, &str)> {
+    o.iter().map(|(k, v)| (k.as_str(), v.as_str()))
 }

@@ -3,11 +3,13 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use napi::bindgen_prelude::{ToNapiValue, Unknown};
+use headwater::error::MAX_COUNT;
+use headwater::producer::{AsRecord, RecordRef};
+use napi::bindgen_prelude::{FromNapiValue, ToNapiValue, Unknown};
 use napi::{sys, Env, JsValue, Result};
 use napi_derive::napi;
 
-use crate::js::{self, Check, TypeErr};
+use crate::js::{self, napi_call, Fail, Res};
 use crate::rt::{self, Poster, SendPromise};
 use crate::waiting::{self, Waiting};
 
@@ -39,13 +41,6 @@ pub struct ProducerStats {
     pub queued_batches: i64,
 }
 
-/// A failure `send` reported at once (bad argument, closed producer, oversize record), kept for the
-/// next `flush()`/`close()` the way core keeps delivery failures.
-enum Local {
-    Type(String),
-    Core(headwater::Error),
-}
-
 /// The error handler, a `napi_ref` touched only on the JS thread.
 #[derive(Default)]
 struct Handler(Mutex<usize>);
@@ -59,16 +54,13 @@ impl Handler {
         let mut f = std::ptr::null_mut();
         unsafe { sys::napi_get_reference_value(env, r as sys::napi_ref, &mut f) };
         if !f.is_null() {
-            rt::call_user(env, f, err);
+            rt::call_user(env, f, &[err]);
         }
     }
     fn set(&self, env: js::Env, f: Option<js::Value>) -> Result<()> {
         let mut r = std::ptr::null_mut();
         if let Some(f) = f {
-            js::check(
-                unsafe { sys::napi_create_reference(env, f, 1, &mut r) },
-                "reference",
-            )?;
+            napi_call!(napi_create_reference(env, f, 1, &mut r))?;
         }
         let old = std::mem::replace(&mut *self.0.lock().unwrap(), r as usize);
         if old != 0 {
@@ -159,7 +151,6 @@ fn unregister(id: f64) {
 pub struct Shared {
     inner: headwater::Producer,
     handler: Arc<Handler>,
-    local: Arc<Mutex<Option<Local>>>,
     /// Where `send` results wait for the JS thread.
     done: Arc<Completions>,
     /// Files every `send`/`sendAll` record with its batch; the batch's outcome reaches `done` once.
@@ -288,8 +279,8 @@ impl Completions {
             match r {
                 Ok(_) => {
                     let m = match &metas {
-                        Ok(arr) => js::element(env, *arr, k),
-                        Err(e) => Err(napi::Error::new(e.status, e.reason.clone())),
+                        Ok(arr) => js::element(env, *arr, k).map_err(Fail::from),
+                        Err(e) => Err(Fail::Napi(napi::Error::new(e.status, e.reason.clone()))),
                     };
                     k += 1;
                     d.settle(env, m)
@@ -315,29 +306,17 @@ impl napi::bindgen_prelude::ObjectFinalize for Producer {
     }
 }
 
-/// Parses a `ProducerConfig` object through core's one parser (`ProducerConfig::set`).
-pub fn parse_config(
-    env: js::Env,
-    config: Option<js::Value>,
-) -> Result<Check<headwater::Result<headwater::ProducerConfig>>> {
-    Ok(js::string_options(env, config, "config")?.map(|pairs| {
-        headwater::ProducerConfig::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-    }))
+/// Parses a `ProducerConfig` object through core's one parser.
+fn parse_config(env: js::Env, config: Option<js::Value>) -> Res<headwater::ProducerConfig> {
+    let o = js::string_options(env, config, "config")?;
+    Ok(headwater::ProducerConfig::from_options(js::pairs(&o))?)
 }
 
-fn timeout_opt(
-    env: js::Env,
-    opts: Option<js::Value>,
-    what: &str,
-) -> Result<Check<Option<Duration>>> {
-    let o = match js::get_options(env, opts, what)? {
-        Ok(o) => o,
-        Err(e) => return Ok(Err(e)),
-    };
-    Ok(
-        js::opt_int(env, o, "timeoutMs", "timeoutMs", 0.0, 9007199254740991.0)?
-            .map(|t| t.map(|ms| Duration::from_millis(ms as u64))),
-    )
+/// `{ timeoutMs }` of `flush`/`close`: absent waits as long as it takes, 0 does not wait.
+fn timeout_opt(env: js::Env, opts: Option<js::Value>) -> Res<Option<Duration>> {
+    let o = js::get_options(env, opts, "options")?;
+    let ms = js::opt_int(env, o, c"timeoutMs", 0, js::MAX_SAFE)?;
+    Ok(ms.map(|ms| Duration::from_millis(ms as u64)))
 }
 
 struct SendArgs<'a> {
@@ -347,87 +326,62 @@ struct SendArgs<'a> {
     timestamp: Option<i64>,
 }
 
-/// Reads one record's arguments. `index` is the record's position in a `sendAll` array: argument
-/// names in `TypeError` messages are then `records[i].key` etc. Names are only formatted for an
-/// error (nothing is allocated per record on the way to core).
+impl SendArgs<'_> {
+    fn as_ref(&self) -> RecordRef<'_> {
+        RecordRef {
+            key: self.key.as_deref(),
+            value: &self.value,
+            partition: self.partition,
+            timestamp: self.timestamp,
+        }
+    }
+}
+
+/// Reads one record's arguments: `to` is `sendTo`'s partition argument (it wins over
+/// `options.partition`). `index` is the record's position in a `sendAll` array: argument names in
+/// messages are then `records[i].key` etc. Names are only formatted for an error (nothing is
+/// allocated per record on the way to core).
 fn read_record<'a>(
     env: js::Env,
-    key: Option<js::Value>,
-    value: Option<js::Value>,
-    opts: Option<js::Value>,
+    to: Option<Option<js::Value>>,
+    [key, value, opts]: [Option<js::Value>; 3],
     index: Option<u32>,
-) -> Result<Check<SendArgs<'a>>> {
-    Ok(
-        read_record_as(env, key, value, opts)?.map_err(|TypeErr(m)| match index {
-            // every message starts with the argument's bare name
-            Some(i) => TypeErr(format!("records[{i}].{m}")),
-            None => TypeErr(m),
-        }),
-    )
+) -> Res<SendArgs<'a>> {
+    let r = read_record_as(env, to, key, value, opts);
+    match (r, index) {
+        // every argument message starts with the argument's name in backticks
+        (Err(Fail::Core(e)), Some(i)) if e.message.starts_with('`') => Err(Fail::Core(
+            headwater::Error::invalid(format!("`records[{i}].{}", &e.message[1..])),
+        )),
+        (r, _) => r,
+    }
 }
 
 fn read_record_as<'a>(
     env: js::Env,
+    to: Option<Option<js::Value>>,
     key: Option<js::Value>,
     value: Option<js::Value>,
     opts: Option<js::Value>,
-) -> Result<Check<SendArgs<'a>>> {
-    let key = if js::is_nullish(env, key)? {
-        None
-    } else {
-        match js::get_bytes(env, key.unwrap(), "key")? {
-            Ok(b) => Some(b),
-            Err(e) => return Ok(Err(e)),
-        }
+) -> Res<SendArgs<'a>> {
+    let key = js::get_key(env, key)?;
+    let value = js::get_bytes(env, value, "value")?;
+    let o = js::get_options(env, opts, "options")?;
+    let partition = match to {
+        Some(p) => Some(js::get_int(env, p, "partition", 0, MAX_COUNT)?),
+        None => js::opt_int(env, o, c"partition", 0, MAX_COUNT)?,
     };
-    let value = match value {
-        Some(v) => match js::get_bytes(env, v, "value")? {
-            Ok(b) => b,
-            Err(e) => return Ok(Err(e)),
-        },
-        None => {
-            return Ok(js::type_err(
-                "value must be a Buffer, Uint8Array or string, got undefined",
-            ))
-        }
-    };
-    let o = match js::get_options(env, opts, "options")? {
-        Ok(o) => o,
-        Err(e) => return Ok(Err(e)),
-    };
-    if o.is_none() {
-        return Ok(Ok(SendArgs {
-            key,
-            value,
-            partition: None,
-            timestamp: None,
-        }));
-    }
-    let partition = match js::opt_int(env, o, "partition", "partition", 0.0, u32::MAX as f64)? {
-        Ok(p) => p.map(|p| p as u32),
-        Err(e) => return Ok(Err(e)),
-    };
-    let timestamp = match js::opt_int(
-        env,
-        o,
-        "timestamp",
-        "timestamp",
-        -9007199254740991.0,
-        9007199254740991.0,
-    )? {
-        Ok(t) => t,
-        Err(e) => return Ok(Err(e)),
-    };
-    Ok(Ok(SendArgs {
+    let timestamp = js::opt_int(env, o, c"timestamp", -js::MAX_SAFE, js::MAX_SAFE)?;
+    Ok(SendArgs {
         key,
         value,
-        partition,
+        partition: partition.map(|p| p as u32),
         timestamp,
-    }))
+    })
 }
 
-fn raw(v: &Unknown<'_>) -> js::Value {
-    v.raw()
+fn raw(v: &Option<Unknown<'_>>) -> Option<js::Value> {
+    v.as_ref().map(|v| v.raw())
 }
 
 #[napi]
@@ -441,85 +395,84 @@ impl Producer {
     )]
     pub fn connect(
         env: Env,
-        endpoint: Unknown,
-        topic: Unknown,
+        endpoint: Option<Unknown>,
+        topic: Option<Unknown>,
         config: Option<Unknown>,
     ) -> Result<sys::napi_value> {
         let env = env.raw();
-        let endpoint = match js::get_string(env, Some(raw(&endpoint)), "endpoint")? {
-            Ok(s) => s,
-            Err(TypeErr(m)) => return rt::rejected_type(env, &m),
-        };
-        let topic = match js::get_string(env, Some(raw(&topic)), "topic")? {
-            Ok(s) => s,
-            Err(TypeErr(m)) => return rt::rejected_type(env, &m),
-        };
-        let cfg = match parse_config(env, config.as_ref().map(raw))? {
-            Err(TypeErr(m)) => return rt::rejected_type(env, &m),
-            Ok(Err(e)) => return rt::rejected_core(env, &e),
-            Ok(Ok(c)) => c,
-        };
-        rt::run_blocking(
-            env,
-            move || headwater::Producer::connect_blocking(&endpoint, &topic, cfg),
-            |env, p| {
-                let handler = Arc::<Handler>::default();
-                let done = Arc::new(Completions {
-                    q: Mutex::default(),
-                    poster: rt::poster(env)?,
-                    handler: handler.clone(),
-                    topic: p.topic().to_string(),
-                });
-                let sink = done.clone();
-                let eager = p.config().linger.is_zero();
-                let s = Arc::new(Shared {
-                    inner: p,
-                    handler,
-                    local: Arc::default(),
-                    done,
-                    tracker: headwater::producer::DeliveryTracker::new(move |b| sink.deliver(b)),
-                    eager,
-                });
-                let id = register(s.clone());
-                let obj = unsafe { Producer::to_napi_value(env, Producer { s, id }) }?;
-                rt::set_native_id(env, obj, id)?;
-                Ok(obj)
-            },
-        )
+        rt::promising(env, || {
+            let endpoint = js::get_string(env, raw(&endpoint), "endpoint")?;
+            let topic = js::get_string(env, raw(&topic), "topic")?;
+            let cfg = parse_config(env, raw(&config))?;
+            rt::run_blocking(
+                env,
+                move || headwater::Producer::connect_blocking(&endpoint, &topic, cfg),
+                |env, p| {
+                    let handler = Arc::<Handler>::default();
+                    let done = Arc::new(Completions {
+                        q: Mutex::default(),
+                        poster: rt::poster(env)?,
+                        handler: handler.clone(),
+                        topic: p.topic().to_string(),
+                    });
+                    let sink = done.clone();
+                    let eager = p.config().linger.is_zero();
+                    let s = Arc::new(Shared {
+                        inner: p,
+                        handler,
+                        done,
+                        tracker: headwater::producer::DeliveryTracker::new(move |b| {
+                            sink.deliver(b)
+                        }),
+                        eager,
+                    });
+                    let id = register(s.clone());
+                    let obj = unsafe { Producer::to_napi_value(env, Producer { s, id }) }?;
+                    rt::set_native_id(env, obj, id)?;
+                    Ok(obj)
+                },
+            )
+        })
     }
 
     /// The topic this producer sends to.
     #[napi(getter)]
-    pub fn topic(&self) -> String {
-        self.inner.topic().to_string()
+    pub fn topic(&self, env: Env) -> Result<String> {
+        rt::sync(env.raw(), || Ok(self.inner.topic().to_string()))
     }
 
     /// Partitions of the topic, as last seen in the metadata.
     #[napi(getter)]
-    pub fn partition_count(&self) -> u32 {
-        self.inner.partition_count()
+    pub fn partition_count(&self, env: Env) -> Result<u32> {
+        rt::sync(env.raw(), || Ok(self.inner.partition_count()))
     }
 
     /// The batch codec in use (config and topic policy combined).
     #[napi(getter)]
-    pub fn compression(&self) -> String {
-        self.inner.compression().name().to_string()
+    pub fn compression(&self, env: Env) -> Result<String> {
+        rt::sync(env.raw(), || {
+            Ok(self.inner.compression().name().to_string())
+        })
     }
 
+    /// True once `close()` has started.
     #[napi(getter)]
-    pub fn is_closed(&self) -> bool {
-        self.inner.is_closed()
+    pub fn is_closed(&self, env: Env) -> Result<bool> {
+        rt::sync(env.raw(), || Ok(self.inner.is_closed()))
     }
 
-    /// Sends one record. Returns at once (unless the partition's queue is full, then it waits up to
+    /// Sends one record to the partition the partitioner picks (`options.partition` picks it
+    /// instead). Returns at once (unless the partition's queue is full, then it waits up to
     /// `sendTimeoutMs`); the promise resolves when the broker acknowledges the record. A `null` or
     /// `undefined` key means no key; `''` or an empty Buffer is a real, empty key.
     ///
     /// The record waits up to `lingerMs` in its batch for more records, unless someone waits on it:
     /// awaiting the promise (or `then`, `Promise.all`, ...) sends its batch at once.
     ///
-    /// A failed send that nobody awaits never crashes the process: its failure goes to the error
-    /// handler (`setErrorHandler`) and is reported by the next `flush()`/`close()`.
+    /// A refused send (a wrong argument, `CLOSED`, `RECORD_TOO_LARGE`, `UNKNOWN_PARTITION`,
+    /// `QUEUE_FULL`) rejects its promise and enqueues nothing; a failed delivery rejects it and is
+    /// reported once more by the next `flush()`/`close()`. Either way a promise nobody awaits never
+    /// crashes the process: its failure goes to the error handler (`setErrorHandler`).
     #[napi(
         ts_args_type = "key: Buffer | Uint8Array | string | null | undefined, value: Buffer | Uint8Array | string, options?: SendOptions | null",
         ts_return_type = "Promise<RecordMetadata>"
@@ -531,15 +484,28 @@ impl Producer {
         value: Option<Unknown>,
         options: Option<Unknown>,
     ) -> Result<sys::napi_value> {
-        Ok(self
-            .s
-            .send(
-                env.raw(),
-                key.as_ref().map(raw),
-                value.as_ref().map(raw),
-                options.as_ref().map(raw),
-            )?
-            .0)
+        let env = env.raw();
+        let args = [raw(&key), raw(&value), raw(&options)];
+        rt::sync(env, || Ok(self.s.send(env, None, args)?.0))
+    }
+
+    /// Sends one record to partition `partition` (0-based; past the topic's partitions it rejects
+    /// with `UNKNOWN_PARTITION`), like `send` otherwise.
+    #[napi(
+        ts_args_type = "partition: number, key: Buffer | Uint8Array | string | null | undefined, value: Buffer | Uint8Array | string, options?: { timestamp?: number } | null",
+        ts_return_type = "Promise<RecordMetadata>"
+    )]
+    pub fn send_to(
+        &self,
+        env: Env,
+        partition: Option<Unknown>,
+        key: Option<Unknown>,
+        value: Option<Unknown>,
+        options: Option<Unknown>,
+    ) -> Result<sys::napi_value> {
+        let env = env.raw();
+        let args = [raw(&key), raw(&value), raw(&options)];
+        rt::sync(env, || Ok(self.s.send(env, Some(raw(&partition)), args)?.0))
     }
 
     /// Sends many records (`[key, value]` or `[key, value, options]` each); sizes are checked before
@@ -550,128 +516,105 @@ impl Producer {
         ts_return_type = "Promise<RecordMetadata[]>"
     )]
     pub fn send_all(&self, env: Env, records: Option<Unknown>) -> Result<sys::napi_value> {
-        Ok(self
-            .s
-            .send_all_list(env.raw(), records.as_ref().map(raw))?
-            .0)
+        let env = env.raw();
+        rt::sync(env, || Ok(self.s.send_all_list(env, raw(&records))?.0))
     }
 
     /// Seals every open batch and waits until everything sent so far is acknowledged or failed.
-    /// Rejects with the first failure since the last flush, including failures of sends nobody
-    /// awaited. `timeoutMs` bounds the wait (`TIMEOUT` after it; nothing is dropped).
+    /// Rejects with the first delivery failure since the last flush, including failures of sends
+    /// nobody awaited (not with refused sends: those rejected at the send). `timeoutMs` bounds the
+    /// wait (`TIMEOUT` after it; nothing is dropped; 0 does not wait).
     #[napi(
         ts_args_type = "options?: { timeoutMs?: number } | null",
         ts_return_type = "Promise<void>"
     )]
     pub fn flush(&self, env: Env, options: Option<Unknown>) -> Result<sys::napi_value> {
-        let env = env.raw();
-        let t = match timeout_opt(env, options.as_ref().map(raw), "options")? {
-            Ok(t) => t,
-            Err(TypeErr(m)) => return rt::rejected_type(env, &m),
-        };
-        let p = self.inner.clone();
-        let local = self.local.clone();
-        rt::run_blocking(
-            env,
-            move || p.flush_blocking(t),
-            move |env, ()| report_local(env, &local),
-        )
+        self.finish(env.raw(), raw(&options), |s, t| {
+            s.inner.flush_blocking_tracked(&s.tracker, t)
+        })
     }
 
     /// Flushes, then stops the background sender; later sends reject with `CLOSED`. Idempotent.
-    /// Reports the first unreported failure like `flush()`.
+    /// Reports the first unreported delivery failure like `flush()`.
     #[napi(
         ts_args_type = "options?: { timeoutMs?: number } | null",
         ts_return_type = "Promise<void>"
     )]
     pub fn close(&self, env: Env, options: Option<Unknown>) -> Result<sys::napi_value> {
-        let env = env.raw();
-        let t = match timeout_opt(env, options.as_ref().map(raw), "options")? {
-            Ok(t) => t,
-            Err(TypeErr(m)) => return rt::rejected_type(env, &m),
-        };
-        let p = self.inner.clone();
-        let local = self.local.clone();
-        rt::run_blocking(
-            env,
-            move || p.close_blocking(t),
-            move |env, ()| report_local(env, &local),
-        )
+        self.finish(env.raw(), raw(&options), |s, t| {
+            s.inner.close_blocking_tracked(&s.tracker, t)
+        })
     }
 
     /// Counters since connect.
     #[napi]
-    pub fn stats(&self) -> ProducerStats {
-        let s = self.inner.stats();
-        let n = |v: u64| v as i64;
-        ProducerStats {
-            records_sent: n(s.records_sent),
-            records_acked: n(s.records_acked),
-            records_failed: n(s.records_failed),
-            bytes_uncompressed: n(s.bytes_uncompressed),
-            bytes_compressed: n(s.bytes_compressed),
-            batches_sent: n(s.batches_sent),
-            requests_sent: n(s.requests_sent),
-            retries: n(s.retries),
-            errors: n(s.errors),
-            queued_records: n(s.queued_records),
-            queued_batches: n(s.queued_batches),
-        }
+    pub fn stats(&self, env: Env) -> Result<ProducerStats> {
+        rt::sync(env.raw(), || {
+            let s = self.inner.stats();
+            let n = |v: u64| v as i64;
+            Ok(ProducerStats {
+                records_sent: n(s.records_sent),
+                records_acked: n(s.records_acked),
+                records_failed: n(s.records_failed),
+                bytes_uncompressed: n(s.bytes_uncompressed),
+                bytes_compressed: n(s.bytes_compressed),
+                batches_sent: n(s.batches_sent),
+                requests_sent: n(s.requests_sent),
+                retries: n(s.retries),
+                errors: n(s.errors),
+                queued_records: n(s.queued_records),
+                queued_batches: n(s.queued_batches),
+            })
+        })
     }
 
-    /// Called (from the event loop) with every failed send, awaited or not; `null` removes it.
-    #[napi(
-        ts_args_type = "handler: ((error: HeadwaterError | TypeError) => void) | null | undefined"
-    )]
+    /// Called (from the event loop) with every failed send, awaited or not, refused ones included;
+    /// `null` removes it.
+    #[napi(ts_args_type = "handler: ((error: HeadwaterError) => void) | null | undefined")]
     pub fn set_error_handler(&self, env: Env, handler: Option<Unknown>) -> Result<()> {
         let env = env.raw();
-        let f = handler.as_ref().map(raw);
-        if js::is_nullish(env, f)? {
-            return self.handler.set(env, None);
-        }
-        let f = f.unwrap();
-        if js::type_of(env, f)? != sys::ValueType::napi_function {
-            return Err(js::throw_type_error(
-                env,
-                &format!(
-                    "handler must be a function or null, got {}",
-                    js::type_name(env, f)
-                ),
-            ));
-        }
-        self.handler.set(env, Some(f))
+        rt::sync(env, || {
+            let f = js::get_function(env, raw(&handler), "handler")?;
+            Ok(self.handler.set(env, f)?)
+        })
+    }
+}
+
+impl Producer {
+    /// `flush`/`close`: `op` runs on core's blocking pool with the timeout.
+    fn finish(
+        &self,
+        env: js::Env,
+        options: Option<js::Value>,
+        op: impl FnOnce(&Shared, Option<Duration>) -> headwater::Result<()> + Send + 'static,
+    ) -> Result<sys::napi_value> {
+        rt::promising(env, || {
+            let t = timeout_opt(env, options)?;
+            let s = self.s.clone();
+            rt::run_blocking(env, move || op(&s, t), |env, ()| Ok(js::undefined(env)?))
+        })
     }
 }
 
 impl Shared {
-    fn fail_now(&self, env: js::Env, local: Local) -> Result<sys::napi_value> {
-        let err = self.fail(env, local)?;
+    /// A send refused before core saw it: its rejected promise, the failure queued for the error
+    /// handler.
+    fn refused(&self, env: js::Env, f: Fail) -> Result<sys::napi_value> {
+        let err = rt::fail_value(env, f);
+        self.report_later(env, err);
         rt::rejected_handled(env, err)
     }
 
-    /// Keeps `local` for the next `flush()`/`close()`, queues it for the error handler and returns
-    /// its JS error.
-    fn fail(&self, env: js::Env, local: Local) -> Result<js::Value> {
-        let poster = &self.done.poster;
-        let err = match &local {
-            Local::Type(m) => js::type_error_value(env, m)?,
-            Local::Core(e) => rt::error_value(env, e),
-        };
-        {
-            let mut l = self.local.lock().unwrap();
-            if l.is_none() {
-                *l = Some(local);
-            }
-        }
-        // The handler runs later, from the event loop, never inside `send`.
+    /// Queues the failure `err` for the error handler: it runs later, from the event loop, never
+    /// inside `send`.
+    fn report_later(&self, env: js::Env, err: js::Value) {
         let mut r = std::ptr::null_mut();
-        js::check(
-            unsafe { sys::napi_create_reference(env, err, 1, &mut r) },
-            "reference",
-        )?;
+        if unsafe { sys::napi_create_reference(env, err, 1, &mut r) } != sys::Status::napi_ok {
+            return;
+        }
         let r = r as usize;
         let handler = self.handler.clone();
-        poster.post(Box::new(move |env| {
+        self.done.poster.post(Box::new(move |env| {
             let mut v = std::ptr::null_mut();
             unsafe { sys::napi_get_reference_value(env, r as sys::napi_ref, &mut v) };
             unsafe { sys::napi_delete_reference(env, r as sys::napi_ref) };
@@ -679,28 +622,26 @@ impl Shared {
                 handler.call(env, v);
             }
         }));
-        Ok(err)
     }
 
-    /// `send` itself: shared by the `Producer.prototype.send` method and the fast path. Returns the
-    /// promise and its ticket in [`waiting`] for index.js (0: none, for a send refused at once or
-    /// when nothing lingers).
+    /// `send` and `sendTo` (`to`: the partition argument) of `[key, value, options]`: shared by the
+    /// methods and the fast path. Returns the promise and its ticket in [`waiting`] for index.js (0:
+    /// none, for a send refused at once or when nothing lingers).
     fn send(
         &self,
         env: js::Env,
-        key: Option<js::Value>,
-        value: Option<js::Value>,
-        options: Option<js::Value>,
+        to: Option<Option<js::Value>>,
+        args: [Option<js::Value>; 3],
     ) -> Result<(sys::napi_value, u64)> {
-        let args = match read_record(env, key, value, options, None)? {
+        let args = match read_record(env, to, args, None) {
             Ok(a) => a,
-            Err(TypeErr(m)) => return Ok((self.fail_now(env, Local::Type(m))?, 0)),
+            Err(f) => return Ok((self.refused(env, f)?, 0)),
         };
         let (d, p) = rt::send_promise(env)?;
         // The record's token is the ticket its promise and output are filed under right after the
         // send: its batch may complete at once, but the drain settling it runs on this thread, later.
         let ticket = waiting::next();
-        let e = match self.inner.send_blocking_tracked(
+        match self.inner.send_blocking_tracked(
             args.key.as_deref(),
             &args.value,
             args.partition,
@@ -711,25 +652,18 @@ impl Shared {
             Ok(out) => {
                 let t = waiting::file(Waiting::Send(d, out));
                 debug_assert_eq!(t, ticket);
-                return Ok((p, if self.eager { 0 } else { t }));
+                Ok((p, if self.eager { 0 } else { t }))
             }
-            Err(e) => e,
-        };
-        // Refused: core dropped the token without filing it; nothing was filed.
-        match self.fail(env, Local::Core(e)) {
-            Ok(err) => {
+            Err(e) => {
+                // Refused: core dropped the token without filing it; nothing was filed.
+                let err = rt::error_value(env, &e);
+                self.report_later(env, err);
                 d.reject(env, err);
                 Ok((p, 0))
             }
-            Err(e) => {
-                d.resolve(env, js::undefined(env)?);
-                Err(e)
-            }
         }
     }
-}
 
-impl Shared {
     /// `sendAll` of an array of `[key, value]` or `[key, value, options]` (any accepted types): checks
     /// and converts every record, then [`send_all_records`](Self::send_all_records).
     fn send_all_list(
@@ -737,53 +671,21 @@ impl Shared {
         env: js::Env,
         records: Option<js::Value>,
     ) -> Result<(sys::napi_value, u64)> {
-        let list = match records {
-            Some(v) if js::is_array(env, v)? => v,
-            other => {
-                let got = other.map_or("undefined", |v| js::type_name(env, v));
-                let m = format!("records must be an array of [key, value] pairs, got {got}");
-                return Ok((self.fail_now(env, Local::Type(m))?, 0));
+        match read_list(env, records) {
+            Ok(recs) => {
+                let refs: Vec<RecordRef> = recs.iter().map(SendArgs::as_ref).collect();
+                self.send_all_records(env, &refs)
             }
-        };
-        let n = js::array_len(env, list)?;
-        let mut recs = Vec::with_capacity(n as usize);
-        for i in 0..n {
-            let item = js::element(env, list, i)?;
-            if !js::is_array(env, item)? {
-                let m = format!(
-                    "records[{i}] must be a [key, value] array, got {}",
-                    js::type_name(env, item)
-                );
-                return Ok((self.fail_now(env, Local::Type(m))?, 0));
-            }
-            let len = js::array_len(env, item)?;
-            let get = |j: u32| -> Result<Option<js::Value>> {
-                if j < len {
-                    Ok(Some(js::element(env, item, j)?))
-                } else {
-                    Ok(None)
-                }
-            };
-            let (k, v, o) = (get(0)?, get(1)?, get(2)?);
-            match read_record(env, k, v, o, Some(i))? {
-                Ok(a) => {
-                    let mut r = headwater::Record::new(a.key.map(|k| k.to_vec()), a.value.to_vec());
-                    r.partition = a.partition;
-                    r.timestamp = a.timestamp;
-                    recs.push(r)
-                }
-                Err(TypeErr(m)) => return Ok((self.fail_now(env, Local::Type(m))?, 0)),
-            }
+            Err(f) => Ok((self.refused(env, f)?, 0)),
         }
-        self.send_all_records(env, recs)
     }
 
     /// The end of `sendAll`: enqueues the records (sizes checked first by core) and returns the
     /// promise of their metadata and its ticket in [`waiting`] (0: none).
-    fn send_all_records(
+    fn send_all_records<R: AsRecord>(
         &self,
         env: js::Env,
-        recs: Vec<headwater::Record>,
+        recs: &[R],
     ) -> Result<(sys::napi_value, u64)> {
         // One count per record plus one for this call, given up once the promise is in place: a
         // refused `sendAll` never finishes, whatever its enqueued records do.
@@ -794,13 +696,11 @@ impl Shared {
         });
         let outs = match self
             .inner
-            .send_all_blocking_tracked(&recs, &self.tracker, |i| {
-                Token::All(group.clone(), i as u32)
-            }) {
+            .send_all_blocking_tracked(recs, &self.tracker, |i| Token::All(group.clone(), i as u32))
+        {
             Ok(outs) => outs,
-            Err(e) => return Ok((self.fail_now(env, Local::Core(e))?, 0)),
+            Err(e) => return Ok((self.refused(env, e.into())?, 0)),
         };
-        drop(recs);
         let (d, p) = rt::send_promise(env)?;
         // Released by the group's settling job, on this thread.
         let ticket = if outs.is_empty() || self.eager {
@@ -813,100 +713,88 @@ impl Shared {
         Ok((p, ticket))
     }
 
-    /// `sendAll` of records index.js packed: record `i`'s value is the next `valueLengths[i]` bytes of
-    /// `values`; its key the next `keyLengths[i]` bytes of `keys` (-1: no key), or no key when
-    /// `keyLengths` is null.
+    /// `sendAll` of records index.js packed (see core's `decode_packed`): record `i`'s value is the
+    /// next `valueLengths[i]` bytes of `values`; its key the next `keyLengths[i]` bytes of `keys` (-1:
+    /// no key), or no key when `keyLengths` is null. The records borrow the buffers.
     fn send_all_packed(
         &self,
         env: js::Env,
-        values: js::Value,
-        value_lengths: js::Value,
-        keys: js::Value,
-        key_lengths: js::Value,
+        [values, value_lengths, keys, key_lengths]: [js::Value; 4],
     ) -> Result<(sys::napi_value, u64)> {
-        let values = typed::<u8>(env, values, sys::TypedarrayType::uint8_array)?;
-        let value_lengths = typed::<u32>(env, value_lengths, sys::TypedarrayType::uint32_array)?;
+        let values = unsafe { <&[u8]>::from_napi_value(env, values) }?;
+        let value_lengths = unsafe { <&[u32]>::from_napi_value(env, value_lengths) }?;
         let (keys, key_lengths) = if js::is_nullish(env, Some(key_lengths))? {
             (&[][..], None)
         } else {
+            let keys = unsafe { <&[u8]>::from_napi_value(env, keys) }?;
             (
-                typed::<u8>(env, keys, sys::TypedarrayType::uint8_array)?,
-                Some(typed::<i32>(
-                    env,
-                    key_lengths,
-                    sys::TypedarrayType::int32_array,
-                )?),
+                keys,
+                Some(unsafe { <&[i32]>::from_napi_value(env, key_lengths) }?),
             )
         };
-        let bad = || napi::Error::from_reason("sendAll: inconsistent packed records");
-        if key_lengths.is_some_and(|k| k.len() != value_lengths.len()) {
-            return Err(bad());
+        match headwater::producer::decode_packed(keys, key_lengths, values, value_lengths) {
+            Ok(recs) => self.send_all_records(env, &recs),
+            Err(e) => Ok((self.refused(env, e.into())?, 0)),
         }
-        let (mut k, mut v) = (0usize, 0usize);
-        let mut recs = Vec::with_capacity(value_lengths.len());
-        for (i, &len) in value_lengths.iter().enumerate() {
-            let key = match key_lengths.map(|l| l[i]) {
-                None | Some(-1) => None,
-                Some(l) if l >= 0 => {
-                    let s = keys.get(k..k + l as usize).ok_or_else(bad)?;
-                    k += l as usize;
-                    Some(s.to_vec())
-                }
-                Some(_) => return Err(bad()),
-            };
-            let value = values.get(v..v + len as usize).ok_or_else(bad)?.to_vec();
-            v += len as usize;
-            recs.push(headwater::Record::new(key, value));
-        }
-        self.send_all_records(env, recs)
     }
 }
 
-/// The contents of a typed array of type `ty` (borrowed for the running call).
-fn typed<'a, T>(env: js::Env, v: js::Value, ty: i32) -> Result<&'a [T]> {
-    let mut is_ta = false;
-    js::check(
-        unsafe { sys::napi_is_typedarray(env, v, &mut is_ta) },
-        "is typedarray",
-    )?;
-    let (mut t, mut len, mut data, mut ab, mut off) = (
-        0,
-        0usize,
-        std::ptr::null_mut(),
-        std::ptr::null_mut(),
-        0usize,
-    );
-    if is_ta {
-        js::check(
-            unsafe {
-                sys::napi_get_typedarray_info(
-                    env, v, &mut t, &mut len, &mut data, &mut ab, &mut off,
-                )
-            },
-            "typedarray info",
-        )?;
+/// The records of a `sendAll` array, checked and converted.
+fn read_list<'a>(env: js::Env, records: Option<js::Value>) -> Res<Vec<SendArgs<'a>>> {
+    let list = match records {
+        Some(v) if js::is_array(env, v)? => v,
+        other => {
+            let got = js::type_name(env, other);
+            return js::invalid(format!(
+                "`records` must be an array of [key, value] arrays, got {got}"
+            ));
+        }
+    };
+    let n = js::array_len(env, list)?;
+    let mut recs = Vec::with_capacity(n as usize);
+    for i in 0..n {
+        let item = js::element(env, list, i)?;
+        if !js::is_array(env, item)? {
+            let got = js::type_name(env, Some(item));
+            return js::invalid(format!(
+                "`records[{i}]` must be a [key, value] array, got {got}"
+            ));
+        }
+        let len = js::array_len(env, item)?;
+        let get = |j: u32| -> napi::Result<Option<js::Value>> {
+            (j < len).then(|| js::element(env, item, j)).transpose()
+        };
+        recs.push(read_record(
+            env,
+            None,
+            [get(0)?, get(1)?, get(2)?],
+            Some(i),
+        )?);
     }
-    if !is_ta || t != ty {
-        return Err(napi::Error::from_reason("sendAll: bad packed records"));
-    }
-    Ok(if len == 0 || data.is_null() {
-        &[]
-    } else {
-        // SAFETY: the typed array's backing store holds `len` elements of `T` and stays put while
-        // the JS value is alive (an argument of the running call).
-        unsafe { std::slice::from_raw_parts(data as *const T, len) }
-    })
+    Ok(recs)
 }
 
-/// A fast function's arguments (`N` at most; missing ones are `undefined`) and their count.
-fn fast_args<const N: usize>(
+/// The producer an id from index.js stands for.
+fn shared_of(env: js::Env, id: js::Value) -> Res<Arc<Shared>> {
+    let found = match id.is_null() || js::type_of(env, id)? != sys::ValueType::napi_number {
+        true => None,
+        false => lookup(unsafe { f64::from_napi_value(env, id) }?),
+    };
+    found.map_or_else(|| js::invalid("must be called on a connected Producer"), Ok)
+}
+
+/// A fast function (`N` arguments at most; missing ones are `undefined`): `f` gets the producer of
+/// its first argument, the argument count and the arguments; the send's ticket goes where index.js
+/// reads it ([`waiting::report`]). A failure is thrown (a panic: `INTERNAL`).
+fn fast<const N: usize>(
     env: js::Env,
     info: sys::napi_callback_info,
-) -> Result<(usize, [js::Value; N])> {
-    let mut argc = N;
-    let mut argv = [std::ptr::null_mut(); N];
-    js::check(
-        unsafe {
+    f: impl FnOnce(&Shared, usize, [js::Value; N]) -> Result<(js::Value, u64)>,
+) -> js::Value {
+    let r = rt::sync(env, || {
+        let mut argc = N;
+        let mut argv = [std::ptr::null_mut(); N];
+        let st = unsafe {
             sys::napi_get_cb_info(
                 env,
                 info,
@@ -915,93 +803,13 @@ fn fast_args<const N: usize>(
                 std::ptr::null_mut(),
                 std::ptr::null_mut(),
             )
-        },
-        "callback info",
-    )?;
-    Ok((argc, argv))
-}
-
-/// The producer of a fast function's id argument, or a `TypeError` naming `what`.
-fn producer_arg(env: js::Env, id: js::Value, what: &str) -> Result<Arc<Shared>> {
-    shared_of(env, id)?.ok_or_else(|| {
-        js::throw_type_error(
-            env,
-            &format!("{what} must be called on a connected Producer"),
-        )
-    })
-}
-
-/// Returns a send's promise, its ticket written where index.js reads it.
-fn with_ticket((p, ticket): (js::Value, u64)) -> Result<js::Value> {
-    waiting::report(ticket);
-    Ok(p)
-}
-
-/// `sendAll(id, values, valueLengths, keys, keyLengths)`: index.js's `sendAll` for an array of
-/// `[key, value]` pairs of `Uint8Array`s (keys may be null), packed into two buffers: no per-record
-/// Node-API call. Anything else goes through [`send_all_list_fast`].
-unsafe extern "C" fn send_all_fast(env: js::Env, info: sys::napi_callback_info) -> js::Value {
-    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| -> Result<js::Value> {
-        let (_, argv) = fast_args::<5>(env, info)?;
-        let shared = producer_arg(env, argv[0], "sendAll")?;
-        with_ticket(shared.send_all_packed(env, argv[1], argv[2], argv[3], argv[4])?)
-    }));
-    finish_fast(env, r, "sendAll")
-}
-
-/// `sendAllList(id, records)`: `sendAll` of any other input, checked and converted record by record
-/// (the same as the `sendAll` method, plus the ticket).
-unsafe extern "C" fn send_all_list_fast(env: js::Env, info: sys::napi_callback_info) -> js::Value {
-    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| -> Result<js::Value> {
-        let (argc, argv) = fast_args::<2>(env, info)?;
-        let shared = producer_arg(env, argv[0], "sendAll")?;
-        with_ticket(shared.send_all_list(env, (argc > 1).then_some(argv[1]))?)
-    }));
-    finish_fast(env, r, "sendAll")
-}
-
-/// `sendNow(n)`: someone started waiting on the promises of the `n` tickets index.js queued in its
-/// register (one call per microtask, not one per promise): their batches are sent now if still open
-/// (see [`waiting`]). Never throws (index.js calls it from a microtask).
-unsafe extern "C" fn send_now_fast(env: js::Env, info: sys::napi_callback_info) -> js::Value {
-    let _ = std::panic::catch_unwind(|| {
-        let Ok((1, [n])) = fast_args::<1>(env, info) else {
-            return;
         };
-        let mut n_f64 = 0f64;
-        if unsafe { sys::napi_get_value_double(env, n, &mut n_f64) } == sys::Status::napi_ok
-            && n_f64 >= 1.0
-        {
-            waiting::send_now_queued(n_f64 as usize);
-        }
+        js::check(st, "callback info")?;
+        let (p, ticket) = f(&*shared_of(env, argv[0])?, argc, argv)?;
+        waiting::report(ticket);
+        Ok(p)
     });
-    std::ptr::null_mut()
-}
-
-/// The producer an id from index.js stands for.
-fn shared_of(env: js::Env, id: js::Value) -> Result<Option<Arc<Shared>>> {
-    if id.is_null() || js::type_of(env, id)? != sys::ValueType::napi_number {
-        return Ok(None);
-    }
-    Ok(lookup(js::get_f64(env, id)?))
-}
-
-/// The return value of a fast function: its result, or `undefined` with the exception thrown.
-fn finish_fast(env: js::Env, r: std::thread::Result<Result<js::Value>>, what: &str) -> js::Value {
-    match r {
-        Ok(Ok(v)) => v,
-        Ok(Err(e)) => {
-            rt::throw(env, e);
-            std::ptr::null_mut()
-        }
-        Err(_) => {
-            rt::throw(
-                env,
-                napi::Error::from_reason(format!("panic in the Node binding's {what}")),
-            );
-            std::ptr::null_mut()
-        }
-    }
+    r.unwrap_or(std::ptr::null_mut())
 }
 
 /// `send(id, key, value, options)`: the same as `Producer.prototype.send`, called by index.js's
@@ -1010,55 +818,90 @@ fn finish_fast(env: js::Env, r: std::thread::Result<Result<js::Value>>, what: &s
 /// type-checking `this`, borrow tracking, argument conversion), which costs about as much as core's
 /// whole enqueue.
 unsafe extern "C" fn send_fast(env: js::Env, info: sys::napi_callback_info) -> js::Value {
-    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| -> Result<js::Value> {
-        let (argc, argv) = fast_args::<4>(env, info)?;
-        let shared = producer_arg(env, argv[0], "send")?;
-        let arg = |i: usize| (i < argc).then_some(argv[i]);
-        with_ticket(shared.send(env, arg(1), arg(2), arg(3))?)
-    }));
-    finish_fast(env, r, "send")
+    fast::<4>(env, info, |s, argc, a| {
+        let arg = |i: usize| (i < argc).then_some(a[i]);
+        s.send(env, None, [arg(1), arg(2), arg(3)])
+    })
 }
 
-/// The fast functions index.js uses: `send`, `sendAll` (packed), `sendAllList` and `sendNow`. The
-/// three sends write each promise's ticket (0: none) to index.js's register ([`waiting::report`]).
-pub fn fast_functions(env: js::Env) -> Result<[js::Value; 4]> {
+/// `sendTo(id, partition, key, value, options)`: `Producer.prototype.sendTo` the way `send_fast` is
+/// `send`.
+unsafe extern "C" fn send_to_fast(env: js::Env, info: sys::napi_callback_info) -> js::Value {
+    fast::<5>(env, info, |s, argc, a| {
+        let arg = |i: usize| (i < argc).then_some(a[i]);
+        s.send(env, Some(arg(1)), [arg(2), arg(3), arg(4)])
+    })
+}
+
+/// `sendAll(id, values, valueLengths, keys, keyLengths)`: index.js's `sendAll` for an array of
+/// `[key, value]` pairs of `Uint8Array`s (keys may be null), packed into two buffers: no per-record
+/// Node-API call. Anything else goes through [`send_all_list_fast`].
+unsafe extern "C" fn send_all_fast(env: js::Env, info: sys::napi_callback_info) -> js::Value {
+    fast::<5>(env, info, |s, _, a| {
+        s.send_all_packed(env, [a[1], a[2], a[3], a[4]])
+    })
+}
+
+/// `sendAllList(id, records)`: `sendAll` of any other input, checked and converted record by record
+/// (the same as the `sendAll` method, plus the ticket).
+unsafe extern "C" fn send_all_list_fast(env: js::Env, info: sys::napi_callback_info) -> js::Value {
+    fast::<2>(env, info, |s, argc, a| {
+        s.send_all_list(env, (argc > 1).then_some(a[1]))
+    })
+}
+
+/// `sendNow(n)`: someone started waiting on the promises of the `n` tickets index.js queued in its
+/// register (one call per microtask, not one per promise): their batches are sent now if still open
+/// (see [`waiting`]). Never throws (index.js calls it from a microtask).
+unsafe extern "C" fn send_now_fast(env: js::Env, info: sys::napi_callback_info) -> js::Value {
+    let _ = std::panic::catch_unwind(|| {
+        let mut argc = 1;
+        let mut n = std::ptr::null_mut();
+        let st = unsafe {
+            sys::napi_get_cb_info(
+                env,
+                info,
+                &mut argc,
+                &mut n,
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+            )
+        };
+        let mut n_f64 = 0f64;
+        if st == sys::Status::napi_ok
+            && argc == 1
+            && unsafe { sys::napi_get_value_double(env, n, &mut n_f64) } == sys::Status::napi_ok
+            && n_f64 >= 1.0
+        {
+            waiting::send_now_queued(n_f64 as usize);
+        }
+    });
+    std::ptr::null_mut()
+}
+
+/// The fast functions index.js uses: `send`, `sendTo`, `sendAll` (packed), `sendAllList` and
+/// `sendNow`. The sends write each promise's ticket (0: none) to index.js's register
+/// ([`waiting::report`]).
+pub fn fast_functions(env: js::Env) -> Result<[js::Value; 5]> {
     let make = |name: &std::ffi::CStr, cb: sys::napi_callback| -> Result<js::Value> {
         let mut f = std::ptr::null_mut();
-        js::check(
-            unsafe {
-                sys::napi_create_function(
-                    env,
-                    name.as_ptr(),
-                    name.count_bytes() as isize,
-                    cb,
-                    std::ptr::null_mut(),
-                    &mut f,
-                )
-            },
-            "create function",
-        )?;
+        napi_call!(napi_create_function(
+            env,
+            name.as_ptr(),
+            name.count_bytes() as isize,
+            cb,
+            std::ptr::null_mut(),
+            &mut f
+        ))?;
         Ok(f)
     };
     Ok([
         make(c"send", Some(send_fast))?,
+        make(c"sendTo", Some(send_to_fast))?,
         make(c"sendAll", Some(send_all_fast))?,
         make(c"sendAllList", Some(send_all_list_fast))?,
         make(c"sendNow", Some(send_now_fast))?,
     ])
-}
-
-fn report_local(env: js::Env, local: &Mutex<Option<Local>>) -> Result<js::Value> {
-    match local.lock().unwrap().take() {
-        None => js::undefined(env),
-        Some(l) => {
-            let v = match l {
-                Local::Type(m) => js::type_error_value(env, &m)?,
-                Local::Core(e) => rt::error_value(env, &e),
-            };
-            unsafe { sys::napi_throw(env, v) };
-            Err(js::pending())
-        }
-    }
 }
 
 /// The promise, where it is settled, and the `sendAll`'s ticket in [`waiting`].
@@ -1107,7 +950,10 @@ impl Group {
                     _ => (0, -1, 0),
                 })
                 .collect();
-            d.settle(env, rt::metadata_array(env, &done.topic, &landed))
+            d.settle(
+                env,
+                rt::metadata_array(env, &done.topic, &landed).map_err(Fail::from),
+            )
         }));
     }
 }

@@ -1,4 +1,4 @@
-//! Promises settled from core's threads.
+//! Promises settled from core's threads, and how failures reach JavaScript.
 //!
 //! Each JS environment (the main thread, each worker) has one raw threadsafe function, created on
 //! first use. Core threads never touch JS: they push a job onto that environment's queue and wake the
@@ -14,10 +14,11 @@ use std::ffi::c_void;
 use std::ptr;
 use std::sync::{Arc, Mutex};
 
+use napi::bindgen_prelude::ToNapiValue;
 use napi::sys;
 use napi::Result;
 
-use crate::js::{self, Env, Value};
+use crate::js::{self, napi_call, Env, Fail, Res, Value};
 
 /// Work for the JS thread. Gets the env (never null).
 pub type Job = Box<dyn FnOnce(Env) + Send>;
@@ -93,7 +94,8 @@ unsafe extern "C" fn call_js(env: Env, _cb: Value, context: *mut c_void, _data: 
             }
             unsafe { sys::napi_open_handle_scope(env, &mut scope) };
         }
-        job(env);
+        // A panic must not unwind into Node; its promise stays pending, the others settle.
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(env)));
     }
     if !scope.is_null() {
         unsafe { sys::napi_close_handle_scope(env, scope) };
@@ -132,28 +134,20 @@ fn with_ctx<T>(env: Env, f: impl FnOnce(&Ctx) -> T) -> Result<T> {
             let raw = Arc::into_raw(poster.clone()) as *mut c_void;
             let name = js::string(env, "headwater")?;
             let mut tsfn = ptr::null_mut();
-            js::check(
-                unsafe {
-                    sys::napi_create_threadsafe_function(
-                        env,
-                        ptr::null_mut(),
-                        ptr::null_mut(),
-                        name,
-                        0,
-                        1,
-                        raw,
-                        Some(finalize),
-                        raw,
-                        Some(call_js),
-                        &mut tsfn,
-                    )
-                },
-                "create threadsafe function",
-            )?;
-            js::check(
-                unsafe { sys::napi_unref_threadsafe_function(env, tsfn) },
-                "unref",
-            )?;
+            napi_call!(napi_create_threadsafe_function(
+                env,
+                ptr::null_mut(),
+                ptr::null_mut(),
+                name,
+                0,
+                1,
+                raw,
+                Some(finalize),
+                raw,
+                Some(call_js),
+                &mut tsfn
+            ))?;
+            napi_call!(napi_unref_threadsafe_function(env, tsfn))?;
             poster.q.lock().unwrap().tsfn = tsfn as usize;
             *c.borrow_mut() = Some(Ctx {
                 poster,
@@ -183,10 +177,7 @@ unsafe impl Send for Deferred {}
 pub fn promise(env: Env) -> Result<(Deferred, Value)> {
     let mut d = ptr::null_mut();
     let mut p = ptr::null_mut();
-    js::check(
-        unsafe { sys::napi_create_promise(env, &mut d, &mut p) },
-        "create promise",
-    )?;
+    napi_call!(napi_create_promise(env, &mut d, &mut p))?;
     with_ctx(env, |c| {
         let n = c.pending.get();
         if n == 0 {
@@ -216,44 +207,39 @@ impl Deferred {
         unsafe { sys::napi_reject_deferred(env, self.0, e) };
         done(env);
     }
-    /// Settles with `r`; an `Err` that is a napi-level failure becomes a plain `Error`.
-    pub fn settle(self, env: Env, r: Result<Value>) {
+    /// Settles with `r`.
+    pub fn settle(self, env: Env, r: Res<Value>) {
         match r {
             Ok(v) => self.resolve(env, v),
             Err(e) => {
-                let v = napi_error_value(env, e);
+                let v = fail_value(env, e);
                 self.reject(env, v)
             }
         }
     }
 }
 
-fn napi_error_value(env: Env, e: napi::Error) -> Value {
-    let mut pending = false;
-    unsafe { sys::napi_is_exception_pending(env, &mut pending) };
-    let mut v = ptr::null_mut();
-    if pending {
-        unsafe { sys::napi_get_and_clear_last_exception(env, &mut v) };
-        return v;
-    }
-    let msg = js::string(env, &e.reason).unwrap_or(ptr::null_mut());
-    unsafe { sys::napi_create_error(env, ptr::null_mut(), msg, &mut v) };
-    v
-}
-
 /// Keeps a strong reference to `v` in the slot `slot` picks, releasing the one it held.
 fn replace_ref(env: Env, v: Value, slot: impl FnOnce(&Ctx) -> &Cell<sys::napi_ref>) -> Result<()> {
     let mut r = ptr::null_mut();
-    js::check(
-        unsafe { sys::napi_create_reference(env, v, 1, &mut r) },
-        "reference",
-    )?;
+    napi_call!(napi_create_reference(env, v, 1, &mut r))?;
     with_ctx(env, |c| {
         let old = slot(c).replace(r);
         if !old.is_null() {
             unsafe { sys::napi_delete_reference(env, old) };
         }
     })
+}
+
+/// The value a slot's reference holds (`None`: not registered).
+fn slot_value(env: Env, slot: impl FnOnce(&Ctx) -> &Cell<sys::napi_ref>) -> Result<Option<Value>> {
+    let r = with_ctx(env, |c| slot(c).get())?;
+    if r.is_null() {
+        return Ok(None);
+    }
+    let mut v = ptr::null_mut();
+    napi_call!(napi_get_reference_value(env, r, &mut v))?;
+    Ok((!v.is_null()).then_some(v))
 }
 
 /// Registers the `HeadwaterError` class for this environment.
@@ -281,18 +267,9 @@ pub fn keep_ticket_register(env: Env, register: Value) -> Result<()> {
 
 /// Defines `obj[nativeKey] = id` (read-only, not enumerable), if index.js registered the key.
 pub fn set_native_id(env: Env, obj: Value, id: f64) -> Result<()> {
-    let key = with_ctx(env, |c| c.native_key.get())?;
-    if key.is_null() {
+    let Some(name) = slot_value(env, |c| &c.native_key)? else {
         return Ok(());
-    }
-    let mut name = ptr::null_mut();
-    js::check(
-        unsafe { sys::napi_get_reference_value(env, key, &mut name) },
-        "native key",
-    )?;
-    if name.is_null() {
-        return Ok(());
-    }
+    };
     let desc = sys::napi_property_descriptor {
         utf8name: ptr::null(),
         name,
@@ -303,56 +280,49 @@ pub fn set_native_id(env: Env, obj: Value, id: f64) -> Result<()> {
         attributes: sys::PropertyAttributes::default,
         data: ptr::null_mut(),
     };
-    js::check(
-        unsafe { sys::napi_define_properties(env, obj, 1, &desc) },
-        "define property",
-    )
+    napi_call!(napi_define_properties(env, obj, 1, &desc))
 }
 
-/// Throws `e` unless a JS exception is already pending (then that one stands).
-pub fn throw(env: Env, e: napi::Error) {
-    let mut pending = false;
-    unsafe { sys::napi_is_exception_pending(env, &mut pending) };
-    if pending {
-        return;
+/// Calls `f(args)` with `undefined` as `this`.
+pub fn call(env: Env, f: Value, args: &[Value]) -> Result<Value> {
+    let recv = js::undefined(env)?;
+    let mut out = ptr::null_mut();
+    napi_call!(napi_call_function(
+        env,
+        recv,
+        f,
+        args.len(),
+        args.as_ptr(),
+        &mut out
+    ))?;
+    Ok(out)
+}
+
+/// Calls `f(args)`; an exception it throws is reported as uncaught (as Node does for callbacks).
+pub fn call_user(env: Env, f: Value, args: &[Value]) {
+    if call(env, f, args).is_err() {
+        let mut ex = ptr::null_mut();
+        if unsafe { sys::napi_get_and_clear_last_exception(env, &mut ex) } == sys::Status::napi_ok
+            && !ex.is_null()
+        {
+            unsafe { sys::napi_fatal_exception(env, ex) };
+        }
     }
-    let v = napi_error_value(env, e);
-    unsafe { sys::napi_throw(env, v) };
 }
 
 /// Where a record landed: partition, offset, timestamp (the topic is the producer's).
 pub type Landed = (u32, i64, i64);
 
-/// An array of `RecordMetadata` objects (`{ topic, partition, offset, timestamp }`), one per item.
+/// An array of `RecordMetadata` objects (`{ topic, partition, offset, timestamp }`), one per item,
+/// built by index.js's factory from the topic and a `Float64Array` of the triples.
 pub fn metadata_array(env: Env, topic: &str, items: &[Landed]) -> Result<Value> {
-    let factory = with_ctx(env, |c| c.metadata_factory.get())?;
-    let mut f = ptr::null_mut();
-    if !factory.is_null() {
-        js::check(
-            unsafe { sys::napi_get_reference_value(env, factory, &mut f) },
-            "metadata factory",
-        )?;
-    }
-    if f.is_null() {
-        // The addon loaded without index.js: build each object here.
-        let arr = js::array(env, items.len())?;
-        for (i, &(partition, offset, timestamp)) in items.iter().enumerate() {
-            let o = js::object(env)?;
-            js::set(env, o, c"topic", js::string(env, topic)?)?;
-            js::set(env, o, c"partition", js::number(env, partition as f64)?)?;
-            js::set(env, o, c"offset", js::number(env, offset as f64)?)?;
-            js::set(env, o, c"timestamp", js::number(env, timestamp as f64)?)?;
-            js::set_element(env, arr, i as u32, o)?;
-        }
-        return Ok(arr);
-    }
+    let f = slot_value(env, |c| &c.metadata_factory)?.ok_or_else(|| {
+        napi::Error::from_reason("index.js did not register its metadata factory")
+    })?;
     let mut data = ptr::null_mut();
     let mut ab = ptr::null_mut();
     let len = items.len() * 3;
-    js::check(
-        unsafe { sys::napi_create_arraybuffer(env, len * 8, &mut data, &mut ab) },
-        "create arraybuffer",
-    )?;
+    napi_call!(napi_create_arraybuffer(env, len * 8, &mut data, &mut ab))?;
     if len > 0 {
         // SAFETY: the buffer was just allocated with room for `len` doubles (8-aligned).
         let out = unsafe { std::slice::from_raw_parts_mut(data as *mut f64, len) };
@@ -363,113 +333,131 @@ pub fn metadata_array(env: Env, topic: &str, items: &[Landed]) -> Result<Value> 
         }
     }
     let mut ta = ptr::null_mut();
-    js::check(
-        unsafe {
-            sys::napi_create_typedarray(
-                env,
-                sys::TypedarrayType::float64_array,
-                len,
-                ab,
-                0,
-                &mut ta,
-            )
-        },
-        "create Float64Array",
-    )?;
-    let args = [js::string(env, topic)?, ta];
-    let mut recv = ptr::null_mut();
-    unsafe { sys::napi_get_undefined(env, &mut recv) };
-    let mut arr = ptr::null_mut();
-    js::check(
-        unsafe { sys::napi_call_function(env, recv, f, args.len(), args.as_ptr(), &mut arr) },
-        "metadata factory call",
-    )?;
-    Ok(arr)
+    napi_call!(napi_create_typedarray(
+        env,
+        sys::TypedarrayType::float64_array,
+        len,
+        ab,
+        0,
+        &mut ta
+    ))?;
+    call(env, f, &[js::string(env, topic)?, ta])
 }
 
-/// A core error as a JS `HeadwaterError` (`.code`, `.retriable`, `.number`, `.brokerCode`).
+/// A core error as a JS `HeadwaterError` (`.message` is core's Display, `[CODE] text`; `.code`,
+/// `.retriable`, `.number`, `.brokerCode`).
 pub fn error_value(env: Env, e: &headwater::Error) -> Value {
-    match make_error(env, e) {
-        Ok(v) => v,
-        Err(err) => napi_error_value(env, err),
-    }
-}
-
-fn make_error(env: Env, e: &headwater::Error) -> Result<Value> {
-    let msg = js::string(env, &e.message)?;
-    let code = js::string(env, e.kind.code())?;
-    let retriable = js::boolean(env, e.is_retriable())?;
-    let number = js::number(env, e.kind.number() as f64)?;
-    let broker = match e.broker_code() {
-        Some(c) => js::number(env, c as f64)?,
-        None => js::undefined(env)?,
-    };
-    let class = with_ctx(env, |c| c.error_class.get())?;
-    let mut v = ptr::null_mut();
-    if !class.is_null() {
-        let mut ctor = ptr::null_mut();
-        js::check(
-            unsafe { sys::napi_get_reference_value(env, class, &mut ctor) },
-            "error class",
-        )?;
-        if !ctor.is_null() {
-            let args = [msg, code, retriable, number, broker];
-            js::check(
-                unsafe { sys::napi_new_instance(env, ctor, args.len(), args.as_ptr(), &mut v) },
-                "new HeadwaterError",
-            )?;
+    let make = || -> Result<Value> {
+        let msg = js::string(env, &e.to_string())?;
+        let code = js::string(env, e.kind.code())?;
+        let retriable = unsafe { bool::to_napi_value(env, e.is_retriable()) }?;
+        let number = js::number(env, e.kind.number() as f64)?;
+        let broker = match e.broker_code() {
+            Some(c) => js::number(env, c as f64)?,
+            None => js::undefined(env)?,
+        };
+        let mut v = ptr::null_mut();
+        let Some(class) = slot_value(env, |c| &c.error_class)? else {
+            // Loaded without index.js: a plain Error with the code.
+            napi_call!(napi_create_error(env, code, msg, &mut v))?;
             return Ok(v);
-        }
-    }
-    js::check(
-        unsafe { sys::napi_create_error(env, code, msg, &mut v) },
-        "create error",
-    )?;
-    js::set(env, v, c"retriable", retriable)?;
-    js::set(env, v, c"number", number)?;
-    js::set(env, v, c"brokerCode", broker)?;
-    Ok(v)
+        };
+        let args = [msg, code, retriable, number, broker];
+        napi_call!(napi_new_instance(
+            env,
+            class,
+            args.len(),
+            args.as_ptr(),
+            &mut v
+        ))?;
+        Ok(v)
+    };
+    make().unwrap_or_else(|err| {
+        // Out of memory or a broken class: a plain Error still says what failed.
+        let mut v = ptr::null_mut();
+        let msg = js::string(env, &format!("{e} ({})", err.reason)).unwrap_or(ptr::null_mut());
+        unsafe { sys::napi_create_error(env, ptr::null_mut(), msg, &mut v) };
+        v
+    })
 }
 
-/// Calls `f(arg)`; an exception it throws is reported as uncaught (as Node does for callbacks).
-pub fn call_user(env: Env, f: Value, arg: Value) {
-    let mut recv = ptr::null_mut();
-    unsafe { sys::napi_get_undefined(env, &mut recv) };
-    let mut out = ptr::null_mut();
-    let st = unsafe { sys::napi_call_function(env, recv, f, 1, &arg, &mut out) };
-    if st != sys::Status::napi_ok {
-        let mut pending = false;
-        unsafe { sys::napi_is_exception_pending(env, &mut pending) };
-        if pending {
-            let mut ex = ptr::null_mut();
-            unsafe { sys::napi_get_and_clear_last_exception(env, &mut ex) };
-            unsafe { sys::napi_fatal_exception(env, ex) };
-        }
+/// The JS value of a failure: a `HeadwaterError`, or the exception a Node-API failure left pending
+/// (then it is cleared: the caller throws or rejects with it).
+pub fn fail_value(env: Env, f: Fail) -> Value {
+    let mut ex = ptr::null_mut();
+    let mut pending = false;
+    unsafe { sys::napi_is_exception_pending(env, &mut pending) };
+    if pending
+        && unsafe { sys::napi_get_and_clear_last_exception(env, &mut ex) } == sys::Status::napi_ok
+    {
+        return ex;
     }
+    match f {
+        Fail::Core(e) => error_value(env, &e),
+        Fail::Napi(e) => error_value(
+            env,
+            &headwater::Error::internal(format!("Node-API failure: {}", e.reason)),
+        ),
+    }
+}
+
+/// Throws `f` unless a JS exception is already pending (then that one stands); returns what napi-rs
+/// should propagate.
+pub fn throw(env: Env, f: Fail) -> napi::Error {
+    let mut pending = false;
+    unsafe { sys::napi_is_exception_pending(env, &mut pending) };
+    if !pending {
+        let v = fail_value(env, f);
+        unsafe { sys::napi_throw(env, v) };
+    }
+    js::pending()
+}
+
+/// What a caught panic becomes: `INTERNAL`.
+pub fn panic_error(p: Box<dyn std::any::Any + Send>) -> headwater::Error {
+    let why = match (p.downcast_ref::<&str>(), p.downcast_ref::<String>()) {
+        (Some(s), _) => s.to_string(),
+        (_, Some(s)) => s.clone(),
+        _ => String::new(),
+    };
+    headwater::Error::internal(format!("panic in the Node binding: {why}"))
+}
+
+fn caught<T>(f: impl FnOnce() -> Res<T>) -> Res<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
+        .unwrap_or_else(|p| Err(Fail::Core(panic_error(p))))
+}
+
+/// Runs a synchronous entry point: a failure (a panic: `INTERNAL`) is thrown.
+pub fn sync<T>(env: Env, f: impl FnOnce() -> Res<T>) -> Result<T> {
+    caught(f).map_err(|e| throw(env, e))
+}
+
+/// Runs an entry point that returns a promise: a failure (a panic: `INTERNAL`) rejects it instead of
+/// throwing.
+pub fn promising(env: Env, f: impl FnOnce() -> Res<Value>) -> Result<Value> {
+    caught(f).or_else(|e| {
+        let v = fail_value(env, e);
+        rejected(env, v)
+    })
 }
 
 /// Runs blocking core work on core's blocking pool and settles a promise with `convert(result)` on
 /// the JS thread. Returns the promise.
-pub fn run_blocking<T, W, C>(env: Env, work: W, convert: C) -> Result<Value>
+pub fn run_blocking<T, W, C>(env: Env, work: W, convert: C) -> Res<Value>
 where
     T: Send + 'static,
     W: FnOnce() -> headwater::Result<T> + Send + 'static,
-    C: FnOnce(Env, T) -> Result<Value> + Send + 'static,
+    C: FnOnce(Env, T) -> Res<Value> + Send + 'static,
 {
     let (d, p) = promise(env)?;
     let poster = poster(env)?;
     headwater::runtime::get().spawn_blocking(move || {
-        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)).unwrap_or_else(|_| {
-            Err(headwater::Error::internal(
-                "panic in the Node binding's background work",
-            ))
-        });
-        poster.post(Box::new(move |env| match r {
-            Ok(v) => d.settle(env, convert(env, v)),
-            Err(e) => {
-                let v = error_value(env, &e);
-                d.reject(env, v)
-            }
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(work))
+            .unwrap_or_else(|p| Err(panic_error(p)));
+        poster.post(Box::new(move |env| {
+            let r = r.map_err(Fail::Core).and_then(|v| convert(env, v));
+            d.settle(env, r)
         }));
     });
     Ok(p)
@@ -527,12 +515,12 @@ impl SendPromise {
         }
         self.d.reject(env, e)
     }
-    /// Settles with `r`; an `Err` that is a napi-level failure becomes a plain `Error`.
-    pub fn settle(self, env: Env, r: Result<Value>) {
+    /// Settles with `r`.
+    pub fn settle(self, env: Env, r: Res<Value>) {
         match r {
             Ok(v) => self.resolve(env, v),
             Err(e) => {
-                let v = napi_error_value(env, e);
+                let v = fail_value(env, e);
                 self.reject(env, v)
             }
         }
@@ -546,31 +534,28 @@ unsafe extern "C" fn noop_cb(_env: Env, _info: sys::napi_callback_info) -> Value
 /// `promise.then(undefined, () => {})`: a rejection of `promise` is then never reported as unhandled,
 /// while whoever awaits it still sees it. Only on failure paths.
 pub fn mark_handled(env: Env, promise: Value) {
-    let mut then = ptr::null_mut();
     let mut noop = ptr::null_mut();
-    let mut undef = ptr::null_mut();
-    unsafe {
-        if sys::napi_get_named_property(env, promise, c"then".as_ptr(), &mut then)
-            != sys::Status::napi_ok
-            || sys::napi_create_function(
-                env,
-                c"noop".as_ptr(),
-                4,
-                Some(noop_cb),
-                ptr::null_mut(),
-                &mut noop,
-            ) != sys::Status::napi_ok
-        {
-            return;
-        }
-        sys::napi_get_undefined(env, &mut undef);
-        let args = [undef, noop];
+    let (Ok(then), Ok(undef)) = (js::get(env, promise, c"then"), js::undefined(env)) else {
+        return;
+    };
+    let st = unsafe {
+        sys::napi_create_function(
+            env,
+            c"noop".as_ptr(),
+            4,
+            Some(noop_cb),
+            ptr::null_mut(),
+            &mut noop,
+        )
+    };
+    if st == sys::Status::napi_ok {
         let mut out = ptr::null_mut();
-        sys::napi_call_function(env, promise, then, 2, args.as_ptr(), &mut out);
+        let args = [undef, noop];
+        unsafe { sys::napi_call_function(env, promise, then, 2, args.as_ptr(), &mut out) };
     }
 }
 
-/// An already rejected promise that is marked handled (failures `send` knows at once).
+/// An already rejected promise that is marked handled (a refused send).
 pub fn rejected_handled(env: Env, e: Value) -> Result<Value> {
     let (d, p) = promise(env)?;
     mark_handled(env, p);
@@ -578,7 +563,7 @@ pub fn rejected_handled(env: Env, e: Value) -> Result<Value> {
     Ok(p)
 }
 
-/// An already-settled promise (argument and config errors reject rather than throw).
+/// An already rejected promise (a refused call).
 pub fn rejected(env: Env, e: Value) -> Result<Value> {
     let (d, p) = promise(env)?;
     d.reject(env, e);
@@ -589,16 +574,4 @@ pub fn resolved(env: Env, v: Value) -> Result<Value> {
     let (d, p) = promise(env)?;
     d.resolve(env, v);
     Ok(p)
-}
-
-/// Rejects with a `TypeError`.
-pub fn rejected_type(env: Env, msg: &str) -> Result<Value> {
-    let e = js::type_error_value(env, msg)?;
-    rejected(env, e)
-}
-
-/// Rejects with a `HeadwaterError`.
-pub fn rejected_core(env: Env, e: &headwater::Error) -> Result<Value> {
-    let v = error_value(env, e);
-    rejected(env, v)
 }

@@ -18,9 +18,10 @@ use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, VecDeque};
 
 use headwater::producer::ProduceOutput;
-use napi::{sys, Result};
+use napi::bindgen_prelude::FromNapiValue;
+use napi::Result;
 
-use crate::js::{self, Env, Value};
+use crate::js::{Env, Value};
 use crate::rt::{self, SendPromise};
 
 /// What a ticket stands for.
@@ -122,36 +123,15 @@ impl Store {
 
 /// Registers index.js's register, a `Float64Array` over an `ArrayBuffer` of its own.
 pub fn set_register(env: Env, register: Value) -> Result<()> {
-    let mut is_ta = false;
-    js::check(
-        unsafe { sys::napi_is_typedarray(env, register, &mut is_ta) },
-        "is typedarray",
-    )?;
-    let (mut ty, mut len, mut data) = (0, 0usize, std::ptr::null_mut());
-    if is_ta {
-        js::check(
-            unsafe {
-                sys::napi_get_typedarray_info(
-                    env,
-                    register,
-                    &mut ty,
-                    &mut len,
-                    &mut data,
-                    std::ptr::null_mut(),
-                    std::ptr::null_mut(),
-                )
-            },
-            "typedarray info",
-        )?;
-    }
-    if !is_ta || ty != sys::TypedarrayType::float64_array || len < 2 || data.is_null() {
+    let r = unsafe { <&mut [f64]>::from_napi_value(env, register) }?;
+    if r.len() < 2 {
         return Err(napi::Error::from_reason(
             "the register must be a Float64Array of length 2 or more",
         ));
     }
     // The backing store of an ArrayBuffer stays put; the reference keeps it alive.
     rt::keep_ticket_register(env, register)?;
-    REGISTER.with(|r| r.set((data.cast(), len)));
+    REGISTER.with(|c| c.set((r.as_mut_ptr(), r.len())));
     Ok(())
 }
 

@@ -134,7 +134,7 @@ describe('fault injection', () => {
     const b = await TestBroker.start({ spus: 1 })
     try {
       const t = await freshTopic(b)
-      const [spu] = b.spuIds
+      const [spu] = b.spuIds()
       assert.equal(b.leader(t, 0), spu)
       const p = await connect(b, t, { deliveryTimeoutMs: 500, maxRetries: 1000 })
       await b.stopSpu(spu)
@@ -160,7 +160,7 @@ describe('fault injection', () => {
       await b.createTopic('spu', { partitions: 1 })
       const p = await connect(b, 'spu', { maxRetries: 100, retryBackoffMs: 20 })
       assert.equal((await p.send(null, 'before')).offset, 0)
-      const [spu] = b.spuIds
+      const [spu] = b.spuIds()
       await b.stopSpu(spu)
       let settled = false
       const during = p.send(null, 'during').finally(() => {
@@ -185,7 +185,7 @@ describe('fault injection', () => {
   it('pauseSpu holds produce requests until resumeSpu', BOUND, async () => {
     const t = await freshTopic()
     const p = await connect(broker, t)
-    const [spu] = broker.spuIds
+    const [spu] = broker.spuIds()
     broker.pauseSpu(spu)
     let settled = false
     const held = p.send(null, 'held').finally(() => {
@@ -209,12 +209,12 @@ describe('fault injection', () => {
     const s = broker.stats()
     assert.equal(s.recordsAppended - s0.recordsAppended, 3)
     assert.ok(s.produceRequests > s0.produceRequests)
-    assert.deepEqual(broker.replicas(t, 0), broker.spuIds)
+    assert.deepEqual(broker.replicas(t, 0), broker.spuIds())
   })
 })
 
 describe('fault injection: bad arguments', () => {
-  it('wrong types and out-of-range numbers are TypeErrors; nothing is injected', async () => {
+  it('wrong types and out-of-range numbers are INVALID_ARGUMENT; nothing is injected', async () => {
     const bad = [
       () => broker.failNext('0', 1, 6),
       () => broker.failNext(0, '1', 6),
@@ -238,9 +238,10 @@ describe('fault injection: bad arguments', () => {
       () => broker.leader(42, 0),
       () => broker.leader('t', -1),
     ]
-    for (const f of bad) assert.throws(f, TypeError, f.toString())
+    for (const f of bad) assert.throws(f, code('INVALID_ARGUMENT'), f.toString())
+    assert.throws(() => broker.failNext(0, -1, 6), { message: '[INVALID_ARGUMENT] `count` must be in 0..=4294967295, got -1' })
     for (const f of [() => broker.stopSpu('5001'), () => broker.startSpu(1.5), () => broker.stopSpu()]) {
-      await assert.rejects(f(), TypeError, f.toString())
+      await assert.rejects(f(), code('INVALID_ARGUMENT'), f.toString())
     }
     // None of the calls above injected anything: a send goes straight through.
     const t = await freshTopic()

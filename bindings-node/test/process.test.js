@@ -71,32 +71,35 @@ describe('process', () => {
     assert.equal(r.status, 0, show(r))
   })
 
-  it('failed un-awaited sends do not crash the process and are reported by flush()', async () => {
+  it('refused un-awaited sends do not crash the process; they go to the error handler, not to flush()', async () => {
     const t = topicName('unhandled')
     await broker.createTopic(t, { partitions: 1 })
     const r = runNode(`
-      const { Producer, HeadwaterError } = require(process.env.HEADWATER_PKG)
+      const { Producer } = require(process.env.HEADWATER_PKG)
       process.on('unhandledRejection', (e) => { console.log('UNHANDLED', e); process.exitCode = 3 })
       ;(async () => {
         const p = await Producer.connect(${JSON.stringify(broker.endpoint)}, ${JSON.stringify(t)}, { lingerMs: 0, maxRequestSize: 256 })
-        p.send(null, Buffer.alloc(1024))          // fails at once, nobody awaits
-        p.send(42, 'wrong type')                  // TypeError, nobody awaits
-        p.sendAll([[null, Buffer.alloc(1024)]])   // fails, nobody awaits
+        const handled = []
+        p.setErrorHandler((e) => handled.push(e.code))
+        p.send(null, Buffer.alloc(1024))          // refused at once, nobody awaits
+        p.send(42, 'wrong type')                  // INVALID_ARGUMENT, nobody awaits
+        p.sendAll([[null, Buffer.alloc(1024)]])   // refused, nobody awaits
         p.send(null, 'fine')
         await new Promise((r) => setTimeout(r, 50))
-        try { await p.flush(); console.log('flush ok') } catch (e) { console.log('flush rejected', e instanceof HeadwaterError, e.code) }
-        await p.flush()
+        try { await p.flush(); console.log('flush ok') } catch (e) { console.log('flush rejected', e.code) }
         let awaited
         try { await p.send(null, Buffer.alloc(1024)) } catch (e) { awaited = e.code }
         console.log('awaited', awaited)
-        await p.close().catch((e) => console.log('close reported', e.code))
+        await p.close().then(() => console.log('close ok'), (e) => console.log('close reported', e.code))
+        console.log('handled', handled.join(','))
       })()
     `)
     assert.equal(r.status, 0, show(r))
     assert.doesNotMatch(r.stdout, /UNHANDLED/)
-    assert.match(r.stdout, /flush rejected true RECORD_TOO_LARGE/)
+    assert.match(r.stdout, /flush ok/)
     assert.match(r.stdout, /awaited RECORD_TOO_LARGE/)
-    assert.match(r.stdout, /close reported RECORD_TOO_LARGE/)
+    assert.match(r.stdout, /close ok/)
+    assert.match(r.stdout, /handled RECORD_TOO_LARGE,INVALID_ARGUMENT,RECORD_TOO_LARGE,RECORD_TOO_LARGE/)
     assert.equal(broker.records(t, 0).length, 1)
   })
 
@@ -206,7 +209,35 @@ describe('process', () => {
     } finally {
       setLogger(null)
     }
-    assert.throws(() => setLogger(42), TypeError)
+    const invalid = (c) => (e) => e instanceof hw.HeadwaterError && e.code === c
+    assert.throws(() => setLogger(42), invalid('INVALID_ARGUMENT'))
+    assert.throws(() => setLogger(() => {}, 3), invalid('INVALID_ARGUMENT'))
+    assert.throws(() => setLogger(() => {}, 'warning'), (e) => invalid('CONFIG')(e) && /log_level/.test(e.message))
+  })
+
+  it('setLogger(fn) without a level forwards at the current level (HEADWATER_LOG, else warn)', () => {
+    const src = `
+      const net = require('node:net')
+      const { TestBroker, setLogger } = require(process.env.HEADWATER_PKG)
+      ;(async () => {
+        const lines = []
+        setLogger((level) => lines.push(level))
+        const b = await TestBroker.start()
+        const [host, port] = b.endpoint.split(':')
+        const s = net.connect(Number(port), host, () => s.write(Buffer.from([0x7f, 0xff, 0xff, 0xff, 1, 2, 3, 4])))
+        s.on('error', () => {})
+        await new Promise((r) => s.on('close', r))
+        await new Promise((r) => setTimeout(r, 200))
+        await b.stop()
+        console.log('levels', [...new Set(lines)].sort().join(','))
+      })()
+    `
+    const warn = runNode(src, { env: { HEADWATER_LOG: '' } })
+    assert.equal(warn.status, 0, show(warn))
+    assert.match(warn.stdout, /levels (error,)?warn\n/)
+    const quiet = runNode(src, { env: { HEADWATER_LOG: 'error' } })
+    assert.equal(quiet.status, 0, show(quiet))
+    assert.match(quiet.stdout, /levels (error)?\n/)
   })
 
   it("the README's Node quickstart runs", () => {

@@ -19,9 +19,11 @@ async function freshTopic(partitions = 1, opts = {}) {
   return t
 }
 
-const code = (c) => (e) => {
+const code = (c, brokerCode) => (e) => {
   assert.ok(e instanceof HeadwaterError, `expected HeadwaterError, got ${e && e.stack}`)
   assert.equal(e.code, c, e.message)
+  assert.ok(e.message.startsWith(`[${c}`), e.message)
+  if (brokerCode !== undefined) assert.equal(e.brokerCode, brokerCode)
   return true
 }
 
@@ -70,6 +72,19 @@ describe('send', () => {
     const r = broker.records(t, 2)
     assert.equal(r.length, 1)
     assert.equal(r[0].timestamp, 1700000000123)
+  })
+
+  it('sendTo(partition, key, value, { timestamp }) puts the record in that partition', async () => {
+    const t = await freshTopic(3)
+    const p = await Producer.connect(broker.endpoint, t, { lingerMs: 10 })
+    const [a, b] = await Promise.all([p.sendTo(1, 'b', 'one'), p.sendTo(2, null, 'two', { timestamp: 77 })])
+    assert.deepEqual([a.partition, a.offset, b.partition, b.offset, b.timestamp], [1, 0, 2, 0, 77])
+    // the method itself (not index.js's fast path) does the same
+    const m = await Producer.prototype.sendTo.call(p, 0, 'k', 'zero')
+    assert.equal(m.partition, 0)
+    await p.close()
+    assert.deepEqual(broker.records(t, 1).map((r) => r.value.toString()), ['one'])
+    assert.deepEqual(broker.offsets(t, 2), { start: 0, end: 1 })
   })
 
   it('sendAll resolves to metadata in order; records on the broker', async () => {
@@ -246,7 +261,7 @@ describe('bad input rejects with the documented error', () => {
     await p.close().catch(() => {})
   })
 
-  it('wrong argument types are TypeErrors', async () => {
+  it('wrong arguments are INVALID_ARGUMENT HeadwaterErrors (rejected promises; thrown by synchronous methods)', async () => {
     const bad = [
       () => p.send(42, 'v'),
       () => p.send('k', null),
@@ -261,7 +276,13 @@ describe('bad input rejects with the documented error', () => {
       () => p.sendAll('nope'),
       () => p.sendAll([['k']]),
       () => p.sendAll(['k', 'v']),
+      () => p.sendTo(-1, 'k', 'v'),
+      () => p.sendTo('0', 'k', 'v'),
+      () => p.sendTo(2 ** 31, 'k', 'v'),
+      () => p.sendTo(0, 'k', 5),
       () => p.flush({ timeoutMs: -5 }),
+      () => p.flush({ timeoutMs: NaN }),
+      () => p.close({ timeoutMs: 1.5 }),
       () => Producer.connect(42, t),
       () => Producer.connect(broker.endpoint, null),
       () => Producer.connect(broker.endpoint, t, 'lingerMs=1'),
@@ -269,11 +290,19 @@ describe('bad input rejects with the documented error', () => {
       () => Producer.connect(broker.endpoint, t, { lingerMs: {} }),
       () => TestBroker.start({ spus: [2] }),
       () => broker.createTopic(7),
+      () => broker.createTopic('x', { partitions: null }),
+      () => broker.createTopic('x', { partitions: 0 }),
     ]
-    for (const f of bad) await assert.rejects(f(), TypeError, f.toString())
-    assert.throws(() => broker.records(t, -1), TypeError)
-    assert.throws(() => p.setErrorHandler(5), TypeError)
-    await p.flush().catch(() => {}) // clears the argument failures reported to flush
+    for (const f of bad) await assert.rejects(f(), code('INVALID_ARGUMENT'), f.toString())
+    await assert.rejects(p.send('k', 'v', { partition: -1 }), (e) => {
+      assert.equal(e.message, '[INVALID_ARGUMENT] `partition` must be in 0..=2147483647, got -1')
+      return true
+    })
+    assert.throws(() => broker.records(t, -1), code('INVALID_ARGUMENT'))
+    assert.throws(() => broker.offsets(t, 1.5), code('INVALID_ARGUMENT'))
+    assert.throws(() => p.setErrorHandler(5), code('INVALID_ARGUMENT'))
+    assert.equal(p.isClosed, false, 'close({ timeoutMs: 1.5 }) was refused before anything closed')
+    await p.flush() // refused calls are not reported again
   })
 
   it('unknown config key: CONFIG', async () => {
@@ -288,14 +317,15 @@ describe('bad input rejects with the documented error', () => {
   it('oversize record: RECORD_TOO_LARGE (send and sendAll; nothing of the sendAll is sent)', async () => {
     await assert.rejects(p.send(null, Buffer.alloc(4096)), code('RECORD_TOO_LARGE'))
     await assert.rejects(p.sendAll([[null, 'small'], [null, Buffer.alloc(4096)]]), code('RECORD_TOO_LARGE'))
-    await assert.rejects(p.flush(), code('RECORD_TOO_LARGE'))
-    await p.flush()
+    await assert.rejects(p.sendAll([[null, 'small'], [null, 'x'.repeat(4096)]]), code('RECORD_TOO_LARGE'))
+    await p.flush() // a refused send is not reported again
     assert.equal(broker.records(t, 0).filter((r) => r.value.toString() === 'small').length, 0)
   })
 
   it('unknown partition: UNKNOWN_PARTITION', async () => {
     await assert.rejects(p.send(null, 'v', { partition: 9 }), code('UNKNOWN_PARTITION'))
-    await p.flush().catch(() => {})
+    await assert.rejects(p.sendTo(1, null, 'v'), code('UNKNOWN_PARTITION'))
+    await p.flush()
   })
 
   it('unknown topic: UNKNOWN_TOPIC (connect and broker.records)', async () => {
@@ -313,7 +343,9 @@ describe('bad input rejects with the documented error', () => {
     await q.close()
     assert.equal(q.isClosed, true)
     await assert.rejects(q.send(null, 'v'), code('CLOSED'))
+    await assert.rejects(q.sendTo(0, null, 'v'), code('CLOSED'))
     await assert.rejects(q.sendAll([[null, 'v']]), code('CLOSED'))
+    await q.flush()
   })
 
   it('unreachable endpoint: TRANSPORT (retriable)', async () => {
@@ -346,16 +378,16 @@ describe('bad input rejects with the documented error', () => {
 })
 
 describe('error handler, flush reporting, asyncDispose, Admin', () => {
-  it('setErrorHandler receives failures; flush reports the first one; awaited sends still reject', async () => {
+  it('setErrorHandler receives refusals too; flush does not report them again; awaited sends still reject', async () => {
     const t = await freshTopic(1)
     const p = await Producer.connect(broker.endpoint, t, { lingerMs: 0, maxRequestSize: 512 })
     const seen = []
     p.setErrorHandler((e) => seen.push(e.code))
     p.send(null, Buffer.alloc(2048)) // not awaited
     await assert.rejects(p.send(null, Buffer.alloc(2048)), code('RECORD_TOO_LARGE'))
-    await assert.rejects(p.flush(), code('RECORD_TOO_LARGE'))
+    p.send(42, 'v') // not awaited
     await p.flush()
-    assert.deepEqual(seen, ['RECORD_TOO_LARGE', 'RECORD_TOO_LARGE'])
+    assert.deepEqual(seen, ['RECORD_TOO_LARGE', 'RECORD_TOO_LARGE', 'INVALID_ARGUMENT'])
     p.setErrorHandler(null)
     await p.close()
   })
@@ -378,7 +410,7 @@ describe('error handler, flush reporting, asyncDispose, Admin', () => {
     await a.createTopic(t, { partitions: 2 })
     const info = (await a.listTopics()).find((x) => x.name === t)
     assert.equal(info.partitions, 2)
-    await assert.rejects(a.createTopic(t, { partitions: 2 }), HeadwaterError)
+    await assert.rejects(a.createTopic(t, { partitions: 2 }), code('BROKER', 2002))
     await a.deleteTopic(t)
     assert.ok(!(await a.listTopics()).some((x) => x.name === t))
     await assert.rejects(a.deleteTopic(t), code('UNKNOWN_TOPIC'))

@@ -120,7 +120,7 @@ describe('awaiting a send sends its batch now', () => {
 
   it('a record whose batch is already on its way leaves the next open batch alone', BOUND, async () => {
     const { t, p } = await setup()
-    const [spu] = broker.spuIds
+    const [spu] = broker.spuIds()
     broker.pauseSpu(spu)
     let c
     let cDone = false

@@ -75,12 +75,16 @@ describe('errors.json', () => {
   for (const c of errors.cases) {
     if (!c.languages.node) continue
     it(`${c.kind} maps to HeadwaterError code ${c.code}`, () => {
-      const e = raw.__errorForTests(c.kind)
+      const e = raw.__errorForTests(c.code)
       assert.ok(e instanceof HeadwaterError)
       assert.ok(e instanceof Error)
       assert.equal(e.code, c.code)
       assert.equal(e.number, c.number)
+      // the message is core's Display (a broker error's carries its Fluvio code: -1 here)
+      if (c.code === 'BROKER') assert.equal(e.message, '[BROKER -1 UnknownServerError] test')
+      else assert.equal(e.message, `[${c.code}] test`)
       if (c.retriable !== null) assert.equal(e.retriable, c.retriable)
+      if (c.code !== 'BROKER') assert.equal(e.brokerCode, undefined)
     })
   }
   it('every Fluvio error code maps to its code and retriability', () => {
@@ -89,7 +93,10 @@ describe('errors.json', () => {
       const e = raw.__errorForTests('', f.code)
       assert.equal(e.code, f.maps_to, `code ${f.code} ${f.name}`)
       assert.equal(e.retriable, f.retriable, `code ${f.code} ${f.name} retriable`)
-      if (f.maps_to === 'BROKER') assert.equal(e.brokerCode, f.code)
+      if (f.maps_to === 'BROKER') {
+        assert.equal(e.brokerCode, f.code)
+        assert.ok(e.message.startsWith(`[BROKER ${f.code} `), e.message)
+      }
     }
   })
   it('Forked does not apply to Node', () => {

@@ -19,7 +19,7 @@ async function main() {
   const input = require('fs').readFileSync(0, 'utf8')
   const records = input.split('\n').filter((l) => l.trim()).map(parse)
   const p = await Producer.connect(endpoint, topic, config)
-  const outs = records.map((r) => p.send(r.key, r.value, r.partition === undefined ? null : { partition: r.partition }))
+  const outs = records.map((r) => (r.partition === undefined ? p.send(r.key, r.value) : p.sendTo(r.partition, r.key, r.value)))
   await p.flush()
   const lines = []
   for (const out of outs) {
@@ -31,6 +31,6 @@ async function main() {
 }
 
 main().catch((e) => {
-  console.error(`produce.js: ${e.code || ''} ${e.message}`)
+  console.error(`produce.js: ${e.message}`) // a HeadwaterError's message starts with its [CODE]
   process.exit(1)
 })
