@@ -295,12 +295,6 @@ impl ProducerConfig {
         Ok(c)
     }
 
-    /// Deprecated old name of [`from_options`](Self::from_options), kept until the bindings switch.
-    #[doc(hidden)]
-    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<Self> {
-        Self::from_options(pairs)
-    }
-
     /// Chainable form of `set` for Rust callers: `ProducerConfig::default().with("linger_ms", "0")?`.
     pub fn with(mut self, key: &str, value: &str) -> Result<Self> {
         self.set(key, value)?;
@@ -319,7 +313,7 @@ mod tests {
         assert_eq!(c.linger, Duration::from_millis(5));
         assert_eq!(c.batch_size, 100);
         assert_eq!(
-            ProducerConfig::from_pairs([("linger_ms", "5"), ("batchSize", "100")]).unwrap(),
+            ProducerConfig::from_options([("linger_ms", "5"), ("batchSize", "100")]).unwrap(),
             c,
             "the old name is the same parser"
         );
