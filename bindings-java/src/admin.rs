@@ -6,7 +6,7 @@ use jni::objects::{JClass, JObject, JObjectArray, JString, JValue};
 use jni::sys::{jint, jlong};
 use jni::JNIEnv;
 
-use crate::{run, string, string_pairs, Fail, R};
+use crate::{options, run, string, string_pairs, Fail, R};
 
 fn admin<'a>(handle: jlong) -> R<&'a Admin> {
     if handle == 0 {
@@ -52,18 +52,22 @@ pub extern "system" fn Java_io_headwater_Native_adminConnectWith<'l>(
     })
 }
 
+/// `static native void adminCreateTopic(long h, String name, String[] keys, String[] values)`: a
+/// topic from string options, parsed and checked by core (the same options as `TestBroker`'s).
 #[no_mangle]
 pub extern "system" fn Java_io_headwater_Native_adminCreateTopic<'l>(
     mut env: JNIEnv<'l>,
     _cls: JClass<'l>,
     handle: jlong,
     name: JString<'l>,
-    partitions: jint,
+    keys: JObjectArray<'l>,
+    values: JObjectArray<'l>,
 ) {
     run(&mut env, (), |env| {
         let a = admin(handle)?;
         let name = string(env, &name, "topic")?;
-        block_on(a.create_topic(&name, TopicConfig::new(partitions.max(0) as u32)))?;
+        let pairs = string_pairs(env, &keys, &values, "topic option")?;
+        block_on(a.create_topic(&name, TopicConfig::from_options(options(&pairs))?))?;
         Ok(())
     })
 }
@@ -99,14 +103,16 @@ pub extern "system" fn Java_io_headwater_Native_adminListTopics<'l>(
                 let name = env.new_string(&t.name)?;
                 let compression = env.new_string(&t.compression)?;
                 let status = env.new_string(&t.status)?;
+                // `TopicInfo(String, int, int, String, long retentionSecs (-1 = none), String)`
                 let obj = env.new_object(
                     &cls,
-                    "(Ljava/lang/String;IILjava/lang/String;Ljava/lang/String;)V",
+                    "(Ljava/lang/String;IILjava/lang/String;JLjava/lang/String;)V",
                     &[
                         JValue::Object(&name),
-                        JValue::Int(t.partitions as jint),
-                        JValue::Int(t.replication as jint),
+                        JValue::Int(jint::try_from(t.partitions).unwrap_or(jint::MAX)),
+                        JValue::Int(jint::try_from(t.replication).unwrap_or(jint::MAX)),
                         JValue::Object(&compression),
+                        JValue::Long(t.retention_secs.map_or(-1, jlong::from)),
                         JValue::Object(&status),
                     ],
                 )?;

@@ -1,15 +1,30 @@
 //! `io.headwater.TestBroker`'s native half: the embedded broker of core.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
+use headwater::error::{check_range, MAX_COUNT};
 use headwater::runtime::block_on;
-use headwater::{BrokerConfig, Compression, TestBroker, TopicConfig};
+use headwater::{BrokerConfig, TestBroker, TopicConfig};
 use jni::objects::{JClass, JIntArray, JLongArray, JObject, JObjectArray, JString, JValue};
 use jni::sys::{jint, jlong, jstring};
 use jni::JNIEnv;
 
-use crate::{opt_string, run, string, string_pairs, Fail, R};
+use crate::{new_string_array, opt_string, options, run, string, string_pairs, Fail, R};
+
+/// A partition index from Java, checked by core's range rule before it is narrowed.
+pub(crate) fn partition_index(p: jint) -> headwater::Result<u32> {
+    Ok(check_range("partition", p.into(), 0, MAX_COUNT)? as u32)
+}
+
+/// A Fluvio API key from Java (`u16`), checked before it is narrowed.
+fn api_key(k: jint) -> headwater::Result<u16> {
+    Ok(check_range("api_key", k.into(), 0, u16::MAX.into())? as u16)
+}
+
+/// A request count from Java (0 clears), checked before it is narrowed.
+fn count(n: jint) -> headwater::Result<u32> {
+    Ok(check_range("count", n.into(), 0, MAX_COUNT)? as u32)
+}
 
 fn broker<'a>(handle: jlong) -> R<&'a TestBroker> {
     if handle == 0 {
@@ -21,7 +36,8 @@ fn broker<'a>(handle: jlong) -> R<&'a TestBroker> {
     Ok(unsafe { &*(handle as *const TestBroker) })
 }
 
-/// `static native long brokerStart(int spus, String dataDir)` (`dataDir` null = in memory).
+/// `static native long brokerStart(int spus, String dataDir)` (`dataDir` null = in memory): the
+/// same options as `brokerStartWith`, through the same parser (so `spus` is checked the same way).
 #[no_mangle]
 pub extern "system" fn Java_io_headwater_Native_brokerStart<'l>(
     mut env: JNIEnv<'l>,
@@ -30,13 +46,11 @@ pub extern "system" fn Java_io_headwater_Native_brokerStart<'l>(
     data_dir: JString<'l>,
 ) -> jlong {
     run(&mut env, 0, |env| {
-        let dir = opt_string(env, &data_dir)?;
-        let cfg = BrokerConfig {
-            spus: spus.max(0) as u32,
-            data_dir: dir.map(PathBuf::from),
-            ..BrokerConfig::default()
-        };
-        let b = TestBroker::start_blocking(cfg)?;
+        let mut pairs = vec![("spus".to_string(), spus.to_string())];
+        if let Some(dir) = opt_string(env, &data_dir)? {
+            pairs.push(("data_dir".to_string(), dir));
+        }
+        let b = TestBroker::start_blocking(BrokerConfig::from_options(options(&pairs))?)?;
         Ok(Box::into_raw(Box::new(b)) as jlong)
     })
 }
@@ -52,7 +66,7 @@ pub extern "system" fn Java_io_headwater_Native_brokerStartWith<'l>(
 ) -> jlong {
     run(&mut env, 0, |env| {
         let pairs = string_pairs(env, &keys, &values, "broker option")?;
-        let cfg = BrokerConfig::from_options(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
+        let cfg = BrokerConfig::from_options(options(&pairs))?;
         let b = TestBroker::start_blocking(cfg)?;
         Ok(Box::into_raw(Box::new(b)) as jlong)
     })
@@ -70,26 +84,23 @@ pub extern "system" fn Java_io_headwater_Native_brokerEndpoint<'l>(
     })
 }
 
-/// `static native void brokerCreateTopic(long h, String name, int partitions, int codec)`:
-/// `codec < 0` = any codec allowed, else the topic only accepts that codec id.
+/// `static native void brokerCreateTopic(long h, String name, String[] keys, String[] values)`: a
+/// topic from string options (`partitions`, `replication`, `compression`, `retentionSecs`,
+/// `segmentSize`, `maxPartitionSize`), parsed and checked by core.
 #[no_mangle]
 pub extern "system" fn Java_io_headwater_Native_brokerCreateTopic<'l>(
     mut env: JNIEnv<'l>,
     _cls: JClass<'l>,
     handle: jlong,
     name: JString<'l>,
-    partitions: jint,
-    codec: jint,
+    keys: JObjectArray<'l>,
+    values: JObjectArray<'l>,
 ) {
     run(&mut env, (), |env| {
         let b = broker(handle)?;
         let name = string(env, &name, "topic")?;
-        let mut cfg = TopicConfig::new(partitions.max(0) as u32);
-        if codec >= 0 {
-            cfg =
-                cfg.compression(Compression::from_id(codec as u8).map_err(headwater::Error::from)?);
-        }
-        b.create_topic_with(&name, cfg)?;
+        let pairs = string_pairs(env, &keys, &values, "topic option")?;
+        b.create_topic_with(&name, TopicConfig::from_options(options(&pairs))?)?;
         Ok(())
     })
 }
@@ -109,6 +120,19 @@ pub extern "system" fn Java_io_headwater_Native_brokerDeleteTopic<'l>(
     })
 }
 
+/// `static native String[] brokerTopics(long h)`: the topics, system topics left out.
+#[no_mangle]
+pub extern "system" fn Java_io_headwater_Native_brokerTopics<'l>(
+    mut env: JNIEnv<'l>,
+    _cls: JClass<'l>,
+    handle: jlong,
+) -> JObjectArray<'l> {
+    run(&mut env, JObjectArray::default(), |env| {
+        let topics: Vec<Option<String>> = broker(handle)?.topics().into_iter().map(Some).collect();
+        new_string_array(env, &topics)
+    })
+}
+
 /// `static native StoredRecord[] brokerRecords(long h, String topic, int partition, long fromOffset)`
 #[no_mangle]
 pub extern "system" fn Java_io_headwater_Native_brokerRecords<'l>(
@@ -122,7 +146,7 @@ pub extern "system" fn Java_io_headwater_Native_brokerRecords<'l>(
     run(&mut env, JObjectArray::default(), |env| {
         let b = broker(handle)?;
         let topic = string(env, &topic, "topic")?;
-        let records = b.records(&topic, partition.max(0) as u32, from_offset)?;
+        let records = b.records(&topic, partition_index(partition)?, from_offset)?;
         let cls = env.find_class("io/headwater/StoredRecord")?;
         let arr = env.new_object_array(records.len() as i32, &cls, JObject::null())?;
         for (i, r) in records.iter().enumerate() {
@@ -134,13 +158,14 @@ pub extern "system" fn Java_io_headwater_Native_brokerRecords<'l>(
                 let value = JObject::from(env.byte_array_from_slice(&r.value)?);
                 let obj = env.new_object(
                     &cls,
-                    "(J[B[BJI)V",
+                    "(J[B[BJIJ)V",
                     &[
                         JValue::Long(r.offset),
                         JValue::Object(&key),
                         JValue::Object(&value),
                         JValue::Long(r.timestamp),
                         JValue::Int(r.compression.id() as jint),
+                        JValue::Long(r.batch_base_offset),
                     ],
                 )?;
                 env.set_object_array_element(&arr, i as i32, obj)?;
@@ -151,7 +176,7 @@ pub extern "system" fn Java_io_headwater_Native_brokerRecords<'l>(
     })
 }
 
-/// `static native BatchInfo[] brokerBatches(long h, String topic, int partition)`
+/// `static native StoredBatch[] brokerBatches(long h, String topic, int partition)`
 #[no_mangle]
 pub extern "system" fn Java_io_headwater_Native_brokerBatches<'l>(
     mut env: JNIEnv<'l>,
@@ -163,8 +188,8 @@ pub extern "system" fn Java_io_headwater_Native_brokerBatches<'l>(
     run(&mut env, JObjectArray::default(), |env| {
         let b = broker(handle)?;
         let topic = string(env, &topic, "topic")?;
-        let batches = b.batches(&topic, partition.max(0) as u32)?;
-        let cls = env.find_class("io/headwater/BatchInfo")?;
+        let batches = b.batches(&topic, partition_index(partition)?)?;
+        let cls = env.find_class("io/headwater/StoredBatch")?;
         let arr = env.new_object_array(batches.len() as i32, &cls, JObject::null())?;
         for (i, info) in batches.iter().enumerate() {
             let obj = env.new_object(
@@ -206,7 +231,6 @@ pub extern "system" fn Java_io_headwater_Native_brokerPause<'l>(
 }
 
 /// `static native void brokerFailNext(long h, int apiKey, int count, int code)`: fault injection.
-/// Java checks the ranges.
 #[no_mangle]
 pub extern "system" fn Java_io_headwater_Native_brokerFailNext<'l>(
     mut env: JNIEnv<'l>,
@@ -217,13 +241,14 @@ pub extern "system" fn Java_io_headwater_Native_brokerFailNext<'l>(
     code: jint,
 ) {
     run(&mut env, (), |_env| {
-        broker(handle)?.fail_next(api_key as u16, count as u32, code as i16);
+        let code = check_range("code", code.into(), i16::MIN.into(), i16::MAX.into())? as i16;
+        broker(handle)?.fail_next(self::api_key(api_key)?, self::count(count)?, code);
         Ok(())
     })
 }
 
 /// `static native void brokerDropNext(long h, int apiKey, int count)`: the next `count` requests of
-/// `apiKey` close their connection unanswered. Java checks the ranges.
+/// `apiKey` close their connection unanswered.
 #[no_mangle]
 pub extern "system" fn Java_io_headwater_Native_brokerDropNext<'l>(
     mut env: JNIEnv<'l>,
@@ -233,13 +258,13 @@ pub extern "system" fn Java_io_headwater_Native_brokerDropNext<'l>(
     count: jint,
 ) {
     run(&mut env, (), |_env| {
-        broker(handle)?.drop_next(api_key as u16, count as u32);
+        broker(handle)?.drop_next(self::api_key(api_key)?, self::count(count)?);
         Ok(())
     })
 }
 
 /// `static native void brokerDelay(long h, int apiKey, long nanos)`: delays every request of
-/// `apiKey`; `nanos <= 0` clears.
+/// `apiKey`; 0 clears, a negative delay is `INVALID_ARGUMENT`.
 #[no_mangle]
 pub extern "system" fn Java_io_headwater_Native_brokerDelay<'l>(
     mut env: JNIEnv<'l>,
@@ -249,8 +274,9 @@ pub extern "system" fn Java_io_headwater_Native_brokerDelay<'l>(
     nanos: jlong,
 ) {
     run(&mut env, (), |_env| {
+        let nanos = check_range("delay_nanos", nanos, 0, jlong::MAX)?;
         let d = (nanos > 0).then(|| Duration::from_nanos(nanos as u64));
-        broker(handle)?.delay(api_key as u16, d);
+        broker(handle)?.delay(self::api_key(api_key)?, d);
         Ok(())
     })
 }
@@ -357,7 +383,63 @@ pub extern "system" fn Java_io_headwater_Native_brokerLeader<'l>(
     run(&mut env, 0, |env| {
         let b = broker(handle)?;
         let topic = string(env, &topic, "topic")?;
-        Ok(b.leader(&topic, partition as u32)?)
+        Ok(b.leader(&topic, partition_index(partition)?)?)
+    })
+}
+
+/// `static native int[] brokerReplicas(long h, String topic, int partition)`: the SPUs holding a
+/// partition's replicas (leader first at creation).
+#[no_mangle]
+pub extern "system" fn Java_io_headwater_Native_brokerReplicas<'l>(
+    mut env: JNIEnv<'l>,
+    _cls: JClass<'l>,
+    handle: jlong,
+    topic: JString<'l>,
+    partition: jint,
+) -> JIntArray<'l> {
+    run(&mut env, JIntArray::default(), |env| {
+        let b = broker(handle)?;
+        let topic = string(env, &topic, "topic")?;
+        let ids = b.replicas(&topic, partition_index(partition)?)?;
+        let arr = env.new_int_array(ids.len() as i32)?;
+        env.set_int_array_region(&arr, 0, &ids)?;
+        Ok(arr)
+    })
+}
+
+/// `static native long brokerHighWatermark(long h, String topic, int partition)`.
+#[no_mangle]
+pub extern "system" fn Java_io_headwater_Native_brokerHighWatermark<'l>(
+    mut env: JNIEnv<'l>,
+    _cls: JClass<'l>,
+    handle: jlong,
+    topic: JString<'l>,
+    partition: jint,
+) -> jlong {
+    run(&mut env, 0, |env| {
+        let b = broker(handle)?;
+        let topic = string(env, &topic, "topic")?;
+        Ok(b.high_watermark(&topic, partition_index(partition)?)?)
+    })
+}
+
+/// `static native long[] brokerOffsets(long h, String topic, int partition)`: the partition's log
+/// start and log end offsets.
+#[no_mangle]
+pub extern "system" fn Java_io_headwater_Native_brokerOffsets<'l>(
+    mut env: JNIEnv<'l>,
+    _cls: JClass<'l>,
+    handle: jlong,
+    topic: JString<'l>,
+    partition: jint,
+) -> JLongArray<'l> {
+    run(&mut env, JLongArray::default(), |env| {
+        let b = broker(handle)?;
+        let topic = string(env, &topic, "topic")?;
+        let (start, end) = b.offsets(&topic, partition_index(partition)?)?;
+        let arr = env.new_long_array(2)?;
+        env.set_long_array_region(&arr, 0, &[start, end])?;
+        Ok(arr)
     })
 }
 

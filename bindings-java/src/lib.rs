@@ -2,15 +2,16 @@
 //!
 //! The binding only converts arguments, calls core and maps errors:
 //! - every native method runs inside [`run`]: a `catch_unwind` boundary that turns a core
-//!   [`headwater::Error`] into a `HeadwaterException`, a missing argument into a
-//!   `NullPointerException`, and a panic into a `HeadwaterException` with code `INTERNAL`;
+//!   [`headwater::Error`] into a `HeadwaterException`, a missing argument into one with code
+//!   `INVALID_ARGUMENT`, and a panic into one with code `INTERNAL`;
 //! - delivery results complete `CompletableFuture`s from core's runtime threads, a group of them at a
 //!   time (`producer`'s `Group`: one `Native.completeAll` call per group, see [`complete_all`], or
 //!   per batch once a future of the group is waited on; the groups one batch finishes share one
 //!   span), on a thread attached to the JVM only for that span
 //!   ([`with_attached`]) and inside a local frame, so
 //!   no local reference outlives it and no runtime thread keeps the JVM from exiting;
-//! - core's log events go to `System.getLogger("headwater")` through `Native.log`.
+//! - core's log events go to `System.getLogger("headwater")` through `Native.log`, with the level
+//!   as core numbers it (1 = ERROR .. 5 = TRACE).
 //!
 //! Native objects (`Producer`, `TestBroker`, `Admin`) are boxed and handed to Java as a `long`. Java
 //! frees each one exactly once, from a `java.lang.ref.Cleaner` action, when its owner is unreachable
@@ -23,6 +24,7 @@ mod producer;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, OnceLock};
 
+use headwater::logging::{self, Level};
 use headwater::Error;
 use jni::objects::{
     GlobalRef, JClass, JIntArray, JMethodID, JObject, JObjectArray, JStaticMethodID, JString,
@@ -56,9 +58,10 @@ fn cache() -> Result<&'static Cache, Fail> {
 pub(crate) enum Fail {
     /// A core error: thrown as `HeadwaterException`.
     Core(Error),
-    /// A required argument was null.
+    /// A required argument was null: `INVALID_ARGUMENT` naming it.
     Null(&'static str),
-    /// A JNI call failed (usually with a Java exception already pending, which is kept).
+    /// A JNI call failed (usually with a Java exception already pending, which is kept; else
+    /// `INTERNAL`).
     Jni(jni::errors::Error),
 }
 
@@ -110,26 +113,27 @@ fn throw(env: &mut JNIEnv<'_>, fail: Fail) {
     if env.exception_check().unwrap_or(false) {
         return; // keep the Java exception that is already pending
     }
-    let _ = match fail {
-        Fail::Null(what) => env.throw_new(
-            "java/lang/NullPointerException",
-            format!("{what} must not be null"),
-        ),
-        Fail::Jni(e) => env.throw_new(
-            "java/lang/IllegalStateException",
-            format!("JNI failure: {e}"),
-        ),
-        Fail::Core(e) => match new_exception(env, &e) {
-            Ok(ex) => env.throw(jni::objects::JThrowable::from(ex)),
-            Err(_) => env.throw_new("java/lang/RuntimeException", e.to_string()),
-        },
+    let e = match fail {
+        Fail::Null(what) => null_argument(what),
+        Fail::Jni(e) => Error::internal(format!("JNI failure: {e}")),
+        Fail::Core(e) => e,
+    };
+    let _ = match new_exception(env, &e) {
+        Ok(ex) => env.throw(jni::objects::JThrowable::from(ex)),
+        Err(_) => env.throw_new("java/lang/RuntimeException", e.to_string()),
     };
 }
 
-/// A `HeadwaterException(int number, String message, boolean retriable, boolean hasBrokerCode,
-/// int brokerCode)` for a core error.
+/// The error for a null where a value is required.
+fn null_argument(what: &str) -> Error {
+    Error::invalid(format!("`{what}` must not be null"))
+}
+
+/// A `HeadwaterException(String code, int number, String message, boolean retriable,
+/// boolean hasBrokerCode, int brokerCode)` for a core error: every fact comes from core.
 pub(crate) fn new_exception<'l>(env: &mut JNIEnv<'l>, e: &Error) -> R<JObject<'l>> {
     let c = cache()?;
+    let code = env.new_string(e.kind.code())?;
     let msg = env.new_string(e.to_string())?;
     let broker = e.broker_code();
     let cls: &JClass = c.exception_cls.as_obj().into();
@@ -139,6 +143,7 @@ pub(crate) fn new_exception<'l>(env: &mut JNIEnv<'l>, e: &Error) -> R<JObject<'l
             cls,
             c.exception_ctor,
             &[
+                JValue::Object(&code).as_jni(),
                 JValue::Int(e.kind.number()).as_jni(),
                 JValue::Object(&msg).as_jni(),
                 JValue::Bool(e.is_retriable() as u8).as_jni(),
@@ -148,6 +153,7 @@ pub(crate) fn new_exception<'l>(env: &mut JNIEnv<'l>, e: &Error) -> R<JObject<'l
         )?
     };
     env.delete_local_ref(msg)?;
+    env.delete_local_ref(code)?;
     Ok(ex)
 }
 
@@ -301,13 +307,7 @@ fn call_complete_all(
 }
 
 fn log_to_java(level: tracing::Level, target: &str, message: &str) {
-    let lvl: jint = match level {
-        tracing::Level::TRACE => 0,
-        tracing::Level::DEBUG => 1,
-        tracing::Level::INFO => 2,
-        tracing::Level::WARN => 3,
-        tracing::Level::ERROR => 4,
-    };
+    let lvl: jint = Level::from(level).number();
     with_attached(|env, c| {
         let t = env.new_string(target)?;
         let m = env.new_string(message)?;
@@ -386,22 +386,25 @@ pub(crate) fn string_pairs(
     Ok(keys.into_iter().zip(values).collect())
 }
 
+/// Parallel key/value arrays as the `(&str, &str)` pairs core's `from_options` parsers take.
+pub(crate) fn options(pairs: &[(String, String)]) -> impl Iterator<Item = (&str, &str)> {
+    pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+}
+
 /// A `ProducerConfig` from parallel key/value arrays, parsed by core's one parser.
 pub(crate) fn config(
     env: &mut JNIEnv<'_>,
     keys: &JObjectArray<'_>,
     values: &JObjectArray<'_>,
 ) -> R<headwater::ProducerConfig> {
-    let keys = string_array(env, keys, "config key")?;
-    let values = string_array(env, values, "config value")?;
-    let mut cfg = headwater::ProducerConfig::default();
-    for (k, v) in keys.iter().zip(values.iter()) {
-        cfg.set(k, v)?;
-    }
-    Ok(cfg)
+    let pairs = string_pairs(env, keys, values, "config")?;
+    Ok(headwater::ProducerConfig::from_options(options(&pairs))?)
 }
 
-fn new_string_array<'l>(env: &mut JNIEnv<'l>, items: &[Option<String>]) -> R<JObjectArray<'l>> {
+pub(crate) fn new_string_array<'l>(
+    env: &mut JNIEnv<'l>,
+    items: &[Option<String>],
+) -> R<JObjectArray<'l>> {
     let arr = env.new_object_array(items.len() as i32, "java/lang/String", JObject::null())?;
     for (i, s) in items.iter().enumerate() {
         if let Some(s) = s {
@@ -416,19 +419,24 @@ fn new_string_array<'l>(env: &mut JNIEnv<'l>, items: &[Option<String>]) -> R<JOb
 // ---------------------------------------------------------------------------------------------
 // io.headwater.Native: library-wide functions.
 
-/// `static native void init(int logLevel)`: caches classes and installs the log bridge.
-/// `logLevel`: 0 trace … 4 error, anything else = no forwarding (stderr default of core stays).
+/// `static native void init(String logLevel)`: caches classes and installs the log bridge.
+/// `logLevel` is the `headwater.log` system property (null when unset): a level name for core's
+/// parser, with `HEADWATER_LOG`'s fallback (anything else is WARN, with one warning). Unset, the
+/// level is core's current one (`HEADWATER_LOG`'s, else WARN).
 #[no_mangle]
-pub extern "system" fn Java_io_headwater_Native_init(
-    mut env: JNIEnv<'_>,
-    _cls: JClass<'_>,
-    log_level: jint,
+pub extern "system" fn Java_io_headwater_Native_init<'l>(
+    mut env: JNIEnv<'l>,
+    _cls: JClass<'l>,
+    log_level: JString<'l>,
 ) {
     run(&mut env, (), |env| {
         if CACHE.get().is_none() {
             let exception = env.find_class("io/headwater/HeadwaterException")?;
-            let exception_ctor =
-                env.get_method_id(&exception, "<init>", "(ILjava/lang/String;ZZI)V")?;
+            let exception_ctor = env.get_method_id(
+                &exception,
+                "<init>",
+                "(Ljava/lang/String;ILjava/lang/String;ZZI)V",
+            )?;
             let throwable = env.find_class("java/lang/Throwable")?;
             let native = env.find_class("io/headwater/Native")?;
             let native_log = env.get_static_method_id(
@@ -452,17 +460,23 @@ pub extern "system" fn Java_io_headwater_Native_init(
             };
             let _ = CACHE.set(c);
         }
-        let level = match log_level {
-            0 => Some(tracing::Level::TRACE),
-            1 => Some(tracing::Level::DEBUG),
-            2 => Some(tracing::Level::INFO),
-            3 => Some(tracing::Level::WARN),
-            4 => Some(tracing::Level::ERROR),
-            _ => None,
+        logging::install();
+        let property = opt_string(env, &log_level)?.filter(|s| !s.is_empty());
+        // TODO(core): a `logging::level_or_warn(source, value)` with HEADWATER_LOG's fallback and
+        // warning would replace this copy of the rule.
+        let (level, unknown) = match property {
+            None => (logging::current_level(), None),
+            Some(v) => match logging::parse_level(&v) {
+                Ok(l) => (l, None),
+                Err(_) => (Level::WARN, Some(v)),
+            },
         };
-        headwater::logging::install();
-        if let Some(level) = level {
-            headwater::logging::set_sink(level, Arc::new(log_to_java));
+        logging::set_sink(level, Arc::new(log_to_java));
+        if let Some(v) = unknown {
+            // After the sink is set, so it reaches System.Logger.
+            tracing::warn!(
+                "headwater.log={v:?} is not a log level (expected one of off, error, warn, info, debug, trace); using warn"
+            );
         }
         Ok(())
     })
@@ -502,12 +516,41 @@ pub extern "system" fn Java_io_headwater_Native_configResolve<'l>(
     })
 }
 
-/// `static native void panicForTest()`: panics, to test that a panic becomes a Java exception.
+/// `static native HeadwaterException invalidArgument(String message)`: core's `INVALID_ARGUMENT`
+/// error with `message`, for the argument checks the Java side makes before a native call (a null
+/// `Duration`, a null element of a list): the message is core's, as for every other error.
 #[no_mangle]
-pub extern "system" fn Java_io_headwater_Native_panicForTest(
-    mut env: JNIEnv<'_>,
-    _cls: JClass<'_>,
+pub extern "system" fn Java_io_headwater_Native_invalidArgument<'l>(
+    mut env: JNIEnv<'l>,
+    _cls: JClass<'l>,
+    message: JString<'l>,
+) -> JObject<'l> {
+    run(&mut env, JObject::null(), |env| {
+        let m = string(env, &message, "message")?;
+        new_exception(env, &Error::invalid(m))
+    })
+}
+
+/// `static native void debugError(String code)`: throws core's error of `code` (errors.json), so
+/// the tests check the exception every core kind becomes. Test-only.
+#[no_mangle]
+pub extern "system" fn Java_io_headwater_Native_debugError<'l>(
+    mut env: JNIEnv<'l>,
+    _cls: JClass<'l>,
+    code: JString<'l>,
 ) {
+    run(&mut env, (), |env| {
+        let code = string(env, &code, "code")?;
+        let kind = headwater::ErrorKind::from_code(&code)
+            .ok_or_else(|| Error::invalid(format!("no error code {code:?}")))?;
+        Err(Error::new(kind, "raised by debugError").into())
+    })
+}
+
+/// `static native void debugPanic()`: panics, to test that a panic becomes a `HeadwaterException`
+/// with code `INTERNAL`. Test-only.
+#[no_mangle]
+pub extern "system" fn Java_io_headwater_Native_debugPanic(mut env: JNIEnv<'_>, _cls: JClass<'_>) {
     run(&mut env, (), |_env| -> R<()> {
         panic!("deliberate panic for a test")
     })

@@ -17,14 +17,21 @@
 //! all of them, settling each run of a group's records under one lock and completing every group the
 //! batch finished in one attached span. No closure is boxed and no `RecordMetadata` (with its own
 //! topic string) is built per record. As the token goes in with the send, a record joins its group
-//! before it is sent; a refused send withdraws its entry, and `flush`/`close` first wait for sends
-//! that joined before them to return (see [`InFlight`]), so they wait for exactly the records they
-//! waited for before.
+//! before it is sent; a refused send withdraws its entry.
 //!
+//! `flush`/`close` use core's flush barrier (`flush_blocking_tracked`): it waits for the sink runs of
+//! the records tracked before it. A group's futures complete when its last record settled, which
+//! can be after the sink of an earlier record ran, or outside a sink (a group whose last entry was
+//! withdrawn, or a part of a waited-on group, is delivered on a runtime thread). So a flush also
+//! counts every group that exists when it starts as one delivery of its own ([`Barrier`]: a core
+//! `Mark`, reported once the group's futures are complete): it returns when each future of a record
+//! whose send returned before it is complete. It first closes the open group, so no group it waits
+//! for takes later records.
+
 //! Waiting sends a record's batch at once (issue 19): `send` returns the record's key (its group's
 //! number and its position there, see [`record_key`]), which its Java future (`ProduceFuture`)
 //! keeps; `get`/`join` on a future not complete yet call `producerSendNow` with it, which finds the
-//! group through the [`Tracker`] and calls core's `ProduceOutput::send_now` on the record's pending
+//! group through the [`Registry`] and calls core's `ProduceOutput::send_now` on the record's pending
 //! send (kept in its group entry from the send's return until it settles: an `Arc` clone, no
 //! allocation per record; a `sendAll` call keeps the `Vec` core returns). Core seals the record's
 //! batch if it is still open and leaves it alone otherwise. As a group's futures complete together,
@@ -32,15 +39,20 @@
 //! ([`Parts`]): the waiter does not wait for the group's other batches, which may linger. Groups
 //! nobody waits on are delivered as before.
 
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
 
-use headwater::producer::{BatchDelivery, DeliveryTracker, ProduceOutput};
+use headwater::error::{check_range, MAX_COUNT};
+use headwater::producer::{
+    decode_packed, AsRecord, BatchDelivery, DeliveryTracker, Mark, ProduceOutput,
+};
 use headwater::{Producer, Record};
 use jni::objects::{
     GlobalRef, JByteArray, JClass, JIntArray, JLongArray, JObject, JObjectArray, JString,
 };
-use jni::sys::{jbyte, jint, jlong, jlongArray, jobject};
+use jni::sys::{jboolean, jbyte, jint, jlong, jlongArray, jobject};
 use jni::JNIEnv;
 
 use crate::{complete_all, config, run, string, Fail, R};
@@ -53,11 +65,10 @@ struct JProducer {
     /// The group new sends join.
     open: Mutex<Option<Arc<Group>>>,
     /// Groups (of `send`s and of `sendAll` calls) not delivered yet.
-    tracker: Arc<Tracker>,
+    registry: Arc<Registry>,
     /// Files every record with its batch; its sink ([`settle`]) settles a batch's records at once.
-    delivery: DeliveryTracker<Token>,
-    /// Sends that joined a group and have not returned yet.
-    in_flight: InFlight,
+    /// Also the flush barrier (see the module doc). Groups hold it weakly.
+    delivery: Arc<DeliveryTracker<Token>>,
 }
 
 /// What a record filed with the producer's [`DeliveryTracker`] settles.
@@ -68,74 +79,126 @@ enum Token {
     All(Arc<CallGroup>, u32),
 }
 
-/// Sends (and `sendAll` calls) between joining their group and returning, counted by epoch parity
-/// so `flush`/`close` can wait for those that joined before them without waiting for later ones:
-/// the epoch moves on (under the `open` lock, where sends join) when a flush closes the open group,
-/// and the flush waits until the old epoch's count drops to zero. Flushes take turns (`turn`), so
-/// a parity's count only ever holds one epoch's sends.
+/// The groups of a producer not delivered yet, by the low 32 bits of their number (what a future's
+/// key holds, see [`record_key`]), with the full number: where `producerSendNow` finds a record's
+/// batch, and which groups a flush waits for.
 #[derive(Default)]
-struct InFlight {
-    /// Changed only under the producer's `open` lock.
-    epoch: std::sync::atomic::AtomicUsize,
-    counts: [std::sync::atomic::AtomicUsize; 2],
-    turn: Mutex<()>,
-}
-
-impl InFlight {
-    /// Under the `open` lock: one more send in the current epoch; returns the parity to `leave`.
-    fn enter(&self) -> usize {
-        let e = self.epoch.load(std::sync::atomic::Ordering::Relaxed) & 1;
-        self.counts[e].fetch_add(1, std::sync::atomic::Ordering::AcqRel);
-        e
-    }
-    fn leave(&self, e: usize) {
-        self.counts[e].fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
-    }
-    /// Waits until the sends of epoch parity `e` have returned; false if `deadline` passed first.
-    fn drain(&self, e: usize, deadline: Option<std::time::Instant>) -> bool {
-        let mut spins = 0u32;
-        while self.counts[e].load(std::sync::atomic::Ordering::Acquire) != 0 {
-            if deadline.is_some_and(|d| std::time::Instant::now() >= d) {
-                return false;
-            }
-            spins += 1;
-            if spins < 64 {
-                std::thread::yield_now();
-            } else {
-                std::thread::sleep(Duration::from_micros(50));
-            }
-        }
-        true
-    }
-}
-
-/// Which groups of a producer are not delivered yet, so `flush`/`close` can wait for the ones that
-/// hold records sent before them: core completes every batch before its flush returns, but a group
-/// can also hold a record of a batch that core's flush did not wait for (another thread's record, or
-/// one whose callback core ran later on a task), and its futures must still be complete when `flush`
-/// returns.
-#[derive(Default)]
-struct Tracker {
-    st: Mutex<TrackerState>,
-    cv: std::sync::Condvar,
+struct Registry {
+    st: Mutex<RegistryState>,
 }
 
 #[derive(Default)]
-struct TrackerState {
+struct RegistryState {
     /// The last group number handed out.
     last: u64,
-    /// Groups not delivered yet.
-    pending: std::collections::BTreeSet<u64>,
-    /// The same groups by the low 32 bits of their number (what a future's key holds, see
-    /// [`record_key`]), with the full number: where `producerSendNow` finds a record's batch.
-    live: std::collections::HashMap<u32, (u64, Live)>,
+    live: HashMap<u32, (u64, Live)>,
 }
 
-/// A group not delivered yet, as [`Tracker`] knows it: weakly, since its records' tokens own it.
+/// A group not delivered yet, as [`Registry`] knows it: weakly, since its records' tokens own it.
 #[derive(Clone)]
 enum Live {
     Send(Weak<Group>),
     All(Weak<CallGroup>),
+}
+
+impl Live {
+    fn barrier(&self, f: impl FnOnce(&Barrier)) {
+        match self {
+            Live::Send(g) => {
+                if let Some(g) = g.upgrade() {
+                    f(&g.barrier)
+                }
+            }
+            Live::All(g) => {
+                if let Some(g) = g.upgrade() {
+                    f(&g.barrier)
+                }
+            }
+        }
+    }
+}
+
+impl Registry {
+    /// A new group's number; `live` is the group, findable by [`find`](Self::find) until it is
+    /// delivered.
+    fn open(&self, live: Live) -> u64 {
+        let mut st = lock(&self.st);
+        st.last += 1;
+        let seq = st.last;
+        st.live.insert(seq as u32, (seq, live));
+        seq
+    }
+    fn remove(&self, seq: u64) {
+        let mut st = lock(&self.st);
+        if st.live.get(&(seq as u32)).is_some_and(|(s, _)| *s == seq) {
+            st.live.remove(&(seq as u32));
+        }
+    }
+    /// The undelivered group whose number ends in the 32 bits `id`.
+    fn find(&self, id: u32) -> Option<Live> {
+        lock(&self.st).live.get(&id).map(|(_, l)| l.clone())
+    }
+    /// Every undelivered group.
+    fn live(&self) -> Vec<Live> {
+        lock(&self.st)
+            .live
+            .values()
+            .map(|(_, l)| l.clone())
+            .collect()
+    }
+}
+
+/// A group's part in the flush barrier: its number in the [`Registry`] and, once a flush waits for
+/// it, the core `Mark` reported when its futures are complete.
+struct Barrier {
+    seq: u64,
+    registry: Arc<Registry>,
+    tracker: Weak<DeliveryTracker<Token>>,
+    /// Set with `Marked`: read on every send, without the lock.
+    marked: AtomicBool,
+    mark: Mutex<MarkState>,
+}
+
+enum MarkState {
+    Unmarked,
+    Marked(Mark),
+    /// The group was delivered: a later flush has nothing to wait for.
+    Delivered,
+}
+
+impl Barrier {
+    fn new(p: &JProducer, live: Live) -> Barrier {
+        Barrier {
+            seq: p.registry.open(live),
+            registry: p.registry.clone(),
+            tracker: Arc::downgrade(&p.delivery),
+            marked: AtomicBool::new(false),
+            mark: Mutex::new(MarkState::Unmarked),
+        }
+    }
+    /// A flush starts: it waits for this group's delivery too (once per group, for every flush).
+    fn mark(&self) {
+        let mut m = lock(&self.mark);
+        if let MarkState::Unmarked = *m {
+            if let Some(t) = self.tracker.upgrade() {
+                *m = MarkState::Marked(t.mark());
+                self.marked.store(true, Ordering::Release);
+            }
+        }
+    }
+    /// A flush waits for this group: a record that joins it late has its batch sent at once, so the
+    /// flush does not wait out its linger.
+    fn is_marked(&self) -> bool {
+        self.marked.load(Ordering::Acquire)
+    }
+    /// Every future of the group is complete.
+    fn delivered(&self) {
+        self.registry.remove(self.seq);
+        let was = std::mem::replace(&mut *lock(&self.mark), MarkState::Delivered);
+        if let (MarkState::Marked(m), Some(t)) = (was, self.tracker.upgrade()) {
+            t.report(m);
+        }
+    }
 }
 
 /// The key a record's Java future keeps (`ProduceFuture.key`) to have its batch sent at once
@@ -147,64 +210,9 @@ fn record_key(seq: u64, pos: u32) -> jlong {
 }
 
 thread_local! {
-    /// Set while this thread completes futures: a `flush` from a dependent stage must not wait for
-    /// the group being delivered.
+    /// Set while this thread completes futures, inside or outside core's sink: a `flush` from a
+    /// dependent stage would wait for the group being delivered.
     static DELIVERING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-}
-
-impl Tracker {
-    /// A new group's sequence number; `live` is the group, findable by [`find`](Self::find) until
-    /// it is delivered.
-    fn open(&self, live: Live) -> u64 {
-        let mut st = self.st.lock().unwrap_or_else(|e| e.into_inner());
-        st.last += 1;
-        let seq = st.last;
-        st.pending.insert(seq);
-        st.live.insert(seq as u32, (seq, live));
-        seq
-    }
-    /// The last sequence number handed out.
-    fn last(&self) -> u64 {
-        self.st.lock().unwrap_or_else(|e| e.into_inner()).last
-    }
-    fn delivered(&self, seq: u64) {
-        let mut st = self.st.lock().unwrap_or_else(|e| e.into_inner());
-        st.pending.remove(&seq);
-        if st.live.get(&(seq as u32)).is_some_and(|(s, _)| *s == seq) {
-            st.live.remove(&(seq as u32));
-        }
-        drop(st);
-        self.cv.notify_all();
-    }
-    /// The undelivered group whose number ends in the 32 bits `id`.
-    fn find(&self, id: u32) -> Option<Live> {
-        let st = self.st.lock().unwrap_or_else(|e| e.into_inner());
-        st.live.get(&id).map(|(_, l)| l.clone())
-    }
-    /// Waits until every group up to `seq` is delivered; false if `timeout` ran out first.
-    fn wait_upto(&self, seq: u64, timeout: Option<Duration>) -> bool {
-        if DELIVERING.with(|d| d.get()) {
-            return true;
-        }
-        let deadline = timeout.map(|t| std::time::Instant::now() + t);
-        let mut st = self.st.lock().unwrap_or_else(|e| e.into_inner());
-        while st.pending.first().is_some_and(|&first| first <= seq) {
-            st = match deadline {
-                None => self.cv.wait(st).unwrap_or_else(|e| e.into_inner()),
-                Some(d) => {
-                    let left = d.saturating_duration_since(std::time::Instant::now());
-                    if left.is_zero() {
-                        return false;
-                    }
-                    self.cv
-                        .wait_timeout(st, left)
-                        .unwrap_or_else(|e| e.into_inner())
-                        .0
-                }
-            };
-        }
-        true
-    }
 }
 
 /// The group a delivery is part of.
@@ -235,8 +243,8 @@ impl Owner {
     }
     fn delivered(&self) {
         match self {
-            Owner::Send(g) => g.tracker.delivered(g.seq),
-            Owner::All(g) => g.tracker.delivered(g.seq),
+            Owner::Send(g) => g.barrier.delivered(),
+            Owner::All(g) => g.barrier.delivered(),
         }
     }
 }
@@ -451,9 +459,7 @@ struct GroupState {
 /// Records of one producer whose futures sit in one Java array, completed together (or, once one
 /// of them is waited on, each as soon as its batch completed: see [`Parts`]).
 pub(crate) struct Group {
-    /// This group's number in the producer's [`Tracker`].
-    seq: u64,
-    tracker: Arc<Tracker>,
+    barrier: Barrier,
     /// Global reference to the array of futures (deleted by the group's last delivery).
     array: ArrayRef,
     /// The Java side's id of that array.
@@ -611,96 +617,68 @@ impl Group {
 }
 
 impl JProducer {
-    /// Closes the open group: later sends start a new one. `flush`/`close` do this first, so every
-    /// future of a record whose `send` returned before them is complete when they return (its group
-    /// holds no record sent after them). Returns the parity of the epoch it ends (see [`InFlight`])
-    /// and the last group number then.
-    fn close_open_group(&self) -> (usize, u64) {
-        let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
-        // The epoch moves on with the group: sends that join from now on are not waited for.
-        let e = self
-            .in_flight
-            .epoch
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-            & 1;
-        let upto = self.tracker.last();
-        let g = open.take();
-        drop(open);
+    /// Closes the open group: later sends start a new one.
+    fn close_open_group(&self) {
+        let g = lock(&self.open).take();
         if let Some(ready) = g.and_then(|g| g.close()) {
             deliver_all(vec![ready]);
         }
-        (e, upto)
     }
 
-    /// `flush`/`close`: closes the open group, waits for sends that joined a group before to return,
-    /// runs `f` (core's flush or close), then waits (within `timeout` overall) until every group that
-    /// existed before is delivered, unless `f` timed out.
-    fn flushing(
-        &self,
-        timeout: Option<Duration>,
-        f: impl FnOnce() -> headwater::Result<()>,
-    ) -> headwater::Result<()> {
-        let start = std::time::Instant::now();
-        let late = || {
-            headwater::Error::timeout(format!(
-                "flush did not complete within {:?}: some futures are not completed yet",
-                timeout.unwrap_or_default()
-            ))
+    /// `flush` (`close` false) or `close`: core's tracked flush or close, which also waits for the
+    /// delivery of every group that exists when it starts (see the module doc).
+    fn flush_or_close(&self, close: bool, timeout: Option<Duration>) -> headwater::Result<()> {
+        if DELIVERING.with(|d| d.get()) {
+            return Err(headwater::Error::invalid(
+                "flush and close must not be called from inside a delivery callback (they would wait for it)",
+            ));
+        }
+        // Under the `open` lock, where sends make their groups: the open group is closed (it takes
+        // no later record), and a group made after this holds only records sent after this call
+        // started, which it does not wait for.
+        let (closed, live) = {
+            let mut open = lock(&self.open);
+            (open.take(), self.registry.live())
         };
-        let (upto, drained) = {
-            let _turn = self
-                .in_flight
-                .turn
-                .lock()
-                .unwrap_or_else(|e| e.into_inner());
-            let (e, upto) = self.close_open_group();
-            // Sends that joined a group before this call are enqueued before core's flush seals.
-            // Not from a delivery, which does not wait for groups either (see `wait_upto`).
-            let drained =
-                DELIVERING.with(|d| d.get()) || self.in_flight.drain(e, timeout.map(|t| start + t));
-            (upto, drained)
-        };
-        let r = f();
-        if matches!(&r, Err(e) if e.kind == headwater::ErrorKind::Timeout) {
-            return r;
+        if let Some(ready) = closed.and_then(|g| g.close()) {
+            deliver_all(vec![ready]);
         }
-        if !drained {
-            return Err(late());
+        for group in live {
+            group.barrier(Barrier::mark);
         }
-        let left = timeout.map(|t| t.saturating_sub(start.elapsed()));
-        if !self.tracker.wait_upto(upto, left) {
-            return Err(late());
+        if close {
+            self.inner.close_blocking_tracked(&self.delivery, timeout)
+        } else {
+            self.inner.flush_blocking_tracked(&self.delivery, timeout)
         }
-        r
     }
 
     /// Adds slot `slot` of array `array` (id `array_id`) to the open group, or to a new group if the
-    /// open one is closed or for another array; returns the group, the entry's position and the
-    /// [`InFlight`] parity to leave once the send returned. Call just before sending the record, from
-    /// the sending (attached) thread; withdraw the entry if the send is refused.
+    /// open one is closed or for another array; returns the group and the entry's position. Call
+    /// just before sending the record, from the sending (attached) thread; withdraw the entry if the
+    /// send is refused.
     fn join(
         &self,
         env: &mut JNIEnv<'_>,
         array: &JObjectArray<'_>,
         array_id: jlong,
         slot: jint,
-    ) -> R<(Arc<Group>, u32, usize)> {
-        let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+    ) -> R<(Arc<Group>, u32)> {
+        let mut open = lock(&self.open);
         if let Some(g) = &*open {
             if g.array_id == array_id {
-                let mut st = g.st.lock().unwrap_or_else(|e| e.into_inner());
+                let mut st = lock(&g.st);
                 if !st.closed {
                     st.entries.push(Entry::new(slot));
                     st.outstanding += 1;
                     let pos = (st.entries.len() - 1) as u32;
-                    return Ok((g.clone(), pos, self.in_flight.enter()));
+                    return Ok((g.clone(), pos));
                 }
             }
         }
         let array = global_ref(env, array)?;
         let g = Arc::new_cyclic(|me| Group {
-            seq: self.tracker.open(Live::Send(me.clone())),
-            tracker: self.tracker.clone(),
+            barrier: Barrier::new(self, Live::Send(me.clone())),
             array,
             array_id,
             st: Mutex::new(GroupState {
@@ -711,30 +689,25 @@ impl JProducer {
             }),
             topic: self.topic.clone(),
         });
-        let e = self.in_flight.enter();
         // The group it replaces (of another array) takes no more records either.
         let old = open.replace(g.clone());
         drop(open);
         if let Some(ready) = old.and_then(|o| o.close()) {
             deliver_all(vec![ready]);
         }
-        Ok((g, 0, e))
+        Ok((g, 0))
     }
 
-    /// A `sendAll` call's group for `futures`, which `n` records will join; with the [`InFlight`]
-    /// parity to leave once the call's send returned.
+    /// A `sendAll` call's group for `futures`, which `n` records will join.
     fn call_group(
         &self,
         env: &mut JNIEnv<'_>,
         futures: &JObjectArray<'_>,
         n: usize,
-    ) -> R<(Arc<CallGroup>, usize)> {
+    ) -> R<Arc<CallGroup>> {
         let arr = global_ref(env, futures)?;
-        // Numbered under the `open` lock, with the epoch, like a `send` group.
-        let open = self.open.lock().unwrap_or_else(|e| e.into_inner());
-        let group = Arc::new_cyclic(|me| CallGroup {
-            seq: self.tracker.open(Live::All(me.clone())),
-            tracker: self.tracker.clone(),
+        Ok(Arc::new_cyclic(|me| CallGroup {
+            barrier: Barrier::new(self, Live::All(me.clone())),
             futures: arr,
             st: Mutex::new(CallState {
                 outcomes: vec![None; n],
@@ -744,10 +717,7 @@ impl JProducer {
             }),
             outputs: OnceLock::new(),
             topic: self.topic.clone(),
-        });
-        let e = self.in_flight.enter();
-        drop(open);
-        Ok((group, e))
+        }))
     }
 }
 
@@ -760,72 +730,6 @@ fn global_ref(env: &mut JNIEnv<'_>, obj: &JObject<'_>) -> R<ArrayRef> {
         return Err(Fail::Jni(jni::errors::Error::NullPtr("NewGlobalRef")));
     }
     Ok(ArrayRef(g))
-}
-
-fn array_len(env: &mut JNIEnv<'_>, array: &JByteArray<'_>) -> R<usize> {
-    if array.is_null() {
-        return Err(Fail::Null("packed records"));
-    }
-    Ok(env.get_array_length(array)? as usize)
-}
-
-/// A `byte[]` read in place (`GetPrimitiveArrayCritical`): no other JNI call may be made while one
-/// is held; dropping it releases the array without copying back.
-struct Critical {
-    env: *mut jni::sys::JNIEnv,
-    array: jobject,
-    data: *const u8,
-    len: usize,
-}
-
-impl Critical {
-    /// `len` is the array's length, read before (no JNI call may come between two `new`s).
-    fn new(env: &mut JNIEnv<'_>, array: &JByteArray<'_>, len: usize) -> R<Critical> {
-        let raw = env.get_raw();
-        // SAFETY: a valid env of this thread and a live local reference to a byte[].
-        let data = unsafe {
-            ((**raw)
-                .GetPrimitiveArrayCritical
-                .expect("JNI GetPrimitiveArrayCritical"))(
-                raw, array.as_raw(), std::ptr::null_mut()
-            )
-        };
-        if data.is_null() {
-            return Err(Fail::Jni(jni::errors::Error::NullPtr(
-                "GetPrimitiveArrayCritical",
-            )));
-        }
-        Ok(Critical {
-            env: raw,
-            array: array.as_raw(),
-            data: data as *const u8,
-            len,
-        })
-    }
-
-    fn bytes(&self) -> &[u8] {
-        if self.len == 0 {
-            return &[];
-        }
-        // SAFETY: the VM gave `len` bytes at `data`, valid until release (in `drop`).
-        unsafe { std::slice::from_raw_parts(self.data, self.len) }
-    }
-}
-
-impl Drop for Critical {
-    fn drop(&mut self) {
-        // SAFETY: releases what `new` acquired, on the same thread, without copying back.
-        unsafe {
-            ((**self.env)
-                .ReleasePrimitiveArrayCritical
-                .expect("JNI ReleasePrimitiveArrayCritical"))(
-                self.env,
-                self.array,
-                self.data as *mut std::ffi::c_void,
-                jni::sys::JNI_ABORT,
-            )
-        };
-    }
 }
 
 /// Records up to this size are read into a stack buffer (no allocation per send).
@@ -872,6 +776,21 @@ fn with_bytes<T>(
 
 /// No timestamp (`Long.MIN_VALUE` on the Java side).
 const NO_TIMESTAMP: jlong = jlong::MIN;
+/// No explicit partition (`Long.MIN_VALUE` on the Java side, which an `int` partition never is).
+const NO_PARTITION: jlong = jlong::MIN;
+
+/// A partition from Java: [`NO_PARTITION`] (the partitioner decides) or an index checked by core's
+/// range rule before it is narrowed (an index past the topic's count is core's `UNKNOWN_PARTITION`).
+fn partition(p: jlong) -> headwater::Result<Option<u32>> {
+    if p == NO_PARTITION {
+        return Ok(None);
+    }
+    Ok(Some(check_range("partition", p, 0, MAX_COUNT)? as u32))
+}
+
+fn timestamp(t: jlong) -> Option<i64> {
+    (t != NO_TIMESTAMP).then_some(t)
+}
 
 fn producer<'a>(handle: jlong) -> R<&'a JProducer> {
     if handle == 0 {
@@ -883,8 +802,14 @@ fn producer<'a>(handle: jlong) -> R<&'a JProducer> {
     Ok(unsafe { &*(handle as *const JProducer) })
 }
 
-fn timeout(ms: jlong) -> Option<Duration> {
-    (ms >= 0).then(|| Duration::from_millis(ms as u64))
+/// A wait's bound from Java: `forever` (the overloads without a `Duration`), else nanoseconds
+/// (`Duration.ZERO` = don't wait; a negative `Duration` is `INVALID_ARGUMENT`, reported as given).
+pub(crate) fn timeout(forever: bool, nanos: jlong) -> headwater::Result<Option<Duration>> {
+    if forever {
+        return Ok(None);
+    }
+    let n = check_range("timeout_nanos", nanos, 0, jlong::MAX)?;
+    Ok(Some(Duration::from_nanos(n as u64)))
 }
 
 fn bytes(env: &mut JNIEnv<'_>, arr: &JByteArray<'_>) -> R<Option<Vec<u8>>> {
@@ -914,18 +839,17 @@ pub extern "system" fn Java_io_headwater_Native_producerConnect<'l>(
             inner,
             topic,
             open: Mutex::new(None),
-            tracker: Arc::default(),
-            delivery: DeliveryTracker::new(settle),
-            in_flight: InFlight::default(),
+            registry: Arc::default(),
+            delivery: Arc::new(DeliveryTracker::new(settle)),
         })) as jlong)
     })
 }
 
-/// `static native long producerSend(long h, byte[] key, byte[] value, int partition, long timestamp,
+/// `static native long producerSend(long h, byte[] key, byte[] value, long partition, long timestamp,
 /// Object[] futures, long futuresId, int slot)`: `futures[slot]` is this record's
 /// `CompletableFuture<RecordMetadata>`; `futuresId` identifies the array (see the module doc).
-/// `partition < 0` = partitioner decides, `timestamp == Long.MIN_VALUE` = now. Returns the record's
-/// key for `producerSendNow` (see [`record_key`]).
+/// `partition == Long.MIN_VALUE` = partitioner decides, `timestamp == Long.MIN_VALUE` = now. Returns
+/// the record's key for `producerSendNow` (see [`record_key`]).
 #[no_mangle]
 #[allow(clippy::too_many_arguments)]
 pub extern "system" fn Java_io_headwater_Native_producerSend<'l>(
@@ -934,7 +858,7 @@ pub extern "system" fn Java_io_headwater_Native_producerSend<'l>(
     handle: jlong,
     key: JByteArray<'l>,
     value: JByteArray<'l>,
-    partition: jint,
+    partition: jlong,
     timestamp: jlong,
     futures: JObjectArray<'l>,
     futures_id: jlong,
@@ -945,11 +869,14 @@ pub extern "system" fn Java_io_headwater_Native_producerSend<'l>(
         if futures.is_null() {
             return Err(Fail::Null("futures"));
         }
-        let partition = (partition >= 0).then_some(partition as u32);
-        let ts = (timestamp != NO_TIMESTAMP).then_some(timestamp);
+        if value.is_null() {
+            return Err(Fail::Null("value"));
+        }
+        let partition = self::partition(partition)?;
+        let ts = self::timestamp(timestamp);
         // The record joins its group first: the group and position are what the send files with
         // its batch. A refused send withdraws it again.
-        let (group, pos, e) = p.join(env, &futures, futures_id, slot)?;
+        let (group, pos) = p.join(env, &futures, futures_id, slot)?;
         let sent = with_bytes(env, &key, |env, key| {
             with_bytes(env, &value, |_, value| {
                 let value = value.ok_or(Fail::Null("value"))?;
@@ -958,11 +885,14 @@ pub extern "system" fn Java_io_headwater_Native_producerSend<'l>(
                     .send_blocking_tracked(key, value, partition, ts, &p.delivery, token)?)
             })
         });
-        p.in_flight.leave(e);
         match sent {
             Ok(output) => {
+                if group.barrier.is_marked() {
+                    // A flush started while this send was on its way: it waits for this record.
+                    output.send_now();
+                }
                 group.keep(pos, output);
-                Ok(record_key(group.seq, pos))
+                Ok(record_key(group.barrier.seq, pos))
             }
             Err(err) => {
                 group.withdraw(pos);
@@ -976,8 +906,7 @@ pub extern "system" fn Java_io_headwater_Native_producerSend<'l>(
 /// the call's own array) once every record's outcome is known; or, once one of them is waited on, in
 /// parts as their batches complete ([`Parts`]).
 struct CallGroup {
-    seq: u64,
-    tracker: Arc<Tracker>,
+    barrier: Barrier,
     /// Global reference to the call's array of futures (deleted by the group's last delivery).
     futures: ArrayRef,
     st: Mutex<CallState>,
@@ -1109,10 +1038,10 @@ impl CallGroup {
 /// Enqueues `records` (sizes checked first by core) and completes `futures[i]` with record `i`'s
 /// outcome. Returns the key of record 0 (record `i`'s is that plus `i`, see [`record_key`]), 0 for no
 /// records.
-fn send_all(
+fn send_all<Rec: AsRecord>(
     env: &mut JNIEnv<'_>,
     p: &JProducer,
-    records: &[Record],
+    records: &[Rec],
     futures: &JObjectArray<'_>,
 ) -> R<jlong> {
     if futures.is_null() {
@@ -1126,7 +1055,7 @@ fn send_all(
     if records.is_empty() {
         return Ok(0);
     }
-    let (group, e) = p.call_group(env, futures, records.len())?;
+    let group = p.call_group(env, futures, records.len())?;
     // Records whose token core asked for: all but the last were enqueued if the call is refused.
     let mut asked = 0usize;
     let sent = p
@@ -1135,11 +1064,21 @@ fn send_all(
             asked += 1;
             Token::All(group.clone(), i as u32)
         });
-    p.in_flight.leave(e);
     match sent {
         Ok(outputs) => {
+            if group.barrier.is_marked() {
+                // A flush started during the call: have the batches it waits for sent now (the
+                // last record of each partition is in that partition's newest batch).
+                let mut seen = Vec::new();
+                for o in outputs.iter().rev() {
+                    if !seen.contains(&o.partition()) {
+                        seen.push(o.partition());
+                        o.send_now();
+                    }
+                }
+            }
             let _ = group.outputs.set(outputs);
-            Ok(record_key(group.seq, 0))
+            Ok(record_key(group.barrier.seq, 0))
         }
         Err(err) => {
             group.withdraw_from(asked.saturating_sub(1));
@@ -1148,10 +1087,33 @@ fn send_all(
     }
 }
 
-/// `static native long producerSendAll(long h, byte[][] keys, byte[][] values, int[] partitions,
+/// The explicit partitions and timestamps of `n` records (`Long.MIN_VALUE` = none), checked before
+/// anything is sent.
+fn placements(
+    env: &mut JNIEnv<'_>,
+    n: usize,
+    partitions: &JLongArray<'_>,
+    timestamps: &JLongArray<'_>,
+) -> R<Vec<(Option<u32>, Option<i64>)>> {
+    if partitions.is_null() || timestamps.is_null() {
+        return Err(Fail::Null("partitions"));
+    }
+    let mut parts = vec![0 as jlong; n];
+    env.get_long_array_region(partitions, 0, &mut parts)?;
+    let mut times = vec![0 as jlong; n];
+    env.get_long_array_region(timestamps, 0, &mut times)?;
+    let mut out = Vec::with_capacity(n);
+    for (p, t) in parts.into_iter().zip(times) {
+        out.push((partition(p)?, timestamp(t)));
+    }
+    Ok(out)
+}
+
+/// `static native long producerSendAll(long h, byte[][] keys, byte[][] values, long[] partitions,
 /// long[] timestamps, CompletableFuture<?>[] futures)`: one call for many records; nothing is sent
-/// if one is too large (core checks sizes first). Returns record 0's key (see [`send_all`]). `Producer.sendAll` uses it only when the packed
-/// form cannot hold the records (over 2 GiB of keys or values).
+/// if one is too large (core checks sizes first). Returns record 0's key (see [`send_all`]).
+/// `Producer.sendAll` uses it only when the packed form cannot hold the records (over 2 GiB of keys
+/// or values).
 #[no_mangle]
 pub extern "system" fn Java_io_headwater_Native_producerSendAll<'l>(
     mut env: JNIEnv<'l>,
@@ -1159,26 +1121,26 @@ pub extern "system" fn Java_io_headwater_Native_producerSendAll<'l>(
     handle: jlong,
     keys: JObjectArray<'l>,
     values: JObjectArray<'l>,
-    partitions: JIntArray<'l>,
+    partitions: JLongArray<'l>,
     timestamps: JLongArray<'l>,
     futures: JObjectArray<'l>,
 ) -> jlong {
     run(&mut env, 0, |env| {
         let p = producer(handle)?;
-        let n = env.get_array_length(&values)?;
-        let mut parts = vec![0 as jint; n as usize];
-        env.get_int_array_region(&partitions, 0, &mut parts)?;
-        let mut times = vec![0 as jlong; n as usize];
-        env.get_long_array_region(&timestamps, 0, &mut times)?;
-        let mut records = Vec::with_capacity(n as usize);
-        for i in 0..n {
-            let k = JByteArray::from(env.get_object_array_element(&keys, i)?);
-            let v = JByteArray::from(env.get_object_array_element(&values, i)?);
+        if keys.is_null() || values.is_null() {
+            return Err(Fail::Null("records"));
+        }
+        let n = env.get_array_length(&values)? as usize;
+        let placed = placements(env, n, &partitions, &timestamps)?;
+        let mut records = Vec::with_capacity(n);
+        for (i, (partition, timestamp)) in placed.into_iter().enumerate() {
+            let k = JByteArray::from(env.get_object_array_element(&keys, i as i32)?);
+            let v = JByteArray::from(env.get_object_array_element(&values, i as i32)?);
             let record = Record {
                 key: bytes(env, &k)?,
                 value: bytes(env, &v)?.ok_or(Fail::Null("value"))?,
-                partition: (parts[i as usize] >= 0).then_some(parts[i as usize] as u32),
-                timestamp: (times[i as usize] != NO_TIMESTAMP).then_some(times[i as usize]),
+                partition,
+                timestamp,
             };
             env.delete_local_ref(k)?;
             env.delete_local_ref(v)?;
@@ -1189,10 +1151,10 @@ pub extern "system" fn Java_io_headwater_Native_producerSendAll<'l>(
 }
 
 /// `static native long producerSendAllPacked(long h, byte[] keys, int[] keyLengths, byte[] values,
-/// int[] valueLengths, int[] partitions, long[] timestamps, Object[] futures)`: `sendAll` with every
-/// key and value in one array each (record `i` takes the next `keyLengths[i]` bytes of `keys`, -1 =
-/// no key, and the next `valueLengths[i]` bytes of `values`): a few JNI calls per call instead of
-/// several per record.
+/// int[] valueLengths, long[] partitions, long[] timestamps, Object[] futures)`: `sendAll` with
+/// every key and value in one array each, decoded by core (`decode_packed`: record `i` takes the next
+/// `keyLengths[i]` bytes of `keys`, -1 = no key, and the next `valueLengths[i]` bytes of `values`).
+/// The two arrays are copied out once; the records borrow that copy (none is copied per record).
 #[no_mangle]
 #[allow(clippy::too_many_arguments)]
 pub extern "system" fn Java_io_headwater_Native_producerSendAllPacked<'l>(
@@ -1203,56 +1165,33 @@ pub extern "system" fn Java_io_headwater_Native_producerSendAllPacked<'l>(
     key_lengths: JIntArray<'l>,
     values: JByteArray<'l>,
     value_lengths: JIntArray<'l>,
-    partitions: JIntArray<'l>,
+    partitions: JLongArray<'l>,
     timestamps: JLongArray<'l>,
     futures: JObjectArray<'l>,
 ) -> jlong {
     run(&mut env, 0, |env| {
         let p = producer(handle)?;
+        if keys.is_null() || values.is_null() || key_lengths.is_null() || value_lengths.is_null() {
+            return Err(Fail::Null("packed records"));
+        }
         let n = env.get_array_length(&value_lengths)? as usize;
         let ints = |env: &mut JNIEnv<'_>, a: &JIntArray<'_>| -> R<Vec<jint>> {
-            let mut v = vec![0 as jint; n];
+            let mut v = vec![0 as jint; env.get_array_length(a)? as usize];
             env.get_int_array_region(a, 0, &mut v)?;
             Ok(v)
         };
         let key_lens = ints(env, &key_lengths)?;
         let value_lens = ints(env, &value_lengths)?;
-        let parts = ints(env, &partitions)?;
-        let mut times = vec![0 as jlong; n];
-        env.get_long_array_region(&timestamps, 0, &mut times)?;
-        // Read in place (no copy of the packed arrays); no JNI call is made until both are released.
-        let (key_len, value_len) = (array_len(env, &keys)?, array_len(env, &values)?);
-        let key_arr = Critical::new(env, &keys, key_len)?;
-        let value_arr = Critical::new(env, &values, value_len)?;
-        let (key_bytes, value_bytes) = (key_arr.bytes(), value_arr.bytes());
-        let bad = || {
-            Fail::Core(headwater::Error::invalid(
-                "sendAll: inconsistent packed records",
-            ))
-        };
-        let (mut k, mut v) = (0usize, 0usize);
-        let mut records = Vec::with_capacity(n);
-        for i in 0..n {
-            let key = match key_lens[i] {
-                -1 => None,
-                l if l >= 0 => {
-                    let s = key_bytes.get(k..k + l as usize).ok_or_else(bad)?;
-                    k += l as usize;
-                    Some(s.to_vec())
-                }
-                _ => return Err(bad()),
-            };
-            let l = usize::try_from(value_lens[i]).map_err(|_| bad())?;
-            let value = value_bytes.get(v..v + l).ok_or_else(bad)?.to_vec();
-            v += l;
-            records.push(Record {
-                key,
-                value,
-                partition: (parts[i] >= 0).then_some(parts[i] as u32),
-                timestamp: (times[i] != NO_TIMESTAMP).then_some(times[i]),
-            });
+        let placed = placements(env, n, &partitions, &timestamps)?;
+        // One copy of each packed array, rather than holding them in place (a critical region)
+        // while core may block on a full queue.
+        let key_bytes = env.convert_byte_array(&keys)?;
+        let value_bytes = env.convert_byte_array(&values)?;
+        let mut records = decode_packed(&key_bytes, Some(&key_lens), &value_bytes, &value_lens)?;
+        for (r, (partition, timestamp)) in records.iter_mut().zip(placed) {
+            r.partition = partition;
+            r.timestamp = timestamp;
         }
-        drop((value_arr, key_arr));
         send_all(env, p, &records, &futures)
     })
 }
@@ -1271,7 +1210,7 @@ pub extern "system" fn Java_io_headwater_Native_producerSendNow<'l>(
     run(&mut env, (), |_env| {
         let key = key as u64;
         let (id, pos) = ((key >> 32) as u32, key as u32);
-        match producer(handle)?.tracker.find(id) {
+        match producer(handle)?.registry.find(id) {
             Some(Live::Send(g)) => {
                 if let Some(g) = g.upgrade() {
                     g.send_now(pos);
@@ -1288,35 +1227,73 @@ pub extern "system" fn Java_io_headwater_Native_producerSendNow<'l>(
     })
 }
 
-/// `static native void producerFlush(long h, long timeoutMs)` (`timeoutMs < 0` = no timeout).
+/// `static native void producerFlush(long h, boolean forever, long timeoutNanos)`.
 #[no_mangle]
 pub extern "system" fn Java_io_headwater_Native_producerFlush<'l>(
     mut env: JNIEnv<'l>,
     _cls: JClass<'l>,
     handle: jlong,
-    timeout_ms: jlong,
+    forever: jboolean,
+    timeout_nanos: jlong,
 ) {
     run(&mut env, (), |_env| {
-        let p = producer(handle)?;
-        let t = timeout(timeout_ms);
-        p.flushing(t, || p.inner.flush_blocking(t))?;
-        Ok(())
+        let t = timeout(forever != 0, timeout_nanos)?;
+        Ok(producer(handle)?.flush_or_close(false, t)?)
     })
 }
 
-/// `static native void producerClose(long h, long timeoutMs)`: flush, then stop (idempotent).
+/// `static native void producerClose(long h, boolean forever, long timeoutNanos)`: flush, then stop
+/// (idempotent).
 #[no_mangle]
 pub extern "system" fn Java_io_headwater_Native_producerClose<'l>(
     mut env: JNIEnv<'l>,
     _cls: JClass<'l>,
     handle: jlong,
-    timeout_ms: jlong,
+    forever: jboolean,
+    timeout_nanos: jlong,
 ) {
     run(&mut env, (), |_env| {
-        let p = producer(handle)?;
-        let t = timeout(timeout_ms);
-        p.flushing(t, || p.inner.close_blocking(t))?;
-        Ok(())
+        let t = timeout(forever != 0, timeout_nanos)?;
+        Ok(producer(handle)?.flush_or_close(true, t)?)
+    })
+}
+
+/// `static native int producerPartitionCount(long h)`: the topic's partitions, as the producer
+/// knows them.
+#[no_mangle]
+pub extern "system" fn Java_io_headwater_Native_producerPartitionCount<'l>(
+    mut env: JNIEnv<'l>,
+    _cls: JClass<'l>,
+    handle: jlong,
+) -> jint {
+    run(&mut env, 0, |_env| {
+        let n = producer(handle)?.inner.partition_count();
+        Ok(jint::try_from(n).unwrap_or(jint::MAX))
+    })
+}
+
+/// `static native int producerCompression(long h)`: the codec id batches are compressed with
+/// (config and topic policy combined).
+#[no_mangle]
+pub extern "system" fn Java_io_headwater_Native_producerCompression<'l>(
+    mut env: JNIEnv<'l>,
+    _cls: JClass<'l>,
+    handle: jlong,
+) -> jint {
+    run(&mut env, 0, |_env| {
+        Ok(producer(handle)?.inner.compression().id() as jint)
+    })
+}
+
+/// `static native boolean producerIsClosed(long h)`.
+#[no_mangle]
+pub extern "system" fn Java_io_headwater_Native_producerIsClosed<'l>(
+    mut env: JNIEnv<'l>,
+    _cls: JClass<'l>,
+    handle: jlong,
+) -> jboolean {
+    run(&mut env, 0, |_env| {
+        Ok(producer(handle)?.inner.is_closed() as jboolean)
     })
 }
 

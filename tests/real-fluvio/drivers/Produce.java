@@ -27,7 +27,7 @@ public class Produce {
                 String[] f = line.trim().split("\\s+");
                 byte[] key = f[1].equals("-") ? null : hex.parseHex(f[1].substring(1));
                 byte[] value = hex.parseHex(f[2]);
-                outs.add(f[0].equals("-") ? p.send(key, value) : p.send(key, value, Integer.parseInt(f[0])));
+                outs.add(f[0].equals("-") ? p.send(key, value) : p.sendTo(Integer.parseInt(f[0]), key, value));
             }
             p.flush();
             StringBuilder sb = new StringBuilder();

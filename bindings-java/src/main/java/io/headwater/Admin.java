@@ -3,7 +3,6 @@ package io.headwater;
 import java.lang.ref.Reference;
 import java.util.List;
 import java.util.Map;
-import java.util.Objects;
 
 /** Topic administration over the network (shares the SC connection with producers of the same endpoint). */
 public final class Admin implements AutoCloseable {
@@ -28,7 +27,7 @@ public final class Admin implements AutoCloseable {
     }
 
     public static Admin connect(String endpoint) {
-        Objects.requireNonNull(endpoint, "endpoint must not be null");
+        Native.notNull(endpoint, "endpoint");
         Native.ensureLoaded();
         return new Admin(Native.adminConnect(endpoint));
     }
@@ -36,33 +35,48 @@ public final class Admin implements AutoCloseable {
     /**
      * Connects with TLS options, the producer's TLS keys (camelCase or snake_case): {@code tls},
      * {@code tlsCaFile}, {@code tlsCertFile} + {@code tlsKeyFile} (mutual TLS), {@code tlsServerName}.
-     * An unknown key, a bad value or a missing file throws {@link HeadwaterException} with
-     * {@link HeadwaterException.Code#CONFIG} naming the key; a failed handshake is
-     * {@link HeadwaterException.Code#TRANSPORT}.
+     * An unknown key, a bad value or a missing file throws {@link HeadwaterException} with code
+     * {@code CONFIG} naming the key; a failed handshake is {@code TRANSPORT}.
      *
      * <pre>{@code
      * Admin.connect(endpoint, Map.of("tlsCaFile", "ca.pem", "tlsCertFile", "client.pem", "tlsKeyFile", "client.key"));
      * }</pre>
      */
     public static Admin connect(String endpoint, Map<String, String> tlsOptions) {
-        Objects.requireNonNull(endpoint, "endpoint must not be null");
-        Objects.requireNonNull(tlsOptions, "tlsOptions must not be null");
-        String[][] kv = Native.pairs(tlsOptions, "TLS option");
+        Native.notNull(endpoint, "endpoint");
+        String[][] kv = Native.pairs(tlsOptions, "tlsOptions");
         Native.ensureLoaded();
         return new Admin(Native.adminConnectWith(endpoint, kv[0], kv[1]));
     }
 
-    public void createTopic(String name, int partitions) {
-        Objects.requireNonNull(name, "topic must not be null");
+    /**
+     * Creates a topic from options (camelCase or snake_case, parsed by core): {@code partitions} (default
+     * 1), {@code replication} (default 1), {@code compression} ({@code any}, {@code none}, {@code gzip},
+     * {@code snappy}, {@code lz4}, {@code zstd}), {@code retentionSecs}, {@code segmentSize},
+     * {@code maxPartitionSize}. A bad option is {@code INVALID_ARGUMENT} naming it; the cluster's refusal
+     * is {@code BROKER} with the Fluvio code (2002: the topic exists).
+     *
+     * <pre>{@code
+     * admin.createTopic("events", Map.of("partitions", "3", "replication", "2", "retentionSecs", "3600"));
+     * }</pre>
+     */
+    public void createTopic(String name, Map<String, String> options) {
+        Native.notNull(name, "topic");
+        String[][] kv = Native.pairs(options, "options");
         try {
-            Native.adminCreateTopic(handle, name, partitions);
+            Native.adminCreateTopic(handle, name, kv[0], kv[1]);
         } finally {
             Reference.reachabilityFence(this);
         }
     }
 
+    /** {@link #createTopic(String, Map)} with only a partition count. */
+    public void createTopic(String name, int partitions) {
+        createTopic(name, Map.of("partitions", Integer.toString(partitions)));
+    }
+
     public void deleteTopic(String name) {
-        Objects.requireNonNull(name, "topic must not be null");
+        Native.notNull(name, "topic");
         try {
             Native.adminDeleteTopic(handle, name);
         } finally {

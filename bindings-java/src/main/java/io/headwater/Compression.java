@@ -21,12 +21,13 @@ public enum Compression {
         return configName;
     }
 
+    /** The codec with this id; any other id is {@code INVALID_ARGUMENT}. */
     public static Compression fromId(int id) {
         for (Compression c : values()) {
             if (c.id == id) {
                 return c;
             }
         }
-        throw new IllegalArgumentException("unknown codec id " + id);
+        throw Native.invalidArgument("unknown codec id " + id + " (expected 0 to 4)");
     }
 }

@@ -1,9 +1,8 @@
 package io.headwater;
 
 import java.lang.ref.Cleaner;
-import java.util.Locale;
+import java.time.Duration;
 import java.util.Map;
-import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
 
 /** The native methods (implemented in bindings-java/src/*.rs) and what they share. */
@@ -15,10 +14,13 @@ final class Native {
 
     /** "No timestamp" for send (the record gets the current time). */
     static final long NO_TIMESTAMP = Long.MIN_VALUE;
+    /** "No explicit partition" for send (the partitioner decides); an {@code int} partition never is. */
+    static final long NO_PARTITION = Long.MIN_VALUE;
 
     static {
         NativeLoader.load();
-        init(logLevel());
+        // Core reads HEADWATER_LOG; the property, when set, is parsed by core the same way.
+        init(System.getProperty("headwater.log"));
     }
 
     private Native() {}
@@ -28,36 +30,16 @@ final class Native {
         // the static initialiser does the work
     }
 
-    /**
-     * The lowest level forwarded from core to {@code System.getLogger("headwater")}: system property
-     * {@code headwater.log} or the {@code HEADWATER_LOG} variable (trace, debug, info, warn, error, off);
-     * default info.
-     */
-    private static int logLevel() {
-        String v = System.getProperty("headwater.log", System.getenv("HEADWATER_LOG"));
-        if (v == null) {
-            return 2;
-        }
-        switch (v.toLowerCase(Locale.ROOT)) {
-            case "trace": return 0;
-            case "debug": return 1;
-            case "info": return 2;
-            case "warn": case "warning": return 3;
-            case "error": return 4;
-            case "off": case "none": return -1;
-            default: return 3;
-        }
-    }
-
     /** Called from native code (on any thread) for each core log event. */
     static void log(int level, String target, String message) {
+        // core's one order: 1 = ERROR .. 5 = TRACE
         System.Logger.Level l;
         switch (level) {
-            case 0: l = System.Logger.Level.TRACE; break;
-            case 1: l = System.Logger.Level.DEBUG; break;
-            case 2: l = System.Logger.Level.INFO; break;
-            case 3: l = System.Logger.Level.WARNING; break;
-            default: l = System.Logger.Level.ERROR; break;
+            case 1: l = System.Logger.Level.ERROR; break;
+            case 2: l = System.Logger.Level.WARNING; break;
+            case 3: l = System.Logger.Level.INFO; break;
+            case 4: l = System.Logger.Level.DEBUG; break;
+            default: l = System.Logger.Level.TRACE; break;
         }
         if (LOG.isLoggable(l)) {
             LOG.log(l, "[" + target + "] " + message);
@@ -113,36 +95,64 @@ final class Native {
         }
     }
 
+    /** {@code value}, or {@code INVALID_ARGUMENT} naming {@code name} if it is null. */
+    static <T> T notNull(T value, String name) {
+        if (value == null) {
+            throw invalidArgument("`" + name + "` must not be null");
+        }
+        return value;
+    }
+
     /**
      * A map of string options as parallel key and value arrays, for the native calls that take options.
-     * Null keys or values throw {@link NullPointerException} naming {@code what}.
+     * A null map, key or value is {@code INVALID_ARGUMENT} naming {@code what} (and the key).
      */
     static String[][] pairs(Map<String, String> map, String what) {
+        notNull(map, what);
         String[] k = new String[map.size()];
         String[] v = new String[map.size()];
         int i = 0;
         for (Map.Entry<String, String> e : map.entrySet()) {
-            k[i] = Objects.requireNonNull(e.getKey(), what + " key must not be null");
-            v[i] = Objects.requireNonNull(e.getValue(), what + " value for " + e.getKey() + " must not be null");
+            k[i] = notNull(e.getKey(), what + " key");
+            v[i] = notNull(e.getValue(), e.getKey());
             i++;
         }
         return new String[][] {k, v};
     }
 
-    static native void init(int logLevel);
+    /**
+     * A wait's bound in nanoseconds for the native calls ({@code forever} false): null is
+     * {@code INVALID_ARGUMENT}; a negative bound is passed on, for core to refuse as given; a bound
+     * too long for a {@code long} of nanoseconds (292 years) is the longest one.
+     */
+    static long nanos(Duration d, String name) {
+        notNull(d, name);
+        try {
+            return d.toNanos();
+        } catch (ArithmeticException e) {
+            return d.isNegative() ? Long.MIN_VALUE : Long.MAX_VALUE;
+        }
+    }
+
+    static native void init(String logLevel);
     static native String[] configKeys();
     static native String[] configResolve(String[] keys, String[] values);
-    static native void panicForTest();
+    /** Core's {@code INVALID_ARGUMENT} error with this message (for checks made before a native call). */
+    static native HeadwaterException invalidArgument(String message);
+    /** Test hook: throws core's error of {@code code}. */
+    static native void debugError(String code);
+    /** Test hook: panics in native code (which becomes {@code INTERNAL}). */
+    static native void debugPanic();
 
     static native long producerConnect(String endpoint, String topic, String[] keys, String[] values);
     /**
      * {@code futures[slot]} is the record's future; {@code futuresId} identifies the array. Returns the
      * record's key for {@link #producerSendNow} (never 0).
      */
-    static native long producerSend(long handle, byte[] key, byte[] value, int partition, long timestamp,
+    static native long producerSend(long handle, byte[] key, byte[] value, long partition, long timestamp,
                                     Object[] futures, long futuresId, int slot);
     /** Returns record 0's key for {@link #producerSendNow}; record {@code i}'s is that plus {@code i}. */
-    static native long producerSendAll(long handle, byte[][] keys, byte[][] values, int[] partitions,
+    static native long producerSendAll(long handle, byte[][] keys, byte[][] values, long[] partitions,
                                        long[] timestamps, Object[] futures);
     /**
      * {@code producerSendAll} with the keys and values packed: record {@code i}'s key is the next
@@ -150,29 +160,37 @@ final class Native {
      * {@code valueLengths[i]} bytes of {@code values}. Returns record 0's key, as {@code producerSendAll}.
      */
     static native long producerSendAllPacked(long handle, byte[] keys, int[] keyLengths, byte[] values,
-                                             int[] valueLengths, int[] partitions, long[] timestamps,
+                                             int[] valueLengths, long[] partitions, long[] timestamps,
                                              Object[] futures);
     /**
      * Someone waits on the future of the record with {@code key}: its batch is sealed and sent now if it
      * is still open (a batch already sealed, or a record already delivered, is left alone).
      */
     static native void producerSendNow(long handle, long key);
-    static native void producerFlush(long handle, long timeoutMs);
-    static native void producerClose(long handle, long timeoutMs);
+    /** {@code forever}: no bound; else at most {@code timeoutNanos} (0 = don't wait). */
+    static native void producerFlush(long handle, boolean forever, long timeoutNanos);
+    static native void producerClose(long handle, boolean forever, long timeoutNanos);
+    static native int producerPartitionCount(long handle);
+    /** The codec id ({@link Compression#id()}). */
+    static native int producerCompression(long handle);
+    static native boolean producerIsClosed(long handle);
     static native long[] producerStats(long handle);
     static native void producerFree(long handle);
 
     static native long brokerStart(int spus, String dataDir);
     static native long brokerStartWith(String[] keys, String[] values);
     static native String brokerEndpoint(long handle);
-    static native void brokerCreateTopic(long handle, String name, int partitions, int codec);
+    static native void brokerCreateTopic(long handle, String name, String[] keys, String[] values);
     static native void brokerDeleteTopic(long handle, String name);
+    static native String[] brokerTopics(long handle);
     static native StoredRecord[] brokerRecords(long handle, String topic, int partition, long fromOffset);
-    static native BatchInfo[] brokerBatches(long handle, String topic, int partition);
+    static native StoredBatch[] brokerBatches(long handle, String topic, int partition);
+    /** {log start offset, log end offset}. */
+    static native long[] brokerOffsets(long handle, String topic, int partition);
     static native void brokerPause(long handle, boolean paused);
     static native void brokerFailNext(long handle, int apiKey, int count, int code);
     static native void brokerDropNext(long handle, int apiKey, int count);
-    /** {@code nanos <= 0} clears the delay. */
+    /** {@code nanos == 0} clears the delay. */
     static native void brokerDelay(long handle, int apiKey, long nanos);
     static native void brokerPauseSpu(long handle, int spuId, boolean paused);
     /** Stops the SPU ({@code stop} true) or starts it again. */
@@ -181,12 +199,14 @@ final class Native {
     /** {@link BrokerStats}'s fields in declaration order. */
     static native long[] brokerStats(long handle);
     static native int brokerLeader(long handle, String topic, int partition);
+    static native int[] brokerReplicas(long handle, String topic, int partition);
+    static native long brokerHighWatermark(long handle, String topic, int partition);
     static native void brokerStop(long handle);
     static native void brokerFree(long handle);
 
     static native long adminConnect(String endpoint);
     static native long adminConnectWith(String endpoint, String[] keys, String[] values);
-    static native void adminCreateTopic(long handle, String name, int partitions);
+    static native void adminCreateTopic(long handle, String name, String[] keys, String[] values);
     static native void adminDeleteTopic(long handle, String name);
     static native TopicInfo[] adminListTopics(long handle);
     static native void adminFree(long handle);

@@ -7,7 +7,6 @@ import java.util.Arrays;
 import java.util.Collections;
 import java.util.ConcurrentModificationException;
 import java.util.List;
-import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
 
 /**
@@ -17,7 +16,8 @@ import java.util.concurrent.CompletableFuture;
  * {@code sendTimeoutMs}); the future completes on a library thread when the broker acknowledges the
  * record's batch, or exceptionally with {@link HeadwaterException}. Dependent stages you attach without
  * {@code *Async} run on that library thread: keep them short. Errors known at once (closed producer,
- * record too large, queue full, partition out of range) are thrown by {@code send} itself.
+ * record too large, queue full, partition out of range, a wrong argument) are thrown by {@code send} itself
+ * and are not reported again by {@link #flush()}.
  *
  * <p>Records are batched per partition; a batch goes out when it is full or {@code lingerMs} after it
  * opened. Waiting on a send's future ({@code get()}, {@code get(timeout, unit)}, {@code join()}, also
@@ -27,10 +27,14 @@ import java.util.concurrent.CompletableFuture;
  * all sends the batch holding them once. {@code CompletableFuture.allOf(...)} builds a plain future that
  * does not do this: its wait lasts until the batches go out by themselves (or {@link #flush()}).
  *
- * <p>{@link #close()} flushes and stops; it is idempotent. The JVM exits normally afterwards.
+ * <p>{@link #close()} flushes and stops; it is idempotent. The JVM exits normally afterwards. The
+ * overloads of {@code flush} and {@code close} without a {@link Duration} wait as long as it takes;
+ * {@code Duration.ZERO} does not wait; a negative {@code Duration} is {@code INVALID_ARGUMENT}. Called from
+ * a dependent stage of a send's future (on the library thread completing it) they are
+ * {@code INVALID_ARGUMENT}: they would wait for that very completion.
  */
 public final class Producer implements AutoCloseable {
-    /** Futures per slot array (see {@link #send(byte[], byte[], int, long)}). */
+    /** Futures per slot array (see {@link #send(byte[], byte[], long, long)}). */
     private static final int SLOTS = 4096;
 
     private final long handle;
@@ -74,8 +78,8 @@ public final class Producer implements AutoCloseable {
      * {@code metadataTimeoutMs}) and starts the background sender. A null config means the defaults.
      */
     public static Producer connect(String endpoint, String topic, ProducerConfig config) {
-        Objects.requireNonNull(endpoint, "endpoint must not be null");
-        Objects.requireNonNull(topic, "topic must not be null");
+        Native.notNull(endpoint, "endpoint");
+        Native.notNull(topic, "topic");
         String[][] kv = (config == null ? ProducerConfig.defaults() : config).pairs();
         Native.ensureLoaded();
         long h = Native.producerConnect(endpoint, topic, kv[0], kv[1]);
@@ -86,29 +90,57 @@ public final class Producer implements AutoCloseable {
         return topic;
     }
 
+    /** The topic's partition count, as the producer knows it. */
+    public int partitionCount() {
+        try {
+            return Native.producerPartitionCount(handle);
+        } finally {
+            Reference.reachabilityFence(this);
+        }
+    }
+
+    /** The codec batches are compressed with (the config's, or the topic's policy). */
+    public Compression compression() {
+        try {
+            return Compression.fromId(Native.producerCompression(handle));
+        } finally {
+            Reference.reachabilityFence(this);
+        }
+    }
+
+    /** Whether {@link #close()} was called. */
+    public boolean isClosed() {
+        try {
+            return Native.producerIsClosed(handle);
+        } finally {
+            Reference.reachabilityFence(this);
+        }
+    }
+
     /**
      * Sends a record; a null key means no key (an empty array is a real, empty key). Waiting on the returned
      * future sends the record's batch at once (see the class documentation).
      */
     public CompletableFuture<RecordMetadata> send(byte[] key, byte[] value) {
-        return send(key, value, -1, Native.NO_TIMESTAMP);
+        return send(key, value, Native.NO_PARTITION, Native.NO_TIMESTAMP);
     }
 
-    /** Sends a record to an explicit partition (overrides the partitioner). */
-    public CompletableFuture<RecordMetadata> send(byte[] key, byte[] value, int partition) {
-        if (partition < 0) {
-            throw new IllegalArgumentException("partition must be >= 0, got " + partition);
-        }
+    /**
+     * Sends a record to an explicit partition (overrides the partitioner). A negative partition is
+     * {@code INVALID_ARGUMENT}; one at or past the topic's count {@code UNKNOWN_PARTITION}.
+     */
+    public CompletableFuture<RecordMetadata> sendTo(int partition, byte[] key, byte[] value) {
         return send(key, value, partition, Native.NO_TIMESTAMP);
     }
 
+    /** Sends a record with its partition and timestamp, if it has them. */
     public CompletableFuture<RecordMetadata> send(ProducerRecord record) {
-        Objects.requireNonNull(record, "record must not be null");
+        Native.notNull(record, "record");
         return send(record.key, record.value, record.partition, record.timestamp);
     }
 
-    private CompletableFuture<RecordMetadata> send(byte[] key, byte[] value, int partition, long timestamp) {
-        Objects.requireNonNull(value, "value must not be null (use an empty array for an empty value)");
+    private CompletableFuture<RecordMetadata> send(byte[] key, byte[] value, long partition, long timestamp) {
+        Native.notNull(value, "value");
         ProduceFuture<RecordMetadata> f = new ProduceFuture<>(self, 0);
         // The future waits in a slot of a shared array; the native side completes a whole group of
         // slots with one call (see Native.completeAll), instead of one JNI round per record.
@@ -143,7 +175,7 @@ public final class Producer implements AutoCloseable {
      * returned futures sends that record's batch at once, as for {@link #send(byte[], byte[])}.
      */
     public List<CompletableFuture<RecordMetadata>> sendAll(List<ProducerRecord> records) {
-        Objects.requireNonNull(records, "records must not be null");
+        Native.notNull(records, "records");
         int n = records.size();
         ProducerRecord[] rs = new ProducerRecord[n];
         long keyBytes = 0;
@@ -153,14 +185,15 @@ public final class Producer implements AutoCloseable {
             if (i == n) {
                 throw new ConcurrentModificationException("records changed size during sendAll");
             }
-            rs[i++] = Objects.requireNonNull(r, "records must not contain null");
+            rs[i] = Native.notNull(r, "records[" + i + "]");
+            i++;
             keyBytes += r.key == null ? 0 : r.key.length;
             valueBytes += r.value.length;
         }
         if (i != n) {
             throw new ConcurrentModificationException("records changed size during sendAll");
         }
-        int[] partitions = new int[n];
+        long[] partitions = new long[n];
         long[] timestamps = new long[n];
         @SuppressWarnings({"unchecked", "rawtypes"})
         ProduceFuture<RecordMetadata>[] futures = new ProduceFuture[n];
@@ -228,21 +261,26 @@ public final class Producer implements AutoCloseable {
     private static final long MAX_PACKED = Integer.MAX_VALUE - 16;
 
     /**
-     * Seals every open batch and waits until each queued record is acknowledged or failed; throws the
-     * first failure since the last flush (including failures of sends nobody waited on).
+     * Seals every open batch and waits until each record sent before it is acknowledged or failed, and
+     * its future complete; throws the first delivery failure since the last flush (including failures of
+     * sends nobody waited on). A send refused at once is not reported again.
      */
     public void flush() {
         try {
-            Native.producerFlush(handle, -1);
+            Native.producerFlush(handle, true, 0);
         } finally {
             Reference.reachabilityFence(this);
         }
     }
 
-    /** {@link #flush()} bounded by {@code timeout} ({@code TIMEOUT} after it; nothing is dropped). */
+    /**
+     * {@link #flush()} bounded by {@code timeout} ({@code TIMEOUT} after it; nothing is dropped).
+     * {@code Duration.ZERO} seals and returns at once: {@code TIMEOUT} if anything is still pending.
+     */
     public void flush(Duration timeout) {
+        long nanos = Native.nanos(timeout, "timeout");
         try {
-            Native.producerFlush(handle, millis(timeout));
+            Native.producerFlush(handle, false, nanos);
         } finally {
             Reference.reachabilityFence(this);
         }
@@ -252,16 +290,17 @@ public final class Producer implements AutoCloseable {
     @Override
     public void close() {
         try {
-            Native.producerClose(handle, -1);
+            Native.producerClose(handle, true, 0);
         } finally {
             Reference.reachabilityFence(this);
         }
     }
 
-    /** {@link #close()} with its flush bounded by {@code timeout}. */
+    /** {@link #close()} with its flush bounded by {@code timeout} (as {@link #flush(Duration)}). */
     public void close(Duration timeout) {
+        long nanos = Native.nanos(timeout, "timeout");
         try {
-            Native.producerClose(handle, millis(timeout));
+            Native.producerClose(handle, false, nanos);
         } finally {
             Reference.reachabilityFence(this);
         }
@@ -272,18 +311,6 @@ public final class Producer implements AutoCloseable {
             return ProducerStats.fromArray(Native.producerStats(handle));
         } finally {
             Reference.reachabilityFence(this);
-        }
-    }
-
-    static long millis(Duration d) {
-        Objects.requireNonNull(d, "timeout must not be null");
-        if (d.isNegative()) {
-            throw new IllegalArgumentException("timeout must not be negative, got " + d);
-        }
-        try {
-            return d.toMillis();
-        } catch (ArithmeticException e) {
-            return Long.MAX_VALUE;
         }
     }
 

@@ -3,13 +3,12 @@ package io.headwater;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.Map;
-import java.util.Objects;
 
 /**
  * Producer configuration: string keys and values (camelCase or snake_case keys, the table in the top-level README and tests/vectors/config.json),
  * parsed by core's one parser. {@link Builder#build()} and {@link #fromMap} validate at once: an unknown
- * key or a bad value throws {@link HeadwaterException} with {@link HeadwaterException.Code#CONFIG},
- * naming the key.
+ * key or a bad value throws {@link HeadwaterException} with code {@code CONFIG}, naming the key; a null
+ * key or value is {@code INVALID_ARGUMENT}.
  *
  * <pre>{@code
  * ProducerConfig cfg = ProducerConfig.builder().lingerMs(10).compression(Compression.LZ4).build();
@@ -36,8 +35,7 @@ public final class ProducerConfig {
 
     /** A config from string pairs, validated now. */
     public static ProducerConfig fromMap(Map<String, String> map) {
-        Objects.requireNonNull(map, "map must not be null");
-        ProducerConfig c = new ProducerConfig(map);
+        ProducerConfig c = new ProducerConfig(Native.notNull(map, "config"));
         c.effective();
         return c;
     }
@@ -64,15 +62,7 @@ public final class ProducerConfig {
     }
 
     String[][] pairs() {
-        String[] k = new String[values.size()];
-        String[] v = new String[values.size()];
-        int i = 0;
-        for (Map.Entry<String, String> e : values.entrySet()) {
-            k[i] = Objects.requireNonNull(e.getKey(), "config key must not be null");
-            v[i] = Objects.requireNonNull(e.getValue(), "config value for " + e.getKey() + " must not be null");
-            i++;
-        }
-        return new String[][] {k, v};
+        return Native.pairs(values, "config");
     }
 
     static String camel(String snake) {
@@ -102,8 +92,7 @@ public final class ProducerConfig {
 
         /** Any key (camelCase or snake_case) with its string value. */
         public Builder set(String key, String value) {
-            values.put(Objects.requireNonNull(key, "key must not be null"),
-                    Objects.requireNonNull(value, "value must not be null"));
+            values.put(Native.notNull(key, "key"), Native.notNull(value, key));
             return this;
         }
 
@@ -113,7 +102,7 @@ public final class ProducerConfig {
         public Builder batchQueueSize(long batches) { return set("batchQueueSize", Long.toString(batches)); }
         public Builder sendTimeoutMs(long ms) { return set("sendTimeoutMs", Long.toString(ms)); }
         public Builder compression(Compression c) {
-            return set("compression", Objects.requireNonNull(c, "compression must not be null").configName());
+            return set("compression", Native.notNull(c, "compression").configName());
         }
         /** {@code read_uncommitted} or {@code read_committed}. */
         public Builder isolation(String isolation) { return set("isolation", isolation); }

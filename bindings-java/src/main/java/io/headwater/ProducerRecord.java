@@ -1,33 +1,30 @@
 package io.headwater;
 
-import java.util.Objects;
-
 /**
- * A record for {@link Producer#sendAll}: optional key (null = no key), value, and optionally an explicit
- * partition and a timestamp (milliseconds since the epoch).
+ * A record for {@link Producer#send(ProducerRecord)} and {@link Producer#sendAll}: optional key (null = no
+ * key), value, and optionally an explicit partition and a timestamp (milliseconds since the epoch).
+ * A null value is {@code INVALID_ARGUMENT}; so is a negative partition, when the record is sent.
  */
 public final class ProducerRecord {
     final byte[] key;
     final byte[] value;
-    final int partition;
+    /** {@link Native#NO_PARTITION} or the partition as given (core checks it at send). */
+    final long partition;
     final long timestamp;
 
-    private ProducerRecord(byte[] key, byte[] value, int partition, long timestamp) {
+    private ProducerRecord(byte[] key, byte[] value, long partition, long timestamp) {
         this.key = key;
-        this.value = Objects.requireNonNull(value, "value must not be null (use an empty array for an empty value)");
+        this.value = Native.notNull(value, "value");
         this.partition = partition;
         this.timestamp = timestamp;
     }
 
     public static ProducerRecord of(byte[] key, byte[] value) {
-        return new ProducerRecord(key, value, -1, Native.NO_TIMESTAMP);
+        return new ProducerRecord(key, value, Native.NO_PARTITION, Native.NO_TIMESTAMP);
     }
 
     /** The same record sent to {@code partition} (overrides the partitioner). */
     public ProducerRecord partition(int partition) {
-        if (partition < 0) {
-            throw new IllegalArgumentException("partition must be >= 0, got " + partition);
-        }
         return new ProducerRecord(key, value, partition, timestamp);
     }
 

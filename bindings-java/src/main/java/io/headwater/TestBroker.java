@@ -4,14 +4,15 @@ import java.lang.ref.Reference;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Arrays;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Objects;
 import java.util.stream.Collectors;
 
 /**
  * The embedded Fluvio-protocol broker (an SC and SPUs on loopback ports), for tests and demos. The
- * official Fluvio clients can connect to it too. {@link #close()} stops it (idempotent).
+ * official Fluvio clients can connect to it too. {@link #close()} stops it (idempotent). A wrong argument
+ * (null, a negative partition or count, an API key outside 0..65535) is {@code INVALID_ARGUMENT}.
  *
  * <pre>{@code
  * try (TestBroker broker = TestBroker.start()) {
@@ -50,7 +51,10 @@ public final class TestBroker implements AutoCloseable {
         return start(1, null);
     }
 
-    /** {@code spus} SPUs; with a {@code dataDir}, partition logs are segment files there. */
+    /**
+     * {@code spus} SPUs; with a {@code dataDir}, partition logs are segment files there. The same options
+     * as {@link #start(Map)} ({@code spus} outside 1..1024 is {@code CONFIG}).
+     */
     public static TestBroker start(int spus, Path dataDir) {
         Native.ensureLoaded();
         return new TestBroker(Native.brokerStart(spus, dataDir == null ? null : dataDir.toString()));
@@ -60,16 +64,15 @@ public final class TestBroker implements AutoCloseable {
      * A broker from string options (camelCase or snake_case): {@code spus}, {@code dataDir}, {@code sync}
      * ({@code request}, {@code never} or an interval in milliseconds), and {@code tlsCert} + {@code tlsKey}
      * (PEM files; TLS on every listener) with optional {@code tlsClientCa} (client certificates signed by
-     * it become mandatory). An unknown key or a bad value throws {@link HeadwaterException} with
-     * {@link HeadwaterException.Code#CONFIG} naming the key as given.
+     * it become mandatory). An unknown key or a bad value throws {@link HeadwaterException} with code
+     * {@code CONFIG} naming the key as given.
      *
      * <pre>{@code
      * TestBroker.start(Map.of("tlsCert", "server.pem", "tlsKey", "server.key", "tlsClientCa", "ca.pem"));
      * }</pre>
      */
     public static TestBroker start(Map<String, String> options) {
-        Objects.requireNonNull(options, "options must not be null");
-        String[][] kv = Native.pairs(options, "broker option");
+        String[][] kv = Native.pairs(options, "options");
         Native.ensureLoaded();
         return new TestBroker(Native.brokerStartWith(kv[0], kv[1]));
     }
@@ -83,24 +86,51 @@ public final class TestBroker implements AutoCloseable {
         }
     }
 
+    /**
+     * Creates a topic from options (camelCase or snake_case, parsed by core, the same as
+     * {@link Admin#createTopic(String, Map)}): {@code partitions} (default 1), {@code replication}
+     * (default 1), {@code compression} (the topic's policy: {@code any}, {@code none}, {@code gzip},
+     * {@code snappy}, {@code lz4}, {@code zstd}), {@code retentionSecs}, {@code segmentSize},
+     * {@code maxPartitionSize}. A bad option is {@code INVALID_ARGUMENT} naming it; an existing topic is
+     * {@code BROKER} 2002.
+     */
+    public void createTopic(String name, Map<String, String> options) {
+        Native.notNull(name, "topic");
+        String[][] kv = Native.pairs(options, "options");
+        try {
+            Native.brokerCreateTopic(handle, name, kv[0], kv[1]);
+        } finally {
+            Reference.reachabilityFence(this);
+        }
+    }
+
     public void createTopic(String name, int partitions) {
         createTopic(name, partitions, null);
     }
 
     /** A topic that only accepts batches of {@code compression} (null = any codec). */
     public void createTopic(String name, int partitions, Compression compression) {
-        Objects.requireNonNull(name, "topic must not be null");
+        Map<String, String> options = new LinkedHashMap<>();
+        options.put("partitions", Integer.toString(partitions));
+        if (compression != null) {
+            options.put("compression", compression.configName());
+        }
+        createTopic(name, options);
+    }
+
+    public void deleteTopic(String name) {
+        Native.notNull(name, "topic");
         try {
-            Native.brokerCreateTopic(handle, name, partitions, compression == null ? -1 : compression.id());
+            Native.brokerDeleteTopic(handle, name);
         } finally {
             Reference.reachabilityFence(this);
         }
     }
 
-    public void deleteTopic(String name) {
-        Objects.requireNonNull(name, "topic must not be null");
+    /** The topics (system topics left out). */
+    public List<String> topics() {
         try {
-            Native.brokerDeleteTopic(handle, name);
+            return List.of(Native.brokerTopics(handle));
         } finally {
             Reference.reachabilityFence(this);
         }
@@ -113,7 +143,7 @@ public final class TestBroker implements AutoCloseable {
 
     /** The records stored in a partition from {@code fromOffset} on. */
     public List<StoredRecord> records(String topic, int partition, long fromOffset) {
-        Objects.requireNonNull(topic, "topic must not be null");
+        Native.notNull(topic, "topic");
         try {
             return List.of(Native.brokerRecords(handle, topic, partition, fromOffset));
         } finally {
@@ -122,10 +152,20 @@ public final class TestBroker implements AutoCloseable {
     }
 
     /** The stored batches of a partition (header facts: record count, codec, size). */
-    public List<BatchInfo> batches(String topic, int partition) {
-        Objects.requireNonNull(topic, "topic must not be null");
+    public List<StoredBatch> batches(String topic, int partition) {
+        Native.notNull(topic, "topic");
         try {
             return List.of(Native.brokerBatches(handle, topic, partition));
+        } finally {
+            Reference.reachabilityFence(this);
+        }
+    }
+
+    /** A partition's log start and log end offsets: {@code {start, end}}. */
+    public long[] offsets(String topic, int partition) {
+        Native.notNull(topic, "topic");
+        try {
+            return Native.brokerOffsets(handle, topic, partition);
         } finally {
             Reference.reachabilityFence(this);
         }
@@ -165,11 +205,6 @@ public final class TestBroker implements AutoCloseable {
      * {@code code} (e.g. 6 NotLeaderForPartition, 56 StorageError). A count of 0 clears it.
      */
     public void failNext(int apiKey, int count, int code) {
-        checkApiKey(apiKey);
-        checkCount(count);
-        if (code < Short.MIN_VALUE || code > Short.MAX_VALUE) {
-            throw new IllegalArgumentException("code must fit a Fluvio error code (16 bits), got " + code);
-        }
         try {
             Native.brokerFailNext(handle, apiKey, count, code);
         } finally {
@@ -179,8 +214,6 @@ public final class TestBroker implements AutoCloseable {
 
     /** Fault injection: the next {@code count} requests of {@code apiKey} close their connection unanswered. */
     public void dropNext(int apiKey, int count) {
-        checkApiKey(apiKey);
-        checkCount(count);
         try {
             Native.brokerDropNext(handle, apiKey, count);
         } finally {
@@ -188,20 +221,12 @@ public final class TestBroker implements AutoCloseable {
         }
     }
 
-    /** Fault injection: every request of {@code apiKey} waits {@code delay} before it is served; null or zero clears. */
+    /**
+     * Fault injection: every request of {@code apiKey} waits {@code delay} before it is served; null or zero
+     * clears; a negative delay is {@code INVALID_ARGUMENT}.
+     */
     public void delay(int apiKey, Duration delay) {
-        checkApiKey(apiKey);
-        long nanos = 0;
-        if (delay != null) {
-            if (delay.isNegative()) {
-                throw new IllegalArgumentException("delay must not be negative, got " + delay);
-            }
-            try {
-                nanos = delay.toNanos();
-            } catch (ArithmeticException e) {
-                throw new IllegalArgumentException("delay is too long: " + delay, e);
-            }
-        }
+        long nanos = delay == null ? 0 : Native.nanos(delay, "delay");
         try {
             Native.brokerDelay(handle, apiKey, nanos);
         } finally {
@@ -220,12 +245,30 @@ public final class TestBroker implements AutoCloseable {
 
     /** The SPU that currently leads a partition. */
     public int leader(String topic, int partition) {
-        Objects.requireNonNull(topic, "topic must not be null");
-        if (partition < 0) {
-            throw new IllegalArgumentException("partition must be >= 0, got " + partition);
-        }
+        Native.notNull(topic, "topic");
         try {
             return Native.brokerLeader(handle, topic, partition);
+        } finally {
+            Reference.reachabilityFence(this);
+        }
+    }
+
+    /** The SPUs holding a partition's replicas (leader first at creation). */
+    public List<Integer> replicas(String topic, int partition) {
+        Native.notNull(topic, "topic");
+        try {
+            return Arrays.stream(Native.brokerReplicas(handle, topic, partition)).boxed()
+                    .collect(Collectors.toUnmodifiableList());
+        } finally {
+            Reference.reachabilityFence(this);
+        }
+    }
+
+    /** A partition's high watermark: every in-sync replica has the records below it. */
+    public long highWatermark(String topic, int partition) {
+        Native.notNull(topic, "topic");
+        try {
+            return Native.brokerHighWatermark(handle, topic, partition);
         } finally {
             Reference.reachabilityFence(this);
         }
@@ -266,18 +309,6 @@ public final class TestBroker implements AutoCloseable {
             Native.brokerStopSpu(handle, spuId, false);
         } finally {
             Reference.reachabilityFence(this);
-        }
-    }
-
-    private static void checkApiKey(int apiKey) {
-        if (apiKey < 0 || apiKey > 0xFFFF) {
-            throw new IllegalArgumentException("apiKey must be 0..65535, got " + apiKey);
-        }
-    }
-
-    private static void checkCount(int count) {
-        if (count < 0) {
-            throw new IllegalArgumentException("count must be >= 0, got " + count);
         }
     }
 

@@ -104,7 +104,7 @@ class ConcurrencyTest {
                     jobs.add(pool.submit(() -> {
                         List<CompletableFuture<RecordMetadata>> fs = new ArrayList<>(waits);
                         for (int i = 0; i < waits; i++) {
-                            CompletableFuture<RecordMetadata> f = p.send(null, b("w" + thread + ":" + i), i % PARTITIONS);
+                            CompletableFuture<RecordMetadata> f = p.sendTo(i % PARTITIONS, null, b("w" + thread + ":" + i));
                             if (i % 2 == 0) {
                                 f.get(TestSupport.WAIT_SECONDS, TimeUnit.SECONDS);
                             } else {

@@ -11,7 +11,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.headwater.HeadwaterException.Code;
+import io.headwater.HeadwaterException.Kind;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -76,12 +76,12 @@ class FaultsTest {
         Producer p = Producer.connect(broker.endpoint(), t, config().build());
         broker.failNext(PRODUCE, 1, 56);
         HeadwaterException e = failure(p.send(null, b("lost")));
-        assertEquals(Code.BROKER, e.getCode());
+        assertEquals(Kind.BROKER, e.getKind());
         assertEquals(56, e.getBrokerCode());
         assertFalse(e.isRetriable());
         assertEquals(0, get(p.send(null, b("kept"))).offset());
         // close reports the failure nobody flushed
-        assertEquals(Code.BROKER, assertThrows(HeadwaterException.class, p::close).getCode());
+        assertEquals(Kind.BROKER, assertThrows(HeadwaterException.class, p::close).getKind());
         assertEquals(List.of("kept"), values(broker, t));
     }
 
@@ -90,9 +90,9 @@ class FaultsTest {
         String t = newTopic();
         Producer p = Producer.connect(broker.endpoint(), t, config().build());
         broker.failNext(PRODUCE, 1, 9000);
-        assertEquals(Code.COMPRESSION, failure(p.send(null, b("a"))).getCode());
+        assertEquals(Kind.COMPRESSION, failure(p.send(null, b("a"))).getKind());
         broker.failNext(PRODUCE, 1, 2001);
-        assertEquals(Code.UNKNOWN_TOPIC, failure(p.send(null, b("b"))).getCode());
+        assertEquals(Kind.UNKNOWN_TOPIC, failure(p.send(null, b("b"))).getKind());
         assertThrows(HeadwaterException.class, p::close);
         assertTrue(broker.records(t, 0).isEmpty());
     }
@@ -115,12 +115,12 @@ class FaultsTest {
         broker.delay(PRODUCE, Duration.ofSeconds(3));
         try {
             HeadwaterException e = failure(p.send(null, b("late")));
-            assertEquals(Code.TIMEOUT, e.getCode(), e::getMessage);
+            assertEquals(Kind.TIMEOUT, e.getKind(), e::getMessage);
             assertTrue(e.isRetriable());
         } finally {
             broker.delay(PRODUCE, null);
         }
-        assertEquals(Code.TIMEOUT, assertThrows(HeadwaterException.class, p::close).getCode());
+        assertEquals(Kind.TIMEOUT, assertThrows(HeadwaterException.class, p::close).getKind());
     }
 
     @Test
@@ -148,7 +148,7 @@ class FaultsTest {
             b.stopSpu(spu);
             // Retries cannot reach the SPU; the delivery timeout, not max_retries, ends the wait.
             HeadwaterException e = failure(p.send(null, b("never")));
-            assertEquals(Code.TIMEOUT, e.getCode(), e::getMessage);
+            assertEquals(Kind.TIMEOUT, e.getKind(), e::getMessage);
             assertTrue(e.isRetriable());
             assertThrows(HeadwaterException.class, () -> p.close(Duration.ZERO));
             b.startSpu(spu);
@@ -188,10 +188,10 @@ class FaultsTest {
             assertTrue(b.spuIds().contains(leader));
             try (Producer p = Producer.connect(b.endpoint(), "held", ProducerConfig.builder().lingerMs(0).build())) {
                 b.pauseSpu(leader);
-                CompletableFuture<RecordMetadata> held = p.send(null, b("held"), 0);
+                CompletableFuture<RecordMetadata> held = p.sendTo(0, null, b("held"));
                 try {
                     // A request held by the paused SPU is never answered: flush times out, nothing is stored.
-                    expectCode(Code.TIMEOUT, () -> {
+                    expectCode(Kind.TIMEOUT, () -> {
                         p.flush(Duration.ofMillis(200));
                         return null;
                     });
@@ -206,26 +206,51 @@ class FaultsTest {
     }
 
     @Test
-    void badFaultArgumentsAreErrors() throws Exception {
-        assertThrows(IllegalArgumentException.class, () -> broker.failNext(-1, 1, 6));
-        assertThrows(IllegalArgumentException.class, () -> broker.failNext(PRODUCE, -1, 6));
-        assertThrows(IllegalArgumentException.class, () -> broker.failNext(PRODUCE, 1, 40_000));
-        assertThrows(IllegalArgumentException.class, () -> broker.dropNext(70_000, 1));
-        assertThrows(IllegalArgumentException.class, () -> broker.dropNext(PRODUCE, -2));
-        assertThrows(IllegalArgumentException.class, () -> broker.delay(PRODUCE, Duration.ofMillis(-1)));
-        assertThrows(IllegalArgumentException.class, () -> broker.leader("t", -1));
-        assertThrows(NullPointerException.class, () -> broker.leader(null, 0));
-        for (Call c : List.<Call>of(() -> broker.stopSpu(42), () -> broker.startSpu(42),
-                () -> broker.pauseSpu(42), () -> broker.resumeSpu(42))) {
-            HeadwaterException e = expectCode(Code.INVALID_ARGUMENT, () -> {
+    void badFaultArgumentsAreInvalidArgument() throws Exception {
+        java.util.Map<String, Call> named = new java.util.LinkedHashMap<>();
+        named.put("`api_key` must be in 0..=65535, got -1", () -> broker.failNext(-1, 1, 6));
+        named.put("`count` must be in 0..=2147483647, got -1", () -> broker.failNext(PRODUCE, -1, 6));
+        named.put("`code` must be in -32768..=32767, got 40000", () -> broker.failNext(PRODUCE, 1, 40_000));
+        named.put("`api_key` must be in 0..=65535, got 70000", () -> broker.dropNext(70_000, 1));
+        named.put("`count` must be in 0..=2147483647, got -2", () -> broker.dropNext(PRODUCE, -2));
+        named.put("`delay_nanos` must be in 0..=9223372036854775807, got -1000000",
+                () -> broker.delay(PRODUCE, Duration.ofMillis(-1)));
+        named.put("`partition` must be in 0..=2147483647, got -1", () -> broker.leader("t", -1));
+        named.put("`topic` must not be null", () -> broker.leader(null, 0));
+        named.put("42", () -> broker.stopSpu(42));
+        named.put("42 ", () -> broker.startSpu(42));
+        named.put("42  ", () -> broker.pauseSpu(42));
+        named.put("42   ", () -> broker.resumeSpu(42));
+        for (Map.Entry<String, Call> c : named.entrySet()) {
+            HeadwaterException e = expectCode(Kind.INVALID_ARGUMENT, () -> {
+                c.getValue().run();
+                return null;
+            });
+            assertTrue(e.getMessage().contains(c.getKey().trim()), e.getMessage());
+        }
+        expectCode(Kind.UNKNOWN_TOPIC, () -> broker.leader(topic("missing"), 0));
+        String t = newTopic();
+        expectCode(Kind.UNKNOWN_PARTITION, () -> broker.leader(t, 5));
+    }
+
+    /** A negative partition is INVALID_ARGUMENT everywhere a partition is read (it never reads partition 0). */
+    @Test
+    void negativePartitionsAreInvalidArgumentNotPartitionZero() throws Exception {
+        String t = newTopic();
+        try (Producer p = Producer.connect(broker.endpoint(), t, config().build())) {
+            get(p.send(null, b("in-0")));
+        }
+        List<Call> calls = List.of(() -> broker.records(t, -1), () -> broker.records(t, -1, 0),
+                () -> broker.batches(t, -1), () -> broker.offsets(t, -1), () -> broker.replicas(t, -1),
+                () -> broker.highWatermark(t, -1));
+        for (Call c : calls) {
+            HeadwaterException e = expectCode(Kind.INVALID_ARGUMENT, () -> {
                 c.run();
                 return null;
             });
-            assertTrue(e.getMessage().contains("42"), e.getMessage());
+            assertTrue(e.getMessage().contains("`partition` must be in 0..=2147483647, got -1"), e.getMessage());
         }
-        expectCode(Code.UNKNOWN_TOPIC, () -> broker.leader(topic("missing"), 0));
-        String t = newTopic();
-        expectCode(Code.UNKNOWN_PARTITION, () -> broker.leader(t, 5));
+        assertEquals(List.of("in-0"), values(broker, t));
     }
 
     private interface Call {

@@ -8,6 +8,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -30,7 +31,14 @@ class JarIT {
     }
 
     static String run(List<String> cmd) throws Exception {
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        return run(cmd, Map.of());
+    }
+
+    static String run(List<String> cmd, Map<String, String> env) throws Exception {
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
+        pb.environment().remove("HEADWATER_LOG");
+        pb.environment().putAll(env);
+        Process p = pb.start();
         byte[] out = p.getInputStream().readAllBytes();
         boolean exited = p.waitFor(TestSupport.WAIT_SECONDS, TimeUnit.SECONDS);
         if (!exited) {
@@ -62,5 +70,48 @@ class JarIT {
         String cp = jar() + File.pathSeparator + System.getProperty("headwater.test.classes");
         String out = run(List.of(java(), "-cp", cp, "io.headwater.ExitMain"));
         assertTrue(out.contains("exit-main ok 5000"), out);
+    }
+
+    /** The lines LogMain's child JVM saw at {@code level} (JUL names: WARNING, FINE, ...). */
+    private static List<String> logs(String out, String level) {
+        return out.lines().filter(l -> l.startsWith("LOG " + level + " ")).collect(java.util.stream.Collectors.toList());
+    }
+
+    private static String logMain(String property, Map<String, String> env) throws Exception {
+        String cp = jar() + File.pathSeparator + System.getProperty("headwater.test.classes");
+        List<String> cmd = new java.util.ArrayList<>(List.of(java(), "-cp", cp));
+        if (property != null) {
+            cmd.add("-Dheadwater.log=" + property);
+        }
+        cmd.add("io.headwater.LogMain");
+        String out = run(cmd, env);
+        assertTrue(out.contains("log-main ok 1"), out);
+        return out;
+    }
+
+    /**
+     * Core decides which events reach System.Logger: WARN by default, HEADWATER_LOG (read by core) or the
+     * headwater.log property (core's names, the same fallback to WARN with one warning) otherwise.
+     */
+    @Test
+    void logLevelComesFromCoreTheEnvironmentOrTheProperty() throws Exception {
+        String unreadable = "unreadable topic spec";
+        String dflt = logMain(null, Map.of());
+        assertTrue(logs(dflt, "WARNING").stream().anyMatch(l -> l.contains(unreadable)), dflt);
+        assertTrue(logs(dflt, "INFO").isEmpty() && logs(dflt, "FINE").isEmpty(), dflt);
+
+        String error = logMain(null, Map.of("HEADWATER_LOG", "ERROR"));
+        assertTrue(logs(error, "WARNING").isEmpty(), error);
+        String off = logMain("off", Map.of("HEADWATER_LOG", "debug"));
+        assertTrue(off.lines().noneMatch(l -> l.startsWith("LOG ")), off); // the property wins
+        String debug = logMain("debug", Map.of());
+        assertTrue(logs(debug, "FINE").stream().anyMatch(l -> l.contains("retrying a batch")), debug);
+        assertTrue(logs(debug, "FINER").isEmpty(), debug); // no TRACE at debug
+
+        String bogus = logMain("verbose", Map.of());
+        List<String> warnings = logs(bogus, "WARNING");
+        assertEquals(1, warnings.stream().filter(l -> l.contains("\"verbose\" is not a log level")).count(), bogus);
+        assertTrue(warnings.stream().anyMatch(l -> l.contains(unreadable)), bogus);
+        assertTrue(logs(bogus, "INFO").isEmpty(), bogus);
     }
 }

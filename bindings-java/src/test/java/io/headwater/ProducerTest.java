@@ -12,7 +12,7 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.headwater.HeadwaterException.Code;
+import io.headwater.HeadwaterException.Kind;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -83,7 +83,7 @@ class ProducerTest {
     void explicitPartitionAndSendAll() throws Exception {
         String t = newTopic(3);
         try (Producer p = Producer.connect(broker.endpoint(), t)) {
-            assertEquals(2, get(p.send(b("k"), b("to-2"), 2)).partition());
+            assertEquals(2, get(p.sendTo(2, b("k"), b("to-2"))).partition());
             List<ProducerRecord> batch = new ArrayList<>();
             for (int i = 0; i < 30; i++) {
                 batch.add(ProducerRecord.of(null, b("all-" + i)).partition(i % 3));
@@ -114,10 +114,86 @@ class ProducerTest {
             }
             admin.deleteTopic(t);
             assertTrue(admin.listTopics().stream().noneMatch(x -> x.name().equals(t)));
-            expectCode(Code.UNKNOWN_TOPIC, () -> {
+            expectCode(Kind.UNKNOWN_TOPIC, () -> {
                 admin.deleteTopic(t);
                 return null;
             });
+        }
+    }
+
+    @Test
+    void producerStateTopicOptionsAndBrokerInspection() throws Exception {
+        String t = topic("state");
+        broker.createTopic(t, java.util.Map.of("partitions", "2", "replication", "1", "compression", "gzip",
+                "retentionSecs", "3600"));
+        assertTrue(broker.topics().contains(t));
+        Producer p = Producer.connect(broker.endpoint(), t, ProducerConfig.builder().lingerMs(60_000).build());
+        assertEquals(t, p.topic());
+        assertEquals(2, p.partitionCount());
+        assertEquals(Compression.GZIP, p.compression()); // unset follows the topic's policy
+        assertFalse(p.isClosed());
+        List<CompletableFuture<RecordMetadata>> fs = new ArrayList<>();
+        for (int i = 0; i < 3; i++) {
+            fs.add(p.sendTo(1, null, b("r" + i)));
+        }
+        p.flush();
+        fs.add(p.sendTo(1, null, b("r3")));
+        p.close();
+        assertTrue(p.isClosed());
+        assertArrayEquals(new long[] {0, 4}, broker.offsets(t, 1));
+        assertArrayEquals(new long[] {0, 0}, broker.offsets(t, 0));
+        assertEquals(4, broker.highWatermark(t, 1));
+        assertEquals(List.of(broker.leader(t, 1)), broker.replicas(t, 1));
+        List<StoredRecord> rs = broker.records(t, 1);
+        assertEquals(List.of(0L, 0L, 0L, 3L), rs.stream().map(StoredRecord::batchBaseOffset).collect(
+                java.util.stream.Collectors.toList()));
+        assertEquals(List.of(0L, 3L), broker.batches(t, 1).stream().map(StoredBatch::baseOffset).collect(
+                java.util.stream.Collectors.toList()));
+        try (Admin admin = Admin.connect(broker.endpoint())) {
+            TopicInfo info = admin.listTopics().stream().filter(x -> x.name().equals(t)).findFirst().orElseThrow();
+            assertEquals(3600L, info.retentionSecs());
+            assertEquals(2, info.partitions());
+            String u = topic("admin-opts");
+            admin.createTopic(u, java.util.Map.of("partitions", "3"));
+            TopicInfo plain = admin.listTopics().stream().filter(x -> x.name().equals(u)).findFirst().orElseThrow();
+            assertEquals(3, plain.partitions());
+            assertNull(plain.retentionSecs());
+            HeadwaterException e = expectCode(Kind.INVALID_ARGUMENT,
+                    () -> { admin.createTopic(topic("bad"), java.util.Map.of("partitions", "-1")); return null; });
+            assertTrue(e.getMessage().contains("`partitions` must be in 1..=2147483647, got -1"), e.getMessage());
+            e = expectCode(Kind.INVALID_ARGUMENT,
+                    () -> { admin.createTopic(topic("bad"), java.util.Map.of("partitionz", "1")); return null; });
+            assertTrue(e.getMessage().contains("`partitionz`"), e.getMessage());
+            e = expectCode(Kind.BROKER, () -> { admin.createTopic(u, 1); return null; });
+            assertEquals(2002, e.getBrokerCode());
+        }
+        HeadwaterException e = expectCode(Kind.INVALID_ARGUMENT, () -> { broker.createTopic(topic("bad"), 0); return null; });
+        assertTrue(e.getMessage().contains("`partitions` must be in 1..=2147483647, got 0"), e.getMessage());
+        e = expectCode(Kind.BROKER, () -> { broker.createTopic(t, 1); return null; });
+        assertEquals(2002, e.getBrokerCode());
+    }
+
+    /** flush/close from a dependent stage would wait for the very delivery running it: INVALID_ARGUMENT. */
+    @Test
+    void flushFromAFuturesStageIsInvalidArgument() throws Exception {
+        String t = newTopic(1);
+        // A long linger: the record completes during the flush below, on a library thread.
+        try (Producer p = Producer.connect(broker.endpoint(), t, ProducerConfig.builder().lingerMs(600_000).build())) {
+            CompletableFuture<HeadwaterException> inside = new CompletableFuture<>();
+            CompletableFuture<RecordMetadata> f = p.send(null, b("x"));
+            f.whenComplete((m, err) -> {
+                try {
+                    p.flush();
+                    inside.complete(null);
+                } catch (HeadwaterException e) {
+                    inside.complete(e);
+                }
+            });
+            p.flush(); // from the caller's thread it works
+            assertTrue(f.isDone());
+            HeadwaterException e = get(inside);
+            assertTrue(e != null && e.getKind() == Kind.INVALID_ARGUMENT, String.valueOf(e));
+            assertTrue(e.getMessage().contains("inside a delivery callback"), e.getMessage());
         }
     }
 
@@ -133,7 +209,7 @@ class ProducerTest {
             }
             p.flush();
         }
-        List<BatchInfo> batches = broker.batches(t, 0);
+        List<StoredBatch> batches = broker.batches(t, 0);
         assertEquals(5, batches.size());
         batches.forEach(bi -> assertEquals(1, bi.recordCount()));
     }
@@ -153,7 +229,7 @@ class ProducerTest {
             p.flush();
             assertTrue(fs.stream().allMatch(CompletableFuture::isDone));
         }
-        List<BatchInfo> batches = broker.batches(t, 0);
+        List<StoredBatch> batches = broker.batches(t, 0);
         assertEquals(1, batches.size());
         assertEquals(5, batches.get(0).recordCount());
     }
@@ -225,29 +301,51 @@ class ProducerTest {
 
     // ---- bad input ---------------------------------------------------------------------------
 
+    /** A wrong argument is INVALID_ARGUMENT naming it (not NullPointerException/IllegalArgumentException). */
     @Test
-    void nullArgumentsThrowNullPointerExceptionWithAMessage() throws Exception {
+    void wrongArgumentsAreInvalidArgumentNamingThem() throws Exception {
         String t = newTopic(1);
-        NullPointerException e = assertThrows(NullPointerException.class,
-                () -> Producer.connect(broker.endpoint(), null, null));
-        assertTrue(e.getMessage().contains("topic"), e.getMessage());
-        e = assertThrows(NullPointerException.class, () -> Producer.connect(null, t, null));
-        assertTrue(e.getMessage().contains("endpoint"), e.getMessage());
+        java.util.Map<String, Call> named = new java.util.LinkedHashMap<>();
+        named.put("`topic` must not be null", () -> Producer.connect(broker.endpoint(), null, null));
+        named.put("`endpoint` must not be null", () -> Producer.connect(null, t, null));
+        named.put("`lingerMs` must not be null", () -> ProducerConfig.builder().set("lingerMs", null));
+        named.put("`key` must not be null", () -> ProducerConfig.builder().set(null, "1"));
+        named.put("`value` must not be null", () -> ProducerRecord.of(null, null));
+        named.put("unknown codec id 9", () -> Compression.fromId(9));
         try (Producer p = Producer.connect(broker.endpoint(), t)) {
-            e = assertThrows(NullPointerException.class, () -> p.send(b("k"), null));
-            assertTrue(e.getMessage().contains("value"), e.getMessage());
-            e = assertThrows(NullPointerException.class, () -> p.sendAll(null));
-            assertTrue(e.getMessage().contains("records"), e.getMessage());
-            assertThrows(IllegalArgumentException.class, () -> p.send(null, b("v"), -1));
-            assertThrows(IllegalArgumentException.class, () -> p.flush(Duration.ofMillis(-1)));
+            named.put("`value` must not be null ", () -> p.send(b("k"), null));
+            named.put("`records` must not be null", () -> p.sendAll(null));
+            named.put("`records[1]` must not be null",
+                    () -> p.sendAll(java.util.Arrays.asList(ProducerRecord.of(null, b("a")), null)));
+            named.put("`record` must not be null", () -> p.send((ProducerRecord) null));
+            named.put("`partition` must be in 0..=2147483647, got -1", () -> p.sendTo(-1, null, b("v")));
+            named.put("`partition` must be in 0..=2147483647, got -2",
+                    () -> p.sendAll(List.of(ProducerRecord.of(null, b("v")).partition(-2))));
+            named.put("`timeout_nanos` must be in 0..=9223372036854775807, got -1000000",
+                    () -> { p.flush(Duration.ofMillis(-1)); return null; });
+            named.put("`timeout_nanos` must be in 0..=9223372036854775807, got -1",
+                    () -> { p.close(Duration.ofNanos(-1)); return null; });
+            named.put("`timeout` must not be null", () -> { p.flush(null); return null; });
+            for (java.util.Map.Entry<String, Call> c : named.entrySet()) {
+                HeadwaterException e = expectCode(Kind.INVALID_ARGUMENT, c.getValue()::run);
+                assertTrue(e.getMessage().contains(c.getKey().trim()), e.getMessage());
+                assertFalse(e.isRetriable());
+            }
+            // nothing was sent or closed by the refused calls, and flush does not report them again
+            assertFalse(p.isClosed());
+            p.flush();
+            assertEquals(0, p.stats().recordsSent());
         }
-        e = assertThrows(NullPointerException.class, () -> ProducerConfig.builder().set("lingerMs", null));
-        assertTrue(e.getMessage().contains("value"), e.getMessage());
+        assertEquals(0, broker.records(t, 0).size());
+    }
+
+    private interface Call {
+        Object run() throws Exception;
     }
 
     @Test
     void unknownConfigKeyFailsWithConfig() throws Exception {
-        HeadwaterException e = expectCode(Code.CONFIG, () -> ProducerConfig.builder().set("lingerMillis", "5").build());
+        HeadwaterException e = expectCode(Kind.CONFIG, () -> ProducerConfig.builder().set("lingerMillis", "5").build());
         assertTrue(e.getMessage().contains("lingerMillis"), e.getMessage());
         assertFalse(e.isRetriable());
     }
@@ -358,8 +456,8 @@ class ProducerTest {
     void oversizeRecordFailsWithRecordTooLargeAndSendAllSendsNothing() throws Exception {
         String t = newTopic(1);
         try (Producer p = Producer.connect(broker.endpoint(), t, ProducerConfig.builder().maxRequestSize(1024).build())) {
-            expectCode(Code.RECORD_TOO_LARGE, () -> p.send(null, new byte[4096]));
-            expectCode(Code.RECORD_TOO_LARGE, () -> p.sendAll(List.of(ProducerRecord.of(null, b("small")),
+            expectCode(Kind.RECORD_TOO_LARGE, () -> p.send(null, new byte[4096]));
+            expectCode(Kind.RECORD_TOO_LARGE, () -> p.sendAll(List.of(ProducerRecord.of(null, b("small")),
                     ProducerRecord.of(null, new byte[4096]))));
             p.flush();
         }
@@ -368,7 +466,7 @@ class ProducerTest {
 
     @Test
     void unknownTopicFailsWithUnknownTopic() throws Exception {
-        expectCode(Code.UNKNOWN_TOPIC, () -> Producer.connect(broker.endpoint(), topic("missing"),
+        expectCode(Kind.UNKNOWN_TOPIC, () -> Producer.connect(broker.endpoint(), topic("missing"),
                 ProducerConfig.builder().metadataTimeoutMs(200).build()));
     }
 
@@ -376,7 +474,7 @@ class ProducerTest {
     void unknownPartitionFailsWithUnknownPartition() throws Exception {
         String t = newTopic(2);
         try (Producer p = Producer.connect(broker.endpoint(), t)) {
-            expectCode(Code.UNKNOWN_PARTITION, () -> p.send(null, b("v"), 7));
+            expectCode(Kind.UNKNOWN_PARTITION, () -> p.sendTo(7, null, b("v")));
         }
     }
 
@@ -384,7 +482,7 @@ class ProducerTest {
     void topicCompressionPolicyMismatchFailsWithCompression() throws Exception {
         String t = topic("zstd-only");
         broker.createTopic(t, 1, Compression.ZSTD);
-        expectCode(Code.COMPRESSION, () -> Producer.connect(broker.endpoint(), t,
+        expectCode(Kind.COMPRESSION, () -> Producer.connect(broker.endpoint(), t,
                 ProducerConfig.builder().compression(Compression.GZIP).build()));
         try (Producer p = Producer.connect(broker.endpoint(), t)) { // unset follows the topic
             get(p.send(null, b("z")));
@@ -400,17 +498,17 @@ class ProducerTest {
         p.close();
         p.close();
         assertEquals(0, get(before).offset()); // close flushed it
-        expectCode(Code.CLOSED, () -> p.send(null, b("after")));
-        expectCode(Code.CLOSED, () -> p.sendAll(List.of(ProducerRecord.of(null, b("after")))));
+        expectCode(Kind.CLOSED, () -> p.send(null, b("after")));
+        expectCode(Kind.CLOSED, () -> p.sendAll(List.of(ProducerRecord.of(null, b("after")))));
         assertEquals(1, broker.records(t, 0).size());
     }
 
     @Test
     void unreachableEndpointFailsWithTransport() throws Exception {
-        HeadwaterException e = expectCode(Code.TRANSPORT, () -> Producer.connect("127.0.0.1:1", "t",
+        HeadwaterException e = expectCode(Kind.TRANSPORT, () -> Producer.connect("127.0.0.1:1", "t",
                 ProducerConfig.builder().metadataTimeoutMs(500).build()));
         assertTrue(e.isRetriable());
-        expectCode(Code.TRANSPORT, () -> Admin.connect("127.0.0.1:1"));
+        expectCode(Kind.TRANSPORT, () -> Admin.connect("127.0.0.1:1"));
     }
 
     @Test
@@ -430,8 +528,8 @@ class ProducerTest {
                 }
             }
             assertTrue(full != null, "a paused broker must fill the queue");
-            assertEquals(Code.QUEUE_FULL, full.getCode());
-            HeadwaterException e = expectCode(Code.TIMEOUT, () -> {
+            assertEquals(Kind.QUEUE_FULL, full.getKind());
+            HeadwaterException e = expectCode(Kind.TIMEOUT, () -> {
                 p.flush(Duration.ofMillis(50));
                 return null;
             });
@@ -447,11 +545,15 @@ class ProducerTest {
     }
 
     @Test
-    void panicInNativeCodeBecomesAnInternalException() {
+    void panicInNativeCodeBecomesAnInternalException() throws Exception {
         Native.ensureLoaded();
-        HeadwaterException e = assertThrows(HeadwaterException.class, Native::panicForTest);
-        assertEquals(Code.INTERNAL, e.getCode());
+        HeadwaterException e = expectCode(Kind.INTERNAL, () -> {
+            Native.debugPanic();
+            return null;
+        });
         assertTrue(e.getMessage().contains("deliberate panic"), e.getMessage());
+        assertFalse(e.isRetriable());
+        assertNull(e.getBrokerCode());
     }
 
     @Test
@@ -474,6 +576,7 @@ class ProducerTest {
         Logger jul = Logger.getLogger("headwater");
         jul.addHandler(h);
         try (TestBroker b = TestBroker.start(1, dir)) {
+            assertEquals(List.of(), b.topics()); // the broken spec is skipped
             assertTrue(seen.stream().anyMatch(r -> r.getLevel() == java.util.logging.Level.WARNING
                     && r.getMessage().contains("unreadable topic spec")), () -> "log records: " + seen.size());
         } finally {

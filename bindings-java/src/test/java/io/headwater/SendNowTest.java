@@ -110,8 +110,8 @@ class SendNowTest {
             String t = topic("stages");
             broker.createTopic(t, 2);
             try (Producer p = Producer.connect(broker.endpoint(), t, FOREVER_LINGER)) {
-                CompletableFuture<RecordMetadata> f = p.send(b("k"), b("v"), 0);
-                CompletableFuture<RecordMetadata> other = p.send(b("k"), b("other"), 1);
+                CompletableFuture<RecordMetadata> f = p.sendTo(0, b("k"), b("v"));
+                CompletableFuture<RecordMetadata> other = p.sendTo(1, b("k"), b("other"));
                 // Registering stages, polling and combining are not waiting on f.
                 AtomicInteger ran = new AtomicInteger();
                 CompletableFuture<Long> derived = f.thenApply(RecordMetadata::offset);

@@ -2,6 +2,7 @@ package io.headwater;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
 import java.nio.charset.StandardCharsets;
@@ -35,6 +36,10 @@ final class TestSupport {
         return b == null ? null : new String(b, StandardCharsets.UTF_8);
     }
 
+    static String hex(byte[] b) {
+        return java.util.HexFormat.of().formatHex(b);
+    }
+
     static <T> T get(CompletableFuture<T> f) throws Exception {
         return f.get(WAIT_SECONDS, TimeUnit.SECONDS);
     }
@@ -54,7 +59,7 @@ final class TestSupport {
     }
 
     /** Runs {@code call}; expects a HeadwaterException with {@code code}, thrown or from a returned future. */
-    static HeadwaterException expectCode(HeadwaterException.Code code, Call call) throws Exception {
+    static HeadwaterException expectCode(HeadwaterException.Kind code, Call call) throws Exception {
         HeadwaterException ex;
         try {
             Object r = call.run();
@@ -66,7 +71,10 @@ final class TestSupport {
             ex = e;
         }
         HeadwaterException got = ex;
-        assertEquals(code, got.getCode(), () -> "wrong code for: " + got.getMessage());
+        assertEquals(code.name(), got.getCode(), () -> "wrong code for: " + got.getMessage());
+        assertEquals(code, got.getKind());
+        assertEquals(code.number(), got.getNumber());
+        assertTrue(got.getMessage().startsWith("[" + code.name()), got.getMessage());
         return got;
     }
 }

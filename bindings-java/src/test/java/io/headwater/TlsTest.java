@@ -9,7 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.headwater.HeadwaterException.Code;
+import io.headwater.HeadwaterException.Kind;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -58,7 +58,7 @@ class TlsTest {
         List<CompletableFuture<RecordMetadata>> fs = new ArrayList<>();
         try (Producer p = Producer.connect(broker.endpoint(), t, cfg.build())) {
             for (int i = 0; i < 10; i++) {
-                fs.add(p.send(null, b("secure-" + i), i % 2));
+                fs.add(p.sendTo(i % 2, null, b("secure-" + i)));
             }
             p.flush();
         }
@@ -79,13 +79,13 @@ class TlsTest {
 
     @Test
     void anUnrelatedCaFailsCertificateVerification() throws Exception {
-        HeadwaterException e = expectCode(Code.TRANSPORT, () -> Admin.connect(broker.endpoint(),
+        HeadwaterException e = expectCode(Kind.TRANSPORT, () -> Admin.connect(broker.endpoint(),
                 Map.of("tlsCaFile", fixture("other-ca.pem"), "tlsCertFile", fixture("client.pem"),
                         "tlsKeyFile", fixture("client.key"))));
         assertTrue(e.getMessage().contains("certificate verification"), e.getMessage());
         String t = topic("tls-wrong-ca");
         broker.createTopic(t, 1);
-        e = expectCode(Code.TRANSPORT, () -> Producer.connect(broker.endpoint(), t, ProducerConfig.builder()
+        e = expectCode(Kind.TRANSPORT, () -> Producer.connect(broker.endpoint(), t, ProducerConfig.builder()
                 .set("tlsCaFile", fixture("other-ca.pem")).metadataTimeoutMs(2000).build()));
         assertTrue(e.getMessage().contains("certificate verification"), e.getMessage());
     }
@@ -100,7 +100,7 @@ class TlsTest {
     @Test
     void plaintextClientCannotTalkToATlsBroker() throws Exception {
         HeadwaterException e = assertThrows(HeadwaterException.class, () -> Admin.connect(broker.endpoint()));
-        assertTrue(e.getCode() == Code.TRANSPORT || e.getCode() == Code.PROTOCOL, e.getMessage());
+        assertTrue(e.getKind() == Kind.TRANSPORT || e.getKind() == Kind.PROTOCOL, e.getMessage());
     }
 
     @Test
@@ -113,26 +113,26 @@ class TlsTest {
                 "tlsCert", Map.of("tlsCert", "/no/such/file.pem", "tlsKey", fixture("server.key")),
                 "tls_key", Map.of("tlsCert", fixture("server.pem")));
         for (Map.Entry<String, Map<String, String>> c : cases.entrySet()) {
-            HeadwaterException e = expectCode(Code.CONFIG, () -> TestBroker.start(c.getValue()));
+            HeadwaterException e = expectCode(Kind.CONFIG, () -> TestBroker.start(c.getValue()));
             assertTrue(e.getMessage().contains(c.getKey()), () -> c.getValue() + ": " + e.getMessage());
         }
         Map<String, String> withNull = new HashMap<>();
         withNull.put("spus", null);
-        NullPointerException npe = assertThrows(NullPointerException.class, () -> TestBroker.start(withNull));
-        assertTrue(npe.getMessage().contains("spus"), npe.getMessage());
-        assertThrows(NullPointerException.class, () -> TestBroker.start((Map<String, String>) null));
+        HeadwaterException e = expectCode(Kind.INVALID_ARGUMENT, () -> TestBroker.start(withNull));
+        assertTrue(e.getMessage().contains("`spus` must not be null"), e.getMessage());
+        expectCode(Kind.INVALID_ARGUMENT, () -> TestBroker.start((Map<String, String>) null));
     }
 
     @Test
     void badTlsOptionsAreConfigErrorsNamingTheKey() throws Exception {
-        HeadwaterException e = expectCode(Code.CONFIG,
+        HeadwaterException e = expectCode(Kind.CONFIG,
                 () -> Admin.connect(broker.endpoint(), Map.of("tlsCaFle", fixture("ca.pem"))));
         assertTrue(e.getMessage().contains("tlsCaFle"), e.getMessage());
-        e = expectCode(Code.CONFIG, () -> Admin.connect(broker.endpoint(), Map.of("tlsCaFile", "/no/such/ca.pem")));
+        e = expectCode(Kind.CONFIG, () -> Admin.connect(broker.endpoint(), Map.of("tlsCaFile", "/no/such/ca.pem")));
         assertTrue(e.getMessage().contains("tlsCaFile"), e.getMessage());
-        e = expectCode(Code.CONFIG, () -> Admin.connect(broker.endpoint(), Map.of("tls", "maybe")));
+        e = expectCode(Kind.CONFIG, () -> Admin.connect(broker.endpoint(), Map.of("tls", "maybe")));
         assertTrue(e.getMessage().contains("tls"), e.getMessage());
-        assertThrows(NullPointerException.class, () -> Admin.connect(broker.endpoint(), null));
-        assertThrows(NullPointerException.class, () -> Admin.connect(null, clientTls()));
+        expectCode(Kind.INVALID_ARGUMENT, () -> Admin.connect(broker.endpoint(), null));
+        expectCode(Kind.INVALID_ARGUMENT, () -> Admin.connect(null, clientTls()));
     }
 }

@@ -81,7 +81,7 @@ class VectorsTest {
     void invalidConfig(String key, String camel, String input) {
         HeadwaterException e = assertThrows(HeadwaterException.class,
                 () -> ProducerConfig.fromMap(Map.of(camel, input)));
-        assertEquals(HeadwaterException.Code.CONFIG, e.getCode());
+        assertEquals(HeadwaterException.Kind.CONFIG, e.getKind());
         assertFalse(e.isRetriable());
         assertTrue(e.getMessage().contains(key) || e.getMessage().contains(camel), e.getMessage());
     }
@@ -95,7 +95,7 @@ class VectorsTest {
     void unknownKeys(String key) {
         HeadwaterException e = assertThrows(HeadwaterException.class,
                 () -> ProducerConfig.builder().set(key, "1").build());
-        assertEquals(HeadwaterException.Code.CONFIG, e.getCode());
+        assertEquals(HeadwaterException.Kind.CONFIG, e.getKind());
         assertTrue(e.getMessage().contains(key), e.getMessage());
     }
 
@@ -129,13 +129,40 @@ class VectorsTest {
             boolean inJava = (Boolean) Json.map(m.get("languages")).get("java");
             if (inJava) {
                 javaCodes.add(code);
-                assertEquals(Json.integer(m.get("number")), HeadwaterException.Code.valueOf(code).number(), code);
+                assertEquals(Json.integer(m.get("number")), HeadwaterException.Kind.valueOf(code).number(), code);
             } else {
-                assertThrows(IllegalArgumentException.class, () -> HeadwaterException.Code.valueOf(code));
+                assertThrows(IllegalArgumentException.class, () -> HeadwaterException.Kind.valueOf(code));
             }
         }
-        assertEquals(javaCodes, Arrays.stream(HeadwaterException.Code.values()).map(Enum::name)
+        assertEquals(javaCodes, Arrays.stream(HeadwaterException.Kind.values()).map(Enum::name)
                 .collect(Collectors.toList()));
+    }
+
+    /** Each of core's error kinds (errors.json) as the HeadwaterException Java gets: the four facts. */
+    static Stream<Arguments> coreErrors() throws Exception {
+        return Json.list(Json.vectors("errors.json").get("cases")).stream().map(Json::map)
+                .filter(m -> (Boolean) Json.map(m.get("languages")).get("java"))
+                .map(m -> Arguments.of(m.get("code"), Json.integer(m.get("number")), m.get("retriable")));
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource
+    void coreErrors(String code, int number, Boolean retriable) throws Exception {
+        Native.ensureLoaded();
+        HeadwaterException e = assertThrows(HeadwaterException.class, () -> Native.debugError(code));
+        assertEquals(code, e.getCode());
+        assertEquals(number, e.getNumber());
+        assertEquals(HeadwaterException.Kind.valueOf(code), e.getKind());
+        if (retriable != null) {
+            assertEquals(retriable, e.isRetriable(), code);
+        }
+        if (code.equals("BROKER")) {
+            assertEquals(-1, e.getBrokerCode()); // core's representative BROKER kind: UnknownServerError
+            assertTrue(e.getMessage().startsWith("[BROKER -1 "), e.getMessage());
+        } else {
+            assertNull(e.getBrokerCode());
+            assertEquals("[" + code + "] raised by debugError", e.getMessage());
+        }
     }
 
     /**
@@ -161,7 +188,7 @@ class VectorsTest {
             broker.failNext(TestBroker.API_PRODUCE, 1, code);
             CompletableFuture<RecordMetadata> f = p.send(null, b("x"));
             HeadwaterException e = TestSupport.failure(f);
-            assertEquals(HeadwaterException.Code.valueOf(mapsTo), e.getCode(), e.getMessage());
+            assertEquals(HeadwaterException.Kind.valueOf(mapsTo), e.getKind(), e.getMessage());
             assertEquals(retriable, e.isRetriable(), e.getMessage());
             if (mapsTo.equals("BROKER")) {
                 assertEquals(code, e.getBrokerCode());
@@ -169,7 +196,7 @@ class VectorsTest {
                 assertNull(e.getBrokerCode());
             }
             // the failure is also reported by the next flush; afterwards the producer works again
-            expectCode(e.getCode(), () -> {
+            expectCode(e.getKind(), () -> {
                 p.flush();
                 return null;
             });
