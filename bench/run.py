@@ -89,18 +89,23 @@ def c_binding():
     return [str(ROOT / "bindings-c/build/bench")]
 
 
+def go_binding():
+    return [str(ROOT / "bindings-go/build/bench")]
+
+
 CLIENTS = {
     "headwater-rust": (headwater_rust, lambda: HW.exists()),
     "headwater-python": (binding(py_binding), lambda: (ROOT / "bindings-python/bench/bench.py").exists() and (ROOT / "bindings-python/.venv/bin/python").exists()),
     "headwater-node": (binding(node_binding), lambda: (ROOT / "bindings-node/bench/bench.js").exists()),
     "headwater-java": (binding(java_binding), lambda: any((ROOT / "bindings-java/target").glob("headwater-*.jar")) and (ROOT / "bindings-java/target/test-classes/io/headwater/Bench.class").exists()),
     "headwater-c": (binding(c_binding), lambda: (ROOT / "bindings-c/build/bench").exists()),
+    "headwater-go": (binding(go_binding), lambda: (ROOT / "bindings-go/build/bench").exists()),
     "fluvio-rust (official)": (fluvio_rust, lambda: FLUVIO_RUST.exists()),
     "fluvio-python (official)": (fluvio_python, lambda: INTEROP_PY.exists()),
 }
 OFFICIAL = "fluvio-rust (official)"
 # Bindings whose bench program also has `--mode send_all` (lists of 1000 records per call).
-SEND_ALL_CLIENTS = ["headwater-python", "headwater-node", "headwater-java"]
+SEND_ALL_CLIENTS = ["headwater-python", "headwater-node", "headwater-java", "headwater-go"]
 # BENCH_CLIENTS=headwater-rust,headwater-c,... runs a subset; the others are reported as not run.
 ONLY = [c for c in os.environ.get("BENCH_CLIENTS", "").split(",") if c]
 

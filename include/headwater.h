@@ -327,6 +327,38 @@ typedef struct {
 } hw_record;
 
 /**
+ * One record's result, as an `hw_deliveries_cb` receives it.
+ */
+typedef struct {
+    /**
+     * The record's context (`ctxs[i]` of `hw_producer_send_records`).
+     */
+    void *ctx;
+    uint32_t partition;
+    /**
+     * The record's offset; -1 when unknown (`delivery` = `at_most_once`) or when it failed.
+     */
+    int64_t offset;
+    /**
+     * Milliseconds since the epoch, as stored in the batch.
+     */
+    int64_t timestamp;
+    /**
+     * NULL on success; else why the record failed (owned by the library, valid during the call).
+     */
+    const hw_error *err;
+} hw_delivery;
+
+/**
+ * Batch delivery callback of `hw_producer_send_records`: called from a library thread once per
+ * completed batch holding records sent with it, with their results in send order (`n` >= 1), so
+ * each record is reported exactly once. `deliveries` and what it points to are owned by the
+ * library and valid during the call only. The rules of `hw_delivery_cb` apply (do not block for
+ * long; no flush, close, free or send_sync from inside it).
+ */
+typedef void (*hw_deliveries_cb)(const hw_delivery *deliveries, size_t n);
+
+/**
  * Producer counters, filled by `hw_producer_stats` (the struct cannot share the function's name in
  * C); the field names of `tests/vectors/config.json`.
  */
@@ -769,6 +801,31 @@ hw_error *hw_producer_send_all(hw_producer *p,
                                size_t n,
                                hw_delivery_cb cb,
                                void *const *ctxs);
+
+/**
+ * Sends `n` records as `hw_producer_send_all` does (checked first; a failure while sending stops
+ * there), for bindings that hand out a result object per record (Go's `ProduceOutput`): the results
+ * come in one `cb` call per completed batch (`hw_deliveries_cb`: record `i` with `ctxs[i]`, exactly
+ * once, iff it was sent; `cb` NULL: failures show in the next flush/close), and `partitions[i]` is set
+ * to the partition record `i` was assigned to as soon as it is enqueued (`partitions` has room for
+ * `n` entries; NULL only when `n` is 0). After a failure while sending, the entries of the records
+ * sent before it are written and the others are left as they were, so a caller that pre-fills the
+ * array (e.g. with `UINT32_MAX`) knows which records were sent and will be reported.
+ */
+hw_error *hw_producer_send_records(hw_producer *p,
+                                   const hw_record *records,
+                                   size_t n,
+                                   hw_deliveries_cb cb,
+                                   void *const *ctxs,
+                                   uint32_t *partitions);
+
+/**
+ * Seals every open batch so it goes out now, without waiting and without reporting anything (the
+ * failure the next flush reports stays for it). For bindings whose wait on one record must send
+ * that record's batch at once rather than after `linger_ms`: Go's `ProduceOutput.Wait` and `Done`
+ * call it when a caller starts waiting. Allowed inside a delivery callback.
+ */
+hw_error *hw_producer_seal(hw_producer *p);
 
 /**
  * Sends a record and blocks until it is acknowledged (or fails, at most `delivery_timeout_ms`).

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hw::error::{check_range, MAX_COUNT};
-use hw::producer::{in_delivery, BatchDelivery, DeliveryTracker, RecordRef};
+use hw::producer::{check_record_sizes, in_delivery, BatchDelivery, DeliveryTracker, RecordRef};
 use hw::{Producer, ProducerConfig};
 
 use crate::config::hw_config;
@@ -49,6 +49,27 @@ pub struct hw_record_metadata {
 pub type hw_delivery_cb = Option<
     unsafe extern "C" fn(ctx: *mut c_void, meta: *const hw_record_metadata, err: *const hw_error),
 >;
+
+/// One record's result, as an `hw_deliveries_cb` receives it.
+#[repr(C)]
+pub struct hw_delivery {
+    /// The record's context (`ctxs[i]` of `hw_producer_send_records`).
+    pub ctx: *mut c_void,
+    pub partition: u32,
+    /// The record's offset; -1 when unknown (`delivery` = `at_most_once`) or when it failed.
+    pub offset: i64,
+    /// Milliseconds since the epoch, as stored in the batch.
+    pub timestamp: i64,
+    /// NULL on success; else why the record failed (owned by the library, valid during the call).
+    pub err: *const hw_error,
+}
+
+/// Batch delivery callback of `hw_producer_send_records`: called from a library thread once per
+/// completed batch holding records sent with it, with their results in send order (`n` >= 1), so
+/// each record is reported exactly once. `deliveries` and what it points to are owned by the
+/// library and valid during the call only. The rules of `hw_delivery_cb` apply (do not block for
+/// long; no flush, close, free or send_sync from inside it).
+pub type hw_deliveries_cb = Option<unsafe extern "C" fn(deliveries: *const hw_delivery, n: usize)>;
 
 /// A record with options, for `hw_producer_send_record` and `hw_producer_send_all`. The pointers
 /// are borrowed for the call.
@@ -94,10 +115,13 @@ pub struct hw_producer {
     tracker: DeliveryTracker<CDelivery>,
 }
 
-/// One pending delivery callback.
-struct CDelivery {
-    cb: unsafe extern "C" fn(*mut c_void, *const hw_record_metadata, *const hw_error),
-    ctx: SendCtx,
+type RecordCb = unsafe extern "C" fn(*mut c_void, *const hw_record_metadata, *const hw_error);
+type BatchCb = unsafe extern "C" fn(*const hw_delivery, usize);
+
+/// One pending delivery: a record's own callback, or its entry in a batch callback.
+enum CDelivery {
+    Record { cb: RecordCb, ctx: SendCtx },
+    Batch { cb: BatchCb, ctx: SendCtx },
 }
 
 struct SendCtx(*mut c_void);
@@ -105,28 +129,57 @@ struct SendCtx(*mut c_void);
 // header says so (the C side is responsible for making what it points to usable there).
 unsafe impl Send for SendCtx {}
 
-/// Calls the callbacks of one batch's records, in send order, from the library thread completing it.
+/// Calls the callbacks of one batch's records, in send order, from the library thread completing it:
+/// each record callback once, and each batch callback once for its run of consecutive records.
 fn deliver_batch(topic: &CStr, d: BatchDelivery<'_, CDelivery>) {
+    // A batch fails as a whole: one error serves every record of it.
+    let err = d.result.as_ref().err().map(hw_error::new);
+    let err_ptr = err.as_ref().map_or(ptr::null(), |e| e as *const hw_error);
+    let mut run: Vec<hw_delivery> = Vec::new();
+    let mut run_cb: Option<BatchCb> = None;
+    // The callbacks are C code and cannot unwind; catch anything on our side all the same.
+    let flush_run = |run: &mut Vec<hw_delivery>, cb: Option<BatchCb>| {
+        if let (Some(cb), false) = (cb, run.is_empty()) {
+            // SAFETY: the caller gave us this callback for exactly these records.
+            let _ = catch_unwind(AssertUnwindSafe(|| unsafe { cb(run.as_ptr(), run.len()) }));
+            run.clear();
+        }
+    };
     for r in &d.records {
-        let res = d.offset(r);
-        // The callback is C code and cannot unwind; catch anything on our side all the same.
-        let _ = catch_unwind(AssertUnwindSafe(|| match res {
-            Ok(offset) => {
+        let offset = d.offset(r).unwrap_or(-1);
+        match &r.token {
+            CDelivery::Record { cb, ctx } => {
+                flush_run(&mut run, run_cb);
                 let meta = hw_record_metadata {
                     topic: topic.as_ptr(),
                     partition: d.partition,
                     offset,
                     timestamp: r.timestamp,
                 };
+                let meta_ptr = if err.is_none() {
+                    &meta as *const _
+                } else {
+                    ptr::null()
+                };
                 // SAFETY: the caller gave us this callback for exactly this record.
-                unsafe { (r.token.cb)(r.token.ctx.0, &meta, ptr::null()) }
+                let _ = catch_unwind(AssertUnwindSafe(|| unsafe { cb(ctx.0, meta_ptr, err_ptr) }));
             }
-            Err(e) => {
-                let err = hw_error::new(&e);
-                unsafe { (r.token.cb)(r.token.ctx.0, ptr::null(), &err) }
+            CDelivery::Batch { cb, ctx } => {
+                if run_cb.map(|c| c as usize) != Some(*cb as usize) {
+                    flush_run(&mut run, run_cb);
+                    run_cb = Some(*cb);
+                }
+                run.push(hw_delivery {
+                    ctx: ctx.0,
+                    partition: d.partition,
+                    offset,
+                    timestamp: r.timestamp,
+                    err: err_ptr,
+                });
             }
-        }));
+        }
     }
+    flush_run(&mut run, run_cb);
 }
 
 /// Refuses a call that would wait for the delivery callbacks from inside one of them.
@@ -250,7 +303,7 @@ unsafe fn send_one(
     } = r;
     match cb {
         Some(cb) => {
-            let token = CDelivery {
+            let token = CDelivery::Record {
                 cb,
                 ctx: SendCtx(ctx),
             };
@@ -324,6 +377,27 @@ pub unsafe extern "C" fn hw_producer_send_record(
     })
 }
 
+/// The `n` records of `records` (NULL only when `n` is 0), each checked as in
+/// `hw_producer_send_record`; a bad one names its index.
+unsafe fn records_arg<'a>(records: *const hw_record, n: usize) -> Result<Vec<RecordRef<'a>>> {
+    if n > 0 && records.is_null() {
+        return Err(invalid(format!("`records` is NULL but `n` is {n}")));
+    }
+    let records = if n == 0 {
+        &[][..]
+    } else {
+        std::slice::from_raw_parts(records, n)
+    };
+    records
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            record_arg(r)
+                .map_err(|e| invalid(format!("`records[{i}]`: {}", e.message.trim_start())))
+        })
+        .collect()
+}
+
 /// Sends `n` records (`records[0]` to `records[n - 1]`, each as in `hw_producer_send_record`).
 /// Every record's arguments and size are checked before any is sent: a bad one (or one larger
 /// than `max_request_size`: `HW_ERROR_KIND_RECORD_TOO_LARGE`) refuses the whole call and nothing is
@@ -342,27 +416,12 @@ pub unsafe extern "C" fn hw_producer_send_all(
 ) -> *mut hw_error {
     guard_send(|| {
         let prod = arg(p, "p")?;
-        if n > 0 && records.is_null() {
-            return Err(invalid(format!("`records` is NULL but `n` is {n}")));
-        }
-        let records = if n == 0 {
-            &[][..]
-        } else {
-            std::slice::from_raw_parts(records, n)
-        };
-        let refs = records
-            .iter()
-            .enumerate()
-            .map(|(i, r)| {
-                record_arg(r)
-                    .map_err(|e| invalid(format!("`records[{i}]`: {}", e.message.trim_start())))
-            })
-            .collect::<Result<Vec<_>>>()?;
+        let refs = records_arg(records, n)?;
         match cb {
             Some(cb) => {
                 let ctxs = (!ctxs.is_null()).then(|| std::slice::from_raw_parts(ctxs, n));
                 prod.inner
-                    .send_all_blocking_tracked(&refs, &prod.tracker, |i| CDelivery {
+                    .send_all_blocking_tracked(&refs, &prod.tracker, |i| CDelivery::Record {
                         cb,
                         ctx: SendCtx(ctxs.map_or(ptr::null_mut(), |c| c[i])),
                     })?;
@@ -371,6 +430,71 @@ pub unsafe extern "C" fn hw_producer_send_all(
                 prod.inner.send_all_blocking(&refs)?;
             }
         }
+        Ok(())
+    })
+}
+
+/// Sends `n` records as `hw_producer_send_all` does (checked first; a failure while sending stops
+/// there), for bindings that hand out a result object per record (Go's `ProduceOutput`): the results
+/// come in one `cb` call per completed batch (`hw_deliveries_cb`: record `i` with `ctxs[i]`, exactly
+/// once, iff it was sent; `cb` NULL: failures show in the next flush/close), and `partitions[i]` is set
+/// to the partition record `i` was assigned to as soon as it is enqueued (`partitions` has room for
+/// `n` entries; NULL only when `n` is 0). After a failure while sending, the entries of the records
+/// sent before it are written and the others are left as they were, so a caller that pre-fills the
+/// array (e.g. with `UINT32_MAX`) knows which records were sent and will be reported.
+#[no_mangle]
+pub unsafe extern "C" fn hw_producer_send_records(
+    p: *mut hw_producer,
+    records: *const hw_record,
+    n: usize,
+    cb: hw_deliveries_cb,
+    ctxs: *const *mut c_void,
+    partitions: *mut u32,
+) -> *mut hw_error {
+    guard_send(|| {
+        let prod = arg(p, "p")?;
+        if n > 0 && partitions.is_null() {
+            return Err(invalid(format!("`partitions` is NULL but `n` is {n}")));
+        }
+        let ctxs = (!ctxs.is_null()).then(|| std::slice::from_raw_parts(ctxs, n));
+        let send = |i: usize, r: &RecordRef<'_>| -> Result<()> {
+            let (key, value, partition, timestamp) = (r.key, r.value, r.partition, r.timestamp);
+            let out = match cb {
+                Some(cb) => {
+                    let ctx = SendCtx(ctxs.map_or(ptr::null_mut(), |c| c[i]));
+                    let token = CDelivery::Batch { cb, ctx };
+                    let tracker = &prod.tracker;
+                    prod.inner
+                        .send_blocking_tracked(key, value, partition, timestamp, tracker, token)?
+                }
+                None => prod.inner.send_blocking(key, value, partition, timestamp)?,
+            };
+            *partitions.add(i) = out.partition();
+            Ok(())
+        };
+        if n == 1 {
+            // One record: checked and reported as hw_producer_send_record does (the send checks its
+            // size), without building a list first; this is the per-record send path of bindings.
+            return send(0, &record_arg(arg(records, "records")?)?);
+        }
+        // Core's send_all, one record at a time, so each partition is written as it is known.
+        let refs = records_arg(records, n)?;
+        check_record_sizes(prod.inner.config(), &refs)?;
+        for (i, r) in refs.iter().enumerate() {
+            send(i, r)?;
+        }
+        Ok(())
+    })
+}
+
+/// Seals every open batch so it goes out now, without waiting and without reporting anything (the
+/// failure the next flush reports stays for it). For bindings whose wait on one record must send
+/// that record's batch at once rather than after `linger_ms`: Go's `ProduceOutput.Wait` and `Done`
+/// call it when a caller starts waiting. Allowed inside a delivery callback.
+#[no_mangle]
+pub unsafe extern "C" fn hw_producer_seal(p: *mut hw_producer) -> *mut hw_error {
+    guard(|| {
+        arg(p, "p")?.inner.seal();
         Ok(())
     })
 }
@@ -493,4 +617,199 @@ pub unsafe extern "C" fn hw_producer_free(p: *mut hw_producer) -> *mut hw_error 
         }
         Ok(())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::broker::{hw_broker, hw_broker_create_topic, hw_broker_endpoint, hw_broker_start};
+    use crate::error::{hw_error_free, hw_error_kind, hw_error_number};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    unsafe fn ok(e: *mut hw_error) {
+        assert!(
+            e.is_null(),
+            "{}",
+            CStr::from_ptr(crate::error::hw_error_message(e)).to_string_lossy()
+        );
+    }
+
+    unsafe fn kind(e: *mut hw_error) -> i32 {
+        let n = hw_error_number(e);
+        hw_error_free(e);
+        n
+    }
+
+    /// Counts the deliveries in each record's counter (its ctx).
+    unsafe extern "C" fn count(d: *const hw_delivery, n: usize) {
+        for d in std::slice::from_raw_parts(d, n) {
+            (*(d.ctx as *const AtomicUsize)).fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    unsafe fn setup(topic: &CStr, linger: &CStr) -> (*mut hw_broker, *mut hw_producer) {
+        let mut b = ptr::null_mut();
+        ok(hw_broker_start(1, ptr::null(), &mut b));
+        ok(hw_broker_create_topic(b, topic.as_ptr(), 2));
+        let cfg = crate::config::hw_config_new();
+        ok(crate::config::hw_config_set(
+            cfg,
+            c"linger_ms".as_ptr(),
+            linger.as_ptr(),
+        ));
+        let mut p = ptr::null_mut();
+        ok(hw_producer_connect(
+            hw_broker_endpoint(b),
+            topic.as_ptr(),
+            cfg,
+            &mut p,
+        ));
+        crate::config::hw_config_free(cfg);
+        (b, p)
+    }
+
+    fn record(value: &[u8], partition: i64) -> hw_record {
+        hw_record {
+            key: ptr::null(),
+            key_len: 0,
+            value: value.as_ptr(),
+            value_len: value.len(),
+            partition,
+            timestamp: -1,
+        }
+    }
+
+    /// The partitions of the records sent are written, also when a later one fails; the others are
+    /// left as they were, and only the records sent are called back.
+    #[test]
+    fn send_records_reports_partitions_as_it_goes() {
+        unsafe {
+            let (b, p) = setup(c"parts", c"5");
+            let calls = AtomicUsize::new(0);
+            let ctx = &calls as *const AtomicUsize as *mut c_void;
+            let recs = [
+                record(b"a", 1),
+                record(b"b", -1),
+                record(b"c", 7),
+                record(b"d", 0),
+            ];
+            let ctxs = [ctx; 4];
+            let mut parts = [u32::MAX; 4];
+            let e = hw_producer_send_records(
+                p,
+                recs.as_ptr(),
+                4,
+                Some(count),
+                ctxs.as_ptr(),
+                parts.as_mut_ptr(),
+            );
+            assert_eq!(kind(e), hw_error_kind::UnknownPartition as i32);
+            assert_eq!(parts[0], 1);
+            assert!(parts[1] < 2, "{parts:?}");
+            assert_eq!(&parts[2..], &[u32::MAX, u32::MAX]);
+            ok(hw_producer_flush(p, HW_WAIT_FOREVER));
+            assert_eq!(calls.load(Ordering::SeqCst), 2);
+            // NULL partitions with records is refused before anything is sent.
+            let e =
+                hw_producer_send_records(p, recs.as_ptr(), 1, None, ptr::null(), ptr::null_mut());
+            assert_eq!(kind(e), hw_error_kind::InvalidArgument as i32);
+            ok(hw_producer_send_records(
+                p,
+                ptr::null(),
+                0,
+                None,
+                ptr::null(),
+                ptr::null_mut(),
+            ));
+            ok(hw_producer_close(p, HW_WAIT_FOREVER));
+            ok(hw_producer_free(p));
+            crate::broker::hw_broker_stop(b);
+        }
+    }
+
+    static BATCH_CALLS: AtomicUsize = AtomicUsize::new(0);
+
+    /// Records each delivery's offset in its ctx (an `i64`), and counts the calls.
+    unsafe extern "C" fn offsets(d: *const hw_delivery, n: usize) {
+        BATCH_CALLS.fetch_add(1, Ordering::SeqCst);
+        for d in std::slice::from_raw_parts(d, n) {
+            assert!(d.err.is_null());
+            *(d.ctx as *mut i64) = d.offset;
+        }
+    }
+
+    /// One batch callback call per completed batch, with every record of it in send order.
+    #[test]
+    fn deliveries_come_one_call_per_batch() {
+        unsafe {
+            let (b, p) = setup(c"batched", c"600000");
+            let recs: Vec<hw_record> = (0..10).map(|i| record(b"v", i % 2)).collect();
+            let mut got = [-2i64; 10];
+            let ctxs: Vec<*mut c_void> = got
+                .iter_mut()
+                .map(|o| o as *mut i64 as *mut c_void)
+                .collect();
+            let mut parts = [u32::MAX; 10];
+            ok(hw_producer_send_records(
+                p,
+                recs.as_ptr(),
+                10,
+                Some(offsets),
+                ctxs.as_ptr(),
+                parts.as_mut_ptr(),
+            ));
+            ok(hw_producer_flush(p, HW_WAIT_FOREVER)); // seals both partitions' batches: two calls
+            assert_eq!(BATCH_CALLS.load(Ordering::SeqCst), 2);
+            assert_eq!(got, [0, 0, 1, 1, 2, 2, 3, 3, 4, 4]);
+            assert_eq!(parts, [0, 1, 0, 1, 0, 1, 0, 1, 0, 1]);
+            ok(hw_producer_close(p, HW_NO_WAIT));
+            ok(hw_producer_free(p));
+            crate::broker::hw_broker_stop(b);
+        }
+    }
+
+    /// Sealing sends a lingering batch without waiting and without taking the failure a flush reports.
+    #[test]
+    fn seal_sends_lingering_batches() {
+        unsafe {
+            let (b, p) = setup(c"sealed", c"600000");
+            // 56 StorageError: the record fails, and the failure is the next flush's to report.
+            ok(crate::broker::hw_broker_fail_next(b, 0, 1, 56));
+            let calls = AtomicUsize::new(0);
+            let ctx = &calls as *const AtomicUsize as *mut c_void;
+            let recs = [record(b"a", 0)];
+            let mut part = u32::MAX;
+            ok(hw_producer_send_records(
+                p,
+                recs.as_ptr(),
+                1,
+                Some(count),
+                &ctx,
+                &mut part,
+            ));
+            assert_eq!(part, 0);
+            ok(hw_producer_seal(p));
+            let deadline = std::time::Instant::now() + Duration::from_secs(60);
+            while calls.load(Ordering::SeqCst) == 0 {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "the sealed batch was not sent"
+                );
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            ok(hw_producer_seal(p)); // does not take the failure: the flush reports it, once
+            assert_eq!(
+                kind(hw_producer_flush(p, HW_WAIT_FOREVER)),
+                hw_error_kind::Broker as i32
+            );
+            ok(hw_producer_flush(p, HW_WAIT_FOREVER));
+            assert_eq!(
+                kind(hw_producer_seal(ptr::null_mut())),
+                hw_error_kind::InvalidArgument as i32
+            );
+            ok(hw_producer_close(p, HW_NO_WAIT));
+            ok(hw_producer_free(p));
+            crate::broker::hw_broker_stop(b);
+        }
+    }
 }
