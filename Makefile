@@ -44,6 +44,7 @@ test-soak: interop-setup
 real-setup: interop-setup
 	bash tests/real-fluvio/build.sh > /dev/null
 	$(MAKE) -C bindings-c build
+	$(MAKE) -C bindings-go build
 	bindings-python/.venv/bin/python -c 'import headwater' 2>/dev/null || $(MAKE) -C bindings-python install
 	ls bindings-node/headwater.*.node > /dev/null 2>&1 || $(MAKE) -C bindings-node build
 	ls bindings-java/target/headwater-*.jar > /dev/null 2>&1 || $(MAKE) -C bindings-java build

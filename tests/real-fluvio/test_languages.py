@@ -68,6 +68,13 @@ def c_driver(tmp_path_factory) -> Path:
     return out
 
 
+@pytest.fixture(scope="session")
+def go_driver(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("go-driver") / "produce"
+    subprocess.run(["bash", str(DRIVERS / "go/build.sh"), str(out)], check=True)
+    return out
+
+
 def java_jar() -> Path:
     jars = sorted((ROOT / "bindings-java/target").glob("headwater-*.jar"))
     jars = [j for j in jars if not j.name.endswith(("-sources.jar", "-javadoc.jar"))]
@@ -86,6 +93,8 @@ def driver_cmd(lang: str, request: pytest.FixtureRequest) -> List[str]:
         return ["java", "-cp", str(java_jar()), str(DRIVERS / "Produce.java")]
     if lang == "c":
         return [str(request.getfixturevalue("c_driver"))]
+    if lang == "go":
+        return [str(request.getfixturevalue("go_driver"))]
     raise ValueError(lang)
 
 
@@ -134,7 +143,7 @@ def check_topic(cluster: RealCluster, topic: str, sent: List[Tuple[Rec, int, int
         assert offs == sorted(offs), f"key {key!r} reordered: {offs}"
 
 
-@pytest.mark.parametrize("lang", ["rust", "python", "node", "java", "c"])
+@pytest.mark.parametrize("lang", ["rust", "python", "node", "java", "c", "go"])
 def test_language_produces_to_real_cluster(cluster3: RealCluster, lang: str, seed: int,
                                           request: pytest.FixtureRequest) -> None:
     rng = random.Random(seed)
