@@ -51,7 +51,9 @@ pub struct ProducerStats {
     pub bytes_compressed: u64,
     pub batches_sent: u64,
     pub requests_sent: u64,
+    /// Produce attempts that were retried.
     pub retries: u64,
+    /// Batches that failed for good (each counted once; their records are in `records_failed`).
     pub errors: u64,
     pub queued_records: u64,
     pub queued_batches: u64,
