@@ -1134,7 +1134,8 @@ def gen_errors():
     ]
     cases = []
     for kind, code, num, retr, pycls, pybases in kinds:
-        langs = {"rust": True, "python": True, "node": True, "java": True, "c": True}
+        # Go reaches core through the C ABI, so it can meet every kind C can.
+        langs = {"rust": True, "python": True, "node": True, "java": True, "c": True, "go": True}
         if kind == "Forked":
             langs["node"] = langs["java"] = False
         c = {"kind": kind, "code": code, "number": num, "retriable": retr, "languages": langs,
