@@ -741,6 +741,12 @@ def stream_fetch_max_bytes_below_first_batch(p: Probe) -> None:
     c = p.spu()
     corr = _fetch(p, c, "max_bytes 20", max_bytes=20)
     p.ack_and_read(c, [(0, 1)], "ack offset 0", corr, "same piece again")
+    # The real SPU answers the ack with the same partial piece again, or with nothing, depending on
+    # the order its internal events race in (both seen on one machine); the embedded broker resends.
+    # Either keeps a consumer where it was, so the transcript records "the first piece or nothing".
+    label, again = p.transcript[-1]
+    first = p.transcript[0][1]
+    p.transcript[-1] = (label, "the first piece or nothing" if again in (first, "silence") else again)
 
 
 @case
