@@ -462,21 +462,13 @@ pub extern "system" fn Java_io_headwater_Native_init<'l>(
         }
         logging::install();
         let property = opt_string(env, &log_level)?.filter(|s| !s.is_empty());
-        // TODO(core): a `logging::level_or_warn(source, value)` with HEADWATER_LOG's fallback and
-        // warning would replace this copy of the rule.
-        let (level, unknown) = match property {
-            None => (logging::current_level(), None),
-            Some(v) => match logging::parse_level(&v) {
-                Ok(l) => (l, None),
-                Err(_) => (Level::WARN, Some(v)),
-            },
-        };
-        logging::set_sink(level, Arc::new(log_to_java));
-        if let Some(v) = unknown {
-            // After the sink is set, so it reaches System.Logger.
-            tracing::warn!(
-                "headwater.log={v:?} is not a log level (expected one of off, error, warn, info, debug, trace); using warn"
-            );
+        match property {
+            None => logging::set_sink(logging::current_level(), Arc::new(log_to_java)),
+            Some(v) => {
+                // The sink first (at WARN), so a warning about a bad value reaches System.Logger.
+                logging::set_sink(Level::WARN, Arc::new(log_to_java));
+                logging::set_level(logging::level_or_warn("headwater.log", &v));
+            }
         }
         Ok(())
     })

@@ -138,11 +138,21 @@ fn read_env() -> EnvLevel {
 fn warn_unknown(value: &str) {
     static WARNED: Once = Once::new();
     WARNED.call_once(|| {
-        tracing::warn!(
-            "HEADWATER_LOG={value:?} is not a log level (expected one of {}); using warn",
-            NAMES.join(", ")
-        )
+        level_or_warn("HEADWATER_LOG", value);
     });
+}
+
+/// The level a hand-written setting names (`HEADWATER_LOG`, or a binding's own, e.g. Java's
+/// `headwater.log` property), by THE rule: a level name gives that level; anything else gives WARN
+/// and a warning naming `source`.
+pub fn level_or_warn(source: &str, value: &str) -> Level {
+    parse_level(value).unwrap_or_else(|_| {
+        tracing::warn!(
+            "{source}={value:?} is not a log level (expected one of {}); using warn",
+            NAMES.join(", ")
+        );
+        Level::WARN
+    })
 }
 
 /// The level `HEADWATER_LOG` asks for, by THE rule (see the module docs): `None` when it is unset or

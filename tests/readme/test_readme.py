@@ -6,6 +6,7 @@
   README, whose quickstart that binding's own test suite runs).
 - `readme-test: cli` — the block runs in bash against a fresh `headwater broker`.
 """
+import json
 import os
 import re
 import socket
@@ -80,3 +81,27 @@ def test_cli_snippet(arg, body):
     host = Path("/etc/hostname").read_text().strip()
     assert f"carol={host}" in out.stdout, out.stdout
     assert 'topic "greetings" deleted' in out.stdout
+
+
+def test_vocabulary_table_matches_the_api_manifest():
+    """The README's one-vocabulary table names the error fields as tests/vectors/api.json does (the
+    manifest each binding's suite checks its surface against), so the table cannot drift from it."""
+    fields = {f["fact"]: f["names"] for f in json.loads(
+        (ROOT / "tests" / "vectors" / "api.json").read_text())["vocabulary"]["errors"]["fields"]}
+    rows = {
+        "error's stable string": "code",
+        "error's number (1–14)": "number",
+        "worth retrying": "retriable",
+        "Fluvio code of a `BROKER` error": "broker_code",
+    }
+    header = re.search(r"^\| concept \| (.*) \|$", README, re.M)
+    assert header, "the README has the vocabulary table"
+    langs = [c.strip().lower() for c in header.group(1).split("|")]
+    assert langs == ["python", "node", "java", "c", "go"]
+    for concept, fact in rows.items():
+        row = re.search(r"^\| " + re.escape(concept) + r" \| (.*) \|$", README, re.M)
+        assert row, concept
+        for lang, cell in zip(langs, row.group(1).split("|")):
+            # `err.code` / `e.getCode()` / `hw_error_code(err)` -> the member's own name.
+            name = re.sub(r"^(err|e)\.|\(.*\)$", "", cell.strip().strip("`"))
+            assert name in fields[fact][lang], f"{concept} in {lang}: {name!r} vs {fields[fact][lang]!r}"
