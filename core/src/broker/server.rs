@@ -105,6 +105,8 @@ struct Conn {
     sessions: Mutex<HashMap<u32, Session>>,
     next_session: Mutex<u32>,
     stop: watch::Receiver<bool>,
+    /// The server's own stop (an SPU stopped by a test): a request it holds must not land after it.
+    server_stop: watch::Receiver<bool>,
 }
 
 impl Conn {
@@ -151,12 +153,18 @@ where
         sessions: Mutex::new(HashMap::new()),
         next_session: Mutex::new(0),
         stop: conn_closed_rx,
+        server_stop: stop.clone(),
     });
     let result = loop {
         let frame = tokio::select! {
             f = read_frame(&mut rd, state.config.max_frame_bytes) => f,
             _ = stop.changed() => break Ok(()),
         };
+        // `select!` picks at random among ready branches: a frame that arrived after the stop must
+        // still not be served, or a stopped SPU would store a record sent after `stop_spu` returned.
+        if *stop.borrow() {
+            break Ok(());
+        }
         let frame = match frame {
             Ok(Some(f)) => f,
             Ok(None) => break Ok(()),
@@ -599,11 +607,16 @@ async fn spu_request(
             // A paused SPU holds requests (back-pressure tests); a stopped one drops the connection.
             let mut paused = st.spus[spu].paused.subscribe();
             let mut stop = conn.stop.clone();
+            let mut server_stop = conn.server_stop.clone();
             while *paused.borrow_and_update() {
                 tokio::select! {
                     _ = paused.changed() => {}
                     _ = stop.changed() => return Ok(()),
+                    _ = server_stop.changed() => return Ok(()),
                 }
+            }
+            if *server_stop.borrow() {
+                return Ok(()); // stopped while held: no answer and nothing stored, as from a dead process
             }
             let (acks, timeout_ms) = (req.acks, req.timeout_ms);
             let (mut resp, ends) = produce(&st, spu, req);
