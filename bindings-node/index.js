@@ -3,27 +3,70 @@
 // the `HeadwaterError` class, the bulk `RecordMetadata` builder, `Symbol.asyncDispose`, and the fast
 // `send`/`sendAll` whose promises send their batch when awaited.
 
+const { existsSync } = require('node:fs')
 const { join } = require('node:path')
+const { version, optionalDependencies = {} } = require('./package.json')
 
+/** napi-rs's name for a platform (`linux-x64-gnu`, `darwin-arm64`, `win32-x64-msvc`, ...): the binary is
+ * `headwater.<name>.node`, shipped in the npm package `headwater-<name>`. */
+function platformName(platform, arch, libc) {
+  if (platform === 'linux') return arch === 'arm' ? `linux-arm-${libc}eabihf` : `linux-${arch}-${libc}`
+  if (platform === 'win32') return `win32-${arch}-msvc`
+  if (platform === 'android' && arch === 'arm') return 'android-arm-eabi'
+  return `${platform}-${arch}`
+}
+
+/** The C library Node runs on, decided as npm decides it for a package's `libc` field, so the name
+ * looked for is the package npm installed (or skipped) here. */
+function linuxLibc() {
+  const report = process.report
+  const excludeNetwork = report.excludeNetwork
+  report.excludeNetwork = true // no DNS lookups for the sockets a running app may hold
+  try {
+    const { header, sharedObjects = [] } = report.getReport()
+    if (header.glibcVersionRuntime) return 'gnu'
+    return sharedObjects.some((f) => f.includes('libc.musl-') || f.includes('ld-musl-')) ? 'musl' : 'gnu'
+  } finally {
+    report.excludeNetwork = excludeNetwork
+  }
+}
+
+/** The addon: `headwater.<platform>.node` next to this file (a checkout, after `napi build`), else the
+ * platform package npm installed as an optional dependency. Neither: one error naming both. */
 function loadNative() {
   const { platform, arch } = process
-  const names = []
-  if (platform === 'linux' && arch === 'x64') {
-    names.push('headwater.linux-x64-gnu.node')
+  const libc = platform === 'linux' ? linuxLibc() : null
+  const name = platformName(platform, arch, libc)
+  const local = join(__dirname, `headwater.${name}.node`)
+  if (existsSync(local)) return require(local)
+  const packageName = `headwater-${name}`
+  let resolved = null
+  try {
+    resolved = require.resolve(packageName)
+  } catch (e) {
+    if (e.code !== 'MODULE_NOT_FOUND') throw e
+  }
+  if (resolved !== null) return require(resolved)
+
+  const shipped = Object.keys(optionalDependencies)
+    .filter((dep) => dep.startsWith('headwater-'))
+    .map((dep) => dep.slice('headwater-'.length))
+  let advice
+  if (shipped.includes(name)) {
+    advice =
+      `${packageName} is an optional dependency of headwater ${version} and was not installed ` +
+      '(npm skips optional dependencies with --omit=optional): install it, or reinstall without that flag'
+  } else if (shipped.length > 0) {
+    advice =
+      `headwater ${version} ships native binaries for ${shipped.join(', ')} only; on another platform, ` +
+      'build from source with `make -C bindings-node build` in a clone of the repository'
   } else {
-    names.push(`headwater.${platform}-${arch}.node`)
+    advice = 'this checkout has no build of the addon: run `make -C bindings-node build`'
   }
-  const errors = []
-  for (const name of names) {
-    try {
-      return require(join(__dirname, name))
-    } catch (e) {
-      errors.push(`${name}: ${e.message}`)
-    }
-  }
+  const libcPart = libc === null ? '' : `, libc ${libc === 'gnu' ? 'glibc' : 'musl'}`
   throw new Error(
-    `headwater: no native binary for ${platform}-${arch} in this package (${errors.join('; ')}). ` +
-      'This package ships linux-x64 (glibc); build from source with `make -C bindings-node build`.',
+    `headwater: no native binary for ${name} (platform ${platform}, arch ${arch}${libcPart}): ` +
+      `neither ${local} nor the package ${packageName} is installed. ${advice}.`,
   )
 }
 

@@ -7,10 +7,10 @@ const assert = require('node:assert/strict')
 const fs = require('node:fs')
 const path = require('node:path')
 const ts = require('typescript')
-const { hw, PKG, vectors, topicName } = require('./helpers')
+const { hw, PKG, NATIVE, vectors, topicName } = require('./helpers')
 
 const api = vectors('api.json')
-const raw = require(path.join(PKG, 'headwater.linux-x64-gnu.node'))
+const raw = require(NATIVE)
 const extras = new Set(api.extras_allowed.node)
 // ignore.node: a class function's own length, name, prototype, arguments and caller; a prototype's
 // constructor; Error's own `stack` on a HeadwaterError.

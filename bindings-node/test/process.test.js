@@ -1,6 +1,7 @@
 'use strict'
 // Whole-process behaviour: exit after close(), no unhandled rejection from un-awaited sends, worker
-// threads, logging, ESM, and the README quickstart. Each runs a child `node` with a generous deadline.
+// threads, logging, ESM (the README quickstart runs in package.test.js). Each runs a child `node` with a
+// generous deadline.
 const { describe, it, before, after } = require('node:test')
 const assert = require('node:assert/strict')
 const { spawnSync } = require('node:child_process')
@@ -238,15 +239,5 @@ describe('process', () => {
     const quiet = runNode(src, { env: { HEADWATER_LOG: 'error' } })
     assert.equal(quiet.status, 0, show(quiet))
     assert.match(quiet.stdout, /levels (error)?\n/)
-  })
-
-  it("the README's Node quickstart runs", () => {
-    const readme = fs.readFileSync(path.join(__dirname, '..', 'README.md'), 'utf8')
-    const m = readme.match(/<!-- quickstart -->\s*```js\n([\s\S]*?)```/)
-    assert.ok(m, 'README has a quickstart block')
-    const src = m[1].replace("require('headwater')", 'require(process.env.HEADWATER_PKG)')
-    const r = runNode(src)
-    assert.equal(r.status, 0, show(r))
-    assert.match(r.stdout, /partition/)
   })
 })

@@ -2,9 +2,9 @@
 // tests/vectors/*.json through the Node API (config, errors, partitioner, stats).
 const { describe, it, before, after } = require('node:test')
 const assert = require('node:assert/strict')
-const { hw, vectors, topicName } = require('./helpers')
+const { hw, NATIVE, vectors, topicName } = require('./helpers')
 const { Producer, TestBroker, HeadwaterError } = hw
-const raw = require(require('./helpers').PKG + '/headwater.linux-x64-gnu.node')
+const raw = require(NATIVE)
 
 const config = vectors('config.json')
 const errors = vectors('errors.json')
