@@ -10,8 +10,8 @@
 //!   span), on a thread attached to the JVM only for that span
 //!   ([`with_attached`]) and inside a local frame, so
 //!   no local reference outlives it and no runtime thread keeps the JVM from exiting;
-//! - core's log events go to `System.getLogger("headwater")` through `Native.log`, with the level
-//!   as core numbers it (1 = ERROR .. 5 = TRACE).
+//! - core's log events go to `Native.log` with the level as core numbers it (1 = ERROR .. 5 = TRACE)
+//!   and their target; Java hands them to SLF4J or `System.Logger` (`LogBridge`).
 //!
 //! Native objects (`Producer`, `TestBroker`, `Admin`) are boxed and handed to Java as a `long`. Java
 //! frees each one exactly once, from a `java.lang.ref.Cleaner` action, when its owner is unreachable
@@ -465,7 +465,7 @@ pub extern "system" fn Java_io_headwater_Native_init<'l>(
         match property {
             None => logging::set_sink(logging::current_level(), Arc::new(log_to_java)),
             Some(v) => {
-                // The sink first (at WARN), so a warning about a bad value reaches System.Logger.
+                // The sink first (at WARN), so a warning about a bad value reaches Java's logging.
                 logging::set_sink(Level::WARN, Arc::new(log_to_java));
                 logging::set_level(logging::level_or_warn("headwater.log", &v));
             }

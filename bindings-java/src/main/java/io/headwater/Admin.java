@@ -26,6 +26,13 @@ public final class Admin implements AutoCloseable {
         }
     }
 
+    /**
+     * Connects to the SC at {@code endpoint} without TLS.
+     *
+     * @param endpoint the SC's {@code host:port}
+     * @return the admin client
+     * @throws HeadwaterException {@code TRANSPORT} when no connection can be made
+     */
     public static Admin connect(String endpoint) {
         Native.notNull(endpoint, "endpoint");
         Native.ensureLoaded();
@@ -41,6 +48,10 @@ public final class Admin implements AutoCloseable {
      * <pre>{@code
      * Admin.connect(endpoint, Map.of("tlsCaFile", "ca.pem", "tlsCertFile", "client.pem", "tlsKeyFile", "client.key"));
      * }</pre>
+     *
+     * @param endpoint   the SC's {@code host:port}
+     * @param tlsOptions the TLS keys and their values
+     * @return the admin client
      */
     public static Admin connect(String endpoint, Map<String, String> tlsOptions) {
         Native.notNull(endpoint, "endpoint");
@@ -59,6 +70,9 @@ public final class Admin implements AutoCloseable {
      * <pre>{@code
      * admin.createTopic("events", Map.of("partitions", "3", "replication", "2", "retentionSecs", "3600"));
      * }</pre>
+     *
+     * @param name    the topic's name
+     * @param options the topic's options, values as text
      */
     public void createTopic(String name, Map<String, String> options) {
         Native.notNull(name, "topic");
@@ -70,11 +84,22 @@ public final class Admin implements AutoCloseable {
         }
     }
 
-    /** {@link #createTopic(String, Map)} with only a partition count. */
+    /**
+     * {@link #createTopic(String, Map)} with only a partition count.
+     *
+     * @param name       the topic's name
+     * @param partitions its partition count
+     */
     public void createTopic(String name, int partitions) {
         createTopic(name, Map.of("partitions", Integer.toString(partitions)));
     }
 
+    /**
+     * Deletes a topic.
+     *
+     * @param name the topic's name
+     * @throws HeadwaterException {@code BROKER} with the Fluvio code when the cluster refuses (no such topic)
+     */
     public void deleteTopic(String name) {
         Native.notNull(name, "topic");
         try {
@@ -84,6 +109,11 @@ public final class Admin implements AutoCloseable {
         }
     }
 
+    /**
+     * The cluster's topics.
+     *
+     * @return one {@link TopicInfo} per topic
+     */
     public List<TopicInfo> listTopics() {
         try {
             return List.of(Native.adminListTopics(handle));

@@ -14,8 +14,32 @@ public class HeadwaterException extends RuntimeException {
 
     /** The error kinds that can occur in Java, with core's stable numbers ({@code FORKED} cannot). */
     public enum Kind {
-        CONFIG(1), TIMEOUT(2), QUEUE_FULL(3), RECORD_TOO_LARGE(4), UNKNOWN_TOPIC(5), UNKNOWN_PARTITION(6),
-        COMPRESSION(7), TRANSPORT(8), PROTOCOL(9), BROKER(10), CLOSED(11), INVALID_ARGUMENT(13), INTERNAL(14);
+        /** An invalid configuration key or value; the message names the key. */
+        CONFIG(1),
+        /** A wait ran past its deadline. */
+        TIMEOUT(2),
+        /** The partition's queue stayed full for {@code sendTimeoutMs}. */
+        QUEUE_FULL(3),
+        /** The record is larger than {@code maxRequestSize}. */
+        RECORD_TOO_LARGE(4),
+        /** The topic does not exist. */
+        UNKNOWN_TOPIC(5),
+        /** The partition is not one of the topic's. */
+        UNKNOWN_PARTITION(6),
+        /** A codec failed, or the topic's compression policy forbids the codec. */
+        COMPRESSION(7),
+        /** The connection failed or dropped (a failed TLS handshake included). */
+        TRANSPORT(8),
+        /** A peer sent bytes that do not decode. */
+        PROTOCOL(9),
+        /** The broker answered with a Fluvio error code ({@link HeadwaterException#getBrokerCode()}). */
+        BROKER(10),
+        /** The producer (or broker) was closed. */
+        CLOSED(11),
+        /** A wrong argument: a null where a value is required, a number out of range, a negative timeout. */
+        INVALID_ARGUMENT(13),
+        /** A bug: a panic caught in native code, an internal invariant broken. */
+        INTERNAL(14);
 
         private final int number;
 
@@ -23,18 +47,36 @@ public class HeadwaterException extends RuntimeException {
             this.number = number;
         }
 
-        /** Core's stable number for this kind (the C enum value). */
+        /**
+         * Core's stable number for this kind (the C enum value).
+         *
+         * @return 1 to 14
+         */
         public int number() {
             return number;
         }
     }
 
+    /** The stable code string. */
     private final String code;
+    /** The stable number. */
     private final int number;
+    /** The code as an enum constant. */
     private final Kind kind;
+    /** Whether retrying may succeed. */
     private final boolean retriable;
+    /** The Fluvio error code of a {@code BROKER} error, else null. */
     private final Integer brokerCode;
 
+    /**
+     * An error of {@code kind} (Headwater throws its own; this is for code that reports errors in the same
+     * shape, e.g. a test double).
+     *
+     * @param kind       the kind; its name is the code and its number the number
+     * @param message    the message
+     * @param retriable  whether retrying may succeed
+     * @param brokerCode the Fluvio error code of a {@code BROKER} error, else null
+     */
     public HeadwaterException(Kind kind, String message, boolean retriable, Integer brokerCode) {
         this(kind.name(), kind.number(), kind, message, retriable, brokerCode);
     }
@@ -64,26 +106,48 @@ public class HeadwaterException extends RuntimeException {
         return Kind.INTERNAL; // FORKED cannot happen in a JVM
     }
 
-    /** The stable code string ({@code "CONFIG"}, {@code "QUEUE_FULL"}, ...). */
+    /**
+     * The stable code string.
+     *
+     * @return {@code "CONFIG"}, {@code "QUEUE_FULL"}, ... (errors.json)
+     */
     public String getCode() {
         return code;
     }
 
-    /** The stable number (1 to 14, errors.json). */
+    /**
+     * The stable number.
+     *
+     * @return 1 to 14 (errors.json)
+     */
     public int getNumber() {
         return number;
     }
 
-    /** The code as an enum constant. */
+    /**
+     * The code as an enum constant.
+     *
+     * @return the kind
+     */
     public Kind getKind() {
         return kind;
     }
 
+    /**
+     * Whether retrying the operation may succeed ({@code TIMEOUT}, {@code TRANSPORT}, and {@code BROKER}
+     * with a retriable Fluvio code).
+     *
+     * @return true when a retry may succeed
+     */
     public boolean isRetriable() {
         return retriable;
     }
 
-    /** The Fluvio error code for {@code BROKER} errors, else null. */
+    /**
+     * The Fluvio error code of a {@code BROKER} error.
+     *
+     * @return the code (e.g. 2002: the topic exists), or null for other kinds
+     */
     public Integer getBrokerCode() {
         return brokerCode;
     }

@@ -7,7 +7,8 @@ import java.util.concurrent.CompletableFuture;
 
 /** The native methods (implemented in bindings-java/src/*.rs) and what they share. */
 final class Native {
-    private static final System.Logger LOG = System.getLogger("headwater");
+    /** Chosen before {@code init} below, which may already log (a bad {@code headwater.log} value). */
+    private static final LogBridge LOG = LogBridge.choose();
 
     /** Frees native objects once their Java owner is unreachable (its thread is a daemon). */
     static final Cleaner CLEANER = Cleaner.create();
@@ -30,20 +31,9 @@ final class Native {
         // the static initialiser does the work
     }
 
-    /** Called from native code (on any thread) for each core log event. */
+    /** Called from native code (on any thread) for each core log event: level 1 = ERROR .. 5 = TRACE. */
     static void log(int level, String target, String message) {
-        // core's one order: 1 = ERROR .. 5 = TRACE
-        System.Logger.Level l;
-        switch (level) {
-            case 1: l = System.Logger.Level.ERROR; break;
-            case 2: l = System.Logger.Level.WARNING; break;
-            case 3: l = System.Logger.Level.INFO; break;
-            case 4: l = System.Logger.Level.DEBUG; break;
-            default: l = System.Logger.Level.TRACE; break;
-        }
-        if (LOG.isLoggable(l)) {
-            LOG.log(l, "[" + target + "] " + message);
-        }
+        LOG.log(level, target, message);
     }
 
     /**

@@ -68,14 +68,27 @@ public final class Producer implements AutoCloseable {
         }
     }
 
-    /** Connects with the default configuration. */
+    /**
+     * Connects with the default configuration.
+     *
+     * @param endpoint the SC's {@code host:port}
+     * @param topic    the topic to produce to
+     * @return the connected producer
+     * @throws HeadwaterException e.g. {@code TRANSPORT} (no connection), {@code UNKNOWN_TOPIC}, {@code TIMEOUT}
+     */
     public static Producer connect(String endpoint, String topic) {
         return connect(endpoint, topic, null);
     }
 
     /**
-     * Connects to the SC at {@code endpoint} ({@code host:port}), waits for {@code topic}'s metadata (up to
-     * {@code metadataTimeoutMs}) and starts the background sender. A null config means the defaults.
+     * Connects to the SC at {@code endpoint}, waits for {@code topic}'s metadata (up to
+     * {@code metadataTimeoutMs}) and starts the background sender.
+     *
+     * @param endpoint the SC's {@code host:port}
+     * @param topic    the topic to produce to
+     * @param config   the configuration; null means the defaults
+     * @return the connected producer
+     * @throws HeadwaterException e.g. {@code TRANSPORT} (no connection), {@code UNKNOWN_TOPIC}, {@code TIMEOUT}
      */
     public static Producer connect(String endpoint, String topic, ProducerConfig config) {
         Native.notNull(endpoint, "endpoint");
@@ -86,11 +99,20 @@ public final class Producer implements AutoCloseable {
         return new Producer(h, topic);
     }
 
+    /**
+     * The topic this producer sends to.
+     *
+     * @return the topic's name
+     */
     public String topic() {
         return topic;
     }
 
-    /** The topic's partition count, as the producer knows it. */
+    /**
+     * The topic's partition count, as the producer knows it.
+     *
+     * @return the partition count
+     */
     public int partitionCount() {
         try {
             return Native.producerPartitionCount(handle);
@@ -99,7 +121,11 @@ public final class Producer implements AutoCloseable {
         }
     }
 
-    /** The codec batches are compressed with (the config's, or the topic's policy). */
+    /**
+     * The codec batches are compressed with (the config's, or the topic's policy).
+     *
+     * @return the codec
+     */
     public Compression compression() {
         try {
             return Compression.fromId(Native.producerCompression(handle));
@@ -108,7 +134,11 @@ public final class Producer implements AutoCloseable {
         }
     }
 
-    /** Whether {@link #close()} was called. */
+    /**
+     * Whether {@link #close()} was called.
+     *
+     * @return true once closed
+     */
     public boolean isClosed() {
         try {
             return Native.producerIsClosed(handle);
@@ -118,22 +148,40 @@ public final class Producer implements AutoCloseable {
     }
 
     /**
-     * Sends a record; a null key means no key (an empty array is a real, empty key). Waiting on the returned
-     * future sends the record's batch at once (see the class documentation).
+     * Sends a record. Waiting on the returned future sends the record's batch at once (see the class
+     * documentation).
+     *
+     * @param key   the key, or null for no key (an empty array is a real, empty key)
+     * @param value the value
+     * @return completes with where the record landed, or exceptionally with {@link HeadwaterException}
+     * @throws HeadwaterException errors known at once: {@code CLOSED}, {@code RECORD_TOO_LARGE},
+     *                            {@code QUEUE_FULL}, {@code INVALID_ARGUMENT} (a null value)
      */
     public CompletableFuture<RecordMetadata> send(byte[] key, byte[] value) {
         return send(key, value, Native.NO_PARTITION, Native.NO_TIMESTAMP);
     }
 
     /**
-     * Sends a record to an explicit partition (overrides the partitioner). A negative partition is
-     * {@code INVALID_ARGUMENT}; one at or past the topic's count {@code UNKNOWN_PARTITION}.
+     * Sends a record to an explicit partition (overrides the partitioner).
+     *
+     * @param partition the partition: negative is {@code INVALID_ARGUMENT}, at or past the topic's count
+     *                  {@code UNKNOWN_PARTITION}
+     * @param key       the key, or null for no key
+     * @param value     the value
+     * @return completes with where the record landed, or exceptionally with {@link HeadwaterException}
+     * @throws HeadwaterException errors known at once, as for {@link #send(byte[], byte[])}
      */
     public CompletableFuture<RecordMetadata> sendTo(int partition, byte[] key, byte[] value) {
         return send(key, value, partition, Native.NO_TIMESTAMP);
     }
 
-    /** Sends a record with its partition and timestamp, if it has them. */
+    /**
+     * Sends a record with its partition and timestamp, if it has them.
+     *
+     * @param record the record
+     * @return completes with where the record landed, or exceptionally with {@link HeadwaterException}
+     * @throws HeadwaterException errors known at once, as for {@link #send(byte[], byte[])}
+     */
     public CompletableFuture<RecordMetadata> send(ProducerRecord record) {
         Native.notNull(record, "record");
         return send(record.key, record.value, record.partition, record.timestamp);
@@ -171,8 +219,12 @@ public final class Producer implements AutoCloseable {
 
     /**
      * Sends many records in one native call. Sizes are checked first: if one record is too large, nothing
-     * is sent and {@link HeadwaterException} ({@code RECORD_TOO_LARGE}) is thrown. Waiting on one of the
-     * returned futures sends that record's batch at once, as for {@link #send(byte[], byte[])}.
+     * is sent. Waiting on one of the returned futures sends that record's batch at once, as for
+     * {@link #send(byte[], byte[])}.
+     *
+     * @param records the records, in order
+     * @return one future per record, in the same order
+     * @throws HeadwaterException {@code RECORD_TOO_LARGE} (nothing sent), and the other errors known at once
      */
     public List<CompletableFuture<RecordMetadata>> sendAll(List<ProducerRecord> records) {
         Native.notNull(records, "records");
@@ -264,6 +316,8 @@ public final class Producer implements AutoCloseable {
      * Seals every open batch and waits until each record sent before it is acknowledged or failed, and
      * its future complete; throws the first delivery failure since the last flush (including failures of
      * sends nobody waited on). A send refused at once is not reported again.
+     *
+     * @throws HeadwaterException the first delivery failure since the last flush
      */
     public void flush() {
         try {
@@ -274,8 +328,11 @@ public final class Producer implements AutoCloseable {
     }
 
     /**
-     * {@link #flush()} bounded by {@code timeout} ({@code TIMEOUT} after it; nothing is dropped).
-     * {@code Duration.ZERO} seals and returns at once: {@code TIMEOUT} if anything is still pending.
+     * {@link #flush()} bounded by {@code timeout}.
+     *
+     * @param timeout the longest wait; {@code Duration.ZERO} seals and returns at once
+     * @throws HeadwaterException {@code TIMEOUT} if records are still pending after it (nothing is dropped),
+     *                            or the first delivery failure since the last flush
      */
     public void flush(Duration timeout) {
         long nanos = Native.nanos(timeout, "timeout");
@@ -296,7 +353,12 @@ public final class Producer implements AutoCloseable {
         }
     }
 
-    /** {@link #close()} with its flush bounded by {@code timeout} (as {@link #flush(Duration)}). */
+    /**
+     * {@link #close()} with its flush bounded by {@code timeout} (as {@link #flush(Duration)}).
+     *
+     * @param timeout the longest wait for the flush
+     * @throws HeadwaterException {@code TIMEOUT} if records were still pending after it
+     */
     public void close(Duration timeout) {
         long nanos = Native.nanos(timeout, "timeout");
         try {
@@ -306,6 +368,12 @@ public final class Producer implements AutoCloseable {
         }
     }
 
+    /**
+     * The producer's counters now.
+     *
+     * @return records sent, acknowledged and failed, bytes before and after compression, batches, requests,
+     *         retries, errors, and what is queued
+     */
     public ProducerStats stats() {
         try {
             return ProducerStats.fromArray(Native.producerStats(handle));

@@ -19,16 +19,33 @@ public final class ProducerRecord {
         this.timestamp = timestamp;
     }
 
+    /**
+     * A record without explicit partition or timestamp.
+     *
+     * @param key   the key, or null for no key (an empty array is a real, empty key)
+     * @param value the value; null is {@code INVALID_ARGUMENT}
+     * @return the record
+     */
     public static ProducerRecord of(byte[] key, byte[] value) {
         return new ProducerRecord(key, value, Native.NO_PARTITION, Native.NO_TIMESTAMP);
     }
 
-    /** The same record sent to {@code partition} (overrides the partitioner). */
+    /**
+     * The same record sent to {@code partition} (overrides the partitioner).
+     *
+     * @param partition the partition; negative is {@code INVALID_ARGUMENT} when the record is sent
+     * @return a new record
+     */
     public ProducerRecord partition(int partition) {
         return new ProducerRecord(key, value, partition, timestamp);
     }
 
-    /** The same record with this timestamp (milliseconds since the epoch; default now). */
+    /**
+     * The same record with this timestamp (by default the time it is sent).
+     *
+     * @param timestampMs milliseconds since the epoch
+     * @return a new record
+     */
     public ProducerRecord timestamp(long timestampMs) {
         return new ProducerRecord(key, value, partition, timestampMs);
     }

@@ -1,6 +1,21 @@
 package io.headwater;
 
-/** Producer counters; the same fields in every language ({@code tests/vectors/config.json}). */
+/**
+ * Producer counters ({@link Producer#stats()}); the same fields in every language
+ * ({@code tests/vectors/config.json}).
+ *
+ * @param recordsSent       records accepted by {@code send}/{@code sendAll}
+ * @param recordsAcked      records the broker acknowledged
+ * @param recordsFailed     records whose delivery failed for good
+ * @param bytesUncompressed record bytes before compression
+ * @param bytesCompressed   batch bytes after compression
+ * @param batchesSent       batches sent
+ * @param requestsSent      produce requests sent
+ * @param retries           produce attempts that were retried
+ * @param errors            batches that failed for good (their records are in {@code recordsFailed})
+ * @param queuedRecords     records waiting to be sent or acknowledged now
+ * @param queuedBatches     batches waiting to be sent or acknowledged now
+ */
 public record ProducerStats(long recordsSent, long recordsAcked, long recordsFailed, long bytesUncompressed,
                             long bytesCompressed, long batchesSent, long requestsSent, long retries, long errors,
                             long queuedRecords, long queuedBatches) {

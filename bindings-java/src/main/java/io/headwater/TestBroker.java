@@ -46,14 +46,21 @@ public final class TestBroker implements AutoCloseable {
         }
     }
 
-    /** One SPU, records in memory. */
+    /**
+     * Starts a broker with one SPU, records in memory.
+     *
+     * @return the running broker
+     */
     public static TestBroker start() {
         return start(1, null);
     }
 
     /**
-     * {@code spus} SPUs; with a {@code dataDir}, partition logs are segment files there. The same options
-     * as {@link #start(Map)} ({@code spus} outside 1..1024 is {@code CONFIG}).
+     * Starts a broker with {@code spus} SPUs. The same options as {@link #start(Map)}.
+     *
+     * @param spus    the SPU count, 1 to 1024 (else {@code CONFIG})
+     * @param dataDir where partition logs are kept as segment files; null keeps them in memory
+     * @return the running broker
      */
     public static TestBroker start(int spus, Path dataDir) {
         Native.ensureLoaded();
@@ -70,6 +77,9 @@ public final class TestBroker implements AutoCloseable {
      * <pre>{@code
      * TestBroker.start(Map.of("tlsCert", "server.pem", "tlsKey", "server.key", "tlsClientCa", "ca.pem"));
      * }</pre>
+     *
+     * @param options the options, values as text
+     * @return the running broker
      */
     public static TestBroker start(Map<String, String> options) {
         String[][] kv = Native.pairs(options, "options");
@@ -77,7 +87,11 @@ public final class TestBroker implements AutoCloseable {
         return new TestBroker(Native.brokerStartWith(kv[0], kv[1]));
     }
 
-    /** The SC endpoint ({@code 127.0.0.1:PORT}) clients connect to. */
+    /**
+     * The SC endpoint clients connect to.
+     *
+     * @return {@code 127.0.0.1:PORT}
+     */
     public String endpoint() {
         try {
             return Native.brokerEndpoint(handle);
@@ -93,6 +107,9 @@ public final class TestBroker implements AutoCloseable {
      * {@code snappy}, {@code lz4}, {@code zstd}), {@code retentionSecs}, {@code segmentSize},
      * {@code maxPartitionSize}. A bad option is {@code INVALID_ARGUMENT} naming it; an existing topic is
      * {@code BROKER} 2002.
+     *
+     * @param name    the topic's name
+     * @param options the topic's options, values as text
      */
     public void createTopic(String name, Map<String, String> options) {
         Native.notNull(name, "topic");
@@ -104,11 +121,23 @@ public final class TestBroker implements AutoCloseable {
         }
     }
 
+    /**
+     * Creates a topic that accepts any codec.
+     *
+     * @param name       the topic's name
+     * @param partitions its partition count
+     */
     public void createTopic(String name, int partitions) {
         createTopic(name, partitions, null);
     }
 
-    /** A topic that only accepts batches of {@code compression} (null = any codec). */
+    /**
+     * Creates a topic that only accepts batches of {@code compression}.
+     *
+     * @param name        the topic's name
+     * @param partitions  its partition count
+     * @param compression the one codec it accepts; null for any codec
+     */
     public void createTopic(String name, int partitions, Compression compression) {
         Map<String, String> options = new LinkedHashMap<>();
         options.put("partitions", Integer.toString(partitions));
@@ -118,6 +147,11 @@ public final class TestBroker implements AutoCloseable {
         createTopic(name, options);
     }
 
+    /**
+     * Deletes a topic and its records.
+     *
+     * @param name the topic's name
+     */
     public void deleteTopic(String name) {
         Native.notNull(name, "topic");
         try {
@@ -127,7 +161,11 @@ public final class TestBroker implements AutoCloseable {
         }
     }
 
-    /** The topics (system topics left out). */
+    /**
+     * The topics (system topics left out).
+     *
+     * @return their names
+     */
     public List<String> topics() {
         try {
             return List.of(Native.brokerTopics(handle));
@@ -136,12 +174,25 @@ public final class TestBroker implements AutoCloseable {
         }
     }
 
-    /** Every record stored in a partition. */
+    /**
+     * Every record stored in a partition.
+     *
+     * @param topic     the topic
+     * @param partition the partition
+     * @return the records, in offset order
+     */
     public List<StoredRecord> records(String topic, int partition) {
         return records(topic, partition, 0);
     }
 
-    /** The records stored in a partition from {@code fromOffset} on. */
+    /**
+     * The records stored in a partition from {@code fromOffset} on.
+     *
+     * @param topic      the topic
+     * @param partition  the partition
+     * @param fromOffset the first offset wanted
+     * @return the records, in offset order
+     */
     public List<StoredRecord> records(String topic, int partition, long fromOffset) {
         Native.notNull(topic, "topic");
         try {
@@ -151,7 +202,13 @@ public final class TestBroker implements AutoCloseable {
         }
     }
 
-    /** The stored batches of a partition (header facts: record count, codec, size). */
+    /**
+     * The stored batches of a partition (header facts: record count, codec, size).
+     *
+     * @param topic     the topic
+     * @param partition the partition
+     * @return the batches, in offset order
+     */
     public List<StoredBatch> batches(String topic, int partition) {
         Native.notNull(topic, "topic");
         try {
@@ -161,7 +218,13 @@ public final class TestBroker implements AutoCloseable {
         }
     }
 
-    /** A partition's log start and log end offsets: {@code {start, end}}. */
+    /**
+     * A partition's log start and log end offsets.
+     *
+     * @param topic     the topic
+     * @param partition the partition
+     * @return {@code {start, end}}
+     */
     public long[] offsets(String topic, int partition) {
         Native.notNull(topic, "topic");
         try {
@@ -174,6 +237,8 @@ public final class TestBroker implements AutoCloseable {
     /**
      * The broker's counters now: produce requests, appended batches/records/bytes, connections, ... (e.g.
      * how many produce requests a run of sends took).
+     *
+     * @return a snapshot of the counters
      */
     public BrokerStats stats() {
         try {
@@ -192,6 +257,7 @@ public final class TestBroker implements AutoCloseable {
         }
     }
 
+    /** Lets the produce requests held by {@link #pause()} through, and new ones. */
     public void resume() {
         try {
             Native.brokerPause(handle, false);
@@ -203,6 +269,10 @@ public final class TestBroker implements AutoCloseable {
     /**
      * Fault injection: the next {@code count} requests of {@code apiKey} on any SPU fail with Fluvio error
      * {@code code} (e.g. 6 NotLeaderForPartition, 56 StorageError). A count of 0 clears it.
+     *
+     * @param apiKey the Fluvio API key, e.g. {@link #API_PRODUCE}
+     * @param count  how many requests
+     * @param code   the Fluvio error code to answer with
      */
     public void failNext(int apiKey, int count, int code) {
         try {
@@ -212,7 +282,12 @@ public final class TestBroker implements AutoCloseable {
         }
     }
 
-    /** Fault injection: the next {@code count} requests of {@code apiKey} close their connection unanswered. */
+    /**
+     * Fault injection: the next {@code count} requests of {@code apiKey} close their connection unanswered.
+     *
+     * @param apiKey the Fluvio API key, e.g. {@link #API_PRODUCE}
+     * @param count  how many requests
+     */
     public void dropNext(int apiKey, int count) {
         try {
             Native.brokerDropNext(handle, apiKey, count);
@@ -224,6 +299,9 @@ public final class TestBroker implements AutoCloseable {
     /**
      * Fault injection: every request of {@code apiKey} waits {@code delay} before it is served; null or zero
      * clears; a negative delay is {@code INVALID_ARGUMENT}.
+     *
+     * @param apiKey the Fluvio API key, e.g. {@link #API_PRODUCE}
+     * @param delay  how long each such request waits
      */
     public void delay(int apiKey, Duration delay) {
         long nanos = delay == null ? 0 : Native.nanos(delay, "delay");
@@ -234,7 +312,11 @@ public final class TestBroker implements AutoCloseable {
         }
     }
 
-    /** The ids of the SPUs (5001, 5002, ...), in order. */
+    /**
+     * The ids of the SPUs, in order.
+     *
+     * @return 5001, 5002, ...
+     */
     public List<Integer> spuIds() {
         try {
             return Arrays.stream(Native.brokerSpuIds(handle)).boxed().collect(Collectors.toUnmodifiableList());
@@ -243,7 +325,13 @@ public final class TestBroker implements AutoCloseable {
         }
     }
 
-    /** The SPU that currently leads a partition. */
+    /**
+     * The SPU that currently leads a partition.
+     *
+     * @param topic     the topic
+     * @param partition the partition
+     * @return the SPU's id
+     */
     public int leader(String topic, int partition) {
         Native.notNull(topic, "topic");
         try {
@@ -253,7 +341,13 @@ public final class TestBroker implements AutoCloseable {
         }
     }
 
-    /** The SPUs holding a partition's replicas (leader first at creation). */
+    /**
+     * The SPUs holding a partition's replicas.
+     *
+     * @param topic     the topic
+     * @param partition the partition
+     * @return their ids (the leader first at creation)
+     */
     public List<Integer> replicas(String topic, int partition) {
         Native.notNull(topic, "topic");
         try {
@@ -264,7 +358,13 @@ public final class TestBroker implements AutoCloseable {
         }
     }
 
-    /** A partition's high watermark: every in-sync replica has the records below it. */
+    /**
+     * A partition's high watermark.
+     *
+     * @param topic     the topic
+     * @param partition the partition
+     * @return the offset below which every in-sync replica has the records
+     */
     public long highWatermark(String topic, int partition) {
         Native.notNull(topic, "topic");
         try {
@@ -274,7 +374,11 @@ public final class TestBroker implements AutoCloseable {
         }
     }
 
-    /** Holds every produce request on SPU {@code spuId} until {@link #resumeSpu}. */
+    /**
+     * Holds every produce request on SPU {@code spuId} until {@link #resumeSpu}.
+     *
+     * @param spuId the SPU's id
+     */
     public void pauseSpu(int spuId) {
         try {
             Native.brokerPauseSpu(handle, spuId, true);
@@ -283,6 +387,11 @@ public final class TestBroker implements AutoCloseable {
         }
     }
 
+    /**
+     * Lets the produce requests held by {@link #pauseSpu} through, and new ones.
+     *
+     * @param spuId the SPU's id
+     */
     public void resumeSpu(int spuId) {
         try {
             Native.brokerPauseSpu(handle, spuId, false);
@@ -294,6 +403,8 @@ public final class TestBroker implements AutoCloseable {
     /**
      * Stops SPU {@code spuId}: closes its listener and connections. Partitions it led move to an in-sync
      * follower on a running SPU; without one they wait offline until {@link #startSpu}.
+     *
+     * @param spuId the SPU's id
      */
     public void stopSpu(int spuId) {
         try {
@@ -303,7 +414,11 @@ public final class TestBroker implements AutoCloseable {
         }
     }
 
-    /** Starts a stopped SPU again on the same port. */
+    /**
+     * Starts a stopped SPU again on the same port.
+     *
+     * @param spuId the SPU's id
+     */
     public void startSpu(int spuId) {
         try {
             Native.brokerStopSpu(handle, spuId, false);

@@ -1,8 +1,14 @@
 package io.headwater;
 
 /**
- * A topic as {@link Admin#listTopics()} reports it; {@code retentionSecs} is null when the topic has no
- * retention policy.
+ * A topic as {@link Admin#listTopics()} reports it.
+ *
+ * @param name          the topic's name
+ * @param partitions    its partition count
+ * @param replication   its replication factor
+ * @param compression   its compression policy ({@code any}, {@code none}, {@code gzip}, ...)
+ * @param retentionSecs its retention in seconds; null when the topic has no retention policy
+ * @param status        the cluster's word for its state (e.g. {@code Provisioned})
  */
 public record TopicInfo(String name, int partitions, int replication, String compression, Long retentionSecs,
                         String status) {

@@ -9,8 +9,9 @@ import java.util.logging.Logger;
 
 /**
  * Run in a child JVM by JarIT with a log setting (HEADWATER_LOG or -Dheadwater.log): prints every record
- * core forwards to System.getLogger("headwater") as "LEVEL message" while a broker with an unreadable
- * topic spec (a WARN event) starts and a producer retries a batch (a DEBUG event).
+ * java.util.logging's "headwater" logger and its children receive as "LOG LEVEL logger message" while a
+ * broker with an unreadable topic spec (a WARN event) starts and a producer retries a batch (a DEBUG
+ * event). With SLF4J on the class path the records go there instead, and this prints none.
  */
 public final class LogMain {
     private LogMain() {}
@@ -22,7 +23,7 @@ public final class LogMain {
         jul.addHandler(new Handler() {
             @Override
             public void publish(LogRecord r) {
-                System.out.println("LOG " + r.getLevel() + " " + r.getMessage());
+                System.out.println("LOG " + r.getLevel() + " " + r.getLoggerName() + " " + r.getMessage());
             }
 
             @Override
