@@ -35,6 +35,11 @@ type producerCore struct {
 	// mu: every call on ptr holds it for reading, hw_producer_free for writing.
 	mu  sync.RWMutex
 	ptr *C.hw_producer // nil once freed
+	// outputs is the unused rest of a block of ProduceOutputs, handed out one per Send: one
+	// allocation per outputBlock records instead of one per record (the collector's cost is per
+	// object). A block stays allocated while any of its outputs is referenced.
+	outputsMu sync.Mutex
+	outputs   []ProduceOutput
 	// What the accessors answer once the producer is freed.
 	final struct {
 		stats       ProducerStats
@@ -259,9 +264,25 @@ func bytesPtr(b []byte) *C.uint8_t {
 	return (*C.uint8_t)(unsafe.Pointer(unsafe.SliceData(b)))
 }
 
+// outputBlock is how many ProduceOutputs one allocation holds (about 6 KiB).
+const outputBlock = 64
+
+// newOutput returns a fresh ProduceOutput of c.
+func (c *producerCore) newOutput() *ProduceOutput {
+	c.outputsMu.Lock()
+	if len(c.outputs) == 0 {
+		c.outputs = make([]ProduceOutput, outputBlock)
+	}
+	out := &c.outputs[0]
+	c.outputs = c.outputs[1:]
+	c.outputsMu.Unlock()
+	out.core = c
+	return out
+}
+
 func (p *Producer) send(key, value []byte, partition, timestamp int64) (*ProduceOutput, error) {
 	c := p.c
-	out := &ProduceOutput{core: c}
+	out := c.newOutput()
 	h := newHandle(out)
 	c.mu.RLock()
 	if c.ptr == nil {

@@ -2,7 +2,7 @@
 // ../../bench/README.md):
 //
 //	bench --endpoint E --topic T --records N --seconds S --size B --compression C --linger-ms L
-//	      [--latency] [--mode send|send_all] [--batch-size BYTES]
+//	      [--latency] [--mode send|send_all] [--batch-size BYTES] [--cpuprofile FILE]
 //
 // It creates the topic (1 partition) if it is missing, then either
 //   - throughput: keyless Send in a loop (or SendAll of slices of 1000 records with --mode
@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"runtime/pprof"
 	"sort"
 	"strconv"
 	"time"
@@ -41,6 +42,7 @@ type args struct {
 	seconds                                       float64
 	size, lingerMS                                int
 	latency                                       bool
+	cpuProfile                                    string
 }
 
 func parseArgs() (args, error) {
@@ -56,6 +58,7 @@ func parseArgs() (args, error) {
 	fs.BoolVar(&a.latency, "latency", false, "one record in flight: latency percentiles")
 	fs.StringVar(&a.mode, "mode", "send", "send or send_all")
 	fs.StringVar(&a.batchSize, "batch-size", "", "batch_size (default: core's)")
+	fs.StringVar(&a.cpuProfile, "cpuprofile", "", "write a pprof CPU profile of the run to this file")
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		return a, err
 	}
@@ -187,6 +190,18 @@ func run() error {
 	p, err := headwater.Connect(ctx, a.endpoint, a.topic, cfg)
 	if err != nil {
 		return err
+	}
+	if a.cpuProfile != "" {
+		// Where the Go side's time goes (go tool pprof -top bench FILE); not used by the harness.
+		f, err := os.Create(a.cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	value := make([]byte, a.size)
 	for i := range value {
