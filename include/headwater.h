@@ -891,6 +891,22 @@ hw_error *hw_set_log_callback(hw_log_cb cb, void *ctx, uint32_t max_level);
  */
 hw_error *hw_log_level_parse(const char *name, hw_log_level *out);
 
+/**
+ * Stops the library's background threads and frees what they hold, so that a program that freed
+ * everything exits with nothing of the library running (valgrind and leak checkers then report no
+ * leak, with no suppression file). Optional: without it the threads simply end with the process.
+ * Call it last, after `hw_producer_free`, `hw_broker_stop` and `hw_admin_free` of every object,
+ * from the thread that ends the program (main's, usually), while no other thread calls the
+ * library. While a producer, broker or admin is alive it changes nothing and returns an
+ * `HW_ERROR_KIND_INVALID_ARGUMENT` error saying how many of each (so does a call from inside a
+ * callback). It waits up to 10 s for the background work of freed objects to end (usually
+ * milliseconds), else it changes nothing and returns an `HW_ERROR_KIND_TIMEOUT` error. Returns
+ * NULL when stopped, or when there was nothing to stop. Afterwards the library is still usable:
+ * the next call starts fresh threads (call `hw_shutdown` again at the end). In a child process
+ * after `fork()`, objects inherited from the parent count as alive until freed.
+ */
+hw_error *hw_shutdown(void);
+
 #ifdef __cplusplus
 }  // extern "C"
 #endif  // __cplusplus

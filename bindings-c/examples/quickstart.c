@@ -61,5 +61,7 @@ int main(void) {
     }
     printf("stored %zu records\n", stored);
     hw_broker_stop(broker);
+    /* Optional, last: everything is freed, so stop the library's threads (valgrind then sees none). */
+    if (check(hw_shutdown(), "hw_shutdown")) return 1;
     return (delivered == 100 && stored == 100) ? 0 : 1;
 }

@@ -6,6 +6,7 @@ use hw::{Admin, TopicConfig};
 
 use crate::error::hw_error;
 use crate::ffi::{arg, guard, guard_or, invalid, out_arg, pairs_arg, str_arg};
+use crate::runtime::ADMINS;
 
 /// Topic administration over the network (opaque). Connect with `hw_admin_connect` (or
 /// `hw_admin_connect_with` for TLS), free with `hw_admin_free`.
@@ -26,6 +27,7 @@ pub unsafe extern "C" fn hw_admin_connect(
         hw::logging::install();
         let admin = hw::runtime::block_on(Admin::connect(endpoint))?;
         *out = Box::into_raw(Box::new(hw_admin { inner: admin }));
+        ADMINS.created();
         Ok(())
     })
 }
@@ -59,6 +61,7 @@ pub unsafe extern "C" fn hw_admin_connect_with(
         hw::logging::install();
         let admin = hw::runtime::block_on(Admin::connect_with(endpoint, &tls))?;
         *out = Box::into_raw(Box::new(hw_admin { inner: admin }));
+        ADMINS.created();
         Ok(())
     })
 }
@@ -248,6 +251,7 @@ pub unsafe extern "C" fn hw_topic_list_free(list: *mut hw_topic_list) {
 pub unsafe extern "C" fn hw_admin_free(a: *mut hw_admin) {
     guard_or((), || {
         if !a.is_null() {
+            ADMINS.freed();
             drop(Box::from_raw(a));
         }
     })

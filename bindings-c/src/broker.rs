@@ -10,6 +10,7 @@ use crate::error::hw_error;
 use crate::ffi::{
     arg, codec_name, guard, guard_or, invalid, out_arg, pairs_arg, partition_index, str_arg,
 };
+use crate::runtime::BROKERS;
 
 /// An embedded Fluvio-protocol broker (opaque) on loopback ports. Start with `hw_broker_start` (or
 /// `hw_broker_start_with` for options such as TLS); `hw_broker_stop` stops and frees it.
@@ -46,6 +47,7 @@ fn start(cfg: BrokerConfig) -> Result<*mut hw_broker, Error> {
     let broker = TestBroker::start_blocking(cfg)?;
     let endpoint =
         CString::new(broker.endpoint()).map_err(|_| Error::internal("endpoint contains NUL"))?;
+    BROKERS.created();
     Ok(Box::into_raw(Box::new(hw_broker {
         inner: broker,
         endpoint,
@@ -421,6 +423,7 @@ pub unsafe extern "C" fn hw_broker_stop(b: *mut hw_broker) {
     guard_or((), || {
         if !b.is_null() {
             let b = Box::from_raw(b);
+            BROKERS.freed();
             b.inner.stop();
             drop(b);
         }

@@ -46,6 +46,7 @@ pub(crate) fn guard(f: impl FnOnce() -> Result<()>) -> *mut hw_error {
 /// `Arc` clone and drop of the runtime handle plus thread-local bookkeeping per call, and the send
 /// path needs no context (enqueueing is synchronous; a full queue waits through
 /// `hw::runtime::block_on`, whose timer is created inside the runtime by `hw::runtime::timeout`).
+/// Also for `hw_shutdown`, which must not start a runtime.
 pub(crate) fn guard_send(f: impl FnOnce() -> Result<()>) -> *mut hw_error {
     match catch_unwind(AssertUnwindSafe(f)) {
         Ok(Ok(())) => ptr::null_mut(),

@@ -31,6 +31,8 @@ pub mod producer;
 
 pub mod log;
 
+pub mod runtime;
+
 /// The library version (`"0.1.0"`). Static storage: never free it.
 #[no_mangle]
 pub extern "C" fn hw_version() -> *const std::ffi::c_char {

@@ -19,6 +19,7 @@ use crate::ffi::{
     arg, bytes_arg, codec_name, guard, guard_or, guard_send, invalid, out_arg, partition_index,
     str_arg, Result,
 };
+use crate::runtime::PRODUCERS;
 
 /// `timeout_ms` of `hw_producer_flush` and `hw_producer_close`: wait as long as it takes.
 pub const HW_WAIT_FOREVER: u32 = u32::MAX;
@@ -220,6 +221,7 @@ pub unsafe extern "C" fn hw_producer_connect(
             tracker: DeliveryTracker::new(move |d| deliver_batch(&sink_topic, d)),
             topic,
         }));
+        PRODUCERS.created();
         Ok(())
     })
 }
@@ -606,6 +608,7 @@ pub unsafe extern "C" fn hw_producer_free(p: *mut hw_producer) -> *mut hw_error 
         }
         refuse_in_callback("hw_producer_free")?;
         let hw_producer { inner, tracker, .. } = *Box::from_raw(p);
+        PRODUCERS.freed();
         let limit = inner.config().delivery_timeout + Duration::from_secs(10);
         drop(inner); // stops the producer: unsent records fail with CLOSED
         let barrier = tracker.barrier();
