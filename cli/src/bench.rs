@@ -7,6 +7,8 @@ use headwater::client::{Admin, TopicConfig};
 use headwater::producer::{Producer, ProducerConfig};
 use headwater::Error;
 
+use crate::progress::{Progress, Total};
+
 #[derive(Args)]
 pub struct BenchArgs {
     #[arg(long, env = "HEADWATER_ENDPOINT", default_value = "127.0.0.1:9003")]
@@ -57,6 +59,8 @@ pub async fn run(a: BenchArgs) -> Result<(), Error> {
     let value: Vec<u8> = (0..a.size).map(|i| b'a' + (i % 26) as u8).collect();
     let keys: Vec<Vec<u8>> = (0..64).map(|i| format!("key-{i}").into_bytes()).collect();
     let budget = Duration::from_secs_f64(a.seconds);
+    // Drawn only on a terminal; bench/run.sh pipes the output, so measured runs draw nothing.
+    let progress = Progress::start("bench", Total::Records(a.records), false);
     let t0 = Instant::now();
     let cpu0 = cpu_seconds();
     let mut sent = 0u64;
@@ -67,11 +71,15 @@ pub async fn run(a: BenchArgs) -> Result<(), Error> {
             producer.send(None, &value).await?.wait().await?;
             lat.push(t.elapsed().as_nanos() as u64);
             sent += 1;
+            progress.set(sent, 0);
         }
     } else {
         while sent < a.records {
-            if sent.is_multiple_of(8192) && t0.elapsed() >= budget {
-                break;
+            if sent.is_multiple_of(8192) {
+                progress.set(sent, 0);
+                if t0.elapsed() >= budget {
+                    break;
+                }
             }
             let key = if a.keyed {
                 Some(keys[(sent % 64) as usize].as_slice())
@@ -85,6 +93,8 @@ pub async fn run(a: BenchArgs) -> Result<(), Error> {
     }
     let secs = t0.elapsed().as_secs_f64();
     let cpu = cpu_seconds() - cpu0;
+    progress.set(sent, 0);
+    progress.finish();
     let stats = producer.stats();
     producer.close().await?;
     let mut line = format!(

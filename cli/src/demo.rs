@@ -9,7 +9,8 @@ use headwater::broker::{BrokerConfig, TestBroker};
 use headwater::producer::{Producer, ProducerConfig};
 use headwater::protocol::compression::ALL_CODECS;
 use headwater::{Compression, Error};
-use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::progress::{Progress, Total};
 
 #[derive(Args)]
 pub struct DemoArgs {
@@ -22,7 +23,7 @@ pub struct DemoArgs {
     /// Codecs to run (comma separated); default all five.
     #[arg(long, value_delimiter = ',')]
     codecs: Vec<String>,
-    /// No progress bars (for logs and tests).
+    /// No progress bars (there are none anyway when stderr is not a terminal).
     #[arg(long)]
     quiet: bool,
 }
@@ -72,17 +73,7 @@ pub async fn run(a: DemoArgs) -> Result<(), Error> {
             .with("linger_ms", "5")?
             .with("batch_size", "65536")?;
         let producer = Producer::connect(&broker.endpoint(), &topic, cfg).await?;
-        let bar = if a.quiet {
-            ProgressBar::hidden()
-        } else {
-            ProgressBar::new(a.records)
-        };
-        bar.set_style(
-            ProgressStyle::with_template("  {prefix:<7} [{bar:40}] {pos}/{len} {per_sec}")
-                .unwrap_or_else(|_| ProgressStyle::default_bar())
-                .progress_chars("=> "),
-        );
-        bar.set_prefix(codec.name());
+        let progress = Progress::start(codec.name(), Total::Records(a.records), a.quiet);
         let t0 = Instant::now();
         let mut bytes = 0u64;
         let mut seqs = vec![0u64; a.devices as usize];
@@ -94,12 +85,13 @@ pub async fn run(a: DemoArgs) -> Result<(), Error> {
             bytes += (k.len() + v.len()) as u64;
             producer.send(Some(k.as_bytes()), v.as_bytes()).await?;
             if i.is_multiple_of(4096) {
-                bar.set_position(i);
+                progress.set(i, 0);
             }
         }
         producer.flush().await?;
         let secs = t0.elapsed().as_secs_f64();
-        bar.finish_and_clear();
+        // The table row printed next has the rate.
+        progress.clear();
         let stats = producer.stats();
         producer.close().await?;
         // Read back and verify: every device's records in one partition, in send order, none missing.

@@ -2,14 +2,16 @@
 
 mod bench;
 mod demo;
+mod examples;
 mod profile;
+mod progress;
 
-use std::io::{BufRead, Write};
+use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 use headwater::broker::{BrokerConfig, TestBroker};
 use headwater::client::{Admin, Consumer, ConsumerConfig, Offset, TopicConfig};
 use headwater::producer::{Producer, ProducerConfig};
@@ -21,7 +23,8 @@ use headwater::Error;
 #[command(
     name = "headwater",
     version,
-    about = "Fast Fluvio-protocol producer, embedded broker and tools"
+    about = "Fast Fluvio-protocol producer, embedded broker and tools",
+    after_help = examples::HEADWATER
 )]
 struct Cli {
     #[command(subcommand)]
@@ -89,6 +92,7 @@ impl Endpoint {
 #[derive(Subcommand)]
 enum Cmd {
     /// Run the embedded broker until Ctrl-C; prints `HEADWATER_ENDPOINT=host:port` first.
+    #[command(after_help = examples::BROKER)]
     Broker {
         /// Keep logs in this directory (recovered on restart); default in memory.
         #[arg(long)]
@@ -116,33 +120,47 @@ enum Cmd {
         tls_client_ca: Option<PathBuf>,
     },
     /// Topic administration.
+    #[command(after_help = examples::TOPIC)]
     Topic {
         #[command(subcommand)]
         cmd: TopicCmd,
     },
     /// Partitions: leader, replicas, status, high watermark (the Fluvio CLI's `partition list`).
+    #[command(after_help = examples::PARTITION)]
     Partition {
         #[command(subcommand)]
         cmd: PartitionCmd,
     },
     /// Cluster administration (the Fluvio CLI's `cluster spu` commands).
+    #[command(after_help = examples::CLUSTER)]
     Cluster {
         #[command(subcommand)]
         cmd: ClusterCmd,
     },
-    /// Produce lines from stdin (or a file) to a topic.
+    /// Produce lines from stdin (or a file) to a topic; a progress bar on stderr when it is a terminal.
+    #[command(after_help = examples::PRODUCE)]
     Produce(ProduceArgs),
     /// Read records of a partition.
+    #[command(after_help = examples::CONSUME)]
     Consume(ConsumeArgs),
     /// Start an embedded broker, stream realistic keyed events through it, verify and report.
+    #[command(after_help = examples::DEMO)]
     Demo(demo::DemoArgs),
     /// Measure producer throughput and latency against a broker.
+    #[command(after_help = examples::BENCH)]
     Bench(bench::BenchArgs),
+    /// Print a shell completion script for headwater.
+    #[command(after_help = examples::COMPLETIONS)]
+    Completions {
+        /// The shell: bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
 }
 
 #[derive(Subcommand)]
 enum TopicCmd {
     /// Create a topic.
+    #[command(after_help = examples::TOPIC_CREATE)]
     Create {
         name: String,
         #[arg(short = 'p', long, default_value_t = 1)]
@@ -165,12 +183,14 @@ enum TopicCmd {
         ep: Endpoint,
     },
     /// Delete a topic.
+    #[command(after_help = examples::TOPIC_DELETE)]
     Delete {
         name: String,
         #[command(flatten)]
         ep: Endpoint,
     },
     /// List topics.
+    #[command(after_help = examples::TOPIC_LIST)]
     List {
         #[command(flatten)]
         ep: Endpoint,
@@ -180,6 +200,7 @@ enum TopicCmd {
 #[derive(Subcommand)]
 enum PartitionCmd {
     /// List every partition with its leader, replicas, status, high watermark and end offset.
+    #[command(after_help = examples::PARTITION_LIST)]
     List {
         #[command(flatten)]
         ep: Endpoint,
@@ -189,6 +210,7 @@ enum PartitionCmd {
 #[derive(Subcommand)]
 enum ClusterCmd {
     /// SPU administration.
+    #[command(after_help = examples::CLUSTER_SPU)]
     Spu {
         #[command(subcommand)]
         cmd: SpuCmd,
@@ -198,6 +220,7 @@ enum ClusterCmd {
 #[derive(Subcommand)]
 enum SpuCmd {
     /// Register a custom SPU with the SC; start its process (`fluvio-run spu -i ID ...`) after this.
+    #[command(after_help = examples::CLUSTER_SPU_REGISTER)]
     Register {
         /// SPU id (the `-i` of the SPU process).
         #[arg(long)]
@@ -215,6 +238,7 @@ enum SpuCmd {
         ep: Endpoint,
     },
     /// List the SPUs the SC knows, with their status.
+    #[command(after_help = examples::CLUSTER_SPU_LIST)]
     List {
         #[command(flatten)]
         ep: Endpoint,
@@ -378,6 +402,15 @@ async fn run(cli: Cli) -> Result<(), Error> {
         Cmd::Consume(a) => consume(a).await,
         Cmd::Demo(a) => demo::run(a).await,
         Cmd::Bench(a) => bench::run(a).await,
+        Cmd::Completions { shell } => {
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "headwater",
+                &mut std::io::stdout(),
+            );
+            Ok(())
+        }
     }
 }
 
@@ -571,17 +604,43 @@ async fn produce(a: ProduceArgs) -> Result<(), Error> {
     let (endpoint, tls) = a.ep.resolve()?;
     cfg.tls = tls;
     let producer = Producer::connect(&endpoint, &a.topic, cfg).await?;
-    let reader: Box<dyn BufRead> = match &a.file {
-        Some(f) => Box::new(std::io::BufReader::new(
-            std::fs::File::open(f)
-                .map_err(|e| Error::invalid(format!("cannot open {}: {e}", f.display())))?,
-        )),
-        None => Box::new(std::io::BufReader::new(std::io::stdin())),
+    let (mut reader, total): (Box<dyn BufRead>, progress::Total) = match &a.file {
+        Some(f) => {
+            let file = std::fs::File::open(f)
+                .map_err(|e| Error::invalid(format!("cannot open {}: {e}", f.display())))?;
+            // A regular file's size is known: the bar shows how much of it is read.
+            let total = match file.metadata() {
+                Ok(m) if m.is_file() => progress::Total::Bytes(m.len()),
+                _ => progress::Total::Unknown,
+            };
+            (Box::new(std::io::BufReader::new(file)), total)
+        }
+        None => (
+            Box::new(std::io::BufReader::new(std::io::stdin())),
+            progress::Total::Unknown,
+        ),
     };
+    // Lines typed at a terminal are not long work: no bar over what is being typed.
+    let typed = a.file.is_none() && std::io::stdin().is_terminal();
+    let progress = progress::Progress::start(&a.topic, total, typed);
     let mut outputs = Vec::new();
     let mut bytes = 0usize;
-    for line in reader.lines() {
-        let line = line.map_err(|e| Error::invalid(format!("cannot read input: {e}")))?;
+    let mut read = 0u64;
+    let mut buf = String::new();
+    loop {
+        buf.clear();
+        let n = reader
+            .read_line(&mut buf)
+            .map_err(|e| Error::invalid(format!("cannot read input: {e}")))?;
+        if n == 0 {
+            break;
+        }
+        read += n as u64;
+        // The line ending (\n or \r\n) is not part of the record, as with `BufRead::lines`.
+        let line = match buf.strip_suffix('\n') {
+            Some(l) => l.strip_suffix('\r').unwrap_or(l),
+            None => buf.as_str(),
+        };
         let (key, value): (Option<&str>, &str) = match (&a.key_separator, &a.key) {
             (Some(sep), _) => match line.split_once(sep.as_str()) {
                 Some((k, v)) => (Some(k), v),
@@ -592,16 +651,19 @@ async fn produce(a: ProduceArgs) -> Result<(), Error> {
                     )))
                 }
             },
-            (None, Some(k)) => (Some(k.as_str()), line.as_str()),
-            (None, None) => (None, line.as_str()),
+            (None, Some(k)) => (Some(k.as_str()), line),
+            (None, None) => (None, line),
         };
         bytes += value.len();
         let out = producer
             .send_parts(key.map(str::as_bytes), value.as_bytes(), a.partition, None)
             .await?;
         outputs.push(out);
+        progress.set(outputs.len() as u64, read);
     }
     producer.flush().await?;
+    // Before the results on stdout, which may be the same terminal.
+    progress.finish();
     let mut partitions = std::collections::BTreeMap::new();
     for o in &outputs {
         let m = o.wait().await?;
