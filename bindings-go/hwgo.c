@@ -17,20 +17,20 @@ hwgo_sent hwgo_send(hw_producer *p, const uint8_t *key, size_t key_len, const ui
                     size_t value_len, int64_t partition, int64_t timestamp, uintptr_t ctx) {
     hw_record r = {key, key_len, value, value_len, partition, timestamp};
     void *c = (void *)ctx;
-    hwgo_sent sent = {NULL, 0};
-    sent.err = hw_producer_send_records(p, &r, 1, hwgo_deliver, &c, &sent.partition);
+    hwgo_sent sent = {NULL, 0, 0};
+    sent.err = hw_producer_send_records(p, &r, 1, hwgo_deliver, &c, &sent.partition, &sent.batch);
     return sent;
 }
 
 hw_error *hwgo_send_all(hw_producer *p, const uint8_t *buf, const hwgo_record *recs, size_t n,
-                        const uintptr_t *ctxs, uint32_t *partitions) {
+                        const uintptr_t *ctxs, uint32_t *partitions, uint64_t *batches) {
     hw_record *rs = malloc(sizeof *rs * (n ? n : 1));
     void **cs = malloc(sizeof *cs * (n ? n : 1));
     if (!rs || !cs) {
         free(rs);
         free(cs);
         /* Out of memory: let the library report it the way it reports a NULL argument. */
-        return hw_producer_send_records(p, NULL, n, hwgo_deliver, NULL, partitions);
+        return hw_producer_send_records(p, NULL, n, hwgo_deliver, NULL, partitions, batches);
     }
     for (size_t i = 0; i < n; i++) {
         rs[i].key = recs[i].key_off < 0 ? NULL : buf + recs[i].key_off;
@@ -41,7 +41,8 @@ hw_error *hwgo_send_all(hw_producer *p, const uint8_t *buf, const hwgo_record *r
         rs[i].timestamp = recs[i].timestamp;
         cs[i] = (void *)ctxs[i];
     }
-    hw_error *err = hw_producer_send_records(p, rs, n, hwgo_deliver, (void *const *)cs, partitions);
+    hw_error *err =
+        hw_producer_send_records(p, rs, n, hwgo_deliver, (void *const *)cs, partitions, batches);
     free(cs);
     free(rs);
     return err;

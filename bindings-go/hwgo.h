@@ -25,6 +25,7 @@ typedef struct {
 typedef struct {
     hw_error *err;
     uint32_t partition; /* where the record went, when err is NULL */
+    uint64_t batch;     /* its batch, for hw_producer_send_now, when err is NULL */
 } hwgo_sent;
 
 /* hw_producer_send_records for one record; `ctx` (a handle) comes back to hwgoDeliver. */
@@ -34,7 +35,7 @@ hwgo_sent hwgo_send(hw_producer *p, const uint8_t *key, size_t key_len, const ui
 /* hw_producer_send_records for n records whose bytes are in `buf`; ctxs[i] comes back to
  * hwgoDeliver. */
 hw_error *hwgo_send_all(hw_producer *p, const uint8_t *buf, const hwgo_record *recs, size_t n,
-                        const uintptr_t *ctxs, uint32_t *partitions);
+                        const uintptr_t *ctxs, uint32_t *partitions, uint64_t *batches);
 
 /* hw_set_log_callback with hwgoLog as the callback (on != 0) or the default sink (on == 0). */
 hw_error *hwgo_set_log_callback(int on, uint32_t max_level);

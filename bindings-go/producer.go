@@ -166,12 +166,13 @@ func (c *producerCore) free() {
 	c.ptr = nil
 }
 
-// seal sends every open batch now (a caller started waiting on a record).
-func (c *producerCore) seal() {
+// sendNow sends the batch of partition with that id now if it is still open (a caller started
+// waiting on one of its records); a batch already sent is left alone.
+func (c *producerCore) sendNow(partition uint32, batch uint64) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	if c.ptr != nil {
-		C.hw_error_free(C.hw_producer_seal(c.ptr))
+		C.hw_error_free(C.hw_producer_send_now(c.ptr, C.uint32_t(partition), C.uint64_t(batch)))
 	}
 }
 
@@ -297,7 +298,7 @@ func (p *Producer) send(key, value []byte, partition, timestamp int64) (*Produce
 		takeHandle(h) // refused: never reported
 		return nil, takeError(sent.err)
 	}
-	out.partition = uint32(sent.partition)
+	out.partition, out.batch = uint32(sent.partition), uint64(sent.batch)
 	return out, nil
 }
 
@@ -318,6 +319,7 @@ func (p *Producer) SendAll(records []Record) ([]*ProduceOutput, error) {
 	recs := make([]C.hwgo_record, n+1)
 	ctxs := make([]C.uintptr_t, n+1)
 	parts := make([]C.uint32_t, n+1)
+	batches := make([]C.uint64_t, n+1)
 	outs := make([]*ProduceOutput, n)
 	// One allocation for the call's outputs, not one per record (the collector's work is per object).
 	slab := make([]ProduceOutput, n)
@@ -354,7 +356,8 @@ func (p *Producer) SendAll(records []Record) ([]*ProduceOutput, error) {
 	if c.ptr == nil {
 		err = errClosed
 	} else {
-		err = takeError(C.hwgo_send_all(c.ptr, (*C.uint8_t)(&buf[0]), &recs[0], C.size_t(n), &ctxs[0], &parts[0]))
+		err = takeError(C.hwgo_send_all(c.ptr, (*C.uint8_t)(&buf[0]), &recs[0], C.size_t(n), &ctxs[0], &parts[0],
+			&batches[0]))
 	}
 	c.mu.RUnlock()
 	if err != nil {
@@ -366,7 +369,7 @@ func (p *Producer) SendAll(records []Record) ([]*ProduceOutput, error) {
 		return nil, err
 	}
 	for i, o := range outs {
-		o.partition = uint32(parts[i])
+		o.partition, o.batch = uint32(parts[i]), uint64(batches[i])
 	}
 	return outs, nil
 }
@@ -475,6 +478,8 @@ type ProduceOutput struct {
 	core      *producerCore
 	partition uint32
 	urged     atomic.Bool
+	// batch names the record's batch within its partition: what a wait sends at once.
+	batch uint64
 	// meta and err are written once, by the delivery callback, before finished is set (no allocation
 	// per result: at millions of records/s the garbage collector's share is the cost). done is the
 	// channel of the first Done, or doneSentinel once finished (whoever swaps a channel out closes it).
@@ -531,7 +536,7 @@ func (o *ProduceOutput) Wait(ctx context.Context) (RecordMetadata, error) {
 
 func (o *ProduceOutput) urge() {
 	if !o.finished.Load() && o.urged.CompareAndSwap(false, true) {
-		o.core.seal()
+		o.core.sendNow(o.partition, o.batch)
 	}
 }
 

@@ -208,6 +208,54 @@ func TestWaitSendsItsBatch(t *testing.T) {
 	}
 }
 
+// A wait sends its own record's batch only: another partition's batch keeps lingering, and waiting
+// again on a record whose batch already went sends nothing new.
+func TestWaitSendsOnlyItsOwnBatch(t *testing.T) {
+	b := startBroker(t, BrokerOptions{})
+	createTopic(t, b, "own", 2)
+	p := connect(t, b, "own", Config{"linger_ms": "60000"})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+
+	waited, err := p.SendTo(0, nil, []byte("a"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := p.SendTo(1, nil, []byte("b"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m, err := waited.Wait(ctx); err != nil || m.Partition != 0 || m.Offset != 0 {
+		t.Fatalf("wait: %+v %v", m, err)
+	}
+	later, err := p.SendTo(0, nil, []byte("c"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := waited.Wait(ctx); err != nil { // its batch went: this wait sends nothing
+		t.Fatal(err)
+	}
+	s, err := b.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.ProduceRequests != 1 {
+		t.Fatalf("%d produce requests: a wait sent more than its own batch", s.ProduceRequests)
+	}
+	if st := p.Stats(); st.QueuedRecords != 2 {
+		t.Fatalf("queued %d, want partition 1's record and the later one lingering", st.QueuedRecords)
+	}
+	if err := p.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if m, err := other.Wait(ctx); err != nil || m.Partition != 1 || m.Offset != 0 {
+		t.Fatalf("partition 1's record: %+v %v", m, err)
+	}
+	if m, err := later.Wait(ctx); err != nil || m.Partition != 0 || m.Offset != 1 {
+		t.Fatalf("the later record: %+v %v", m, err)
+	}
+}
+
 func TestContexts(t *testing.T) {
 	b := startBroker(t, BrokerOptions{})
 	createTopic(t, b, "ctx", 1)

@@ -810,14 +810,25 @@ hw_error *hw_producer_send_all(hw_producer *p,
  * to the partition record `i` was assigned to as soon as it is enqueued (`partitions` has room for
  * `n` entries; NULL only when `n` is 0). After a failure while sending, the entries of the records
  * sent before it are written and the others are left as they were, so a caller that pre-fills the
- * array (e.g. with `UINT32_MAX`) knows which records were sent and will be reported.
+ * array (e.g. with `UINT32_MAX`) knows which records were sent and will be reported. `batches`, if not
+ * NULL, gets the id of each sent record's batch in the same way: with the partition, what
+ * `hw_producer_send_now` takes to send that batch when someone starts waiting on the record.
  */
 hw_error *hw_producer_send_records(hw_producer *p,
                                    const hw_record *records,
                                    size_t n,
                                    hw_deliveries_cb cb,
                                    void *const *ctxs,
-                                   uint32_t *partitions);
+                                   uint32_t *partitions,
+                                   uint64_t *batches);
+
+/**
+ * Sends the batch `batch` of `partition` now if it is still open (lingering), as waiting on one of
+ * its records does in other languages: the numbers `hw_producer_send_records` wrote for a record. A
+ * batch already sent, or an id that names no open batch, is left alone (no error). Allowed inside a
+ * delivery callback.
+ */
+hw_error *hw_producer_send_now(hw_producer *p, uint32_t partition, uint64_t batch);
 
 /**
  * Seals every open batch so it goes out now, without waiting and without reporting anything (the

@@ -517,11 +517,12 @@ class Producer {
         }
         std::vector<uint32_t> partitions(n, std::numeric_limits<uint32_t>::max());
         if (n == 0) {
-            detail::check(hw_producer_send_records(p_, nullptr, 0, detail::deliver_send_all, nullptr, nullptr));
+            detail::check(
+                hw_producer_send_records(p_, nullptr, 0, detail::deliver_send_all, nullptr, nullptr, nullptr));
             return;
         }
         hw_error *err = hw_producer_send_records(p_, c_records.data(), n, detail::deliver_send_all,
-                                                 ctxs.data(), partitions.data());
+                                                 ctxs.data(), partitions.data(), nullptr);
         detail::SendAllState *shared = state.release();
         std::size_t unsent = 0;
         for (uint32_t p : partitions) {

@@ -443,7 +443,9 @@ pub unsafe extern "C" fn hw_producer_send_all(
 /// to the partition record `i` was assigned to as soon as it is enqueued (`partitions` has room for
 /// `n` entries; NULL only when `n` is 0). After a failure while sending, the entries of the records
 /// sent before it are written and the others are left as they were, so a caller that pre-fills the
-/// array (e.g. with `UINT32_MAX`) knows which records were sent and will be reported.
+/// array (e.g. with `UINT32_MAX`) knows which records were sent and will be reported. `batches`, if not
+/// NULL, gets the id of each sent record's batch in the same way: with the partition, what
+/// `hw_producer_send_now` takes to send that batch when someone starts waiting on the record.
 #[no_mangle]
 pub unsafe extern "C" fn hw_producer_send_records(
     p: *mut hw_producer,
@@ -452,6 +454,7 @@ pub unsafe extern "C" fn hw_producer_send_records(
     cb: hw_deliveries_cb,
     ctxs: *const *mut c_void,
     partitions: *mut u32,
+    batches: *mut u64,
 ) -> *mut hw_error {
     guard_send(|| {
         let prod = arg(p, "p")?;
@@ -472,6 +475,9 @@ pub unsafe extern "C" fn hw_producer_send_records(
                 None => prod.inner.send_blocking(key, value, partition, timestamp)?,
             };
             *partitions.add(i) = out.partition();
+            if !batches.is_null() {
+                *batches.add(i) = out.batch_id();
+            }
             Ok(())
         };
         if n == 1 {
@@ -485,6 +491,22 @@ pub unsafe extern "C" fn hw_producer_send_records(
         for (i, r) in refs.iter().enumerate() {
             send(i, r)?;
         }
+        Ok(())
+    })
+}
+
+/// Sends the batch `batch` of `partition` now if it is still open (lingering), as waiting on one of
+/// its records does in other languages: the numbers `hw_producer_send_records` wrote for a record. A
+/// batch already sent, or an id that names no open batch, is left alone (no error). Allowed inside a
+/// delivery callback.
+#[no_mangle]
+pub unsafe extern "C" fn hw_producer_send_now(
+    p: *mut hw_producer,
+    partition: u32,
+    batch: u64,
+) -> *mut hw_error {
+    guard_send(|| {
+        arg(p, "p")?.inner.send_now(partition, batch);
         Ok(())
     })
 }
@@ -705,6 +727,7 @@ mod tests {
                 Some(count),
                 ctxs.as_ptr(),
                 parts.as_mut_ptr(),
+                ptr::null_mut(),
             );
             assert_eq!(kind(e), hw_error_kind::UnknownPartition as i32);
             assert_eq!(parts[0], 1);
@@ -713,8 +736,15 @@ mod tests {
             ok(hw_producer_flush(p, HW_WAIT_FOREVER));
             assert_eq!(calls.load(Ordering::SeqCst), 2);
             // NULL partitions with records is refused before anything is sent.
-            let e =
-                hw_producer_send_records(p, recs.as_ptr(), 1, None, ptr::null(), ptr::null_mut());
+            let e = hw_producer_send_records(
+                p,
+                recs.as_ptr(),
+                1,
+                None,
+                ptr::null(),
+                ptr::null_mut(),
+                ptr::null_mut(),
+            );
             assert_eq!(kind(e), hw_error_kind::InvalidArgument as i32);
             ok(hw_producer_send_records(
                 p,
@@ -722,6 +752,7 @@ mod tests {
                 0,
                 None,
                 ptr::null(),
+                ptr::null_mut(),
                 ptr::null_mut(),
             ));
             ok(hw_producer_close(p, HW_WAIT_FOREVER));
@@ -760,6 +791,7 @@ mod tests {
                 Some(offsets),
                 ctxs.as_ptr(),
                 parts.as_mut_ptr(),
+                ptr::null_mut(),
             ));
             ok(hw_producer_flush(p, HW_WAIT_FOREVER)); // seals both partitions' batches: two calls
             assert_eq!(BATCH_CALLS.load(Ordering::SeqCst), 2);
@@ -789,6 +821,7 @@ mod tests {
                 Some(count),
                 &ctx,
                 &mut part,
+                ptr::null_mut(),
             ));
             assert_eq!(part, 0);
             ok(hw_producer_seal(p));
@@ -811,6 +844,46 @@ mod tests {
                 hw_error_kind::InvalidArgument as i32
             );
             ok(hw_producer_close(p, HW_NO_WAIT));
+            ok(hw_producer_free(p));
+            crate::broker::hw_broker_stop(b);
+        }
+    }
+
+    /// `hw_producer_send_now` with a record's partition and batch id sends that batch; a stale id
+    /// (the batch already went) seals nothing, nor does a NULL producer crash.
+    #[test]
+    fn send_now_sends_the_named_batch() {
+        unsafe {
+            let (b, p) = setup(c"send-now", c"600000");
+            let calls = AtomicUsize::new(0);
+            let ctx = &calls as *const AtomicUsize as *mut c_void;
+            let recs = [record(b"a", 0)];
+            let (mut part, mut batch) = (u32::MAX, 0u64);
+            ok(hw_producer_send_records(
+                p,
+                recs.as_ptr(),
+                1,
+                Some(count),
+                &ctx,
+                &mut part,
+                &mut batch,
+            ));
+            assert_ne!(batch, 0);
+            ok(hw_producer_send_now(p, part, batch + 1)); // names no open batch: not an error
+            ok(hw_producer_send_now(p, part, batch));
+            let deadline = std::time::Instant::now() + Duration::from_secs(60);
+            while calls.load(Ordering::SeqCst) == 0 {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "the named batch was not sent"
+                );
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            assert_eq!(
+                kind(hw_producer_send_now(ptr::null_mut(), 0, batch)),
+                hw_error_kind::InvalidArgument as i32
+            );
+            ok(hw_producer_close(p, HW_WAIT_FOREVER));
             ok(hw_producer_free(p));
             crate::broker::hw_broker_stop(b);
         }

@@ -8,8 +8,10 @@ api.json has no C++ column on purpose: the wrapper's names are the C names witho
 `hw_<object>_` prefix (hw_producer_send -> Producer::send), so a column would repeat the C one. This
 script applies that rule: the `_with` forms are overloads of the short name (hw_broker_start_with ->
 TestBroker::start), and two names follow C++ usage (hw_error_is_retriable -> Error::retriable, as the
-other languages' `retriable`; hw_error_message -> Error::what). Freeing is the destructor, and
-hw_producer_send_records (Go's result-per-record path) is what Producer::send_all is built on.
+other languages' `retriable`; hw_error_message -> Error::what). Freeing is the destructor,
+hw_producer_send_records (Go's result-per-record path) is what Producer::send_all is built on, and
+hw_producer_send_now (Go's wait, which sends the waited record's batch) has no C++ member: a
+std::future cannot see a wait begin.
 
 Each line is HW_CPP_MEMBER(CppClass, member, "c_name, ..."); tests/test_headwater.cpp turns every line
 into a using-declaration of that member, which fails to compile if headwater.hpp lacks it.
@@ -25,7 +27,7 @@ CLASSES = {  # api.json class -> (C++ class, C prefix)
     "HeadwaterError": ("Error", "hw_error_"),
 }
 RENAMED = {"hw_error_is_retriable": "retriable", "hw_error_message": "what"}
-NOT_MEMBERS = {"hw_producer_send_records", "hw_error_code_name"}
+NOT_MEMBERS = {"hw_producer_send_records", "hw_producer_send_now", "hw_error_code_name"}
 
 
 def cpp_member(c_name: str, prefix: str) -> str:

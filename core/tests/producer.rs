@@ -1076,3 +1076,47 @@ async fn a_wait_that_times_out_leaves_the_sent_batch_to_complete() {
     );
     p.close().await.unwrap();
 }
+
+#[tokio::test]
+async fn send_now_by_batch_id_sends_that_batch_only() {
+    let b = broker().await;
+    b.create_topic("by-id", 2).unwrap();
+    let p = Producer::connect(&b.endpoint(), "by-id", cfg(FOREVER_LINGER))
+        .await
+        .unwrap();
+    let first = p.send_to(0, None, b"a").await.unwrap();
+    let same_batch = p.send_to(0, None, b"b").await.unwrap();
+    let other_partition = p.send_to(1, None, b"c").await.unwrap();
+    assert_eq!(first.batch_id(), same_batch.batch_id());
+    assert_ne!(first.batch_id(), 0);
+    // The wrong partition, or an id no open batch has, seals nothing.
+    p.send_now(1, first.batch_id() + 1000);
+    p.send_now(7, first.batch_id());
+    p.send_now(0, first.batch_id());
+    let meta = tokio::time::timeout(DEADLINE, async {
+        loop {
+            if let Some(r) = same_batch.try_get() {
+                break r;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await
+    .expect("send_now sent the batch")
+    .unwrap();
+    assert_eq!((meta.partition, meta.offset), (0, 1));
+    assert_eq!(
+        b.stats().produce_requests,
+        1,
+        "partition 1's batch still lingers"
+    );
+    assert!(!other_partition.done());
+    // A later batch of partition 0 has another id; the sent batch's id no longer seals anything.
+    let next = p.send_to(0, None, b"d").await.unwrap();
+    assert!(next.batch_id() > first.batch_id());
+    p.send_now(0, first.batch_id());
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(!next.done(), "a stale id sealed the next batch");
+    p.close().await.unwrap();
+    assert_eq!(b.records("by-id", 0, 0).unwrap().len(), 3);
+}

@@ -259,10 +259,13 @@ impl Producer {
                 max_ts: ts,
                 estimate: BATCH_OVERHEAD,
                 opened: Instant::now(),
+                // Its id: one more than the partition's records before it, so unique within the
+                // partition, and never 0.
                 result: BatchResult::with_sender(
                     inner.topic.clone(),
                     Arc::downgrade(inner) as Weak<dyn SendNow>,
                     p,
+                    st.records_sent + 1,
                 ),
             });
             wake = true;
@@ -300,6 +303,17 @@ impl Producer {
 
 impl SendNow for Inner {
     fn send_now(&self, partition: u32, batch: &Arc<BatchResult>) {
+        self.seal_open_if(partition, |open| Arc::ptr_eq(open, batch));
+    }
+}
+
+impl Inner {
+    /// Seals `partition`'s open batch if `is_it` says it is the one wanted, and wakes the sender.
+    pub(super) fn seal_open_if(
+        &self,
+        partition: u32,
+        is_it: impl FnOnce(&Arc<BatchResult>) -> bool,
+    ) {
         let Some(q) = self
             .partitions
             .read()
@@ -311,10 +325,7 @@ impl SendNow for Inner {
         };
         let sealed = {
             let mut st = q.state.lock().unwrap();
-            st.open
-                .as_ref()
-                .is_some_and(|open| Arc::ptr_eq(&open.result, batch))
-                && st.seal()
+            st.open.as_ref().is_some_and(|open| is_it(&open.result)) && st.seal()
         };
         if sealed {
             self.wake.notify_one();

@@ -330,6 +330,14 @@ impl Producer {
         )
     }
 
+    /// Sends the batch `batch_id` of `partition` now if it is still open (the numbers of
+    /// [`ProduceOutput::partition`] and [`ProduceOutput::batch_id`]); a batch already sealed, sent or
+    /// unknown is left alone. What waiting on a record does, for bindings that keep no
+    /// `ProduceOutput` per record.
+    pub fn send_now(&self, partition: u32, batch_id: u64) {
+        self.inner()
+            .seal_open_if(partition, |open| open.id() == batch_id);
+    }
     /// Seals every open batch and wakes the sender, without waiting (a flush that does not block).
     pub fn seal(&self) {
         self.inner().seal_all();

@@ -49,6 +49,8 @@ pub struct BatchResult {
     topic: Arc<str>,
     /// Who can send this batch early, and its partition (none for batches made outside a producer).
     sender: Option<(Weak<dyn SendNow>, u32)>,
+    /// Names the batch within its partition (see [`ProduceOutput::batch_id`]); 0 outside a producer.
+    id: u64,
     /// Set by the first waiter: later waiters do not take the partition's lock again.
     urged: AtomicBool,
 }
@@ -63,19 +65,25 @@ impl std::fmt::Debug for BatchResult {
 
 impl BatchResult {
     pub fn new(topic: Arc<str>) -> Arc<BatchResult> {
-        Self::build(topic, None)
+        Self::build(topic, None, 0)
     }
 
     pub(crate) fn with_sender(
         topic: Arc<str>,
         sender: Weak<dyn SendNow>,
         partition: u32,
+        id: u64,
     ) -> Arc<BatchResult> {
-        Self::build(topic, Some((sender, partition)))
+        Self::build(topic, Some((sender, partition)), id)
     }
 
-    fn build(topic: Arc<str>, sender: Option<(Weak<dyn SendNow>, u32)>) -> Arc<BatchResult> {
+    fn build(
+        topic: Arc<str>,
+        sender: Option<(Weak<dyn SendNow>, u32)>,
+        id: u64,
+    ) -> Arc<BatchResult> {
         Arc::new(BatchResult {
+            id,
             value: OnceLock::new(),
             notify: Notify::new(),
             callbacks: Default::default(),
@@ -128,6 +136,10 @@ impl BatchResult {
     pub fn get(&self) -> Option<&Result<i64>> {
         self.value.get()
     }
+    /// The batch's id within its partition (0 outside a producer).
+    pub(crate) fn id(&self) -> u64 {
+        self.id
+    }
     pub fn is_done(&self) -> bool {
         self.value.get().is_some()
     }
@@ -161,6 +173,12 @@ impl ProduceOutput {
     }
     pub fn done(&self) -> bool {
         self.batch.is_done()
+    }
+    /// Names this record's batch among its partition's batches (never 0), for bindings that keep
+    /// only numbers per record (Go, through C): [`Producer::send_now`](super::Producer::send_now)
+    /// with the partition and this id sends the batch now if it is still open.
+    pub fn batch_id(&self) -> u64 {
+        self.batch.id
     }
     fn resolve(&self, r: &Result<i64>) -> Result<RecordMetadata> {
         match r {
