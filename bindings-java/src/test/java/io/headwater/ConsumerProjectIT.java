@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
 import java.io.InputStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -18,7 +17,6 @@ import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.TreeSet;
-import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Collectors;
@@ -155,17 +153,7 @@ class ConsumerProjectIT {
         List<String> cmd = new ArrayList<>(List.of(mvn.toString(), "-B", "--no-transfer-progress",
                 "-s", settings.toString(), "-Dmaven.repo.local=" + localRepo(),
                 "-f", work.resolve("pom.xml").toString(), "compile", "exec:exec"));
-        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
-        pb.environment().remove("HEADWATER_LOG");
-        Process p = pb.start();
-        byte[] out = p.getInputStream().readAllBytes();
-        boolean exited = p.waitFor(TestSupport.WAIT_SECONDS, TimeUnit.SECONDS);
-        if (!exited) {
-            p.destroyForcibly();
-        }
-        String text = new String(out, StandardCharsets.UTF_8);
-        assertTrue(exited, "the consumer build did not finish:\n" + text);
-        assertEquals(0, p.exitValue(), text);
+        String text = JarIT.run(cmd); // the consumer project's build, then its quickstart
         assertTrue(Files.isRegularFile(work.resolve("target/classes/Quickstart.class")), text);
         assertTrue(Pattern.compile("sent to partition \\d offset 0; broker holds 1 record\\(s\\), codec LZ4")
                 .matcher(text).find(), text);

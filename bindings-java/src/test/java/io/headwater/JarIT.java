@@ -43,7 +43,7 @@ class JarIT {
             p.destroyForcibly();
         }
         String text = new String(out, StandardCharsets.UTF_8);
-        assertTrue(exited, "the child JVM did not exit by itself:\n" + text);
+        assertTrue(exited, "the child process did not exit by itself:\n" + text);
         assertEquals(0, p.exitValue(), text);
         return text;
     }
