@@ -137,3 +137,17 @@ def check_installed_package(python: Path, empty_dir: Path) -> None:
     assert r.returncode == 0, r.stdout + r.stderr
     assert r.stdout.startswith("ok "), r.stdout
     assert sys.prefix not in r.stdout
+
+
+def make_one(target: str, folder: Path, pattern: str, timeout: float) -> Path:
+    """`make -C bindings-python TARGET`, then the one file matching `pattern` it left in `folder`."""
+    r = subprocess.run(
+        ["make", "-C", str(BINDING), "--no-print-directory", target],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-4000:]
+    found: List[Path] = sorted(folder.glob(pattern))
+    assert len(found) == 1, found
+    return found[0]

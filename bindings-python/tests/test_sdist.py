@@ -13,11 +13,11 @@ from __future__ import annotations
 import subprocess
 import tarfile
 from pathlib import Path
-from typing import List, Set
+from typing import Set
 
 import pytest
 
-from conftest import BINDING, ROOT, check_installed_package, clean_env, fresh_venv
+from conftest import ROOT, check_installed_package, clean_env, fresh_venv, make_one
 
 SDIST_DIR = ROOT / "target" / "wheels" / "headwater-python-sdist"
 BUILD_DIR = ROOT / "target" / "sdist"
@@ -27,16 +27,7 @@ BUILD_TIMEOUT = 3600.0
 
 @pytest.fixture(scope="module")
 def sdist() -> Path:
-    r = subprocess.run(
-        ["make", "-C", str(BINDING), "--no-print-directory", "sdist"],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-4000:]
-    found: List[Path] = sorted(SDIST_DIR.glob("headwater-*.tar.gz"))
-    assert len(found) == 1, found
-    return found[0]
+    return make_one("sdist", SDIST_DIR, "headwater-*.tar.gz", 600)
 
 
 def tracked(folder: str) -> Set[str]:

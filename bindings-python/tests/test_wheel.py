@@ -10,11 +10,10 @@ import re
 import subprocess
 import zipfile
 from pathlib import Path
-from typing import List
 
 import pytest
 
-from conftest import BINDING, ROOT, check_installed_package, clean_env, fresh_venv
+from conftest import BINDING, ROOT, check_installed_package, clean_env, fresh_venv, make_one
 
 WHEELS = ROOT / "target" / "wheels" / "headwater-python-manylinux"
 AUDITWHEEL = BINDING / ".venv" / "bin" / "auditwheel"
@@ -24,16 +23,7 @@ BUILD_TIMEOUT = 3600.0
 
 @pytest.fixture(scope="module")
 def wheel() -> Path:
-    r = subprocess.run(
-        ["make", "-C", str(BINDING), "--no-print-directory", "wheel-manylinux"],
-        capture_output=True,
-        text=True,
-        timeout=BUILD_TIMEOUT,
-    )
-    assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-4000:]
-    found: List[Path] = sorted(WHEELS.glob("headwater-*.whl"))
-    assert len(found) == 1, found
-    return found[0]
+    return make_one("wheel-manylinux", WHEELS, "headwater-*.whl", BUILD_TIMEOUT)
 
 
 def test_auditwheel_reports_manylinux_tag(wheel: Path) -> None:

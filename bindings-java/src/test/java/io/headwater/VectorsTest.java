@@ -65,6 +65,32 @@ class VectorsTest {
         assertEquals(expected, ProducerConfig.builder().set(key, input).build().effective().get(camel));
     }
 
+    /**
+     * The javadoc of every {@code ProducerConfig.Builder} setter that states a default ("(default 100)",
+     * "(default {@code headwater})") states core's, as config.json lists it: the docs cannot drift.
+     */
+    @Test
+    void builderJavadocDefaultsAreCoresDefaults() throws Exception {
+        Map<String, String> defaults = new HashMap<>();
+        for (Object c : Json.list(Json.vectors("config.json").get("cases"))) {
+            Map<String, Object> m = Json.map(c);
+            defaults.put((String) m.get("camel"), Json.scalar(m.get("default")));
+        }
+        String source = java.nio.file.Files.readString(
+                TestSupport.repoRoot().resolve("bindings-java/src/main/java/io/headwater/ProducerConfig.java"));
+        java.util.regex.Matcher doc = java.util.regex.Pattern.compile(
+                "\\(default (?:\\{@code )?([^)}]+)\\}?\\)\\.?\\s*\\*[\\s\\S]*?\\*/\\s*public Builder (\\w+)\\(")
+                .matcher(source);
+        int checked = 0;
+        while (doc.find()) {
+            String setter = doc.group(2);
+            assertTrue(defaults.containsKey(setter), setter + " is not a config key of config.json");
+            assertEquals(defaults.get(setter), doc.group(1), "the javadoc default of " + setter);
+            checked++;
+        }
+        assertTrue(checked >= 10, "found " + checked + " documented defaults");
+    }
+
     static Stream<Arguments> invalidConfig() throws Exception {
         List<Arguments> out = new ArrayList<>();
         for (Object c : Json.list(Json.vectors("config.json").get("cases"))) {
