@@ -315,9 +315,14 @@ mod tests {
 
         // A task still running (as an object's would be): refused, and the runtime keeps working.
         let (release, released) = tokio::sync::oneshot::channel::<()>();
+        let (started, has_started) = std::sync::mpsc::channel::<()>();
         let task = spawn(async move {
+            let _ = started.send(());
             let _ = released.await;
         });
+        // A worker names itself as it starts, so count only once one has run the task: on a busy
+        // machine a freshly created thread can still carry the parent's name.
+        has_started.recv().unwrap();
         assert!(runtime_threads() > 0);
         let busy = shutdown(Duration::from_millis(50)).unwrap_err();
         assert_eq!(busy.kind, ErrorKind::Timeout, "{busy}");
