@@ -11,7 +11,8 @@
  * - Keys and values are borrowed bytes (Bytes: std::string_view, std::string, const char *,
  *   std::vector<uint8_t>, pointer + size), copied before a call returns. A Key can also be absent
  *   (nullptr, std::nullopt): no key, which partitions differently from an empty key ("").
- * - Sends return a std::future<RecordMetadata>, or take a callback, called once on a library thread.
+ * - Sends return a headwater::Future (std::future's calls; waiting on it sends the record's batch at
+ *   once instead of letting it linger), or take a callback, called once on a library thread.
  * - headwater::shutdown() (or a headwater::Runtime guard) stops the library's threads at the end.
  *
  * Thread safety is the C API's: a Producer may be used from many threads at once; destroying it
@@ -252,16 +253,26 @@ inline hw_record record_of(const Record &r) noexcept {
 // Delivery trampolines: the C callback's ctx is a heap object made for exactly one record (or one
 // send_all call), freed here once its last record is reported.
 
-inline void deliver_to_promise(void *ctx, const hw_record_metadata *meta, const hw_error *err) noexcept {
-    std::unique_ptr<std::promise<RecordMetadata>> promise(static_cast<std::promise<RecordMetadata> *>(ctx));
-    try {
-        if (meta != nullptr) {
-            promise->set_value(metadata_of(*meta));
-        } else {
-            promise->set_exception(std::make_exception_ptr(Error(err)));
+/// One send's promise and its producer's topic (owned by the C producer, which outlives every
+/// delivery: freeing it waits for them).
+struct PromiseSlot {
+    std::promise<RecordMetadata> promise;
+    const char *topic = nullptr;
+};
+
+inline void deliver_to_slot(const hw_delivery *deliveries, std::size_t n) noexcept {
+    for (std::size_t i = 0; i < n; i++) {
+        const hw_delivery &d = deliveries[i];
+        std::unique_ptr<PromiseSlot> slot(static_cast<PromiseSlot *>(d.ctx));
+        try {
+            if (d.err == nullptr) {
+                slot->promise.set_value(RecordMetadata{string_or_empty(slot->topic), d.partition, d.offset, d.timestamp});
+            } else {
+                slot->promise.set_exception(std::make_exception_ptr(Error(d.err)));
+            }
+        } catch (...) {
+            // Out of memory while reporting: the future then reports a broken promise.
         }
-    } catch (...) {
-        // Out of memory while reporting: the future then reports a broken promise.
     }
 }
 
@@ -337,6 +348,67 @@ inline std::unique_ptr<hw_config, void (*)(hw_config *)> make_config(const Confi
 
 } // namespace detail
 
+/// A send's result: std::future's calls, and waiting sends the record's batch at once. A batch
+/// otherwise lingers up to linger_ms to collect more records, which suits records nobody waits for
+/// yet; a caller waiting on one record needs it now. So the first get(), wait(), wait_for() or
+/// wait_until() on a record still in an open batch seals that batch, as waiting does in every other
+/// language (futures collected first and waited on after all the sends still get whole batches).
+/// Move-only, like std::future. Wait on it while its Producer exists or after it was destroyed,
+/// not while another thread destroys it.
+class Future {
+  public:
+    Future() noexcept = default;
+    Future(Future &&) noexcept = default;
+    Future &operator=(Future &&) noexcept = default;
+    Future(const Future &) = delete;
+    Future &operator=(const Future &) = delete;
+
+    bool valid() const noexcept { return future_.valid(); }
+    /// The record's metadata, or its Error thrown.
+    RecordMetadata get() {
+        send_now();
+        return future_.get();
+    }
+    void wait() const {
+        send_now();
+        future_.wait();
+    }
+    template <class Rep, class Period>
+    std::future_status wait_for(const std::chrono::duration<Rep, Period> &timeout) const {
+        send_now();
+        return future_.wait_for(timeout);
+    }
+    template <class Clock, class Duration>
+    std::future_status wait_until(const std::chrono::time_point<Clock, Duration> &deadline) const {
+        send_now();
+        return future_.wait_until(deadline);
+    }
+    /// The std::future itself, for code written against it (waiting on that one lets the batch linger).
+    std::future<RecordMetadata> release() && noexcept {
+        producer_ = nullptr;
+        return std::move(future_);
+    }
+
+  private:
+    friend class Producer;
+    Future(std::future<RecordMetadata> future, hw_producer *producer, uint32_t partition, uint64_t batch) noexcept
+        : future_(std::move(future)), producer_(producer), partition_(partition), batch_(batch) {}
+
+    /// Once: seals the record's batch if the record is still pending. A record already reported needs
+    /// nothing, and the producer may be gone by then (freeing it reports every record first).
+    void send_now() const noexcept {
+        hw_producer *p = std::exchange(producer_, nullptr);
+        if (p == nullptr || !future_.valid()) return;
+        if (future_.wait_for(std::chrono::seconds(0)) == std::future_status::ready) return;
+        hw_error_free(hw_producer_send_now(p, partition_, batch_));
+    }
+
+    std::future<RecordMetadata> future_;
+    mutable hw_producer *producer_ = nullptr;
+    uint32_t partition_ = 0;
+    uint64_t batch_ = 0;
+};
+
 /// A producer for one topic. Sends are asynchronous: a future or a callback reports each record.
 class Producer {
   public:
@@ -374,11 +446,8 @@ class Producer {
     /// Sends a record to the partition the partitioner picks. Returns at once unless the queue is
     /// full (then waits up to send_timeout_ms and throws QUEUE_FULL); a refused send throws and is
     /// not reported again. The future holds where the record landed, or its Error.
-    std::future<RecordMetadata> send(Key key, Bytes value) {
-        return send_with_promise([&](void *ctx) {
-            return hw_producer_send(p_, key.data(), key.size(), value.data(), value.size(),
-                                    detail::deliver_to_promise, ctx);
-        });
+    Future send(Key key, Bytes value) {
+        return send_future(hw_record{key.data(), key.size(), value.data(), value.size(), -1, -1});
     }
     /// send() reporting to `callback` instead of a future.
     void send(Key key, Bytes value, DeliveryCallback callback) {
@@ -389,11 +458,8 @@ class Producer {
     }
 
     /// send() to an explicit partition (UNKNOWN_PARTITION at or past the partition count).
-    std::future<RecordMetadata> send_to(uint32_t partition, Key key, Bytes value) {
-        return send_with_promise([&](void *ctx) {
-            return hw_producer_send_to(p_, partition, key.data(), key.size(), value.data(), value.size(),
-                                       detail::deliver_to_promise, ctx);
-        });
+    Future send_to(uint32_t partition, Key key, Bytes value) {
+        return send_future(hw_record{key.data(), key.size(), value.data(), value.size(), partition, -1});
     }
     void send_to(uint32_t partition, Key key, Bytes value, DeliveryCallback callback) {
         send_with_callback(std::move(callback), [&](void *ctx) {
@@ -403,11 +469,7 @@ class Producer {
     }
 
     /// send() with the options of `record` (explicit partition, timestamp).
-    std::future<RecordMetadata> send_record(const Record &record) {
-        const hw_record r = detail::record_of(record);
-        return send_with_promise(
-            [&](void *ctx) { return hw_producer_send_record(p_, &r, detail::deliver_to_promise, ctx); });
-    }
+    Future send_record(const Record &record) { return send_future(detail::record_of(record)); }
     void send_record(const Record &record, DeliveryCallback callback) {
         const hw_record r = detail::record_of(record);
         send_with_callback(std::move(callback), [&](void *ctx) {
@@ -419,14 +481,19 @@ class Producer {
     /// max_request_size) refuses the whole call and nothing is sent. A failure while sending (a full
     /// queue, a closed producer) throws; the records before it were sent and are still delivered.
     /// One future per record, in order.
-    std::vector<std::future<RecordMetadata>> send_all(const std::vector<Record> &records) {
+    std::vector<Future> send_all(const std::vector<Record> &records) {
         auto state = new_send_all_state(records.size());
         state->promises.resize(records.size());
         std::vector<std::future<RecordMetadata>> futures;
         futures.reserve(records.size());
         for (auto &promise : state->promises) futures.push_back(promise.get_future());
-        submit_all(records, std::move(state));
-        return futures;
+        const Placement placed = submit_all(records, std::move(state));
+        std::vector<Future> out;
+        out.reserve(records.size());
+        for (std::size_t i = 0; i < records.size(); i++) {
+            out.push_back(Future(std::move(futures[i]), p_, placed.partitions[i], placed.batches[i]));
+        }
+        return out;
     }
     /// send_all() reporting each record to `callback` with its index.
     void send_all(const std::vector<Record> &records, IndexedDeliveryCallback callback) {
@@ -479,13 +546,19 @@ class Producer {
         if (p_ != nullptr) hw_error_free(hw_producer_free(std::exchange(p_, nullptr)));
     }
 
-    template <class Send> std::future<RecordMetadata> send_with_promise(Send send) {
-        auto promise = std::make_unique<std::promise<RecordMetadata>>();
-        std::future<RecordMetadata> future = promise->get_future();
-        // Sent: the library owns the promise until the delivery trampoline frees it.
-        detail::check(send(static_cast<void *>(promise.get())));
-        promise.release();
-        return future;
+    /// Sends one record through hw_producer_send_records, which says where the record's batch is,
+    /// for the Future to send it when someone waits.
+    Future send_future(const hw_record &record) {
+        auto slot = std::make_unique<detail::PromiseSlot>();
+        slot->topic = hw_producer_topic(p_);
+        std::future<RecordMetadata> future = slot->promise.get_future();
+        void *ctx = slot.get();
+        uint32_t partition = 0;
+        uint64_t batch = 0;
+        detail::check(hw_producer_send_records(p_, &record, 1, detail::deliver_to_slot, &ctx, &partition, &batch));
+        // Sent: the library owns the slot until the delivery trampoline frees it.
+        slot.release();
+        return Future(std::move(future), p_, partition, batch);
     }
 
     template <class Send> void send_with_callback(DeliveryCallback callback, Send send) {
@@ -503,9 +576,15 @@ class Producer {
         return state;
     }
 
+    /// Each record's partition and batch id (what hw_producer_send_now takes).
+    struct Placement {
+        std::vector<uint32_t> partitions;
+        std::vector<uint64_t> batches;
+    };
+
     /// Sends through hw_producer_send_records, which says which records were sent when it fails
     /// midway, so the state of the others can be counted as reported.
-    void submit_all(const std::vector<Record> &records, std::unique_ptr<detail::SendAllState> state) {
+    Placement submit_all(const std::vector<Record> &records, std::unique_ptr<detail::SendAllState> state) {
         const std::size_t n = records.size();
         std::vector<hw_record> c_records;
         std::vector<void *> ctxs;
@@ -515,21 +594,22 @@ class Producer {
             c_records.push_back(detail::record_of(records[i]));
             ctxs.push_back(&state->slots[i]);
         }
-        std::vector<uint32_t> partitions(n, std::numeric_limits<uint32_t>::max());
+        Placement placed{std::vector<uint32_t>(n, std::numeric_limits<uint32_t>::max()), std::vector<uint64_t>(n, 0)};
         if (n == 0) {
             detail::check(
                 hw_producer_send_records(p_, nullptr, 0, detail::deliver_send_all, nullptr, nullptr, nullptr));
-            return;
+            return placed;
         }
-        hw_error *err = hw_producer_send_records(p_, c_records.data(), n, detail::deliver_send_all,
-                                                 ctxs.data(), partitions.data(), nullptr);
+        hw_error *err = hw_producer_send_records(p_, c_records.data(), n, detail::deliver_send_all, ctxs.data(),
+                                                 placed.partitions.data(), placed.batches.data());
         detail::SendAllState *shared = state.release();
         std::size_t unsent = 0;
-        for (uint32_t p : partitions) {
+        for (uint32_t p : placed.partitions) {
             if (p == std::numeric_limits<uint32_t>::max()) unsent++;
         }
         if (unsent > 0) shared->reported(unsent);
         detail::check(err);
+        return placed;
     }
 
     hw_producer *p_ = nullptr;

@@ -103,7 +103,7 @@ TEST(Producer, FuturesReportWhereRecordsLandAndTheBrokerStoresThemThere) {
     EXPECT_FALSE(producer.is_closed());
 
     const int n = 30;
-    std::vector<std::future<headwater::RecordMetadata>> futures;
+    std::vector<headwater::Future> futures;
     for (int i = 0; i < n; i++) {
         futures.push_back(producer.send("user-" + std::to_string(i % 5), "event " + std::to_string(i)));
     }
@@ -140,6 +140,48 @@ TEST(Producer, FuturesReportWhereRecordsLandAndTheBrokerStoresThemThere) {
     EXPECT_EQ(s.records_sent, static_cast<uint64_t>(n));
     EXPECT_EQ(s.records_acked, static_cast<uint64_t>(n));
     EXPECT_EQ(broker.stats().records_appended, static_cast<uint64_t>(n));
+}
+
+// Waiting on a future sends its batch: the naive loop of send(...).get() with the default config
+// (linger_ms 100) makes one produce request per record instead of sitting out the linger each time,
+// and futures collected first and then waited on still share one batch.
+TEST(Producer, WaitingOnAFutureSendsItsBatch) {
+    auto broker = headwater::TestBroker::start();
+    broker.create_topic("cpp-wait");
+    auto producer = headwater::Producer::connect(broker.endpoint(), "cpp-wait");
+    const int naive = 20;
+    for (int i = 0; i < naive; i++) {
+        const headwater::RecordMetadata m = producer.send("k", "naive " + std::to_string(i)).get();
+        EXPECT_EQ(m.offset, i);
+    }
+    EXPECT_EQ(broker.stats().produce_requests, static_cast<uint64_t>(naive));
+
+    const int collected = 200;
+    std::vector<headwater::Future> futures;
+    for (int i = 0; i < collected; i++) futures.push_back(producer.send("k", "collected " + std::to_string(i)));
+    for (int i = 0; i < collected; i++) EXPECT_EQ(futures[static_cast<size_t>(i)].get().offset, naive + i);
+    EXPECT_LE(broker.stats().produce_requests, static_cast<uint64_t>(naive + 2));
+
+    // send_to, send_record and send_all futures do the same, with a linger nobody would sit out.
+    auto lingering = headwater::Producer::connect(broker.endpoint(), "cpp-wait", {{"linger_ms", "600000"}});
+    // (Without the seal these waits would sit out the linger: the deadlines are only a bound.)
+    headwater::Future to = lingering.send_to(0, "k", "to");
+    ASSERT_EQ(to.wait_for(60s), std::future_status::ready);
+    EXPECT_EQ(to.get().offset, naive + collected);
+    ASSERT_EQ(lingering.send_record(headwater::Record{"k", "record", std::nullopt, 42}).wait_for(60s),
+              std::future_status::ready);
+    auto all = lingering.send_all({headwater::Record{"k", "a", std::nullopt, std::nullopt},
+                                   headwater::Record{"k", "b", std::nullopt, std::nullopt}});
+    ASSERT_EQ(all[1].wait_for(60s), std::future_status::ready);
+    EXPECT_EQ(all[0].get().offset, naive + collected + 2);
+    EXPECT_EQ(all[1].get().offset, naive + collected + 3);
+
+    // release() gives the std::future itself, which lets the batch linger until a flush.
+    std::future<headwater::RecordMetadata> plain = lingering.send("k", "plain").release();
+    EXPECT_EQ(plain.wait_for(0s), std::future_status::timeout);
+    lingering.flush();
+    EXPECT_EQ(plain.get().offset, naive + collected + 4);
+    EXPECT_EQ(broker.records("cpp-wait", 0).size(), static_cast<size_t>(naive + collected + 5));
 }
 
 TEST(Producer, NoKeyAndEmptyKeyStayDifferent) {

@@ -11,7 +11,7 @@ int main() {
         broker.create_topic("events", 2);
 
         auto producer = headwater::Producer::connect(broker.endpoint(), "events", {{"linger_ms", "10"}});
-        std::future<headwater::RecordMetadata> landed = producer.send("user-1", "hello");
+        headwater::Future landed = producer.send("user-1", "hello"); // landed.get() sends its batch at once
         std::atomic<int> failed{0};
         producer.send(nullptr, "no key", [&failed](const headwater::RecordMetadata *, const headwater::Error *err) {
             if (err != nullptr) failed++; // called once, on a library thread
