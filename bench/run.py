@@ -4,7 +4,8 @@ Fluvio clients, each as its own process, one after another, same workloads. Medi
 Then Headwater's CLI and the official Rust client against one real Fluvio SPU (tests/real-fluvio),
 in the same run, so the table shows the ratio on the real engine too.
 
-Writes results/latest.json, results/latest.md and results/throughput.png (matplotlib, if available).
+Writes results/latest.json, results/latest.md, results/throughput.png and results/latency.png
+(matplotlib, if available).
 BENCH_SMOKE=1 runs a tiny version (few records, one repetition) into results/smoke/ so it cannot rot.
 BENCH_PROFILE=debug uses debug binaries (the smoke test does).
 """
@@ -113,19 +114,23 @@ ONLY = [c for c in os.environ.get("BENCH_CLIENTS", "").split(",") if c]
 def workloads():
     base = dict(records=RECORDS, seconds=SECONDS)
     subset = [dict(base, size=100, keyed=False, codec=c, linger=l) for c in ("none", "lz4") for l in (0, 100)]
+    subset.append(dict(base, size=1024, keyed=False, codec="none", linger=100))
     subset.append(dict(base, size=100, keyed=False, codec="none", linger=0, latency=True, records=20_000 if not SMOKE else 200))
     # The newcomer's loop: send one record, wait for it, repeat, every client at its default settings.
     subset.append(dict(base, size=100, keyed=False, codec="none", linger=100, latency=True, default_config=True,
                        records=20_000 if not SMOKE else 200))
     send_all = [dict(base, size=100, keyed=False, codec="none", linger=l, mode="send_all") for l in (0, 100)]
+    # Peak RSS while a burst of records far larger than the queue bound goes through: memory stays
+    # within batch_queue_size batches per partition plus the language runtime's base.
+    burst = [dict(base, size=100, keyed=False, codec="none", linger=100, memory=True,
+                  records=2_000 if SMOKE else 10_000_000, seconds=1.0 if SMOKE else 120.0)]
     if SMOKE:
         full = []
     else:
         full = [dict(base, size=s, keyed=k, codec=c, linger=l)
                 for s in (100, 1024) for k in (False, True) for c in ("none", "gzip", "snappy", "lz4", "zstd") for l in (0, 100)]
         full = [w for w in full if w not in subset]
-        full.append(dict(base, size=100, keyed=False, codec="none", linger=100, records=10_000_000, seconds=120.0, memory=True))
-    return subset, send_all, full
+    return subset, send_all, burst, full
 
 
 def real_workloads():
@@ -147,7 +152,7 @@ def _label(w):
     if w.get("latency"):
         return "latency 100B linger0"
     if w.get("memory"):
-        return "10M burst 100B (RSS)"
+        return f"{w['records'] / 1e6:g}M burst 100B (RSS)"
     batch = " sendAll×1000" if w.get("mode") == "send_all" else ""
     return f"{w['size']}B {'keyed' if w['keyed'] else 'keyless'} {w['codec']} linger{w['linger']}{batch}"
 
@@ -227,12 +232,13 @@ def main():
         sys.exit(f"{HW} is missing: build it first (bench/run.sh does)")
     broker, ep = start_broker()
     real = start_real_cluster()
-    subset, send_all, full = workloads()
+    subset, send_all, burst, full = workloads()
     results = []
     try:
         real_plan = [(c, w) for c in ("headwater-rust", OFFICIAL) for w in real_workloads()]
         plan = real_plan if REAL_ONLY else (
             [(c, w) for c in CLIENTS for w in subset] + [(c, w) for c in SEND_ALL_CLIENTS for w in send_all]
+            + [(c, w) for c in CLIENTS if c.startswith("headwater-") for w in burst]
             + real_plan + [("headwater-rust", w) for w in full])
         for i, (client, w) in enumerate(plan):
             cmd_of, available = CLIENTS[client]
@@ -339,6 +345,29 @@ def chart(results):
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
     fig.savefig(OUT / "throughput.png", dpi=110)
+    plt.close(fig)
+    latency_chart(plt, results)
+
+
+def latency_chart(plt, results):
+    """p50 / p99 / p999 of one record's round trip (send, wait; linger 0) per client, log scale."""
+    rows = [r for r in results if r["workload"] == "latency 100B linger0" and "p50_us" in r]
+    if not rows:
+        return
+    fig, ax = plt.subplots(figsize=(11, 5.5))
+    width = 0.8 / 3
+    for i, (key, name) in enumerate((("p50_us", "p50"), ("p99_us", "p99"), ("p999_us", "p99.9"))):
+        ax.bar([x + i * width for x in range(len(rows))], [r[key] for r in rows], width, label=name)
+    ax.set_xticks([x + width for x in range(len(rows))])
+    ax.set_xticklabels([r["client"] for r in rows], fontsize=8)
+    ax.set_yscale("log")
+    ax.set_ylabel("µs, send to acknowledgement (log scale)")
+    ax.set_title("Round-trip latency of one record, linger 0, embedded broker (lower is better)")
+    ax.legend(fontsize=8)
+    ax.grid(axis="y", alpha=0.3, which="both")
+    fig.tight_layout()
+    fig.savefig(OUT / "latency.png", dpi=110)
+    plt.close(fig)
 
 
 if __name__ == "__main__":
