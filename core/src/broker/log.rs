@@ -7,6 +7,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
 use crate::protocol::batch::{
@@ -43,6 +44,34 @@ impl Default for LogConfig {
     }
 }
 
+/// Buffers of dropped segments (a deleted topic, retention), reused by new segments: their pages are
+/// already mapped, so a broker that keeps receiving data after deleting some does not pay the kernel
+/// to map and zero fresh pages again (it was most of the in-memory broker's CPU at 1 KiB records).
+/// Bounded, so a test broker keeps at most `POOL_MAX_BYTES` of freed memory.
+static SEGMENT_POOL: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
+/// Smaller buffers are not worth keeping.
+const POOL_MIN_CAPACITY: usize = 1 << 20;
+const POOL_MAX_BYTES: usize = 1 << 30;
+
+/// An empty buffer for a new segment: the largest pooled one, else a new one.
+fn segment_buffer(pool: &Mutex<Vec<Vec<u8>>>) -> Vec<u8> {
+    let mut pool = pool.lock().unwrap_or_else(|e| e.into_inner());
+    let largest = (0..pool.len()).max_by_key(|&i| pool[i].capacity());
+    largest.map_or_else(Vec::new, |i| pool.swap_remove(i))
+}
+
+fn recycle_segment_buffer(pool: &Mutex<Vec<Vec<u8>>>, mut data: Vec<u8>) {
+    if data.capacity() < POOL_MIN_CAPACITY {
+        return;
+    }
+    data.clear();
+    let mut pool = pool.lock().unwrap_or_else(|e| e.into_inner());
+    let held: usize = pool.iter().map(Vec::capacity).sum();
+    if held + data.capacity() <= POOL_MAX_BYTES {
+        pool.push(data);
+    }
+}
+
 struct Segment {
     base_offset: i64,
     /// Offset after the last batch in this segment.
@@ -72,12 +101,18 @@ impl Segment {
         Ok(Segment {
             base_offset,
             end_offset: base_offset,
-            data: Vec::new(),
+            data: segment_buffer(&SEGMENT_POOL),
             index: Vec::new(),
             file,
             index_file,
             last_write: SystemTime::now(),
         })
+    }
+}
+
+impl Drop for Segment {
+    fn drop(&mut self) {
+        recycle_segment_buffer(&SEGMENT_POOL, std::mem::take(&mut self.data));
     }
 }
 
@@ -504,6 +539,40 @@ mod tests {
     use super::*;
     use crate::protocol::batch::{put_record, write_batch, BatchInfo};
     use crate::protocol::Compression;
+
+    #[test]
+    fn freed_segment_buffers_are_reused_within_the_bound() {
+        let pool = Mutex::new(Vec::new());
+        assert_eq!(
+            segment_buffer(&pool).capacity(),
+            0,
+            "an empty pool gives a new buffer"
+        );
+        recycle_segment_buffer(&pool, Vec::with_capacity(POOL_MIN_CAPACITY - 1));
+        assert!(
+            pool.lock().unwrap().is_empty(),
+            "small buffers are not kept"
+        );
+
+        let mut big = Vec::with_capacity(4 * POOL_MIN_CAPACITY);
+        big.extend_from_slice(b"old records");
+        let big_ptr = big.as_ptr();
+        recycle_segment_buffer(&pool, big);
+        recycle_segment_buffer(&pool, Vec::with_capacity(2 * POOL_MIN_CAPACITY));
+        let reused = segment_buffer(&pool);
+        assert_eq!(
+            reused.as_ptr(),
+            big_ptr,
+            "the largest buffer comes back first"
+        );
+        assert!(reused.is_empty() && reused.capacity() >= 4 * POOL_MIN_CAPACITY);
+        assert_eq!(segment_buffer(&pool).capacity(), 2 * POOL_MIN_CAPACITY);
+
+        // Past the bound, a freed buffer is released instead of kept.
+        let pool = Mutex::new(vec![Vec::with_capacity(POOL_MAX_BYTES - POOL_MIN_CAPACITY)]);
+        recycle_segment_buffer(&pool, Vec::with_capacity(2 * POOL_MIN_CAPACITY));
+        assert_eq!(pool.lock().unwrap().len(), 1);
+    }
 
     fn batch(n: usize) -> Vec<u8> {
         let mut section = (n as u32).to_be_bytes().to_vec();
