@@ -113,6 +113,23 @@ export interface ProducerConfig extends TlsOptions {
   clientId?: string
 }
 
+/**
+ * What `send` and `sendTo` return: the pending result of one record, a thenable of its
+ * `RecordMetadata` (not a `Promise` instance: no promise is made unless someone waits). `await` it, or
+ * pass it to `then`, `Promise.all`, `Promise.resolve`...: waiting on it sends the record's batch at
+ * once; `catch` and `finally` alone do not, the promise they return does once waited on. It rejects
+ * with the record's `HeadwaterError`; a send nobody waits on never causes an unhandled rejection.
+ */
+export interface ProduceOutput extends PromiseLike<RecordMetadata> {
+  then<T = RecordMetadata, E = never>(
+    onfulfilled?: ((value: RecordMetadata) => T | PromiseLike<T>) | null,
+    onrejected?: ((reason: any) => E | PromiseLike<E>) | null,
+  ): Promise<T | E>
+  catch<E = never>(onrejected?: ((reason: any) => E | PromiseLike<E>) | null): Promise<RecordMetadata | E>
+  finally(onfinally?: (() => void) | null): Promise<RecordMetadata>
+  readonly [Symbol.toStringTag]: string
+}
+
 export interface Producer {
   /** `await using p = await Producer.connect(...)` closes the producer. */
   [Symbol.asyncDispose](): Promise<void>

@@ -113,6 +113,23 @@ export interface ProducerConfig extends TlsOptions {
   clientId?: string
 }
 
+/**
+ * What `send` and `sendTo` return: the pending result of one record, a thenable of its
+ * `RecordMetadata` (not a `Promise` instance: no promise is made unless someone waits). `await` it, or
+ * pass it to `then`, `Promise.all`, `Promise.resolve`...: waiting on it sends the record's batch at
+ * once; `catch` and `finally` alone do not, the promise they return does once waited on. It rejects
+ * with the record's `HeadwaterError`; a send nobody waits on never causes an unhandled rejection.
+ */
+export interface ProduceOutput extends PromiseLike<RecordMetadata> {
+  then<T = RecordMetadata, E = never>(
+    onfulfilled?: ((value: RecordMetadata) => T | PromiseLike<T>) | null,
+    onrejected?: ((reason: any) => E | PromiseLike<E>) | null,
+  ): Promise<T | E>
+  catch<E = never>(onrejected?: ((reason: any) => E | PromiseLike<E>) | null): Promise<RecordMetadata | E>
+  finally(onfinally?: (() => void) | null): Promise<RecordMetadata>
+  readonly [Symbol.toStringTag]: string
+}
+
 export interface Producer {
   /** `await using p = await Producer.connect(...)` closes the producer. */
   [Symbol.asyncDispose](): Promise<void>
@@ -158,23 +175,24 @@ export declare class Producer {
   /**
    * Sends one record to the partition the partitioner picks (`options.partition` picks it
    * instead). Returns at once (unless the partition's queue is full, then it waits up to
-   * `sendTimeoutMs`); the promise resolves when the broker acknowledges the record. A `null` or
-   * `undefined` key means no key; `''` or an empty Buffer is a real, empty key.
+   * `sendTimeoutMs`) a `ProduceOutput`, a thenable that resolves when the broker acknowledges
+   * the record. A `null` or `undefined` key means no key; `''` or an empty Buffer is a real,
+   * empty key.
    *
    * The record waits up to `lingerMs` in its batch for more records, unless someone waits on it:
-   * awaiting the promise (or `then`, `Promise.all`, ...) sends its batch at once.
+   * awaiting the output (or `then`, `Promise.all`, ...) sends its batch at once.
    *
    * A refused send (a wrong argument, `CLOSED`, `RECORD_TOO_LARGE`, `UNKNOWN_PARTITION`,
-   * `QUEUE_FULL`) rejects its promise and enqueues nothing; a failed delivery rejects it and is
-   * reported once more by the next `flush()`/`close()`. Either way a promise nobody awaits never
-   * crashes the process: its failure goes to the error handler (`setErrorHandler`).
+   * `QUEUE_FULL`) returns a rejected promise and enqueues nothing; a failed delivery rejects the
+   * output and is reported once more by the next `flush()`/`close()`. Either way a send nobody
+   * awaits never crashes the process: its failure goes to the error handler (`setErrorHandler`).
    */
-  send(key: Buffer | Uint8Array | string | null | undefined, value: Buffer | Uint8Array | string, options?: SendOptions | null): Promise<RecordMetadata>
+  send(key: Buffer | Uint8Array | string | null | undefined, value: Buffer | Uint8Array | string, options?: SendOptions | null): ProduceOutput
   /**
    * Sends one record to partition `partition` (0-based; past the topic's partitions it rejects
    * with `UNKNOWN_PARTITION`), like `send` otherwise.
    */
-  sendTo(partition: number, key: Buffer | Uint8Array | string | null | undefined, value: Buffer | Uint8Array | string, options?: { timestamp?: number } | null): Promise<RecordMetadata>
+  sendTo(partition: number, key: Buffer | Uint8Array | string | null | undefined, value: Buffer | Uint8Array | string, options?: { timestamp?: number } | null): ProduceOutput
   /**
    * Sends many records (`[key, value]` or `[key, value, options]` each); sizes are checked before
    * any is enqueued. Resolves to their metadata in order, or rejects with the first failure.

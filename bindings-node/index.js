@@ -1,7 +1,7 @@
 'use strict'
 // Loads the native addon (built by `napi build`) and adds what is JavaScript by nature:
 // the `HeadwaterError` class, the bulk `RecordMetadata` builder, `Symbol.asyncDispose`, and the fast
-// `send`/`sendAll` whose promises send their batch when awaited.
+// `send`/`sendAll`, whose results send their batch when awaited.
 
 const { existsSync } = require('node:fs')
 const { join } = require('node:path')
@@ -101,33 +101,233 @@ native.__setMetadataFactory(function recordMetadata(topic, v) {
 
 const { Producer, TestBroker, Admin, setLogger } = native
 
-// A send nobody awaits never becomes an unhandled rejection: the addon marks a send's promise handled
-// (a no-op rejection handler) right before rejecting it and reports the failure to the error handler
-// (a failed delivery also to the next flush()/close()); a caller who awaits the promise still sees the
-// rejection.
-
-// `send`, `sendTo` and `sendAll` are the hot paths: each producer carries an id under this symbol, and
-// the fast functions are plain Node-API functions, cheaper per call than the class methods (same
-// checks, same behaviour; anything unusual goes through the methods).
+// `send`, `sendTo` and `sendAll` are the hot paths: each connected producer carries its JS side (a
+// `ProducerState`) under this symbol, and the fast functions are plain Node-API functions, cheaper
+// per call than the class methods (same checks, same behaviour; anything unusual goes through the
+// methods).
 const kNative = Symbol('headwater.native')
-// Shared with the addon: element 0 is where each fast send leaves its promise's ticket (0: none);
-// elements 1..URGE_MAX queue the tickets of promises someone started waiting on, for `sendNow`.
+// Shared with the addon. Elements 0..2: what the last fast call returned (a send: its sequence
+// number, partition and batch id; a `sendAll`: its promise's ticket, 0 for none). Then `sendNow`'s
+// queues: URGE_MAX `sendAll` tickets, then URGE_MAX batches as (producer id, partition, batch id).
+const RETURNED = 3
 const URGE_MAX = 4095
-const register = new Float64Array(new ArrayBuffer(8 * (URGE_MAX + 1)))
+const BATCHES = RETURNED + URGE_MAX
+const register = new Float64Array(new ArrayBuffer(8 * (RETURNED + 4 * URGE_MAX)))
 const [sendFast, sendToFast, sendAllFast, sendAllListFast, sendNow] = native.__fastFunctions(kNative, register)
 
-// Awaiting a send sends its batch now. A record's batch lingers (`lingerMs`) to collect more records,
-// which is right for records nobody waits on yet, but a caller awaiting one record needs it now. The
-// promise of a `send`/`sendAll` is the addon's native promise with one more prototype in its chain,
-// whose `constructor` getter first queues the promise's ticket for `sendNow` (the addon seals and
-// sends the open batch holding its records, once per batch; one call per microtask, whatever the
-// number of promises) and then answers `Promise`, as a plain promise's does. Every way of waiting
-// reads `constructor` once it sees the unusual prototype: `await` and `Promise.resolve`/`all`/`race`/
-// `allSettled`/`any` (PromiseResolve), and `then` (SpeciesConstructor); with `Promise` as the answer,
-// V8 then takes the path of a plain promise (no wrapper promise, no extra tick), and a `Promise.all`
-// over many sends issued first still gets whole batches. `catch` and `finally` only attach handlers:
-// they do not send the batch, and the promise they return carries the ticket on, so awaiting that
-// one does.
+// A send returns a `ProduceOutput`, not a promise: creating a promise per record (and settling each
+// one across Node-API) cost more than the rest of a send. Results are settled per batch: the records
+// of one batch share one `Batch`, which the addon settles once (`settle`, with the batch's offsets
+// and timestamps as a few runs, or its error). An output is a thenable: a promise exists only once
+// someone calls `then` (which `await`, `Promise.all`, `Promise.resolve`... do) or `catch`/`finally`,
+// and only for that record.
+//
+// A send nobody waits on never becomes an unhandled rejection (nothing can reject before someone
+// attaches a handler); its failure goes to the error handler (the addon calls it once per failed
+// record), a failed delivery also to the next flush()/close(). A refused send returns a rejected
+// promise (marked handled; also reported to the error handler).
+//
+// Waiting on a send sends its batch now. A record's batch lingers (`lingerMs`) to collect more
+// records, which is right for records nobody waits on yet, but a caller awaiting one record needs it
+// now: `then` queues its batch for `sendNow` (once per batch; one call per microtask, whatever the
+// number of waiters), so a `Promise.all` over many sends issued first still gets whole batches.
+// `catch` and `finally` only attach handlers: they do not send the batch, but the promise they
+// return does once someone waits on it (see `sendPromiseProto`).
+
+/** A connected producer's JS side, made by the addon at connect. */
+class ProducerState {
+  constructor(id, topic, eager) {
+    this.id = id
+    this.topic = topic
+    // lingerMs 0: batches never wait for their timer, so waiting has nothing to send sooner
+    this.eager = eager
+    // the batch each partition's sends last went to
+    this.open = []
+    // unsettled batches, oldest first from `head` (settled ones leave holes): batches mostly settle
+    // in the order they opened, and a batch waits behind at most the few in flight before it
+    this.pending = []
+    this.head = 0
+  }
+
+  /** Removes and returns the unsettled batch of `ticket`. */
+  take(ticket) {
+    const q = this.pending
+    for (let i = this.head; i < q.length; i++) {
+      const b = q[i]
+      if (b === undefined || b.ticket !== ticket) continue
+      q[i] = undefined
+      let h = this.head
+      while (h < q.length && q[h] === undefined) h++
+      if (h === q.length) {
+        q.length = 0
+        h = 0
+      } else if (h > 1024 && 2 * h > q.length) {
+        this.pending = q.slice(h)
+        h = 0
+      }
+      this.head = h
+      return b
+    }
+    return undefined
+  }
+}
+
+const UNSETTLED = -2
+const FAILED = -1
+
+/** The records one batch holds, sent through `send`/`sendTo`, and once known, their results. Kept
+ * small: a long synchronous loop of sends holds one per batch until the addon can settle them. */
+class Batch {
+  constructor(st, ticket, partition, id) {
+    this.st = st
+    this.ticket = ticket
+    this.partition = partition
+    this.id = id
+    this.count = 0
+    this.urged = st.eager
+    // UNSETTLED; FAILED (`result` is the error); else where the batch's runs start in `result`, the
+    // addon's data (their number is just before)
+    this.at = UNSETTLED
+    this.result = null
+    // what `then` registered while unsettled: index, handlers and resolvers (5 entries each)
+    this.waiting = null
+  }
+}
+
+/** The `RecordMetadata` of record `k` of settled batch `b`: its run is the last one starting at or
+ * before it; offsets run on from the run's first (unless unknown: -1). */
+function metadata(b, k) {
+  const d = b.result
+  let lo = 0
+  let hi = d[b.at - 1] - 1
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1
+    if (d[b.at + 3 * mid] <= k) lo = mid
+    else hi = mid - 1
+  }
+  const r = b.at + 3 * lo
+  const first = d[r + 1]
+  const offset = first < 0 ? -1 : first + (k - d[r])
+  return { topic: b.st.topic, partition: b.partition, offset, timestamp: d[r + 2] }
+}
+
+/** `then(onFulfilled, onRejected)` of record `k` of batch `b`, without sending the batch: one promise,
+ * whose handlers the addon's `settle` runs (a settle runs from the event loop, never inside user
+ * code), or a settled batch's result's. */
+function thenOf(b, k, onFulfilled, onRejected) {
+  if (b.at !== UNSETTLED) {
+    const p = b.at === FAILED ? Promise.reject(b.result) : Promise.resolve(metadata(b, k))
+    return p.then(onFulfilled, onRejected)
+  }
+  let w = b.waiting
+  if (w === null) w = b.waiting = []
+  w.push(k, onFulfilled, onRejected)
+  filing = w
+  return new Promise(file)
+}
+
+// `file` is the executor of every `thenOf` promise: one function, no closure per call.
+let filing = null
+function file(resolve, reject) {
+  filing.push(resolve, reject)
+  filing = null
+}
+
+/** Runs a handler registered by `thenOf` with `v`, settling its promise as `then` would. */
+function run(handler, v, resolve, reject, fulfilled) {
+  if (typeof handler !== 'function') {
+    if (fulfilled) resolve(v)
+    else reject(v)
+    return
+  }
+  try {
+    resolve(handler(v))
+  } catch (e) {
+    reject(e)
+  }
+}
+
+/** The addon: these batches of producer `st` are done (`data`: per batch `[ticket, runs, k, offset,
+ * timestamp per run...]`, `runs` -1 for a failed batch, whose error is the next of `errors`). */
+function settle(st, data, errors) {
+  let e = 0
+  for (let i = 0; i < data.length; ) {
+    const runs = data[i + 1]
+    const b = st.take(data[i])
+    if (b !== undefined) {
+      if (st.open[b.partition] === b) st.open[b.partition] = undefined
+      const ok = runs >= 0
+      b.at = ok ? i + 2 : FAILED
+      b.result = ok ? data : errors[e]
+      const w = b.waiting
+      if (w !== null) {
+        b.waiting = null
+        for (let j = 0; j < w.length; j += 5) {
+          const v = ok ? metadata(b, w[j]) : b.result
+          run(ok ? w[j + 1] : w[j + 2], v, w[j + 3], w[j + 4], ok)
+        }
+      }
+    }
+    if (runs < 0) e++
+    i += 2 + (runs < 0 ? 0 : 3 * runs)
+  }
+}
+
+/** What an accepted send returns, from the numbers it left in the register. */
+function output(st) {
+  const seq = register[0]
+  const partition = register[1]
+  const id = register[2]
+  let b = st.open[partition]
+  if (b === undefined || b.id !== id) {
+    // the batch's first send: its sequence number is the batch's ticket
+    b = new Batch(st, seq, partition, id)
+    st.open[partition] = b
+    st.pending.push(b)
+  }
+  return new ProduceOutput(b, b.count++)
+}
+
+native.__setSendHooks((id, topic, eager) => new ProducerState(id, topic, eager), settle, output)
+
+/** The pending result of one `send`: a thenable of its `RecordMetadata` (see above). */
+class ProduceOutput {
+  #batch
+  #index
+  constructor(batch, index) {
+    this.#batch = batch
+    this.#index = index
+  }
+
+  then(onFulfilled, onRejected) {
+    const b = this.#batch
+    if (!b.urged) urgeBatch(b)
+    return thenOf(b, this.#index, onFulfilled, onRejected)
+  }
+
+  catch(onRejected) {
+    const b = this.#batch
+    return waitable(thenOf(b, this.#index, undefined, onRejected), b)
+  }
+
+  finally(onFinally) {
+    const b = this.#batch
+    return waitable(promiseFinally.call(thenOf(b, this.#index), onFinally), b)
+  }
+
+  get [Symbol.toStringTag]() {
+    return 'ProduceOutput'
+  }
+}
+
+// The promise of a `sendAll`, and what `catch`/`finally` return, is a native promise with one more
+// prototype in its chain, whose `constructor` getter first queues what it waits on for `sendNow` (a
+// `sendAll`'s ticket, or a send's batch) and then answers `Promise`, as a plain promise's does.
+// Every way of waiting reads `constructor` once it sees the unusual prototype: `await` and
+// `Promise.resolve`/`all`/`race`/`allSettled`/`any` (PromiseResolve), and `then`
+// (SpeciesConstructor); with `Promise` as the answer, V8 then takes the path of a plain promise (no
+// wrapper promise, no extra tick). `catch` and `finally` only attach handlers: they do not send, and
+// the promise they return carries the same thing on.
 const kTicket = Symbol('headwater.ticket')
 const promiseCatch = Promise.prototype.catch
 const promiseFinally = Promise.prototype.finally
@@ -139,11 +339,15 @@ const sendPromiseProto = Object.create(Promise.prototype, {
     get() {
       const t = this[kTicket]
       if (t !== undefined && t !== 0 && !attaching) {
-        urge(t)
-        try {
-          this[kTicket] = 0 // later waiters skip the queue (the addon ignores repeats anyway)
-        } catch {
-          // a frozen promise: keep it waitable
+        if (typeof t === 'number') {
+          urge(t)
+          try {
+            this[kTicket] = 0 // later waiters skip the queue (the addon ignores repeats anyway)
+          } catch {
+            // a frozen promise: keep it waitable
+          }
+        } else if (!t.urged) {
+          urgeBatch(t)
         }
       }
       return Promise
@@ -167,21 +371,40 @@ const sendPromiseProto = Object.create(Promise.prototype, {
 })
 
 let urged = 0
+let urgedBatches = 0
 
-/** Queues ticket `t` for `sendNow`, called once the running job and microtasks queued before are done. */
+function scheduleSend() {
+  if (urged === 0 && urgedBatches === 0) queueMicrotask(sendUrged)
+}
+
+/** Queues `sendAll` ticket `t` for `sendNow`, called once the running job and microtasks queued
+ * before are done. */
 function urge(t) {
-  if (urged === 0) queueMicrotask(sendUrged)
-  register[++urged] = t
+  scheduleSend()
+  register[RETURNED + urged++] = t
   if (urged === URGE_MAX) sendUrged()
+}
+
+/** Queues batch `b` for `sendNow`, like `urge`. */
+function urgeBatch(b) {
+  b.urged = true
+  scheduleSend()
+  const i = BATCHES + 3 * urgedBatches++
+  register[i] = b.st.id
+  register[i + 1] = b.partition
+  register[i + 2] = b.id
+  if (urgedBatches === URGE_MAX) sendUrged()
 }
 
 function sendUrged() {
   const n = urged
+  const m = urgedBatches
   urged = 0
-  if (n !== 0) sendNow(n)
+  urgedBatches = 0
+  if (n !== 0 || m !== 0) sendNow(n, m)
 }
 
-/** Makes the addon's promise `p` of ticket `t` (0: none) a send's promise. */
+/** Makes native promise `p` wait on `t` (a `sendAll` ticket, 0: none, or a send's batch). */
 function waitable(p, t) {
   if (t !== 0) {
     setPrototypeOf(p, sendPromiseProto)
@@ -190,7 +413,7 @@ function waitable(p, t) {
   return p
 }
 
-/** `p.catch(f)` / `p.finally(f)` without sending `p`'s batch; what they return carries `p`'s ticket. */
+/** `p.catch(f)` / `p.finally(f)` without sending what `p` waits on; what they return carries it on. */
 function attach(p, method, f) {
   attaching = true
   let d
@@ -205,18 +428,18 @@ function attach(p, method, f) {
 
 const sendMethod = Producer.prototype.send
 Producer.prototype.send = function send(key, value, options) {
-  const id = this == null ? undefined : this[kNative]
-  if (id === undefined) return sendMethod.call(this, key, value, options)
-  const p = sendFast(id, key, value, options)
-  return waitable(p, register[0])
+  const st = this == null ? undefined : this[kNative]
+  if (st === undefined) return sendMethod.call(this, key, value, options)
+  const r = sendFast(st.id, key, value, options)
+  return r === undefined ? output(st) : r
 }
 
 const sendToMethod = Producer.prototype.sendTo
 Producer.prototype.sendTo = function sendTo(partition, key, value, options) {
-  const id = this == null ? undefined : this[kNative]
-  if (id === undefined) return sendToMethod.call(this, partition, key, value, options)
-  const p = sendToFast(id, partition, key, value, options)
-  return waitable(p, register[0])
+  const st = this == null ? undefined : this[kNative]
+  if (st === undefined) return sendToMethod.call(this, partition, key, value, options)
+  const r = sendToFast(st.id, partition, key, value, options)
+  return r === undefined ? output(st) : r
 }
 
 const PACK_LIMIT = 1 << 30
@@ -226,9 +449,9 @@ const sendAllMethod = Producer.prototype.sendAll
 // input (strings, options, anything invalid) goes to `sendAllList`, which checks and converts it the
 // way the method does.
 Producer.prototype.sendAll = function sendAll(records) {
-  const id = this == null ? undefined : this[kNative]
-  if (id === undefined) return sendAllMethod.call(this, records)
-  const p = sendAllPacked(id, records)
+  const st = this == null ? undefined : this[kNative]
+  if (st === undefined) return sendAllMethod.call(this, records)
+  const p = sendAllPacked(st.id, records)
   return waitable(p, register[0])
 }
 

@@ -77,6 +77,30 @@ pub fn array(env: Env, len: usize) -> napi::Result<Value> {
     Ok(v)
 }
 
+/// A new `Float64Array` of `len` zeros, and its elements to fill in.
+pub fn new_float64_array<'a>(env: Env, len: usize) -> napi::Result<(Value, &'a mut [f64])> {
+    let mut data = ptr::null_mut();
+    let mut ab = ptr::null_mut();
+    napi_call!(napi_create_arraybuffer(env, len * 8, &mut data, &mut ab))?;
+    let mut ta = ptr::null_mut();
+    napi_call!(napi_create_typedarray(
+        env,
+        sys::TypedarrayType::float64_array,
+        len,
+        ab,
+        0,
+        &mut ta
+    ))?;
+    // SAFETY: the buffer was just allocated with room for `len` doubles (8-aligned); the array
+    // keeps it alive while the caller's handle scope holds `ta`.
+    let out = if len == 0 {
+        &mut [][..]
+    } else {
+        unsafe { std::slice::from_raw_parts_mut(data as *mut f64, len) }
+    };
+    Ok((ta, out))
+}
+
 pub fn set_element(env: Env, arr: Value, i: u32, v: Value) -> napi::Result<()> {
     napi_call!(napi_set_element(env, arr, i, v))
 }

@@ -2,11 +2,12 @@
 //! errors; every behaviour lives in `core/`. `index.js` loads this addon and adds `HeadwaterError`.
 //!
 //! - `js`: raw Node-API helpers (argument checks: a wrong argument is core's `INVALID_ARGUMENT`).
-//! - `rt`: promises settled from core's threads through one unref'd threadsafe function per env,
+//! - `rt`: results settled from core's threads through one unref'd threadsafe function per env,
 //!   and the entry-point guards (failures thrown or rejected as `HeadwaterError`s, panics as
 //!   `INTERNAL`).
 //! - `producer`, `broker`: the classes.
-//! - `waiting`: pending sends by ticket, so that awaiting a send's promise sends its batch now.
+//! - `waiting`: pending `sendAll`s by ticket, so that awaiting one sends its batches now; the
+//!   register shared with index.js.
 
 #![allow(clippy::missing_safety_doc)]
 
@@ -44,11 +45,19 @@ pub fn set_metadata_factory(env: Env, f: Unknown) -> Result<()> {
     rt::set_metadata_factory(env.raw(), f.raw())
 }
 
+/// Registers index.js's `send` hooks: `state(id, topic, eager)` makes a connected producer's JS side
+/// (kept under the native key, and by the addon), `settle(state, data, errors)` settles its finished
+/// batches, `output(state)` builds what an accepted send returns from the register.
+#[napi(js_name = "__setSendHooks", skip_typescript)]
+pub fn set_send_hooks(env: Env, state: Unknown, settle: Unknown, output: Unknown) -> Result<()> {
+    rt::set_send_hooks(env.raw(), [state.raw(), settle.raw(), output.raw()])
+}
+
 /// The fast `[send(id, key, value, options), sendTo(id, partition, key, value, options),
-/// sendAll(id, values, valueLengths, keys, keyLengths), sendAllList(id, records), sendNow(n)]`
-/// functions; `key` is the symbol under which each `Producer` carries its id, `register` the
-/// `Float64Array` shared with index.js: the sends leave each promise's ticket in element 0,
-/// `sendNow(n)` reads the `n` tickets queued after it (index.js installs them on
+/// sendAll(id, values, valueLengths, keys, keyLengths), sendAllList(id, records), sendNow(n, m)]`
+/// functions; `key` is the symbol under which each `Producer` carries its JS side, `register` the
+/// `Float64Array` shared with index.js (layout in `waiting`): the sends leave what they return there,
+/// `sendNow(n, m)` reads the tickets and batches queued there (index.js installs them on
 /// `Producer.prototype`).
 #[napi(js_name = "__fastFunctions", skip_typescript)]
 pub fn fast_functions(env: Env, key: Unknown, register: Unknown) -> Result<sys::napi_value> {

@@ -10,7 +10,7 @@ use napi::{sys, Env, JsValue, Result};
 use napi_derive::napi;
 
 use crate::js::{self, napi_call, Fail, Res};
-use crate::rt::{self, Poster, SendPromise};
+use crate::rt::{self, Hook, Poster, SendPromise};
 use crate::waiting::{self, Waiting};
 
 /// Where a record landed. `offset` is -1 under at-most-once delivery (no acknowledgement).
@@ -155,14 +155,18 @@ pub struct Shared {
     done: Arc<Completions>,
     /// Files every `send`/`sendAll` record with its batch; the batch's outcome reaches `done` once.
     tracker: headwater::producer::DeliveryTracker<Token>,
-    /// `lingerMs` is 0: a batch never waits for its timer, so awaiting has nothing to send sooner and
-    /// index.js gets no tickets (its promises stay plain, with nothing added per record).
+    /// `lingerMs` is 0: a batch never waits for its timer, so awaiting has nothing to send sooner:
+    /// a `sendAll` gets no ticket (its promise stays plain), index.js queues no batch.
     eager: bool,
+    /// The last `send`'s sequence number (see [`Token::Send`]).
+    seq: std::sync::atomic::AtomicU64,
 }
 
 /// What a record filed with the [`DeliveryTracker`](headwater::producer::DeliveryTracker) settles.
 enum Token {
-    /// A `send`: its ticket in [`waiting`], where its promise is.
+    /// A `send`: its sequence number in this producer. The first `send` of a batch names the batch
+    /// (its *ticket*) for index.js, which files the batch's JS side under it; every record of a
+    /// batch is reported in one delivery, `send`s in the order they were sent.
     Send(u64),
     /// Record `i` of a `sendAll`.
     All(Arc<Group>, u32),
@@ -175,56 +179,86 @@ impl std::ops::Deref for Producer {
     }
 }
 
-/// The results of this producer's `send`s, settled on the JS thread in bulk.
+/// The results of this producer's `send`s, settled on the JS thread in bulk, per batch.
 ///
-/// Core's threads push each batch's results here (through the producer's `DeliveryTracker`, which
+/// Core's threads push each batch's outcome here (through the producer's `DeliveryTracker`, which
 /// calls [`deliver`](Self::deliver) once per batch); the first push after a drain posts one job to
-/// the JS thread, which settles everything queued by then: one threadsafe-function wakeup, one lock
-/// per batch and one JS call building every `RecordMetadata` per drain, instead of a boxed job, a
-/// lock round and an object built through Node-API per record.
+/// the JS thread, which settles everything queued by then with one JS call (index.js's `settle`).
+/// Nothing is kept per record: a batch's `send`s are described by runs of records whose offsets are
+/// consecutive and whose timestamps are equal (one or two runs for most batches), so memory stays
+/// bounded by the number of batches even while a long synchronous loop keeps the JS thread busy.
 struct Completions {
     q: Mutex<Queued>,
     poster: Arc<Poster>,
     handler: Arc<Handler>,
     topic: String,
+    /// A strong `napi_ref` to the producer's JS side (index.js's `state` hook), 0 once finalized.
+    /// Touched only on the JS thread.
+    state: Mutex<usize>,
+}
+
+/// One batch's outcome for its `send`s (small: many may wait for a drain).
+struct SendBatch {
+    /// The batch's ticket (the sequence number of its first `send`).
+    ticket: u64,
+    /// How many `send`s it holds.
+    count: u32,
+    /// How many of the queue's runs are its own (the next ones), or [`FAILED`]: its error is the
+    /// queue's next.
+    runs: u32,
+}
+
+const FAILED: u32 = u32::MAX;
+
+/// Records `k..` of a batch's `send`s (up to the next run): the first one's offset (the others
+/// follow, unless it is negative: unknown) and their timestamp.
+struct Run {
+    k: u32,
+    offset: i64,
+    timestamp: i64,
 }
 
 #[derive(Default)]
 struct Queued {
-    sends: Vec<(u64, headwater::Result<rt::Landed>)>,
+    batches: Vec<SendBatch>,
+    runs: Vec<Run>,
+    errors: Vec<headwater::Error>,
     /// A drain job is posted and has not started yet.
     posted: bool,
 }
 
-/// Settled per handle scope (each settles a few handles).
-const PER_SCOPE: usize = 256;
-
 impl Completions {
-    /// From core's thread, once per batch: queues the results of its `send`s (waking the JS thread
+    /// From core's thread, once per batch: queues the outcome of its `send`s (waking the JS thread
     /// if no drain is pending) and records those of its `sendAll` records with their groups, in the
-    /// batch's order, one lock per run of records that go to the same place.
+    /// batch's order, one lock per run of records of the same group.
     fn deliver(self: &Arc<Self>, b: headwater::producer::BatchDelivery<'_, Token>) {
-        let landed = |r: &headwater::producer::TrackedRecord<Token>| {
-            b.offset(r).map(|offset| (b.partition, offset, r.timestamp))
-        };
         let recs = &b.records;
+        let mut sends: Option<SendBatch> = None;
+        let mut runs: Vec<Run> = Vec::new();
+        // (index, timestamp) of the previous `send`
+        let mut last: Option<(u32, i64)> = None;
         let mut j = 0;
         while j < recs.len() {
             match &recs[j].token {
-                Token::Send(_) => {
-                    let mut q = self.q.lock().unwrap();
-                    while let Some(r) = recs.get(j) {
-                        let Token::Send(t) = r.token else { break };
-                        q.sends.push((t, landed(r)));
-                        j += 1;
+                Token::Send(seq) => {
+                    let r = &recs[j];
+                    let s = sends.get_or_insert(SendBatch {
+                        ticket: *seq,
+                        count: 0,
+                        runs: 0,
+                    });
+                    if b.result.is_ok()
+                        && last.is_none_or(|(i, ts)| i + 1 != r.index || ts != r.timestamp)
+                    {
+                        runs.push(Run {
+                            k: s.count,
+                            offset: b.offset(r).unwrap_or(-1),
+                            timestamp: r.timestamp,
+                        });
                     }
-                    if q.posted {
-                        continue;
-                    }
-                    q.posted = true;
-                    drop(q);
-                    let me = self.clone();
-                    self.poster.post(Box::new(move |env| me.drain(env)));
+                    last = Some((r.index, r.timestamp));
+                    s.count += 1;
+                    j += 1;
                 }
                 Token::All(g, _) => {
                     let start = j;
@@ -235,7 +269,9 @@ impl Completions {
                             if !Arc::ptr_eq(g, h) {
                                 break;
                             }
-                            results[*i as usize] = Some(landed(r));
+                            let landed =
+                                b.offset(r).map(|offset| (b.partition, offset, r.timestamp));
+                            results[*i as usize] = Some(landed);
                             j += 1;
                         }
                     }
@@ -243,57 +279,116 @@ impl Completions {
                 }
             }
         }
-    }
-
-    /// On the JS thread: settles everything queued.
-    fn drain(&self, env: js::Env) {
-        let sends = {
-            let mut q = self.q.lock().unwrap();
-            q.posted = false;
-            std::mem::take(&mut q.sends)
-        };
-        let landed: Vec<rt::Landed> = sends
-            .iter()
-            .filter_map(|(_, r)| r.as_ref().ok().copied())
-            .collect();
-        let metas = if landed.is_empty() {
-            Ok(std::ptr::null_mut())
-        } else {
-            rt::metadata_array(env, &self.topic, &landed)
-        };
-        // Core reports each filed record once, so each ticket is here once.
-        let promises = waiting::take_sends(sends.iter().map(|(t, _)| *t));
-        let mut k = 0u32;
-        let mut scope: sys::napi_handle_scope = std::ptr::null_mut();
-        for (i, ((_, r), d)) in sends.into_iter().zip(promises).enumerate() {
-            if i % PER_SCOPE == 0 {
-                if !scope.is_null() {
-                    unsafe { sys::napi_close_handle_scope(env, scope) };
-                }
-                unsafe { sys::napi_open_handle_scope(env, &mut scope) };
+        let Some(mut s) = sends else { return };
+        let mut q = self.q.lock().unwrap();
+        match b.result {
+            Ok(_) => {
+                s.runs = runs.len() as u32;
+                q.runs.append(&mut runs);
             }
-            let Some(d) = d else {
-                k += r.is_ok() as u32;
-                continue;
-            };
-            match r {
-                Ok(_) => {
-                    let m = match &metas {
-                        Ok(arr) => js::element(env, *arr, k).map_err(Fail::from),
-                        Err(e) => Err(Fail::Napi(napi::Error::new(e.status, e.reason.clone()))),
-                    };
-                    k += 1;
-                    d.settle(env, m)
-                }
-                Err(e) => {
-                    let v = rt::error_value(env, &e);
-                    self.handler.call(env, v);
-                    d.reject(env, v)
-                }
+            Err(e) => {
+                s.runs = FAILED;
+                q.errors.push(e.clone());
             }
         }
-        if !scope.is_null() {
-            unsafe { sys::napi_close_handle_scope(env, scope) };
+        q.batches.push(s);
+        if q.posted {
+            return;
+        }
+        q.posted = true;
+        drop(q);
+        let me = self.clone();
+        self.poster.post(Box::new(move |env| me.drain(env)));
+    }
+
+    /// On the JS thread: settles everything queued. index.js's `settle(state, data, errors)` gets,
+    /// per batch, `[ticket, runs, k, offset, timestamp per run...]` in `data` (a
+    /// `Float64Array`; `runs` is -1 for a failed batch, whose error is the next of `errors`).
+    fn drain(&self, env: js::Env) {
+        let q = {
+            let mut q = self.q.lock().unwrap();
+            q.posted = false;
+            std::mem::take(&mut *q)
+        };
+        let settled: usize = q.batches.iter().map(|b| b.count as usize).sum();
+        let r = self.settle(env, &q);
+        rt::release(env, settled);
+        if let Err(e) = r {
+            // Out of memory or a broken hook: the waiters stay pending, the error is reported.
+            let v = rt::fail_value(env, e.into());
+            self.handler.call(env, v);
+        }
+    }
+
+    fn settle(&self, env: js::Env, q: &Queued) -> Result<()> {
+        let mut errors = Vec::with_capacity(q.errors.len());
+        for (b, e) in q.batches.iter().filter(|b| b.runs == FAILED).zip(&q.errors) {
+            let v = rt::error_value(env, e);
+            // Each failed send reaches the handler, as if each had its own promise.
+            for _ in 0..b.count {
+                self.handler.call(env, v);
+            }
+            errors.push(v);
+        }
+        let Some(st) = self.state(env)? else {
+            return Ok(());
+        };
+        let Some(settle) = rt::send_hook(env, Hook::Settle)? else {
+            return Ok(());
+        };
+        let errs = js::array(env, errors.len())?;
+        for (i, e) in errors.into_iter().enumerate() {
+            js::set_element(env, errs, i as u32, e)?;
+        }
+        let len = q.batches.len() * 2 + q.runs.len() * 3;
+        let (data, out) = js::new_float64_array(env, len)?;
+        let mut at = 0;
+        let mut put = |v: f64| {
+            out[at] = v;
+            at += 1;
+        };
+        let mut runs = q.runs.iter();
+        for b in &q.batches {
+            put(b.ticket as f64);
+            if b.runs == FAILED {
+                put(-1.0);
+                continue;
+            }
+            put(b.runs as f64);
+            for r in runs.by_ref().take(b.runs as usize) {
+                put(r.k as f64);
+                put(r.offset as f64);
+                put(r.timestamp as f64);
+            }
+        }
+        rt::call(env, settle, &[st, data, errs])?;
+        Ok(())
+    }
+
+    /// The producer's JS side (`None`: none, or finalized).
+    fn state(&self, env: js::Env) -> Result<Option<js::Value>> {
+        let r = *self.state.lock().unwrap();
+        if r == 0 {
+            return Ok(None);
+        }
+        let mut v = std::ptr::null_mut();
+        napi_call!(napi_get_reference_value(env, r as sys::napi_ref, &mut v))?;
+        Ok((!v.is_null()).then_some(v))
+    }
+
+    /// Keeps `state` as the producer's JS side.
+    fn set_state(&self, env: js::Env, state: js::Value) -> Result<()> {
+        let mut r = std::ptr::null_mut();
+        napi_call!(napi_create_reference(env, state, 1, &mut r))?;
+        *self.state.lock().unwrap() = r as usize;
+        Ok(())
+    }
+
+    /// Releases the producer's JS side (its batches are then settled without telling JS).
+    fn release_state(&self, env: js::Env) {
+        let r = std::mem::take(&mut *self.state.lock().unwrap());
+        if r != 0 {
+            unsafe { sys::napi_delete_reference(env, r as sys::napi_ref) };
         }
     }
 }
@@ -302,6 +397,7 @@ impl napi::bindgen_prelude::ObjectFinalize for Producer {
     /// Garbage-collected: release the error handler. Core's `Drop` warns about unsent records.
     fn finalize(self, env: Env) -> Result<()> {
         unregister(self.id);
+        self.done.release_state(env.raw());
         self.handler.set(env.raw(), None)
     }
 }
@@ -414,6 +510,7 @@ impl Producer {
                         poster: rt::poster(env)?,
                         handler: handler.clone(),
                         topic: p.topic().to_string(),
+                        state: Mutex::new(0),
                     });
                     let sink = done.clone();
                     let eager = p.config().linger.is_zero();
@@ -425,10 +522,18 @@ impl Producer {
                             sink.deliver(b)
                         }),
                         eager,
+                        seq: Default::default(),
                     });
                     let id = register(s.clone());
+                    let topic = js::string(env, s.inner.topic())?;
+                    let eager = unsafe { bool::to_napi_value(env, eager) }?;
+                    let done = s.done.clone();
                     let obj = unsafe { Producer::to_napi_value(env, Producer { s, id }) }?;
-                    rt::set_native_id(env, obj, id)?;
+                    if let Some(f) = rt::send_hook(env, Hook::State)? {
+                        let state = rt::call(env, f, &[js::number(env, id)?, topic, eager])?;
+                        done.set_state(env, state)?;
+                        rt::set_native(env, obj, state)?;
+                    }
                     Ok(obj)
                 },
             )
@@ -463,19 +568,20 @@ impl Producer {
 
     /// Sends one record to the partition the partitioner picks (`options.partition` picks it
     /// instead). Returns at once (unless the partition's queue is full, then it waits up to
-    /// `sendTimeoutMs`); the promise resolves when the broker acknowledges the record. A `null` or
-    /// `undefined` key means no key; `''` or an empty Buffer is a real, empty key.
+    /// `sendTimeoutMs`) a `ProduceOutput`, a thenable that resolves when the broker acknowledges
+    /// the record. A `null` or `undefined` key means no key; `''` or an empty Buffer is a real,
+    /// empty key.
     ///
     /// The record waits up to `lingerMs` in its batch for more records, unless someone waits on it:
-    /// awaiting the promise (or `then`, `Promise.all`, ...) sends its batch at once.
+    /// awaiting the output (or `then`, `Promise.all`, ...) sends its batch at once.
     ///
     /// A refused send (a wrong argument, `CLOSED`, `RECORD_TOO_LARGE`, `UNKNOWN_PARTITION`,
-    /// `QUEUE_FULL`) rejects its promise and enqueues nothing; a failed delivery rejects it and is
-    /// reported once more by the next `flush()`/`close()`. Either way a promise nobody awaits never
-    /// crashes the process: its failure goes to the error handler (`setErrorHandler`).
+    /// `QUEUE_FULL`) returns a rejected promise and enqueues nothing; a failed delivery rejects the
+    /// output and is reported once more by the next `flush()`/`close()`. Either way a send nobody
+    /// awaits never crashes the process: its failure goes to the error handler (`setErrorHandler`).
     #[napi(
         ts_args_type = "key: Buffer | Uint8Array | string | null | undefined, value: Buffer | Uint8Array | string, options?: SendOptions | null",
-        ts_return_type = "Promise<RecordMetadata>"
+        ts_return_type = "ProduceOutput"
     )]
     pub fn send(
         &self,
@@ -486,14 +592,16 @@ impl Producer {
     ) -> Result<sys::napi_value> {
         let env = env.raw();
         let args = [raw(&key), raw(&value), raw(&options)];
-        rt::sync(env, || Ok(self.s.send(env, None, args)?.0))
+        rt::sync(env, || {
+            Ok(self.s.output(env, self.s.send(env, None, args)?)?)
+        })
     }
 
     /// Sends one record to partition `partition` (0-based; past the topic's partitions it rejects
     /// with `UNKNOWN_PARTITION`), like `send` otherwise.
     #[napi(
         ts_args_type = "partition: number, key: Buffer | Uint8Array | string | null | undefined, value: Buffer | Uint8Array | string, options?: { timestamp?: number } | null",
-        ts_return_type = "Promise<RecordMetadata>"
+        ts_return_type = "ProduceOutput"
     )]
     pub fn send_to(
         &self,
@@ -505,7 +613,10 @@ impl Producer {
     ) -> Result<sys::napi_value> {
         let env = env.raw();
         let args = [raw(&key), raw(&value), raw(&options)];
-        rt::sync(env, || Ok(self.s.send(env, Some(raw(&partition)), args)?.0))
+        rt::sync(env, || {
+            let refused = self.s.send(env, Some(raw(&partition)), args)?;
+            Ok(self.s.output(env, refused)?)
+        })
     }
 
     /// Sends many records (`[key, value]` or `[key, value, options]` each); sizes are checked before
@@ -625,42 +736,50 @@ impl Shared {
     }
 
     /// `send` and `sendTo` (`to`: the partition argument) of `[key, value, options]`: shared by the
-    /// methods and the fast path. Returns the promise and its ticket in [`waiting`] for index.js (0:
-    /// none, for a send refused at once or when nothing lingers).
+    /// methods and the fast path. A send core accepted returns `None` and leaves its sequence
+    /// number, partition and batch id in the register for index.js ([`waiting::report_send`]); a
+    /// refused one returns its rejected promise.
     fn send(
         &self,
         env: js::Env,
         to: Option<Option<js::Value>>,
         args: [Option<js::Value>; 3],
-    ) -> Result<(sys::napi_value, u64)> {
+    ) -> Result<Option<sys::napi_value>> {
         let args = match read_record(env, to, args, None) {
             Ok(a) => a,
-            Err(f) => return Ok((self.refused(env, f)?, 0)),
+            Err(f) => return Ok(Some(self.refused(env, f)?)),
         };
-        let (d, p) = rt::send_promise(env)?;
-        // The record's token is the ticket its promise and output are filed under right after the
-        // send: its batch may complete at once, but the drain settling it runs on this thread, later.
-        let ticket = waiting::next();
+        // Only this JS thread sends through this producer: the order of the numbers is the order of
+        // the sends.
+        let seq = self.seq.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
         match self.inner.send_blocking_tracked(
             args.key.as_deref(),
             &args.value,
             args.partition,
             args.timestamp,
             &self.tracker,
-            Token::Send(ticket),
+            Token::Send(seq),
         ) {
             Ok(out) => {
-                let t = waiting::file(Waiting::Send(d, out));
-                debug_assert_eq!(t, ticket);
-                Ok((p, if self.eager { 0 } else { t }))
+                // Released by the drain that settles its batch.
+                rt::hold(env);
+                waiting::report_send(seq, out.partition(), out.batch_id());
+                Ok(None)
             }
-            Err(e) => {
-                // Refused: core dropped the token without filing it; nothing was filed.
-                let err = rt::error_value(env, &e);
-                self.report_later(env, err);
-                d.reject(env, err);
-                Ok((p, 0))
-            }
+            // Refused: core dropped the token without filing it.
+            Err(e) => Ok(Some(self.refused(env, e.into())?)),
+        }
+    }
+
+    /// What the `send` methods return: the refused send's promise, or index.js's output for the send
+    /// just reported (without index.js: `undefined`).
+    fn output(&self, env: js::Env, refused: Option<js::Value>) -> Result<js::Value> {
+        if let Some(p) = refused {
+            return Ok(p);
+        }
+        match (rt::send_hook(env, Hook::Output)?, self.done.state(env)?) {
+            (Some(f), Some(st)) => rt::call(env, f, &[st]),
+            _ => js::undefined(env),
         }
     }
 
@@ -784,12 +903,12 @@ fn shared_of(env: js::Env, id: js::Value) -> Res<Arc<Shared>> {
 }
 
 /// A fast function (`N` arguments at most; missing ones are `undefined`): `f` gets the producer of
-/// its first argument, the argument count and the arguments; the send's ticket goes where index.js
-/// reads it ([`waiting::report`]). A failure is thrown (a panic: `INTERNAL`).
+/// its first argument, the argument count and the arguments, and returns the call's value (null:
+/// `undefined`). A failure is thrown (a panic: `INTERNAL`).
 fn fast<const N: usize>(
     env: js::Env,
     info: sys::napi_callback_info,
-    f: impl FnOnce(&Shared, usize, [js::Value; N]) -> Result<(js::Value, u64)>,
+    f: impl FnOnce(&Shared, usize, [js::Value; N]) -> Result<js::Value>,
 ) -> js::Value {
     let r = rt::sync(env, || {
         let mut argc = N;
@@ -805,22 +924,23 @@ fn fast<const N: usize>(
             )
         };
         js::check(st, "callback info")?;
-        let (p, ticket) = f(&*shared_of(env, argv[0])?, argc, argv)?;
-        waiting::report(ticket);
-        Ok(p)
+        Ok(f(&*shared_of(env, argv[0])?, argc, argv)?)
     });
     r.unwrap_or(std::ptr::null_mut())
 }
 
 /// `send(id, key, value, options)`: the same as `Producer.prototype.send`, called by index.js's
-/// `send` with the producer's id (read from a symbol-keyed property), plus the ticket. A plain
+/// `send` with the producer's id (from its JS side, under a symbol-keyed property), except that an
+/// accepted send returns `undefined` and leaves its numbers in the register: index.js builds the
+/// output (a refused send returns its rejected promise). A plain
 /// Node-API callback: it skips the per-call work of a napi-rs class method (unwrapping and
 /// type-checking `this`, borrow tracking, argument conversion), which costs about as much as core's
 /// whole enqueue.
 unsafe extern "C" fn send_fast(env: js::Env, info: sys::napi_callback_info) -> js::Value {
     fast::<4>(env, info, |s, argc, a| {
         let arg = |i: usize| (i < argc).then_some(a[i]);
-        s.send(env, None, [arg(1), arg(2), arg(3)])
+        Ok(s.send(env, None, [arg(1), arg(2), arg(3)])?
+            .unwrap_or(std::ptr::null_mut()))
     })
 }
 
@@ -829,7 +949,8 @@ unsafe extern "C" fn send_fast(env: js::Env, info: sys::napi_callback_info) -> j
 unsafe extern "C" fn send_to_fast(env: js::Env, info: sys::napi_callback_info) -> js::Value {
     fast::<5>(env, info, |s, argc, a| {
         let arg = |i: usize| (i < argc).then_some(a[i]);
-        s.send(env, Some(arg(1)), [arg(2), arg(3), arg(4)])
+        Ok(s.send(env, Some(arg(1)), [arg(2), arg(3), arg(4)])?
+            .unwrap_or(std::ptr::null_mut()))
     })
 }
 
@@ -838,7 +959,7 @@ unsafe extern "C" fn send_to_fast(env: js::Env, info: sys::napi_callback_info) -
 /// Node-API call. Anything else goes through [`send_all_list_fast`].
 unsafe extern "C" fn send_all_fast(env: js::Env, info: sys::napi_callback_info) -> js::Value {
     fast::<5>(env, info, |s, _, a| {
-        s.send_all_packed(env, [a[1], a[2], a[3], a[4]])
+        reported(s.send_all_packed(env, [a[1], a[2], a[3], a[4]]))
     })
 }
 
@@ -846,42 +967,62 @@ unsafe extern "C" fn send_all_fast(env: js::Env, info: sys::napi_callback_info) 
 /// (the same as the `sendAll` method, plus the ticket).
 unsafe extern "C" fn send_all_list_fast(env: js::Env, info: sys::napi_callback_info) -> js::Value {
     fast::<2>(env, info, |s, argc, a| {
-        s.send_all_list(env, (argc > 1).then_some(a[1]))
+        reported(s.send_all_list(env, (argc > 1).then_some(a[1])))
     })
 }
 
-/// `sendNow(n)`: someone started waiting on the promises of the `n` tickets index.js queued in its
-/// register (one call per microtask, not one per promise): their batches are sent now if still open
-/// (see [`waiting`]). Never throws (index.js calls it from a microtask).
+/// A `sendAll`'s promise, its ticket left in the register ([`waiting::report`]).
+fn reported(r: Result<(js::Value, u64)>) -> Result<js::Value> {
+    let (p, ticket) = r?;
+    waiting::report(ticket);
+    Ok(p)
+}
+
+/// `sendNow(n, m)`: someone started waiting on the promises of the `n` `sendAll` tickets and on
+/// outputs of the `m` batches index.js queued in its register (one call per microtask, not one per
+/// promise): those batches are sent now if still open (see [`waiting`]). Never throws (index.js
+/// calls it from a microtask).
 unsafe extern "C" fn send_now_fast(env: js::Env, info: sys::napi_callback_info) -> js::Value {
     let _ = std::panic::catch_unwind(|| {
-        let mut argc = 1;
-        let mut n = std::ptr::null_mut();
+        let mut argc = 2;
+        let mut argv = [std::ptr::null_mut(); 2];
         let st = unsafe {
             sys::napi_get_cb_info(
                 env,
                 info,
                 &mut argc,
-                &mut n,
+                argv.as_mut_ptr(),
                 std::ptr::null_mut(),
                 std::ptr::null_mut(),
             )
         };
-        let mut n_f64 = 0f64;
-        if st == sys::Status::napi_ok
-            && argc == 1
-            && unsafe { sys::napi_get_value_double(env, n, &mut n_f64) } == sys::Status::napi_ok
-            && n_f64 >= 1.0
-        {
-            waiting::send_now_queued(n_f64 as usize);
+        if st != sys::Status::napi_ok || argc != 2 {
+            return;
+        }
+        let count = |v: js::Value| {
+            let mut n = 0f64;
+            let ok = unsafe { sys::napi_get_value_double(env, v, &mut n) } == sys::Status::napi_ok;
+            if ok && n >= 1.0 {
+                n as usize
+            } else {
+                0
+            }
+        };
+        waiting::send_now_queued(count(argv[0]));
+        for (id, partition, batch) in waiting::queued_batches(count(argv[1])) {
+            let numbers = (0.0..4294967296.0).contains(&partition)
+                && (1.0..9007199254740992.0).contains(&batch);
+            if let (Some(s), true) = (lookup(id), numbers) {
+                s.inner.send_now(partition as u32, batch as u64);
+            }
         }
     });
     std::ptr::null_mut()
 }
 
 /// The fast functions index.js uses: `send`, `sendTo`, `sendAll` (packed), `sendAllList` and
-/// `sendNow`. The sends write each promise's ticket (0: none) to index.js's register
-/// ([`waiting::report`]).
+/// `sendNow`. The sends return numbers through index.js's register ([`waiting::report_send`],
+/// [`waiting::report`]).
 pub fn fast_functions(env: js::Env) -> Result<[js::Value; 5]> {
     let make = |name: &std::ffi::CStr, cb: sys::napi_callback| -> Result<js::Value> {
         let mut f = std::ptr::null_mut();

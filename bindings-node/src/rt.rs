@@ -4,10 +4,10 @@
 //! first use. Core threads never touch JS: they push a job onto that environment's queue and wake the
 //! threadsafe function once; its callback drains the queue on the JS thread and settles promises.
 //!
-//! The threadsafe function is *referenced only while promises are pending* (a count kept on the JS
-//! thread), so an outstanding `send`/`flush` keeps Node alive exactly like a pending socket write would,
-//! and once everything is settled — in particular after `close()` — nothing of ours holds the event
-//! loop: the process exits by itself.
+//! The threadsafe function is *referenced only while promises or sends are pending* (a count kept on
+//! the JS thread), so an outstanding `send`/`flush` keeps Node alive exactly like a pending socket
+//! write would, and once everything is settled — in particular after `close()` — nothing of ours
+//! holds the event loop: the process exits by itself.
 
 use std::cell::{Cell, RefCell};
 use std::ffi::c_void;
@@ -68,8 +68,11 @@ struct Ctx {
     metadata_factory: Cell<sys::napi_ref>,
     /// The symbol under which a `Producer` carries its id for the fast `send` (index.js).
     native_key: Cell<sys::napi_ref>,
-    /// Where the fast sends write each promise's ticket (index.js; see `waiting::report`).
+    /// Where the fast sends write what they return (index.js; see `waiting::report`).
     ticket_register: Cell<sys::napi_ref>,
+    /// index.js's `send` hooks: `state(id, topic, eager)` (a producer's JS side), `settle(state,
+    /// data, errors)` (finished batches) and `output(state)` (what a send returns).
+    send_hooks: [Cell<sys::napi_ref>; 3],
 }
 
 thread_local! {
@@ -157,6 +160,7 @@ fn with_ctx<T>(env: Env, f: impl FnOnce(&Ctx) -> T) -> Result<T> {
                 metadata_factory: Cell::new(ptr::null_mut()),
                 native_key: Cell::new(ptr::null_mut()),
                 ticket_register: Cell::new(ptr::null_mut()),
+                send_hooks: std::array::from_fn(|_| Cell::new(ptr::null_mut())),
             });
         }
         Ok(f(c.borrow().as_ref().unwrap()))
@@ -189,8 +193,27 @@ pub fn promise(env: Env) -> Result<(Deferred, Value)> {
 }
 
 fn done(env: Env) {
+    release(env, 1)
+}
+
+/// Counts one more send pending on core (keeping the event loop alive, like a promise of [`promise`]).
+pub fn hold(env: Env) {
     let _ = with_ctx(env, |c| {
-        let n = c.pending.get().saturating_sub(1);
+        let n = c.pending.get();
+        if n == 0 {
+            unsafe { sys::napi_ref_threadsafe_function(env, c.tsfn) };
+        }
+        c.pending.set(n + 1);
+    });
+}
+
+/// `n` pending things (promises, sends counted by [`hold`]) are settled.
+pub fn release(env: Env, n: usize) {
+    if n == 0 {
+        return;
+    }
+    let _ = with_ctx(env, |c| {
+        let n = c.pending.get().saturating_sub(n);
         c.pending.set(n);
         if n == 0 {
             unsafe { sys::napi_unref_threadsafe_function(env, c.tsfn) };
@@ -254,7 +277,28 @@ pub fn set_metadata_factory(env: Env, f: Value) -> Result<()> {
     replace_ref(env, f, |c| &c.metadata_factory)
 }
 
-/// Registers the symbol under which producers carry their id (index.js).
+/// Which of index.js's `send` hooks (see [`set_send_hooks`]).
+#[derive(Clone, Copy)]
+pub enum Hook {
+    State = 0,
+    Settle = 1,
+    Output = 2,
+}
+
+/// Registers index.js's `send` hooks, in [`Hook`] order.
+pub fn set_send_hooks(env: Env, hooks: [Value; 3]) -> Result<()> {
+    for (i, f) in hooks.into_iter().enumerate() {
+        replace_ref(env, f, |c| &c.send_hooks[i])?;
+    }
+    Ok(())
+}
+
+/// The hook `h` (`None`: index.js did not register it).
+pub fn send_hook(env: Env, h: Hook) -> Result<Option<Value>> {
+    slot_value(env, |c| &c.send_hooks[h as usize])
+}
+
+/// Registers the symbol under which producers carry their JS side (index.js).
 pub fn set_native_key(env: Env, key: Value) -> Result<()> {
     replace_ref(env, key, |c| &c.native_key)
 }
@@ -265,8 +309,8 @@ pub fn keep_ticket_register(env: Env, register: Value) -> Result<()> {
     replace_ref(env, register, |c| &c.ticket_register)
 }
 
-/// Defines `obj[nativeKey] = id` (read-only, not enumerable), if index.js registered the key.
-pub fn set_native_id(env: Env, obj: Value, id: f64) -> Result<()> {
+/// Defines `obj[nativeKey] = value` (read-only, not enumerable), if index.js registered the key.
+pub fn set_native(env: Env, obj: Value, value: Value) -> Result<()> {
     let Some(name) = slot_value(env, |c| &c.native_key)? else {
         return Ok(());
     };
@@ -276,7 +320,7 @@ pub fn set_native_id(env: Env, obj: Value, id: f64) -> Result<()> {
         method: None,
         getter: None,
         setter: None,
-        value: js::number(env, id)?,
+        value,
         attributes: sys::PropertyAttributes::default,
         data: ptr::null_mut(),
     };

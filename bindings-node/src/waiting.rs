@@ -1,12 +1,13 @@
-//! Awaiting a send sends its batch now: the records of every pending `send`/`sendAll`, by ticket.
+//! Awaiting a `sendAll` sends its batches now: the records of every pending `sendAll`, by ticket; and
+//! the register index.js shares with the fast functions.
 //!
-//! A `send` files its promise and its record's `ProduceOutput` here under a *ticket*, a number unique
-//! in this JS environment, which index.js keeps on the promise it returns. When someone starts waiting
-//! on that promise (`await`, `then`, `Promise.all`, ...), index.js queues the ticket for `sendNow`
-//! (one call per microtask) and core seals the record's batch if it is still open
-//! (`ProduceOutput::send_now`: an atomic flag per batch, so later waiters on the same batch cost
-//! nothing). A `sendAll` files its records' outputs; its promise is settled by its group. An entry
-//! leaves when its promise settles (then its ticket is never valid again).
+//! A `sendAll` files its records' `ProduceOutput`s here under a *ticket*, a number unique in this JS
+//! environment, which index.js keeps on the promise it returns. When someone starts waiting on that
+//! promise (`await`, `then`, `Promise.all`, ...), index.js queues the ticket for `sendNow` (one call
+//! per microtask) and core seals the records' batches if still open (`ProduceOutput::send_now`: an
+//! atomic flag per batch, so later waiters on the same batch cost nothing). Its promise is settled by
+//! its group; the entry leaves then (its ticket is never valid again). A `send` keeps nothing here:
+//! index.js queues its batch (producer, partition, batch id) instead.
 //!
 //! Only the JS thread of one environment touches its store (a thread-local: Node runs each environment
 //! on its own thread). Tickets are consecutive, so the store is a deque indexed by ticket: filing and
@@ -22,12 +23,10 @@ use napi::bindgen_prelude::FromNapiValue;
 use napi::Result;
 
 use crate::js::{Env, Value};
-use crate::rt::{self, SendPromise};
+use crate::rt;
 
 /// What a ticket stands for.
 pub enum Waiting {
-    /// A `send`: its promise (settled by the drain) and its record.
-    Send(SendPromise, ProduceOutput),
     /// A `sendAll`'s records (its promise belongs to its group).
     All(Vec<ProduceOutput>),
 }
@@ -35,11 +34,15 @@ pub enum Waiting {
 impl Waiting {
     fn send_now(&self) {
         match self {
-            Waiting::Send(_, o) => o.send_now(),
             Waiting::All(outs) => outs.iter().for_each(ProduceOutput::send_now),
         }
     }
 }
+
+/// The register's layout: elements `0..RETURNED` hold what the last fast send returned; then
+/// `sendNow`'s queue of tickets (`urge_max` of them), then its queue of batches, (producer id,
+/// partition, batch id) each (`urge_max` of them): `RETURNED + 4 * urge_max` elements in all.
+const RETURNED: usize = 3;
 
 /// Below this length the deque is never compacted.
 const COMPACT_MIN: usize = 4096;
@@ -56,9 +59,9 @@ struct Store {
 }
 
 thread_local! {
-    /// index.js's register (its first element and length): element 0 is where the fast sends return
-    /// each promise's ticket, without a second return value; elements 1.. are the tickets `sendNow`
-    /// is given, queued by index.js.
+    /// index.js's register (its first element and length; layout at [`RETURNED`]): where the fast
+    /// sends return numbers without allocating a JS value, and where index.js queues what `sendNow`
+    /// is given.
     static REGISTER: Cell<(*mut f64, usize)> = const { Cell::new((std::ptr::null_mut(), 0)) };
     static STORE: RefCell<Store> = RefCell::new(Store {
         base: 1,
@@ -124,9 +127,9 @@ impl Store {
 /// Registers index.js's register, a `Float64Array` over an `ArrayBuffer` of its own.
 pub fn set_register(env: Env, register: Value) -> Result<()> {
     let r = unsafe { <&mut [f64]>::from_napi_value(env, register) }?;
-    if r.len() < 2 {
+    if r.len() < RETURNED + 4 || !(r.len() - RETURNED).is_multiple_of(4) {
         return Err(napi::Error::from_reason(
-            "the register must be a Float64Array of length 2 or more",
+            "the register must be a Float64Array of 3 + 4n elements (n >= 1)",
         ));
     }
     // The backing store of an ArrayBuffer stays put; the reference keeps it alive.
@@ -144,16 +147,48 @@ pub fn report(ticket: u64) {
     }
 }
 
-/// Someone started waiting on the promises of the `n` tickets queued in the register (elements
-/// `1..=n`): their records' batches are sealed and sent if still open. A ticket already settled, or
-/// anything that is not a ticket, does nothing.
-pub fn send_now_queued(n: usize) {
+/// What a `send` accepted by core returns: its sequence number (the ticket of its batch if it is the
+/// batch's first `send`), partition and batch id (index.js builds its output from them).
+pub fn report_send(seq: u64, partition: u32, batch_id: u64) {
+    let (r, _) = REGISTER.with(Cell::get);
+    if !r.is_null() {
+        // SAFETY: as in `report`; the register has at least `RETURNED` elements.
+        unsafe {
+            r.write(seq as f64);
+            r.add(1).write(partition as f64);
+            r.add(2).write(batch_id as f64);
+        }
+    }
+}
+
+/// The `i`th queue of the register (0: tickets, 1: batches), its first `n` entries.
+fn queued(i: usize, n: usize) -> &'static [f64] {
     let (r, len) = REGISTER.with(Cell::get);
     if r.is_null() {
-        return;
+        return &[];
     }
-    // SAFETY: `set_register` checked `r` is the first of `len` elements of a live Float64Array.
-    let queued = unsafe { std::slice::from_raw_parts(r.add(1), n.min(len - 1)) };
+    let max = (len - RETURNED) / 4;
+    let (start, width) = if i == 0 {
+        (RETURNED, 1)
+    } else {
+        (RETURNED + max, 3)
+    };
+    // SAFETY: `set_register` checked `r` is the first of `len` elements of a live Float64Array
+    // (kept alive by its reference); both queues are inside it.
+    unsafe { std::slice::from_raw_parts(r.add(start), n.min(max) * width) }
+}
+
+/// The batches queued for `sendNow` (the first `n` of its second queue): (producer id, partition,
+/// batch id) each.
+pub fn queued_batches(n: usize) -> impl Iterator<Item = (f64, f64, f64)> {
+    queued(1, n).chunks_exact(3).map(|c| (c[0], c[1], c[2]))
+}
+
+/// Someone started waiting on the promises of the `n` tickets queued in the register: their
+/// records' batches are sealed and sent if still open. A ticket already settled, or anything that
+/// is not a ticket, does nothing.
+pub fn send_now_queued(n: usize) {
+    let queued = queued(0, n);
     STORE.with(|s| {
         let s = s.borrow();
         for &t in queued {
@@ -166,11 +201,6 @@ pub fn send_now_queued(n: usize) {
     });
 }
 
-/// The ticket the next [`file`] returns (a `send` names its record's delivery token before filing it).
-pub fn next() -> u64 {
-    STORE.with(|s| s.borrow().next())
-}
-
 /// Files `w`; returns its ticket.
 pub fn file(w: Waiting) -> u64 {
     STORE.with(|s| s.borrow_mut().file(w))
@@ -179,18 +209,6 @@ pub fn file(w: Waiting) -> u64 {
 /// Removes and returns ticket `t`'s entry (`None` if there is none).
 pub fn take(t: u64) -> Option<Waiting> {
     STORE.with(|s| s.borrow_mut().take(t))
-}
-
-/// The promises of the `send` tickets `ts`, removed (one borrow for a whole drain).
-pub fn take_sends(ts: impl Iterator<Item = u64>) -> Vec<Option<SendPromise>> {
-    STORE.with(|s| {
-        let mut s = s.borrow_mut();
-        ts.map(|t| match s.take(t) {
-            Some(Waiting::Send(d, _)) => Some(d),
-            _ => None,
-        })
-        .collect()
-    })
 }
 
 #[cfg(test)]

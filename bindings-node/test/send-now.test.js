@@ -163,11 +163,12 @@ describe('awaiting a send sends its batch now', () => {
     await p.close()
   })
 
-  it('a send is still a Promise: instanceof, Promise.resolve, allSettled, race', BOUND, async () => {
+  it('a send is a thenable: Promise.resolve, allSettled, race, repeated waits', BOUND, async () => {
     const { p } = await setup()
     const s = p.send(null, 'x')
-    assert.ok(s instanceof Promise)
-    assert.equal(Object.prototype.toString.call(s), '[object Promise]')
+    assert.ok(!(s instanceof Promise))
+    assert.equal(typeof s.then, 'function')
+    assert.equal(Object.prototype.toString.call(s), '[object ProduceOutput]')
     assert.equal((await Promise.resolve(s)).offset, 0)
     const [r] = await Promise.allSettled([p.send(null, 'y')])
     assert.equal(r.status, 'fulfilled')
@@ -177,9 +178,45 @@ describe('awaiting a send sends its batch now', () => {
     const d = s.then((m) => m.offset)
     assert.equal(Object.getPrototypeOf(d), Promise.prototype)
     assert.equal(await d, 0)
+    // waited on again once settled, and a throwing handler rejects what then returned, whether it
+    // was attached before or after the batch settled
+    assert.equal((await s).offset, 0)
+    await assert.rejects(
+      s.then(() => {
+        throw new Error('handler')
+      }),
+      /handler/,
+    )
+    const early = p.send(null, 'e').then(() => {
+      throw new Error('early handler')
+    })
+    await assert.rejects(early, /early handler/)
+    // a handler's returned thenable is followed
+    assert.equal(await s.then(() => p.send(null, 'n')).then((m) => m.offset), 4)
     // a frozen one can still be awaited
     const frozen = Object.freeze(p.send(null, 'f'))
-    assert.equal((await frozen).offset, 3)
+    assert.equal((await frozen).offset, 5)
+    await p.close()
+  })
+
+  it('a settled batch answers later waits with each record\'s own offset and timestamp', BOUND, async () => {
+    const { t, p } = await setup(2)
+    const outs = []
+    for (let i = 0; i < 300; i++) outs.push(p.send(null, `v${i}`, { timestamp: 1000 + (i % 7) }))
+    outs.push(p.sendTo(1, null, 'last'))
+    await p.flush()
+    const metas = []
+    for (const o of outs) metas.push(await o)
+    for (const part of [0, 1]) {
+      const stored = broker.records(t, part)
+      const mine = metas.filter((m) => m.partition === part)
+      assert.deepEqual(mine.map((m) => m.offset), [...stored.keys()])
+      assert.deepEqual(
+        mine.map((m) => m.timestamp),
+        stored.map((r) => r.timestamp),
+      )
+    }
+    assert.deepEqual(metas.slice(0, 300).map((m) => m.timestamp), outs.slice(0, 300).map((_, i) => 1000 + (i % 7)))
     await p.close()
   })
 
