@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hw::error::{check_range, MAX_COUNT};
-use hw::producer::{check_record_sizes, in_delivery, BatchDelivery, DeliveryTracker, RecordRef};
+use hw::producer::{in_delivery, BatchDelivery, DeliveryTracker, ProduceOutput, RecordRef};
 use hw::{Producer, ProducerConfig};
 
 use crate::config::hw_config;
@@ -462,36 +462,41 @@ pub unsafe extern "C" fn hw_producer_send_records(
             return Err(invalid(format!("`partitions` is NULL but `n` is {n}")));
         }
         let ctxs = (!ctxs.is_null()).then(|| std::slice::from_raw_parts(ctxs, n));
-        let send = |i: usize, r: &RecordRef<'_>| -> Result<()> {
-            let (key, value, partition, timestamp) = (r.key, r.value, r.partition, r.timestamp);
-            let out = match cb {
-                Some(cb) => {
-                    let ctx = SendCtx(ctxs.map_or(ptr::null_mut(), |c| c[i]));
-                    let token = CDelivery::Batch { cb, ctx };
-                    let tracker = &prod.tracker;
-                    prod.inner
-                        .send_blocking_tracked(key, value, partition, timestamp, tracker, token)?
-                }
-                None => prod.inner.send_blocking(key, value, partition, timestamp)?,
-            };
+        let token = |i: usize| CDelivery::Batch {
+            cb: cb.expect("a token is asked for only with a tracker, given only with cb"),
+            ctx: SendCtx(ctxs.map_or(ptr::null_mut(), |c| c[i])),
+        };
+        let tracker = cb.is_some().then_some(&prod.tracker);
+        // Each record's partition and batch are written as soon as it is enqueued.
+        let sent = |i: usize, out: ProduceOutput| {
             *partitions.add(i) = out.partition();
             if !batches.is_null() {
                 *batches.add(i) = out.batch_id();
             }
-            Ok(())
         };
         if n == 1 {
             // One record: checked and reported as hw_producer_send_record does (the send checks its
             // size), without building a list first; this is the per-record send path of bindings.
-            return send(0, &record_arg(arg(records, "records")?)?);
+            let r = record_arg(arg(records, "records")?)?;
+            let out = match tracker {
+                Some(t) => prod.inner.send_blocking_tracked(
+                    r.key,
+                    r.value,
+                    r.partition,
+                    r.timestamp,
+                    t,
+                    token(0),
+                )?,
+                None => prod
+                    .inner
+                    .send_blocking(r.key, r.value, r.partition, r.timestamp)?,
+            };
+            sent(0, out);
+            return Ok(());
         }
-        // Core's send_all, one record at a time, so each partition is written as it is known.
         let refs = records_arg(records, n)?;
-        check_record_sizes(prod.inner.config(), &refs)?;
-        for (i, r) in refs.iter().enumerate() {
-            send(i, r)?;
-        }
-        Ok(())
+        prod.inner
+            .send_all_blocking_each(&refs, tracker, token, sent)
     })
 }
 

@@ -380,18 +380,42 @@ impl Producer {
         &self,
         records: &[R],
         tracker: &DeliveryTracker<T>,
-        mut token: impl FnMut(usize) -> T,
+        token: impl FnMut(usize) -> T,
     ) -> Result<Vec<ProduceOutput>> {
+        let mut out = Vec::with_capacity(records.len());
+        self.send_all_blocking_each(records, Some(tracker), token, |_, o| out.push(o))?;
+        Ok(out)
+    }
+
+    /// The loop of the `send_all` forms, for callers that must know which records were sent when
+    /// one fails midway (C's `hw_producer_send_records`): every size is checked first (a record too
+    /// large refuses the whole call), then each record is sent (filed with `tracker` under
+    /// `token(i)` if given) and handed to `sent(i, output)` at once; the first failure ends the call
+    /// with the records before it sent.
+    pub fn send_all_blocking_each<R: AsRecord, T: Send + 'static>(
+        &self,
+        records: &[R],
+        tracker: Option<&DeliveryTracker<T>>,
+        mut token: impl FnMut(usize) -> T,
+        mut sent: impl FnMut(usize, ProduceOutput),
+    ) -> Result<()> {
         check_record_sizes(self.config(), records)?;
-        records
-            .iter()
-            .enumerate()
-            .map(|(i, r)| {
-                let r = r.as_record();
-                let t = token(i);
-                self.send_blocking_tracked(r.key, r.value, r.partition, r.timestamp, tracker, t)
-            })
-            .collect()
+        for (i, r) in records.iter().enumerate() {
+            let r = r.as_record();
+            let out = match tracker {
+                Some(t) => self.send_blocking_tracked(
+                    r.key,
+                    r.value,
+                    r.partition,
+                    r.timestamp,
+                    t,
+                    token(i),
+                )?,
+                None => self.send_blocking(r.key, r.value, r.partition, r.timestamp)?,
+            };
+            sent(i, out);
+        }
+        Ok(())
     }
 
     /// Seals every open batch and waits until each queued batch is acknowledged or failed. Reports the
