@@ -363,28 +363,12 @@ pub fn metadata_array(env: Env, topic: &str, items: &[Landed]) -> Result<Value> 
     let f = slot_value(env, |c| &c.metadata_factory)?.ok_or_else(|| {
         napi::Error::from_reason("index.js did not register its metadata factory")
     })?;
-    let mut data = ptr::null_mut();
-    let mut ab = ptr::null_mut();
-    let len = items.len() * 3;
-    napi_call!(napi_create_arraybuffer(env, len * 8, &mut data, &mut ab))?;
-    if len > 0 {
-        // SAFETY: the buffer was just allocated with room for `len` doubles (8-aligned).
-        let out = unsafe { std::slice::from_raw_parts_mut(data as *mut f64, len) };
-        for (chunk, &(partition, offset, timestamp)) in out.chunks_exact_mut(3).zip(items) {
-            chunk[0] = partition as f64;
-            chunk[1] = offset as f64;
-            chunk[2] = timestamp as f64;
-        }
+    let (ta, out) = js::new_float64_array(env, items.len() * 3)?;
+    for (chunk, &(partition, offset, timestamp)) in out.chunks_exact_mut(3).zip(items) {
+        chunk[0] = partition as f64;
+        chunk[1] = offset as f64;
+        chunk[2] = timestamp as f64;
     }
-    let mut ta = ptr::null_mut();
-    napi_call!(napi_create_typedarray(
-        env,
-        sys::TypedarrayType::float64_array,
-        len,
-        ab,
-        0,
-        &mut ta
-    ))?;
     call(env, f, &[js::string(env, topic)?, ta])
 }
 
