@@ -462,11 +462,14 @@ pub unsafe extern "C" fn hw_producer_send_records(
             return Err(invalid(format!("`partitions` is NULL but `n` is {n}")));
         }
         let ctxs = (!ctxs.is_null()).then(|| std::slice::from_raw_parts(ctxs, n));
-        let token = |i: usize| CDelivery::Batch {
-            cb: cb.expect("a token is asked for only with a tracker, given only with cb"),
-            ctx: SendCtx(ctxs.map_or(ptr::null_mut(), |c| c[i])),
-        };
-        let tracker = cb.is_some().then_some(&prod.tracker);
+        // With a callback, record `i` is filed with the tracker under its context.
+        let mut tracked = cb.map(|cb| {
+            let token = move |i: usize| CDelivery::Batch {
+                cb,
+                ctx: SendCtx(ctxs.map_or(ptr::null_mut(), |c| c[i])),
+            };
+            (&prod.tracker, token)
+        });
         // Each record's partition and batch are written as soon as it is enqueued.
         let sent = |i: usize, out: ProduceOutput| {
             *partitions.add(i) = out.partition();
@@ -478,8 +481,8 @@ pub unsafe extern "C" fn hw_producer_send_records(
             // One record: checked and reported as hw_producer_send_record does (the send checks its
             // size), without building a list first; this is the per-record send path of bindings.
             let r = record_arg(arg(records, "records")?)?;
-            let out = match tracker {
-                Some(t) => prod.inner.send_blocking_tracked(
+            let out = match tracked.as_mut() {
+                Some((t, token)) => prod.inner.send_blocking_tracked(
                     r.key,
                     r.value,
                     r.partition,
@@ -495,8 +498,7 @@ pub unsafe extern "C" fn hw_producer_send_records(
             return Ok(());
         }
         let refs = records_arg(records, n)?;
-        prod.inner
-            .send_all_blocking_each(&refs, tracker, token, sent)
+        prod.inner.send_all_blocking_each(&refs, tracked, sent)
     })
 }
 

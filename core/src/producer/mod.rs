@@ -383,27 +383,26 @@ impl Producer {
         token: impl FnMut(usize) -> T,
     ) -> Result<Vec<ProduceOutput>> {
         let mut out = Vec::with_capacity(records.len());
-        self.send_all_blocking_each(records, Some(tracker), token, |_, o| out.push(o))?;
+        self.send_all_blocking_each(records, Some((tracker, token)), |_, o| out.push(o))?;
         Ok(out)
     }
 
     /// The loop of the `send_all` forms, for callers that must know which records were sent when
     /// one fails midway (C's `hw_producer_send_records`): every size is checked first (a record too
-    /// large refuses the whole call), then each record is sent (filed with `tracker` under
-    /// `token(i)` if given) and handed to `sent(i, output)` at once; the first failure ends the call
-    /// with the records before it sent.
+    /// large refuses the whole call), then each record is sent (with `tracked = Some((tracker,
+    /// token))`, filed with `tracker` under `token(i)`) and handed to `sent(i, output)` at once; the
+    /// first failure ends the call with the records before it sent.
     pub fn send_all_blocking_each<R: AsRecord, T: Send + 'static>(
         &self,
         records: &[R],
-        tracker: Option<&DeliveryTracker<T>>,
-        mut token: impl FnMut(usize) -> T,
+        mut tracked: Option<(&DeliveryTracker<T>, impl FnMut(usize) -> T)>,
         mut sent: impl FnMut(usize, ProduceOutput),
     ) -> Result<()> {
         check_record_sizes(self.config(), records)?;
         for (i, r) in records.iter().enumerate() {
             let r = r.as_record();
-            let out = match tracker {
-                Some(t) => self.send_blocking_tracked(
+            let out = match tracked.as_mut() {
+                Some((t, token)) => self.send_blocking_tracked(
                     r.key,
                     r.value,
                     r.partition,
