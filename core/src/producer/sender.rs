@@ -13,6 +13,7 @@ use tokio::sync::oneshot;
 use super::accumulator::{PartitionQueue, SealedBatch, SECTION_START};
 use super::config::{Delivery, Isolation};
 use super::Inner;
+use crate::client::connection::FrameBuf;
 use crate::error::{Error, ErrorKind, Result};
 use crate::protocol::api::{spu_keys, SPU_VERSION};
 use crate::protocol::batch::{finish_uncompressed_in_place, write_batch, BatchInfo};
@@ -243,7 +244,7 @@ async fn send_request(inner: Arc<Inner>, leader: i32, mut outgoing: Vec<Outgoing
                 .map(move |b| (o.queue.index, b.encoded.clone().expect("encoded above")))
         })
         .collect();
-    let write_body = |out: &mut Vec<u8>| {
+    let write_body = |out: &mut FrameBuf| {
         Option::<String>::None.encode(out, version);
         acks.encode(out, version);
         timeout_ms.encode(out, version);
@@ -253,7 +254,7 @@ async fn send_request(inner: Arc<Inner>, leader: i32, mut outgoing: Vec<Outgoing
         for (p, bytes) in &entries {
             p.encode(out, version);
             (bytes.len() as i32).encode(out, version);
-            out.extend_from_slice(bytes);
+            out.splice(bytes);
         }
         if version >= 8 {
             0u32.encode(out, version);
