@@ -2,10 +2,12 @@
 
 use std::ffi::{c_char, CString};
 
-use hw::{Admin, TopicConfig};
+use hw::{Admin, TlsConfig, TopicConfig};
 
 use crate::error::hw_error;
-use crate::ffi::{arg, guard, guard_or, invalid, out_arg, pairs_arg, str_arg};
+use crate::ffi::{
+    arg, boxed, c_string, free_with, get, guard, item, out_arg, pairs_arg, str_arg, Result,
+};
 use crate::runtime::ADMINS;
 
 /// Topic administration over the network (opaque). Connect with `hw_admin_connect` (or
@@ -23,13 +25,16 @@ pub unsafe extern "C" fn hw_admin_connect(
 ) -> *mut hw_error {
     guard(|| {
         let endpoint = str_arg(endpoint, "endpoint")?;
-        let out = out_arg(out, "out")?;
-        hw::logging::install();
-        let admin = hw::runtime::block_on(Admin::connect(endpoint))?;
-        *out = Box::into_raw(Box::new(hw_admin { inner: admin }));
-        ADMINS.created();
-        Ok(())
+        connect(endpoint, &TlsConfig::default(), out_arg(out, "out")?)
     })
+}
+
+fn connect(endpoint: &str, tls: &TlsConfig, out: &mut *mut hw_admin) -> Result<()> {
+    hw::logging::install();
+    let inner = hw::runtime::block_on(Admin::connect_with(endpoint, tls))?;
+    *out = boxed(hw_admin { inner });
+    ADMINS.created();
+    Ok(())
 }
 
 /// Connects to the SC at `endpoint` with `n` TLS options: `keys[i]` = `values[i]`, the producer's
@@ -54,15 +59,11 @@ pub unsafe extern "C" fn hw_admin_connect_with(
         let endpoint = str_arg(endpoint, "endpoint")?;
         let pairs = pairs_arg(keys, values, n)?;
         let out = out_arg(out, "out")?;
-        let mut tls = hw::TlsConfig::default();
+        let mut tls = TlsConfig::default();
         for (k, v) in pairs {
             tls.set(k, v)?;
         }
-        hw::logging::install();
-        let admin = hw::runtime::block_on(Admin::connect_with(endpoint, &tls))?;
-        *out = Box::into_raw(Box::new(hw_admin { inner: admin }));
-        ADMINS.created();
-        Ok(())
+        connect(endpoint, &tls, out)
     })
 }
 
@@ -171,10 +172,6 @@ struct ListedTopic {
     retention_secs: i64,
 }
 
-fn c_string(s: String) -> CString {
-    CString::new(s.replace('\0', "\u{FFFD}")).unwrap_or_default()
-}
-
 /// Lists the (non-system) topics. On success `*out` is a list the caller owns: free it with
 /// `hw_topic_list_free`.
 #[no_mangle]
@@ -188,15 +185,15 @@ pub unsafe extern "C" fn hw_admin_list_topics(
         let topics = hw::runtime::block_on(a.inner.list_topics())?
             .into_iter()
             .map(|t| ListedTopic {
-                name: c_string(t.name),
-                compression: c_string(t.compression),
-                status: c_string(t.status),
+                name: c_string(&t.name),
+                compression: c_string(&t.compression),
+                status: c_string(&t.status),
                 partitions: t.partitions,
                 replication: t.replication,
                 retention_secs: t.retention_secs.map_or(-1, i64::from),
             })
             .collect();
-        *out = Box::into_raw(Box::new(hw_topic_list { topics }));
+        *out = boxed(hw_topic_list { topics });
         Ok(())
     })
 }
@@ -204,7 +201,7 @@ pub unsafe extern "C" fn hw_admin_list_topics(
 /// The number of topics in `list` (0 for NULL).
 #[no_mangle]
 pub unsafe extern "C" fn hw_topic_list_len(list: *const hw_topic_list) -> usize {
-    guard_or(0, || list.as_ref().map_or(0, |l| l.topics.len()))
+    get(list, 0, |l| l.topics.len())
 }
 
 /// Reads topic `index` (0-based, below `hw_topic_list_len`) into `*out`. The strings written into
@@ -218,12 +215,7 @@ pub unsafe extern "C" fn hw_topic_list_get(
     guard(|| {
         let list = arg(list, "list")?;
         let out = out_arg(out, "out")?;
-        let t = list.topics.get(index).ok_or_else(|| {
-            invalid(format!(
-                "index {index} is out of range (the list holds {} topics)",
-                list.topics.len()
-            ))
-        })?;
+        let t = item(&list.topics, index, "topics")?;
         *out = hw_topic_info {
             name: t.name.as_ptr(),
             partitions: t.partitions,
@@ -239,20 +231,11 @@ pub unsafe extern "C" fn hw_topic_list_get(
 /// Frees a topic list and its strings. NULL is fine. Must not be called twice.
 #[no_mangle]
 pub unsafe extern "C" fn hw_topic_list_free(list: *mut hw_topic_list) {
-    guard_or((), || {
-        if !list.is_null() {
-            drop(Box::from_raw(list));
-        }
-    })
+    free_with(list, drop)
 }
 
 /// Frees an admin. NULL is fine. Must not be called twice.
 #[no_mangle]
 pub unsafe extern "C" fn hw_admin_free(a: *mut hw_admin) {
-    guard_or((), || {
-        if !a.is_null() {
-            ADMINS.freed();
-            drop(Box::from_raw(a));
-        }
-    })
+    free_with(a, |_| ADMINS.freed())
 }

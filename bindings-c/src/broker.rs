@@ -4,11 +4,12 @@ use std::ffi::{c_char, CString};
 use std::ptr;
 
 use hw::broker::StoredRecord;
-use hw::{BrokerConfig, Error, TestBroker, TopicConfig};
+use hw::{BrokerConfig, TestBroker, TopicConfig};
 
 use crate::error::hw_error;
 use crate::ffi::{
-    arg, codec_name, guard, guard_or, invalid, out_arg, pairs_arg, partition_index, str_arg,
+    arg, boxed, c_string, codec_name, copy_fields, free_with, get, guard, invalid, item, out_arg,
+    pairs_arg, partition_index, str_arg, Result,
 };
 use crate::runtime::BROKERS;
 
@@ -42,16 +43,12 @@ pub unsafe extern "C" fn hw_broker_start(
     })
 }
 
-fn start(cfg: BrokerConfig) -> Result<*mut hw_broker, Error> {
+fn start(cfg: BrokerConfig) -> Result<*mut hw_broker> {
     hw::logging::install();
-    let broker = TestBroker::start_blocking(cfg)?;
-    let endpoint =
-        CString::new(broker.endpoint()).map_err(|_| Error::internal("endpoint contains NUL"))?;
+    let inner = TestBroker::start_blocking(cfg)?;
+    let endpoint = c_string(&inner.endpoint());
     BROKERS.created();
-    Ok(Box::into_raw(Box::new(hw_broker {
-        inner: broker,
-        endpoint,
-    })))
+    Ok(boxed(hw_broker { inner, endpoint }))
 }
 
 /// Starts an embedded broker from `n` string options: `keys[i]` = `values[i]`, snake_case or
@@ -82,10 +79,7 @@ pub unsafe extern "C" fn hw_broker_start_with(
 /// the broker: valid until `hw_broker_stop`. NULL for NULL.
 #[no_mangle]
 pub unsafe extern "C" fn hw_broker_endpoint(b: *const hw_broker) -> *const c_char {
-    guard_or(ptr::null(), || match b.as_ref() {
-        Some(b) => b.endpoint.as_ptr(),
-        None => ptr::null(),
-    })
+    get(b, ptr::null(), |b| b.endpoint.as_ptr())
 }
 
 /// Creates a topic with `partitions` partitions directly in the broker: the short form of
@@ -168,13 +162,7 @@ pub unsafe extern "C" fn hw_broker_leader(
     partition: u32,
     out: *mut i32,
 ) -> *mut hw_error {
-    guard(|| {
-        let b = arg(b, "b")?;
-        let topic = str_arg(topic, "topic")?;
-        let out = out_arg(out, "out")?;
-        *out = b.inner.leader(topic, partition_index(partition)?)?;
-        Ok(())
-    })
+    query(b, topic, partition, out, TestBroker::leader)
 }
 
 /// The high watermark of `topic`/`partition` (every in-sync replica holds the records below it),
@@ -186,11 +174,22 @@ pub unsafe extern "C" fn hw_broker_high_watermark(
     partition: u32,
     out: *mut i64,
 ) -> *mut hw_error {
+    query(b, topic, partition, out, TestBroker::high_watermark)
+}
+
+/// A query of one partition: `f(broker, topic, partition)` written to `*out`.
+unsafe fn query<T>(
+    b: *const hw_broker,
+    topic: *const c_char,
+    partition: u32,
+    out: *mut T,
+    f: impl FnOnce(&TestBroker, &str, u32) -> Result<T>,
+) -> *mut hw_error {
     guard(|| {
         let b = arg(b, "b")?;
         let topic = str_arg(topic, "topic")?;
         let out = out_arg(out, "out")?;
-        *out = b.inner.high_watermark(topic, partition_index(partition)?)?;
+        *out = f(&b.inner, topic, partition_index(partition)?)?;
         Ok(())
     })
 }
@@ -199,8 +198,13 @@ pub unsafe extern "C" fn hw_broker_high_watermark(
 /// For back-pressure tests.
 #[no_mangle]
 pub unsafe extern "C" fn hw_broker_pause(b: *mut hw_broker) -> *mut hw_error {
+    with(b, TestBroker::pause)
+}
+
+/// The calls that cannot fail but for a NULL broker: `f` on it.
+unsafe fn with(b: *mut hw_broker, f: impl FnOnce(&TestBroker)) -> *mut hw_error {
     guard(|| {
-        arg(b, "b")?.inner.pause();
+        f(&arg(b, "b")?.inner);
         Ok(())
     })
 }
@@ -208,10 +212,7 @@ pub unsafe extern "C" fn hw_broker_pause(b: *mut hw_broker) -> *mut hw_error {
 /// Resumes the SPUs paused by `hw_broker_pause`.
 #[no_mangle]
 pub unsafe extern "C" fn hw_broker_resume(b: *mut hw_broker) -> *mut hw_error {
-    guard(|| {
-        arg(b, "b")?.inner.resume();
-        Ok(())
-    })
+    with(b, TestBroker::resume)
 }
 
 /// Pauses one SPU (`spu_id`, e.g. from `hw_broker_spu_id`): its produce requests wait unanswered
@@ -236,10 +237,7 @@ pub unsafe extern "C" fn hw_broker_fail_next(
     count: u32,
     code: i16,
 ) -> *mut hw_error {
-    guard(|| {
-        arg(b, "b")?.inner.fail_next(api_key, count, code);
-        Ok(())
-    })
+    with(b, |b| b.fail_next(api_key, count, code))
 }
 
 /// Fault injection: the next `count` requests of `api_key` close their connection unanswered.
@@ -249,10 +247,7 @@ pub unsafe extern "C" fn hw_broker_drop_next(
     api_key: u16,
     count: u32,
 ) -> *mut hw_error {
-    guard(|| {
-        arg(b, "b")?.inner.drop_next(api_key, count);
-        Ok(())
-    })
+    with(b, |b| b.drop_next(api_key, count))
 }
 
 /// Fault injection: every request of `api_key` waits `delay_ms` before it is served (0 clears).
@@ -262,11 +257,8 @@ pub unsafe extern "C" fn hw_broker_delay(
     api_key: u16,
     delay_ms: u32,
 ) -> *mut hw_error {
-    guard(|| {
-        let d = (delay_ms > 0).then(|| std::time::Duration::from_millis(delay_ms as u64));
-        arg(b, "b")?.inner.delay(api_key, d);
-        Ok(())
-    })
+    let d = (delay_ms > 0).then(|| std::time::Duration::from_millis(delay_ms.into()));
+    with(b, |b| b.delay(api_key, d))
 }
 
 /// The id of the broker's `index`-th SPU (5001, 5002, ...), written to `*out` on success.
@@ -346,20 +338,11 @@ pub unsafe extern "C" fn hw_broker_stats(
     guard(|| {
         let b = arg(b, "b")?;
         let out = out_arg(out, "out")?;
-        let s = b.inner.stats();
-        *out = hw_broker_counters {
-            produce_requests: s.produce_requests,
-            batches_appended: s.batches_appended,
-            records_appended: s.records_appended,
-            bytes_appended: s.bytes_appended,
-            fsyncs: s.fsyncs,
-            segments_deleted: s.segments_deleted,
-            truncated_bytes: s.truncated_bytes,
-            connections: s.connections,
-            connections_total: s.connections_total,
-            rejected_frames: s.rejected_frames,
-            fetch_responses: s.fetch_responses,
-        };
+        *out = copy_fields!(b.inner.stats() => hw_broker_counters {
+            produce_requests, batches_appended, records_appended, bytes_appended, fsyncs,
+            segments_deleted, truncated_bytes, connections, connections_total, rejected_frames,
+            fetch_responses,
+        });
         Ok(())
     })
 }
@@ -411,7 +394,7 @@ pub unsafe extern "C" fn hw_broker_records(
         let topic = str_arg(topic, "topic")?;
         let out = out_arg(out, "out")?;
         let records = b.inner.records(topic, partition_index(partition)?, from)?;
-        *out = Box::into_raw(Box::new(hw_record_list { records, partition }));
+        *out = boxed(hw_record_list { records, partition });
         Ok(())
     })
 }
@@ -420,20 +403,16 @@ pub unsafe extern "C" fn hw_broker_records(
 /// admins connected to it then fail with transport errors. Must not be called twice.
 #[no_mangle]
 pub unsafe extern "C" fn hw_broker_stop(b: *mut hw_broker) {
-    guard_or((), || {
-        if !b.is_null() {
-            let b = Box::from_raw(b);
-            BROKERS.freed();
-            b.inner.stop();
-            drop(b);
-        }
+    free_with(b, |b| {
+        BROKERS.freed();
+        b.inner.stop();
     })
 }
 
 /// The number of records in `list` (0 for NULL).
 #[no_mangle]
 pub unsafe extern "C" fn hw_record_list_len(list: *const hw_record_list) -> usize {
-    guard_or(0, || list.as_ref().map_or(0, |l| l.records.len()))
+    get(list, 0, |l| l.records.len())
 }
 
 /// Reads record `index` (0-based, below `hw_record_list_len`) into `*out`. The pointers written
@@ -447,12 +426,7 @@ pub unsafe extern "C" fn hw_record_list_get(
     guard(|| {
         let list = arg(list, "list")?;
         let out = out_arg(out, "out")?;
-        let r = list.records.get(index).ok_or_else(|| {
-            invalid(format!(
-                "index {index} is out of range (the list holds {} records)",
-                list.records.len()
-            ))
-        })?;
+        let r = item(&list.records, index, "records")?;
         static EMPTY: [u8; 1] = [0];
         let (key, key_len) = match &r.key {
             None => (ptr::null(), 0),
@@ -482,9 +456,5 @@ pub unsafe extern "C" fn hw_record_list_get(
 /// Frees a record list and everything it points to. NULL is fine. Must not be called twice.
 #[no_mangle]
 pub unsafe extern "C" fn hw_record_list_free(list: *mut hw_record_list) {
-    guard_or((), || {
-        if !list.is_null() {
-            drop(Box::from_raw(list));
-        }
-    })
+    free_with(list, drop)
 }

@@ -6,7 +6,7 @@ use std::ptr;
 use hw::ProducerConfig;
 
 use crate::error::hw_error;
-use crate::ffi::{guard, guard_or, out_arg, str_arg};
+use crate::ffi::{boxed, free_with, guard, guard_or, out_arg, str_arg};
 
 /// Producer configuration (opaque): the defaults of the configuration table (README, `tests/vectors/config.json`), changed key by key with
 /// `hw_config_set`. Create with `hw_config_new`, free with `hw_config_free`.
@@ -19,9 +19,9 @@ pub struct hw_config {
 #[no_mangle]
 pub extern "C" fn hw_config_new() -> *mut hw_config {
     guard_or(ptr::null_mut(), || {
-        Box::into_raw(Box::new(hw_config {
+        boxed(hw_config {
             inner: ProducerConfig::default(),
-        }))
+        })
     })
 }
 
@@ -49,9 +49,5 @@ pub unsafe extern "C" fn hw_config_set(
 /// Frees a configuration. NULL is fine. Must not be called twice on the same pointer.
 #[no_mangle]
 pub unsafe extern "C" fn hw_config_free(cfg: *mut hw_config) {
-    guard_or((), || {
-        if !cfg.is_null() {
-            drop(Box::from_raw(cfg));
-        }
-    })
+    free_with(cfg, drop)
 }

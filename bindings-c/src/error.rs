@@ -6,7 +6,7 @@ use std::ptr;
 
 use hw::{Error, ErrorKind};
 
-use crate::ffi::guard_or;
+use crate::ffi::{boxed, c_string, free_with, get, guard_or};
 
 /// The kind of an error: one value per core `ErrorKind`, with the numbers of
 /// `tests/vectors/errors.json` (stable across releases).
@@ -57,14 +57,14 @@ pub struct hw_error {
 impl hw_error {
     pub(crate) fn new(e: &Error) -> hw_error {
         // Display = "[CODE] message" (broker errors also carry the Fluvio code and its name).
-        let text = e.to_string().replace('\0', "\u{FFFD}");
+        let message = c_string(&e.to_string());
         hw_error {
             kind: e.kind,
-            message: CString::new(text).unwrap_or_default(),
+            message,
         }
     }
     pub(crate) fn into_raw(e: &Error) -> *mut hw_error {
-        Box::into_raw(Box::new(hw_error::new(e)))
+        boxed(hw_error::new(e))
     }
 }
 
@@ -90,26 +90,21 @@ pub unsafe extern "C" fn hw_error_number(err: *const hw_error) -> i32 {
 /// Owned by `err`: valid until `err` is freed. Returns NULL for NULL.
 #[no_mangle]
 pub unsafe extern "C" fn hw_error_message(err: *const hw_error) -> *const c_char {
-    guard_or(ptr::null(), || match err.as_ref() {
-        Some(e) => e.message.as_ptr(),
-        None => ptr::null(),
-    })
+    get(err, ptr::null(), |e| e.message.as_ptr())
 }
 
 /// Whether retrying the failed operation may succeed (transport errors, timeouts, retriable Fluvio
 /// codes). False for NULL.
 #[no_mangle]
 pub unsafe extern "C" fn hw_error_is_retriable(err: *const hw_error) -> bool {
-    guard_or(false, || {
-        err.as_ref().is_some_and(|e| e.kind.is_retriable())
-    })
+    get(err, false, |e| e.kind.is_retriable())
 }
 
 /// The Fluvio error code of an `HW_ERROR_KIND_BROKER` error; 0 for other kinds and for NULL.
 #[no_mangle]
 pub unsafe extern "C" fn hw_error_broker_code(err: *const hw_error) -> i16 {
-    guard_or(0, || match err.as_ref().map(|e| e.kind) {
-        Some(ErrorKind::Broker(code)) => code,
+    get(err, 0, |e| match e.kind {
+        ErrorKind::Broker(code) => code,
         _ => 0,
     })
 }
@@ -129,11 +124,7 @@ pub extern "C" fn hw_error_code_name(number: i32) -> *const c_char {
 /// same error, nor on the `const hw_error *` a delivery callback receives (the library owns that).
 #[no_mangle]
 pub unsafe extern "C" fn hw_error_free(err: *mut hw_error) {
-    guard_or((), || {
-        if !err.is_null() {
-            drop(Box::from_raw(err));
-        }
-    })
+    free_with(err, drop)
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! The boundary helpers every export uses: panic catching, error mapping, and argument checks that
 //! turn NULL pointers and invalid UTF-8 into `HW_ERROR_KIND_INVALID_ARGUMENT` errors.
 
-use std::ffi::{c_char, CStr};
+use std::ffi::{c_char, c_void, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr;
 
@@ -32,14 +32,10 @@ fn panic_error(payload: Box<dyn std::any::Any + Send>) -> Error {
 /// thread (e.g. the connect and TLS handshake timeouts of `client::connection`), which panic ("no
 /// reactor running") on a plain C thread otherwise.
 pub(crate) fn guard(f: impl FnOnce() -> Result<()>) -> *mut hw_error {
-    match catch_unwind(AssertUnwindSafe(|| {
+    guard_send(|| {
         let _rt = hw::runtime::get().enter();
         f()
-    })) {
-        Ok(Ok(())) => ptr::null_mut(),
-        Ok(Err(e)) => hw_error::into_raw(&e),
-        Err(p) => hw_error::into_raw(&panic_error(p)),
-    }
+    })
 }
 
 /// [`guard`] without entering the runtime, for the per-record send functions: entering costs an
@@ -60,6 +56,37 @@ pub(crate) fn guard_or<T>(fallback: T, f: impl FnOnce() -> T) -> T {
     catch_unwind(AssertUnwindSafe(f)).unwrap_or(fallback)
 }
 
+/// An infallible accessor of `*p`: `f(&*p)`, or `null` for NULL (and for a panic).
+pub(crate) unsafe fn get<T, R: Copy>(p: *const T, null: R, f: impl FnOnce(&T) -> R) -> R {
+    guard_or(null, || p.as_ref().map_or(null, f))
+}
+
+/// A new object handed to C; [`free_with`] takes it back.
+pub(crate) fn boxed<T>(v: T) -> *mut T {
+    Box::into_raw(Box::new(v))
+}
+
+/// The `*_free` functions: NULL is fine; `f` gets the object to drop.
+pub(crate) unsafe fn free_with<T>(p: *mut T, f: impl FnOnce(Box<T>)) {
+    guard_or((), || {
+        if !p.is_null() {
+            f(Box::from_raw(p))
+        }
+    })
+}
+
+/// A C string of `s` for C to read: an embedded NUL (which C cannot see past) becomes U+FFFD.
+pub(crate) fn c_string(s: &str) -> CString {
+    CString::new(s.replace('\0', "\u{FFFD}")).unwrap_or_default()
+}
+
+/// A caller's context pointer, passed back to its callbacks from library threads.
+pub(crate) struct Ctx(pub(crate) *mut c_void);
+// SAFETY: the caller hands `ctx` to the library to be passed back from a library thread; the
+// header says so (the C side is responsible for making what it points to usable there).
+unsafe impl Send for Ctx {}
+unsafe impl Sync for Ctx {}
+
 pub(crate) unsafe fn arg<'a, T>(p: *const T, name: &str) -> Result<&'a T> {
     p.as_ref()
         .ok_or_else(|| invalid(format!("`{name}` must not be NULL")))
@@ -79,15 +106,18 @@ pub(crate) unsafe fn str_arg<'a>(p: *const c_char, name: &str) -> Result<&'a str
         .map_err(|_| invalid(format!("`{name}` is not valid UTF-8")))
 }
 
-/// `(ptr, len)` as bytes; NULL is allowed only with `len == 0`.
-pub(crate) unsafe fn bytes_arg<'a>(p: *const u8, len: usize, name: &str) -> Result<&'a [u8]> {
-    if p.is_null() {
-        if len == 0 {
-            return Ok(&[]);
-        }
-        return Err(invalid(format!("`{name}` is NULL but its length is {len}")));
+/// `(p, n)` as a slice; `p` may be NULL only when `n` is 0.
+pub(crate) unsafe fn slice_arg<'a, T>(
+    p: *const T,
+    n: usize,
+    name: &str,
+    n_name: &str,
+) -> Result<&'a [T]> {
+    match (p.is_null(), n) {
+        (_, 0) => Ok(&[]),
+        (true, _) => Err(invalid(format!("`{name}` is NULL but `{n_name}` is {n}"))),
+        (false, _) => Ok(std::slice::from_raw_parts(p, n)),
     }
-    Ok(std::slice::from_raw_parts(p, len))
 }
 
 /// `n` key/value pairs from parallel arrays of C strings. The arrays may be NULL only when `n` is 0;
@@ -97,27 +127,32 @@ pub(crate) unsafe fn pairs_arg<'a>(
     values: *const *const c_char,
     n: usize,
 ) -> Result<Vec<(&'a str, &'a str)>> {
-    if n == 0 {
-        return Ok(Vec::new());
-    }
-    if keys.is_null() || values.is_null() {
-        let which = if keys.is_null() { "keys" } else { "values" };
-        return Err(invalid(format!("`{which}` is NULL but `n` is {n}")));
-    }
-    let (keys, values) = (
-        std::slice::from_raw_parts(keys, n),
-        std::slice::from_raw_parts(values, n),
-    );
-    keys.iter()
-        .zip(values)
-        .enumerate()
-        .map(|(i, (&k, &v))| {
-            let k = str_arg(k, &format!("keys[{i}]"))?;
-            let v = str_arg(v, &format!("values[{i}]"))?;
-            Ok((k, v))
-        })
+    let keys = slice_arg(keys, n, "keys", "n")?;
+    let values = slice_arg(values, n, "values", "n")?;
+    let at = |p, what, i| str_arg(p, &format!("{what}[{i}]"));
+    (keys.iter().zip(values).enumerate())
+        .map(|(i, (&k, &v))| Ok((at(k, "keys", i)?, at(v, "values", i)?)))
         .collect()
 }
+
+/// Item `index` of a list C reads by index; `what` names the items in the error.
+pub(crate) fn item<'a, T>(items: &'a [T], index: usize, what: &str) -> Result<&'a T> {
+    items.get(index).ok_or_else(|| {
+        invalid(format!(
+            "index {index} is out of range (the list holds {} {what})",
+            items.len()
+        ))
+    })
+}
+
+/// A `#[repr(C)]` struct of the same-named fields of a core struct (the stats).
+macro_rules! copy_fields {
+    ($src:expr => $ty:ident { $($f:ident),* $(,)? }) => {{
+        let s = $src;
+        $ty { $($f: s.$f),* }
+    }};
+}
+pub(crate) use copy_fields;
 
 /// A partition index as every language checks it (0 to 2147483647, core's range rule); one at or
 /// past the topic's partition count is core's `HW_ERROR_KIND_UNKNOWN_PARTITION`.

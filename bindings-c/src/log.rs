@@ -1,13 +1,13 @@
 //! Logging: routes core's log events to a C callback. The levels are core's one order (OFF=0 to
 //! TRACE=5); core parses names and checks numbers, and is the only reader of `HEADWATER_LOG`.
 
-use std::ffi::{c_char, c_void, CString};
+use std::ffi::{c_char, c_void};
 use std::sync::Arc;
 
 use hw::logging::{self, Level};
 
 use crate::error::hw_error;
-use crate::ffi::{guard, out_arg, str_arg};
+use crate::ffi::{c_string, guard, out_arg, str_arg, Ctx};
 
 /// Log levels, the same order in every language: `HW_LOG_LEVEL_OFF` (nothing) to
 /// `HW_LOG_LEVEL_TRACE` (everything).
@@ -47,11 +47,6 @@ pub type hw_log_cb = Option<
     ),
 >;
 
-struct LogCtx(*mut c_void);
-// SAFETY: see `SendCtx` (producer.rs); the header says the callback is called from any thread.
-unsafe impl Send for LogCtx {}
-unsafe impl Sync for LogCtx {}
-
 /// Routes the library's log events at `max_level` (an `hw_log_level` value, 0 to 5) and more severe
 /// to `cb` with `ctx`; `HW_LOG_LEVEL_OFF` forwards nothing. Another number is an
 /// `HW_ERROR_KIND_INVALID_ARGUMENT` error. NULL `cb` restores the default: warnings and errors to
@@ -70,12 +65,12 @@ pub unsafe extern "C" fn hw_set_log_callback(
             logging::clear_sink();
             return Ok(());
         };
-        let ctx = LogCtx(ctx);
+        // The header says the callback is called from any thread.
+        let ctx = Ctx(ctx);
         logging::set_sink(
             level,
             Arc::new(move |lvl: tracing::Level, target: &str, msg: &str| {
-                let t = CString::new(target.replace('\0', "?")).unwrap_or_default();
-                let m = CString::new(msg.replace('\0', "?")).unwrap_or_default();
+                let (t, m) = (c_string(target), c_string(msg));
                 let ctx = &ctx; // capture the whole (Send + Sync) wrapper, not its raw field
                 let level = hw_log_level::of(lvl.into());
                 // SAFETY: the C caller registered this callback and context for exactly this use.

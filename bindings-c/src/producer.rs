@@ -16,8 +16,8 @@ use hw::{Producer, ProducerConfig};
 use crate::config::hw_config;
 use crate::error::hw_error;
 use crate::ffi::{
-    arg, bytes_arg, codec_name, guard, guard_or, guard_send, invalid, out_arg, partition_index,
-    str_arg, Result,
+    arg, boxed, c_string, codec_name, copy_fields, get, guard, guard_send, invalid, out_arg,
+    partition_index, slice_arg, str_arg, Ctx, Result,
 };
 use crate::runtime::PRODUCERS;
 
@@ -121,14 +121,14 @@ type BatchCb = unsafe extern "C" fn(*const hw_delivery, usize);
 
 /// One pending delivery: a record's own callback, or its entry in a batch callback.
 enum CDelivery {
-    Record { cb: RecordCb, ctx: SendCtx },
-    Batch { cb: BatchCb, ctx: SendCtx },
+    Record { cb: RecordCb, ctx: Ctx },
+    Batch { cb: BatchCb, ctx: Ctx },
 }
 
-struct SendCtx(*mut c_void);
-// SAFETY: the caller hands `ctx` to the library to be passed back from a library thread; the
-// header says so (the C side is responsible for making what it points to usable there).
-unsafe impl Send for SendCtx {}
+/// `ctxs[i]`, or NULL when the caller passed no contexts.
+fn ctx_at(ctxs: Option<&[*mut c_void]>, i: usize) -> Ctx {
+    Ctx(ctxs.map_or(ptr::null_mut(), |c| c[i]))
+}
 
 /// Calls the callbacks of one batch's records, in send order, from the library thread completing it:
 /// each record callback once, and each batch callback once for its run of consecutive records.
@@ -208,19 +208,18 @@ pub unsafe extern "C" fn hw_producer_connect(
         let endpoint = str_arg(endpoint, "endpoint")?;
         let topic_s = str_arg(topic, "topic")?;
         let out = out_arg(out, "out")?;
-        let config = match cfg.as_ref() {
-            Some(c) => c.inner.clone(),
-            None => ProducerConfig::default(),
-        };
+        let config = cfg
+            .as_ref()
+            .map_or_else(ProducerConfig::default, |c| c.inner.clone());
         hw::logging::install();
-        let producer = Producer::connect_blocking(endpoint, topic_s, config)?;
-        let topic = Arc::new(CString::new(topic_s).map_err(|_| invalid("topic contains NUL"))?);
+        let inner = Producer::connect_blocking(endpoint, topic_s, config)?;
+        let topic = Arc::new(c_string(topic_s));
         let sink_topic = topic.clone();
-        *out = Box::into_raw(Box::new(hw_producer {
-            inner: producer,
+        *out = boxed(hw_producer {
+            inner,
             tracker: DeliveryTracker::new(move |d| deliver_batch(&sink_topic, d)),
             topic,
-        }));
+        });
         PRODUCERS.created();
         Ok(())
     })
@@ -230,45 +229,52 @@ pub unsafe extern "C" fn hw_producer_connect(
 /// NULL for NULL.
 #[no_mangle]
 pub unsafe extern "C" fn hw_producer_topic(p: *const hw_producer) -> *const c_char {
-    guard_or(ptr::null(), || {
-        p.as_ref().map_or(ptr::null(), |p| p.topic.as_ptr())
-    })
+    get(p, ptr::null(), |p| p.topic.as_ptr())
 }
 
 /// The number of partitions of the producer's topic (0 for NULL).
 #[no_mangle]
 pub unsafe extern "C" fn hw_producer_partition_count(p: *const hw_producer) -> u32 {
-    guard_or(0, || p.as_ref().map_or(0, |p| p.inner.partition_count()))
+    get(p, 0, |p| p.inner.partition_count())
 }
 
 /// The codec the producer compresses batches with: `"none"`, `"gzip"`, `"snappy"`, `"lz4"` or
 /// `"zstd"` (static storage). NULL for NULL.
 #[no_mangle]
 pub unsafe extern "C" fn hw_producer_compression(p: *const hw_producer) -> *const c_char {
-    guard_or(ptr::null(), || {
-        p.as_ref()
-            .map_or(ptr::null(), |p| codec_name(p.inner.compression()))
-    })
+    get(p, ptr::null(), |p| codec_name(p.inner.compression()))
 }
 
 /// Whether `hw_producer_close` was called (later sends fail with `HW_ERROR_KIND_CLOSED`). False for
 /// NULL.
 #[no_mangle]
 pub unsafe extern "C" fn hw_producer_is_closed(p: *const hw_producer) -> bool {
-    guard_or(false, || p.as_ref().is_some_and(|p| p.inner.is_closed()))
+    get(p, false, |p| p.inner.is_closed())
 }
 
 /// `(key, key_len)`: NULL = no key (then `key_len` must be 0); non-NULL = a key, even an empty one.
 unsafe fn key_arg<'a>(key: *const u8, key_len: usize) -> Result<Option<&'a [u8]>> {
-    if key.is_null() {
-        if key_len != 0 {
-            return Err(invalid(format!(
-                "`key` is NULL (no key) but `key_len` is {key_len}"
-            )));
-        }
-        return Ok(None);
+    match (key.is_null(), key_len) {
+        (false, _) => Ok(Some(std::slice::from_raw_parts(key, key_len))),
+        (true, 0) => Ok(None),
+        (true, _) => Err(invalid(format!(
+            "`key` is NULL (no key) but `key_len` is {key_len}"
+        ))),
     }
-    Ok(Some(bytes_arg(key, key_len, "key")?))
+}
+
+/// `(key, key_len)` as [`key_arg`] and `(value, value_len)`: NULL only with length 0.
+unsafe fn key_value<'a>(
+    key: *const u8,
+    key_len: usize,
+    value: *const u8,
+    value_len: usize,
+) -> Result<RecordRef<'a>> {
+    let key = key_arg(key, key_len)?;
+    Ok(RecordRef::new(
+        key,
+        slice_arg(value, value_len, "value", "value_len")?,
+    ))
 }
 
 /// The key and value of `*r` with its partition and timestamp (-1: none), checked.
@@ -282,40 +288,38 @@ unsafe fn record_arg<'a>(r: &hw_record) -> Result<RecordRef<'a>> {
         t => Some(check_range("timestamp", t, 0, i64::MAX)?),
     };
     Ok(RecordRef {
-        key: key_arg(r.key, r.key_len)?,
-        value: bytes_arg(r.value, r.value_len, "value")?,
         partition,
         timestamp,
+        ..key_value(r.key, r.key_len, r.value, r.value_len)?
     })
 }
 
-/// One send: tracked (its callback runs once its batch completes) when there is a callback.
-unsafe fn send_one(
-    p: *mut hw_producer,
-    r: RecordRef<'_>,
-    cb: hw_delivery_cb,
-    ctx: *mut c_void,
-) -> Result<()> {
-    let p = arg(p, "p")?;
+/// One send, filed with the tracker under `token` when there is one.
+fn send_ref(p: &hw_producer, r: RecordRef<'_>, token: Option<CDelivery>) -> Result<ProduceOutput> {
     let RecordRef {
         key,
         value,
         partition,
         timestamp,
     } = r;
-    match cb {
-        Some(cb) => {
-            let token = CDelivery::Record {
-                cb,
-                ctx: SendCtx(ctx),
-            };
-            p.inner
-                .send_blocking_tracked(key, value, partition, timestamp, &p.tracker, token)?;
-        }
-        None => {
-            p.inner.send_blocking(key, value, partition, timestamp)?;
-        }
+    match token {
+        Some(t) => p
+            .inner
+            .send_blocking_tracked(key, value, partition, timestamp, &p.tracker, t),
+        None => p.inner.send_blocking(key, value, partition, timestamp),
     }
+}
+
+/// One send with a record callback: tracked (its callback runs once its batch completes) when
+/// there is one.
+unsafe fn send_one(
+    p: *mut hw_producer,
+    r: RecordRef<'_>,
+    cb: hw_delivery_cb,
+    ctx: *mut c_void,
+) -> Result<()> {
+    let token = cb.map(|cb| CDelivery::Record { cb, ctx: Ctx(ctx) });
+    send_ref(arg(p, "p")?, r, token)?;
     Ok(())
 }
 
@@ -336,11 +340,7 @@ pub unsafe extern "C" fn hw_producer_send(
     cb: hw_delivery_cb,
     ctx: *mut c_void,
 ) -> *mut hw_error {
-    guard_send(|| {
-        let key = key_arg(key, key_len)?;
-        let value = bytes_arg(value, value_len, "value")?;
-        send_one(p, RecordRef::new(key, value), cb, ctx)
-    })
+    guard_send(|| send_one(p, key_value(key, key_len, value, value_len)?, cb, ctx))
 }
 
 /// Like `hw_producer_send`, to an explicit partition (below the topic's partition count, else
@@ -357,10 +357,8 @@ pub unsafe extern "C" fn hw_producer_send_to(
     ctx: *mut c_void,
 ) -> *mut hw_error {
     guard_send(|| {
-        let key = key_arg(key, key_len)?;
-        let value = bytes_arg(value, value_len, "value")?;
-        let r = RecordRef::new(key, value).partition(partition_index(partition)?);
-        send_one(p, r, cb, ctx)
+        let r = key_value(key, key_len, value, value_len)?;
+        send_one(p, r.partition(partition_index(partition)?), cb, ctx)
     })
 }
 
@@ -382,15 +380,7 @@ pub unsafe extern "C" fn hw_producer_send_record(
 /// The `n` records of `records` (NULL only when `n` is 0), each checked as in
 /// `hw_producer_send_record`; a bad one names its index.
 unsafe fn records_arg<'a>(records: *const hw_record, n: usize) -> Result<Vec<RecordRef<'a>>> {
-    if n > 0 && records.is_null() {
-        return Err(invalid(format!("`records` is NULL but `n` is {n}")));
-    }
-    let records = if n == 0 {
-        &[][..]
-    } else {
-        std::slice::from_raw_parts(records, n)
-    };
-    records
+    slice_arg(records, n, "records", "n")?
         .iter()
         .enumerate()
         .map(|(i, r)| {
@@ -419,20 +409,15 @@ pub unsafe extern "C" fn hw_producer_send_all(
     guard_send(|| {
         let prod = arg(p, "p")?;
         let refs = records_arg(records, n)?;
-        match cb {
-            Some(cb) => {
-                let ctxs = (!ctxs.is_null()).then(|| std::slice::from_raw_parts(ctxs, n));
-                prod.inner
-                    .send_all_blocking_tracked(&refs, &prod.tracker, |i| CDelivery::Record {
-                        cb,
-                        ctx: SendCtx(ctxs.map_or(ptr::null_mut(), |c| c[i])),
-                    })?;
-            }
-            None => {
-                prod.inner.send_all_blocking(&refs)?;
-            }
-        }
-        Ok(())
+        let ctxs = (!ctxs.is_null()).then(|| std::slice::from_raw_parts(ctxs, n));
+        let tracked = cb.map(|cb| {
+            let token = move |i| CDelivery::Record {
+                cb,
+                ctx: ctx_at(ctxs, i),
+            };
+            (&prod.tracker, token)
+        });
+        prod.inner.send_all_blocking_each(&refs, tracked, |_, _| {})
     })
 }
 
@@ -463,13 +448,10 @@ pub unsafe extern "C" fn hw_producer_send_records(
         }
         let ctxs = (!ctxs.is_null()).then(|| std::slice::from_raw_parts(ctxs, n));
         // With a callback, record `i` is filed with the tracker under its context.
-        let mut tracked = cb.map(|cb| {
-            let token = move |i: usize| CDelivery::Batch {
-                cb,
-                ctx: SendCtx(ctxs.map_or(ptr::null_mut(), |c| c[i])),
-            };
-            (&prod.tracker, token)
-        });
+        let token = move |cb, i| CDelivery::Batch {
+            cb,
+            ctx: ctx_at(ctxs, i),
+        };
         // Each record's partition and batch are written as soon as it is enqueued.
         let sent = |i: usize, out: ProduceOutput| {
             *partitions.add(i) = out.partition();
@@ -481,23 +463,11 @@ pub unsafe extern "C" fn hw_producer_send_records(
             // One record: checked and reported as hw_producer_send_record does (the send checks its
             // size), without building a list first; this is the per-record send path of bindings.
             let r = record_arg(arg(records, "records")?)?;
-            let out = match tracked.as_mut() {
-                Some((t, token)) => prod.inner.send_blocking_tracked(
-                    r.key,
-                    r.value,
-                    r.partition,
-                    r.timestamp,
-                    t,
-                    token(0),
-                )?,
-                None => prod
-                    .inner
-                    .send_blocking(r.key, r.value, r.partition, r.timestamp)?,
-            };
-            sent(0, out);
+            sent(0, send_ref(prod, r, cb.map(|cb| token(cb, 0)))?);
             return Ok(());
         }
         let refs = records_arg(records, n)?;
+        let tracked = cb.map(|cb| (&prod.tracker, move |i| token(cb, i)));
         prod.inner.send_all_blocking_each(&refs, tracked, sent)
     })
 }
@@ -545,10 +515,9 @@ pub unsafe extern "C" fn hw_producer_send_sync(
     guard(|| {
         refuse_in_callback("hw_producer_send_sync")?;
         let prod = arg(p, "p")?;
-        let key = key_arg(key, key_len)?;
-        let value = bytes_arg(value, value_len, "value")?;
+        let r = key_value(key, key_len, value, value_len)?;
         let out = out_arg(out, "out")?;
-        let output = prod.inner.send_blocking(key, value, None, None)?;
+        let output = send_ref(prod, r, None)?;
         // Waiting sends the record's batch at once (core), so a lone record skips linger_ms.
         let m = output.wait_blocking(None)?;
         *out = hw_record_metadata {
@@ -589,20 +558,10 @@ pub unsafe extern "C" fn hw_producer_stats(
     guard(|| {
         let p = arg(p, "p")?;
         let out = out_arg(out, "out")?;
-        let s = p.inner.stats();
-        *out = hw_stats {
-            records_sent: s.records_sent,
-            records_acked: s.records_acked,
-            records_failed: s.records_failed,
-            bytes_uncompressed: s.bytes_uncompressed,
-            bytes_compressed: s.bytes_compressed,
-            batches_sent: s.batches_sent,
-            requests_sent: s.requests_sent,
-            retries: s.retries,
-            errors: s.errors,
-            queued_records: s.queued_records,
-            queued_batches: s.queued_batches,
-        };
+        *out = copy_fields!(p.inner.stats() => hw_stats {
+            records_sent, records_acked, records_failed, bytes_uncompressed, bytes_compressed,
+            batches_sent, requests_sent, retries, errors, queued_records, queued_batches,
+        });
         Ok(())
     })
 }
@@ -649,250 +608,4 @@ pub unsafe extern "C" fn hw_producer_free(p: *mut hw_producer) -> *mut hw_error 
         }
         Ok(())
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::broker::{hw_broker, hw_broker_create_topic, hw_broker_endpoint, hw_broker_start};
-    use crate::error::{hw_error_free, hw_error_kind, hw_error_number};
-    use std::sync::atomic::{AtomicUsize, Ordering};
-
-    unsafe fn ok(e: *mut hw_error) {
-        assert!(
-            e.is_null(),
-            "{}",
-            CStr::from_ptr(crate::error::hw_error_message(e)).to_string_lossy()
-        );
-    }
-
-    unsafe fn kind(e: *mut hw_error) -> i32 {
-        let n = hw_error_number(e);
-        hw_error_free(e);
-        n
-    }
-
-    /// Counts the deliveries in each record's counter (its ctx).
-    unsafe extern "C" fn count(d: *const hw_delivery, n: usize) {
-        for d in std::slice::from_raw_parts(d, n) {
-            (*(d.ctx as *const AtomicUsize)).fetch_add(1, Ordering::SeqCst);
-        }
-    }
-
-    unsafe fn setup(topic: &CStr, linger: &CStr) -> (*mut hw_broker, *mut hw_producer) {
-        let mut b = ptr::null_mut();
-        ok(hw_broker_start(1, ptr::null(), &mut b));
-        ok(hw_broker_create_topic(b, topic.as_ptr(), 2));
-        let cfg = crate::config::hw_config_new();
-        ok(crate::config::hw_config_set(
-            cfg,
-            c"linger_ms".as_ptr(),
-            linger.as_ptr(),
-        ));
-        let mut p = ptr::null_mut();
-        ok(hw_producer_connect(
-            hw_broker_endpoint(b),
-            topic.as_ptr(),
-            cfg,
-            &mut p,
-        ));
-        crate::config::hw_config_free(cfg);
-        (b, p)
-    }
-
-    fn record(value: &[u8], partition: i64) -> hw_record {
-        hw_record {
-            key: ptr::null(),
-            key_len: 0,
-            value: value.as_ptr(),
-            value_len: value.len(),
-            partition,
-            timestamp: -1,
-        }
-    }
-
-    /// The partitions of the records sent are written, also when a later one fails; the others are
-    /// left as they were, and only the records sent are called back.
-    #[test]
-    fn send_records_reports_partitions_as_it_goes() {
-        unsafe {
-            let (b, p) = setup(c"parts", c"5");
-            let calls = AtomicUsize::new(0);
-            let ctx = &calls as *const AtomicUsize as *mut c_void;
-            let recs = [
-                record(b"a", 1),
-                record(b"b", -1),
-                record(b"c", 7),
-                record(b"d", 0),
-            ];
-            let ctxs = [ctx; 4];
-            let mut parts = [u32::MAX; 4];
-            let e = hw_producer_send_records(
-                p,
-                recs.as_ptr(),
-                4,
-                Some(count),
-                ctxs.as_ptr(),
-                parts.as_mut_ptr(),
-                ptr::null_mut(),
-            );
-            assert_eq!(kind(e), hw_error_kind::UnknownPartition as i32);
-            assert_eq!(parts[0], 1);
-            assert!(parts[1] < 2, "{parts:?}");
-            assert_eq!(&parts[2..], &[u32::MAX, u32::MAX]);
-            ok(hw_producer_flush(p, HW_WAIT_FOREVER));
-            assert_eq!(calls.load(Ordering::SeqCst), 2);
-            // NULL partitions with records is refused before anything is sent.
-            let e = hw_producer_send_records(
-                p,
-                recs.as_ptr(),
-                1,
-                None,
-                ptr::null(),
-                ptr::null_mut(),
-                ptr::null_mut(),
-            );
-            assert_eq!(kind(e), hw_error_kind::InvalidArgument as i32);
-            ok(hw_producer_send_records(
-                p,
-                ptr::null(),
-                0,
-                None,
-                ptr::null(),
-                ptr::null_mut(),
-                ptr::null_mut(),
-            ));
-            ok(hw_producer_close(p, HW_WAIT_FOREVER));
-            ok(hw_producer_free(p));
-            crate::broker::hw_broker_stop(b);
-        }
-    }
-
-    static BATCH_CALLS: AtomicUsize = AtomicUsize::new(0);
-
-    /// Records each delivery's offset in its ctx (an `i64`), and counts the calls.
-    unsafe extern "C" fn offsets(d: *const hw_delivery, n: usize) {
-        BATCH_CALLS.fetch_add(1, Ordering::SeqCst);
-        for d in std::slice::from_raw_parts(d, n) {
-            assert!(d.err.is_null());
-            *(d.ctx as *mut i64) = d.offset;
-        }
-    }
-
-    /// One batch callback call per completed batch, with every record of it in send order.
-    #[test]
-    fn deliveries_come_one_call_per_batch() {
-        unsafe {
-            let (b, p) = setup(c"batched", c"600000");
-            let recs: Vec<hw_record> = (0..10).map(|i| record(b"v", i % 2)).collect();
-            let mut got = [-2i64; 10];
-            let ctxs: Vec<*mut c_void> = got
-                .iter_mut()
-                .map(|o| o as *mut i64 as *mut c_void)
-                .collect();
-            let mut parts = [u32::MAX; 10];
-            ok(hw_producer_send_records(
-                p,
-                recs.as_ptr(),
-                10,
-                Some(offsets),
-                ctxs.as_ptr(),
-                parts.as_mut_ptr(),
-                ptr::null_mut(),
-            ));
-            ok(hw_producer_flush(p, HW_WAIT_FOREVER)); // seals both partitions' batches: two calls
-            assert_eq!(BATCH_CALLS.load(Ordering::SeqCst), 2);
-            assert_eq!(got, [0, 0, 1, 1, 2, 2, 3, 3, 4, 4]);
-            assert_eq!(parts, [0, 1, 0, 1, 0, 1, 0, 1, 0, 1]);
-            ok(hw_producer_close(p, HW_NO_WAIT));
-            ok(hw_producer_free(p));
-            crate::broker::hw_broker_stop(b);
-        }
-    }
-
-    /// Sealing sends a lingering batch without waiting and without taking the failure a flush reports.
-    #[test]
-    fn seal_sends_lingering_batches() {
-        unsafe {
-            let (b, p) = setup(c"sealed", c"600000");
-            // 56 StorageError: the record fails, and the failure is the next flush's to report.
-            ok(crate::broker::hw_broker_fail_next(b, 0, 1, 56));
-            let calls = AtomicUsize::new(0);
-            let ctx = &calls as *const AtomicUsize as *mut c_void;
-            let recs = [record(b"a", 0)];
-            let mut part = u32::MAX;
-            ok(hw_producer_send_records(
-                p,
-                recs.as_ptr(),
-                1,
-                Some(count),
-                &ctx,
-                &mut part,
-                ptr::null_mut(),
-            ));
-            assert_eq!(part, 0);
-            ok(hw_producer_seal(p));
-            let deadline = std::time::Instant::now() + Duration::from_secs(60);
-            while calls.load(Ordering::SeqCst) == 0 {
-                assert!(
-                    std::time::Instant::now() < deadline,
-                    "the sealed batch was not sent"
-                );
-                std::thread::sleep(Duration::from_millis(5));
-            }
-            ok(hw_producer_seal(p)); // does not take the failure: the flush reports it, once
-            assert_eq!(
-                kind(hw_producer_flush(p, HW_WAIT_FOREVER)),
-                hw_error_kind::Broker as i32
-            );
-            ok(hw_producer_flush(p, HW_WAIT_FOREVER));
-            assert_eq!(
-                kind(hw_producer_seal(ptr::null_mut())),
-                hw_error_kind::InvalidArgument as i32
-            );
-            ok(hw_producer_close(p, HW_NO_WAIT));
-            ok(hw_producer_free(p));
-            crate::broker::hw_broker_stop(b);
-        }
-    }
-
-    /// `hw_producer_send_now` with a record's partition and batch id sends that batch; a stale id
-    /// (the batch already went) seals nothing, nor does a NULL producer crash.
-    #[test]
-    fn send_now_sends_the_named_batch() {
-        unsafe {
-            let (b, p) = setup(c"send-now", c"600000");
-            let calls = AtomicUsize::new(0);
-            let ctx = &calls as *const AtomicUsize as *mut c_void;
-            let recs = [record(b"a", 0)];
-            let (mut part, mut batch) = (u32::MAX, 0u64);
-            ok(hw_producer_send_records(
-                p,
-                recs.as_ptr(),
-                1,
-                Some(count),
-                &ctx,
-                &mut part,
-                &mut batch,
-            ));
-            assert_ne!(batch, 0);
-            ok(hw_producer_send_now(p, part, batch + 1)); // names no open batch: not an error
-            ok(hw_producer_send_now(p, part, batch));
-            let deadline = std::time::Instant::now() + Duration::from_secs(60);
-            while calls.load(Ordering::SeqCst) == 0 {
-                assert!(
-                    std::time::Instant::now() < deadline,
-                    "the named batch was not sent"
-                );
-                std::thread::sleep(Duration::from_millis(5));
-            }
-            assert_eq!(
-                kind(hw_producer_send_now(ptr::null_mut(), 0, batch)),
-                hw_error_kind::InvalidArgument as i32
-            );
-            ok(hw_producer_close(p, HW_WAIT_FOREVER));
-            ok(hw_producer_free(p));
-            crate::broker::hw_broker_stop(b);
-        }
-    }
 }

@@ -1297,6 +1297,117 @@ static void test_send_all(void) {
     free(s);
 }
 
+/* hw_producer_send_records, hw_producer_seal, hw_producer_send_now: the per-record path of the Go
+ * binding and the C++ wrapper. */
+
+/* Counts each delivery in its record's counter (its ctx, an atomic_long). */
+static void count_deliveries(const hw_delivery *d, size_t n) {
+    for (size_t i = 0; i < n; i++) atomic_fetch_add((atomic_long *)d[i].ctx, 1);
+}
+
+static hw_record keyless(const char *value, int64_t partition) {
+    hw_record r = {NULL, 0, (const uint8_t *)value, strlen(value), partition, -1};
+    return r;
+}
+
+/* The partitions of the records sent are written, also when a later one fails; the others are left
+ * as they were, and only the records sent are called back. */
+static void test_send_records_partitions(void) {
+    OK(hw_broker_create_topic(g_broker, "records-parts", 2));
+    hw_producer *p = connect_producer("records-parts", "linger_ms", "5", NULL, NULL);
+    CHECK(p != NULL);
+    atomic_long calls = 0;
+    hw_record r[4] = {keyless("a", 1), keyless("b", -1), keyless("c", 7), keyless("d", 0)};
+    void *ctxs[4] = {&calls, &calls, &calls, &calls};
+    uint32_t parts[4] = {UINT32_MAX, UINT32_MAX, UINT32_MAX, UINT32_MAX};
+    EXPECT_KIND(hw_producer_send_records(p, r, 4, count_deliveries, ctxs, parts, NULL),
+                HW_ERROR_KIND_UNKNOWN_PARTITION);
+    CHECK(parts[0] == 1 && parts[1] < 2 && parts[2] == UINT32_MAX && parts[3] == UINT32_MAX);
+    OK(hw_producer_flush(p, HW_WAIT_FOREVER));
+    CHECK(atomic_load(&calls) == 2);
+    /* NULL partitions with records is refused before anything is sent; no records is fine. */
+    EXPECT_KIND(hw_producer_send_records(p, r, 1, NULL, NULL, NULL, NULL), HW_ERROR_KIND_INVALID_ARGUMENT);
+    OK(hw_producer_send_records(p, NULL, 0, NULL, NULL, NULL, NULL));
+    OK(hw_producer_close(p, HW_WAIT_FOREVER));
+    OK(hw_producer_free(p));
+}
+
+static atomic_long g_batch_calls;
+
+/* Writes each delivery's offset (-3 on failure) into its ctx (an int64_t), and counts the calls. */
+static void record_offsets(const hw_delivery *d, size_t n) {
+    atomic_fetch_add(&g_batch_calls, 1);
+    for (size_t i = 0; i < n; i++) *(int64_t *)d[i].ctx = d[i].err ? -3 : d[i].offset;
+}
+
+/* One batch callback call per completed batch, with every record of it in send order. */
+static void test_deliveries_one_call_per_batch(void) {
+    OK(hw_broker_create_topic(g_broker, "records-batched", 2));
+    hw_producer *p = connect_producer("records-batched", "linger_ms", "600000", NULL, NULL);
+    CHECK(p != NULL);
+    hw_record r[10];
+    int64_t got[10];
+    void *ctxs[10];
+    uint32_t parts[10];
+    for (int i = 0; i < 10; i++) {
+        r[i] = keyless("v", i % 2);
+        got[i] = -2;
+        ctxs[i] = &got[i];
+        parts[i] = UINT32_MAX;
+    }
+    atomic_store(&g_batch_calls, 0);
+    OK(hw_producer_send_records(p, r, 10, record_offsets, ctxs, parts, NULL));
+    OK(hw_producer_flush(p, HW_WAIT_FOREVER)); /* seals both partitions' batches: two calls */
+    CHECK(atomic_load(&g_batch_calls) == 2);
+    for (int i = 0; i < 10; i++) CHECK(got[i] == i / 2 && parts[i] == (uint32_t)(i % 2));
+    OK(hw_producer_close(p, HW_NO_WAIT));
+    OK(hw_producer_free(p));
+}
+
+/* Sealing sends a lingering batch without waiting and without taking the failure a flush reports. */
+static void test_seal_sends_lingering_batches(void) {
+    OK(hw_broker_create_topic(g_broker, "records-sealed", 2));
+    hw_producer *p = connect_producer("records-sealed", "linger_ms", "600000", NULL, NULL);
+    CHECK(p != NULL);
+    /* 56 StorageError: the record fails, and the failure is the next flush's to report. */
+    OK(hw_broker_fail_next(g_broker, 0, 1, 56));
+    atomic_long calls = 0;
+    void *ctx = &calls;
+    hw_record r = keyless("a", 0);
+    uint32_t part = UINT32_MAX;
+    OK(hw_producer_send_records(p, &r, 1, count_deliveries, &ctx, &part, NULL));
+    CHECK(part == 0);
+    OK(hw_producer_seal(p));
+    CHECK(wait_count(&calls, 1)); /* linger_ms is ten minutes: only the seal sends it */
+    OK(hw_producer_seal(p));     /* does not take the failure: the flush reports it, once */
+    EXPECT_KIND(hw_producer_flush(p, HW_WAIT_FOREVER), HW_ERROR_KIND_BROKER);
+    OK(hw_producer_flush(p, HW_WAIT_FOREVER));
+    EXPECT_KIND(hw_producer_seal(NULL), HW_ERROR_KIND_INVALID_ARGUMENT);
+    OK(hw_producer_close(p, HW_NO_WAIT));
+    OK(hw_producer_free(p));
+}
+
+/* hw_producer_send_now with a record's partition and batch id sends that batch; an id that names no
+ * open batch is not an error, nor does a NULL producer crash. */
+static void test_send_now_sends_the_named_batch(void) {
+    OK(hw_broker_create_topic(g_broker, "records-send-now", 2));
+    hw_producer *p = connect_producer("records-send-now", "linger_ms", "600000", NULL, NULL);
+    CHECK(p != NULL);
+    atomic_long calls = 0;
+    void *ctx = &calls;
+    hw_record r = keyless("a", 0);
+    uint32_t part = UINT32_MAX;
+    uint64_t batch = 0;
+    OK(hw_producer_send_records(p, &r, 1, count_deliveries, &ctx, &part, &batch));
+    CHECK(part == 0 && batch != 0);
+    OK(hw_producer_send_now(p, part, batch + 1));
+    OK(hw_producer_send_now(p, part, batch));
+    CHECK(wait_count(&calls, 1)); /* linger_ms is ten minutes: only send_now sends it */
+    EXPECT_KIND(hw_producer_send_now(NULL, 0, batch), HW_ERROR_KIND_INVALID_ARGUMENT);
+    OK(hw_producer_close(p, HW_WAIT_FOREVER));
+    OK(hw_producer_free(p));
+}
+
 static atomic_long g_any_log_lines;
 static void on_any_log(void *ctx, hw_log_level level, const char *target, const char *message) {
     (void)ctx, (void)level, (void)target, (void)message;
@@ -1673,6 +1784,10 @@ static const test_case TESTS[] = {
     {"admin topic options and list", test_admin_options_and_list},
     {"producer accessors", test_producer_accessors},
     {"send_all", test_send_all},
+    {"send_records: partitions written as records are sent", test_send_records_partitions},
+    {"send_records: one callback call per batch", test_deliveries_one_call_per_batch},
+    {"seal sends lingering batches", test_seal_sends_lingering_batches},
+    {"send_now sends the named batch", test_send_now_sends_the_named_batch},
     {"log levels: parse, OFF", test_log_levels},
     {"vectors: keyed partitioning", test_vectors_partitioner_keyed},
     {"vectors: keyless round robin", test_vectors_partitioner_keyless},
