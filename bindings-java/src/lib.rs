@@ -1,21 +1,42 @@
 //! JNI glue for the Java binding (package `io.headwater`, class `io.headwater.Native`).
 //!
 //! The binding only converts arguments, calls core and maps errors:
-//! - every native method runs inside [`run`]: a `catch_unwind` boundary that turns a core
-//!   [`headwater::Error`] into a `HeadwaterException`, a missing argument into one with code
-//!   `INVALID_ARGUMENT`, and a panic into one with code `INTERNAL`;
+//! - every native method is declared with [`natives!`] and runs inside [`run`]: a `catch_unwind`
+//!   boundary that turns a core [`headwater::Error`] into a `HeadwaterException`, a missing argument
+//!   into one with code `INVALID_ARGUMENT`, and a panic into one with code `INTERNAL`;
 //! - delivery results complete `CompletableFuture`s from core's runtime threads, a group of them at a
 //!   time (`producer`'s `Group`: one `Native.completeAll` call per group, see [`complete_all`], or
 //!   per batch once a future of the group is waited on; the groups one batch finishes share one
-//!   span), on a thread attached to the JVM only for that span
-//!   ([`with_attached`]) and inside a local frame, so
-//!   no local reference outlives it and no runtime thread keeps the JVM from exiting;
+//!   span), on a thread attached to the JVM only for that span ([`with_attached`]) and inside a
+//!   local frame, so no local reference outlives it and no runtime thread keeps the JVM from exiting;
 //! - core's log events go to `Native.log` with the level as core numbers it (1 = ERROR .. 5 = TRACE)
 //!   and their target; Java hands them to SLF4J or `System.Logger` (`LogBridge`).
 //!
-//! Native objects (`Producer`, `TestBroker`, `Admin`) are boxed and handed to Java as a `long`. Java
-//! frees each one exactly once, from a `java.lang.ref.Cleaner` action, when its owner is unreachable
-//! (so no call can still be using it); `close()` only closes/stops through core.
+//! Native objects (`Producer`, `TestBroker`, `Admin`) are boxed and handed to Java as a `long`
+//! ([`into_handle`], [`from_handle`], [`free`]). Java frees each one exactly once, from a
+//! `java.lang.ref.Cleaner` action, when its owner is unreachable (so no call can still be using it);
+//! `close()` only closes/stops through core.
+
+/// Declares native methods of `io.headwater.Native`. Each `fn name(env, args..) -> T { body }`
+/// becomes the exported `extern "system" fn name<'l>(JNIEnv<'l>, JClass<'l>, args..) -> T` whose
+/// body (an `R<T>`) runs inside [`run`]: on failure a Java exception is pending and `T::default()`
+/// (0, null) is returned. `'l` is the local references' lifetime.
+macro_rules! natives {
+    ($(
+        $(#[$attr:meta])*
+        fn $name:ident($env:pat $(, $arg:ident: $ty:ty)* $(,)?) $(-> $ret:ty)? $body:block
+    )*) => {$(
+        $(#[$attr])*
+        #[no_mangle]
+        pub extern "system" fn $name<'l>(
+            mut env: jni::JNIEnv<'l>,
+            _cls: jni::objects::JClass<'l>,
+            $($arg: $ty),*
+        ) $(-> $ret)? {
+            $crate::run(&mut env, |$env: &mut jni::JNIEnv<'l>| $body)
+        }
+    )*};
+}
 
 mod admin;
 mod broker;
@@ -27,11 +48,11 @@ use std::sync::{Arc, OnceLock};
 use headwater::logging::{self, Level};
 use headwater::Error;
 use jni::objects::{
-    GlobalRef, JClass, JIntArray, JMethodID, JObject, JObjectArray, JStaticMethodID, JString,
-    JValue,
+    GlobalRef, JClass, JIntArray, JLongArray, JMethodID, JObject, JObjectArray, JStaticMethodID,
+    JString, JValue,
 };
 use jni::signature::{Primitive, ReturnType};
-use jni::sys::jint;
+use jni::sys::{jint, jlong};
 use jni::{JNIEnv, JavaVM};
 
 /// Classes and method ids used from runtime threads. Looked up once, in `Native.init`, on a Java
@@ -89,11 +110,10 @@ fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
     }
 }
 
-/// The boundary every native method goes through: runs `f`, converts its failure or panic into a
-/// pending Java exception and returns `default` in that case.
-pub(crate) fn run<'l, T>(
+/// The boundary every native method goes through ([`natives!`]): runs `f`, converts its failure or
+/// panic into a pending Java exception and returns `T::default()` in that case.
+pub(crate) fn run<'l, T: Default>(
     env: &mut JNIEnv<'l>,
-    default: T,
     f: impl FnOnce(&mut JNIEnv<'l>) -> R<T>,
 ) -> T {
     let outcome = catch_unwind(AssertUnwindSafe(|| f(env)));
@@ -106,7 +126,7 @@ pub(crate) fn run<'l, T>(
         ))),
     };
     throw(env, fail);
-    default
+    T::default()
 }
 
 fn throw(env: &mut JNIEnv<'_>, fail: Fail) {
@@ -168,10 +188,7 @@ pub(crate) fn with_attached(f: impl FnOnce(&mut JNIEnv<'_>, &'static Cache) -> R
         };
         let env: &mut JNIEnv<'_> = &mut guard;
         let _ = env.with_local_frame(16, |env| -> R<()> { f(env, c) });
-        if env.exception_check().unwrap_or(false) {
-            let _ = env.exception_describe();
-            let _ = env.exception_clear();
-        }
+        report_pending(env);
     }));
 }
 
@@ -197,24 +214,24 @@ pub(crate) fn complete_all(
         // SAFETY: a live global reference to an `Object[]`; borrowed, never deleted as a local.
         let arr = unsafe { JObject::from_raw(futures.0) };
         let _ = call_complete_all(env, c, topic, &arr, slots, clear, outcomes);
-        if env.exception_check().unwrap_or(false) {
-            let _ = env.exception_describe();
-            let _ = env.exception_clear();
-        }
+        report_pending(env);
         Ok(())
     });
 }
 
 /// Deletes a global reference to an array of futures (on an attached thread).
 pub(crate) fn release_array(env: &mut JNIEnv<'_>, futures: producer::ArrayRef) {
-    delete_global_refs(env, std::iter::once(futures.0));
+    let raw = env.get_raw();
+    // SAFETY: a live global reference this binding created and nothing else deletes.
+    unsafe { ((**raw).DeleteGlobalRef.expect("JNI DeleteGlobalRef"))(raw, futures.0) };
 }
 
-fn delete_global_refs(env: &mut JNIEnv<'_>, refs: impl Iterator<Item = jni::sys::jobject>) {
-    let raw = env.get_raw();
-    for r in refs {
-        // SAFETY: each is a live global reference this binding created and nothing else deletes.
-        unsafe { ((**raw).DeleteGlobalRef.expect("JNI DeleteGlobalRef"))(raw, r) };
+/// Prints and clears a Java exception a call from a library thread left pending, so the thread's
+/// next call can go ahead.
+fn report_pending(env: &mut JNIEnv<'_>) {
+    if env.exception_check().unwrap_or(false) {
+        let _ = env.exception_describe();
+        let _ = env.exception_clear();
     }
 }
 
@@ -235,35 +252,25 @@ fn call_complete_all(
     let mut timestamps = Vec::with_capacity(n);
     let mut failed = false;
     for o in outcomes {
-        match o {
-            Some(Ok((p, off, t))) => {
-                partitions.push(*p as jint);
-                offsets.push(*off);
-                timestamps.push(*t);
-            }
+        let (p, off, t) = match o {
+            Some(Ok(landed)) => *landed,
             _ => {
                 failed = true;
-                partitions.push(0);
-                offsets.push(0);
-                timestamps.push(0);
+                (0, 0, 0)
             }
-        }
+        };
+        partitions.push(p as jint);
+        offsets.push(off);
+        timestamps.push(t);
     }
-    let n = n as i32;
-    let parts = env.new_int_array(n)?;
-    env.set_int_array_region(&parts, 0, &partitions)?;
-    let offs = env.new_long_array(n)?;
-    env.set_long_array_region(&offs, 0, &offsets)?;
-    let times = env.new_long_array(n)?;
-    env.set_long_array_region(&times, 0, &timestamps)?;
+    let parts = new_int_array(env, &partitions)?;
+    let offs = new_long_array(env, &offsets)?;
+    let times = new_long_array(env, &timestamps)?;
     let slots = match slots {
-        Some(s) => {
-            let a = env.new_int_array(n)?;
-            env.set_int_array_region(&a, 0, s)?;
-            a
-        }
+        Some(s) => new_int_array(env, s)?,
         None => JIntArray::default(),
     };
+    let n = n as i32;
     let errors = if failed {
         let throwable_cls: &JClass = c.throwable_cls.as_obj().into();
         let errors = env.new_object_array(n, throwable_cls, JObject::null())?;
@@ -333,10 +340,7 @@ fn log_to_java(level: tracing::Level, target: &str, message: &str) {
 // Conversions shared by the modules.
 
 pub(crate) fn string(env: &mut JNIEnv<'_>, s: &JString<'_>, what: &'static str) -> R<String> {
-    if s.is_null() {
-        return Err(Fail::Null(what));
-    }
-    Ok(env.get_string(s)?.into())
+    opt_string(env, s)?.ok_or(Fail::Null(what))
 }
 
 pub(crate) fn opt_string(env: &mut JNIEnv<'_>, s: &JString<'_>) -> R<Option<String>> {
@@ -391,6 +395,16 @@ pub(crate) fn options(pairs: &[(String, String)]) -> impl Iterator<Item = (&str,
     pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()))
 }
 
+/// A `TopicConfig` from parallel key/value arrays, parsed and checked by core.
+pub(crate) fn topic_config(
+    env: &mut JNIEnv<'_>,
+    keys: &JObjectArray<'_>,
+    values: &JObjectArray<'_>,
+) -> R<headwater::TopicConfig> {
+    let pairs = string_pairs(env, keys, values, "topic option")?;
+    Ok(headwater::TopicConfig::from_options(options(&pairs))?)
+}
+
 /// A `ProducerConfig` from parallel key/value arrays, parsed by core's one parser.
 pub(crate) fn config(
     env: &mut JNIEnv<'_>,
@@ -401,12 +415,12 @@ pub(crate) fn config(
     Ok(headwater::ProducerConfig::from_options(options(&pairs))?)
 }
 
-pub(crate) fn new_string_array<'l>(
+pub(crate) fn new_string_array<'l, 's>(
     env: &mut JNIEnv<'l>,
-    items: &[Option<String>],
+    items: impl ExactSizeIterator<Item = Option<&'s str>>,
 ) -> R<JObjectArray<'l>> {
     let arr = env.new_object_array(items.len() as i32, "java/lang/String", JObject::null())?;
-    for (i, s) in items.iter().enumerate() {
+    for (i, s) in items.enumerate() {
         if let Some(s) = s {
             let js = env.new_string(s)?;
             env.set_object_array_element(&arr, i as i32, &js)?;
@@ -416,20 +430,67 @@ pub(crate) fn new_string_array<'l>(
     Ok(arr)
 }
 
+/// An array of `class` objects, one per item, each built by `new` in its own local frame.
+pub(crate) fn new_object_array<'l, T>(
+    env: &mut JNIEnv<'l>,
+    class: &str,
+    items: &[T],
+    new: impl for<'f> Fn(&mut JNIEnv<'f>, &JClass<'_>, &T) -> R<JObject<'f>>,
+) -> R<JObjectArray<'l>> {
+    let cls = env.find_class(class)?;
+    let arr = env.new_object_array(items.len() as i32, &cls, JObject::null())?;
+    for (i, item) in items.iter().enumerate() {
+        env.with_local_frame(8, |env| -> R<()> {
+            let obj = new(env, &cls, item)?;
+            Ok(env.set_object_array_element(&arr, i as i32, obj)?)
+        })?;
+    }
+    Ok(arr)
+}
+
+pub(crate) fn new_int_array<'l>(env: &mut JNIEnv<'l>, v: &[jint]) -> R<JIntArray<'l>> {
+    let arr = env.new_int_array(v.len() as i32)?;
+    env.set_int_array_region(&arr, 0, v)?;
+    Ok(arr)
+}
+
+pub(crate) fn new_long_array<'l>(env: &mut JNIEnv<'l>, v: &[jlong]) -> R<JLongArray<'l>> {
+    let arr = env.new_long_array(v.len() as i32)?;
+    env.set_long_array_region(&arr, 0, v)?;
+    Ok(arr)
+}
+
+/// Hands a native object to Java as a `long` handle (freed by [`free`]).
+pub(crate) fn into_handle<T>(v: T) -> jlong {
+    Box::into_raw(Box::new(v)) as jlong
+}
+
+/// The object behind a handle; a 0 handle is `CLOSED` ("the `what` handle is gone").
+pub(crate) fn from_handle<'a, T>(handle: jlong, what: &str) -> R<&'a T> {
+    if handle == 0 {
+        return Err(Error::closed(format!("the {what} handle is gone")).into());
+    }
+    // SAFETY: `handle` came from `into_handle` with this `T`, and Java frees it only once nothing
+    // can call it.
+    Ok(unsafe { &*(handle as *const T) })
+}
+
+/// Takes the object behind a handle back (0: nothing), for the one `*Free` call of the Java
+/// owner's cleaner.
+pub(crate) fn free<T>(handle: jlong) -> Option<Box<T>> {
+    // SAFETY: see `from_handle`; the one place that takes the box back.
+    (handle != 0).then(|| unsafe { Box::from_raw(handle as *mut T) })
+}
+
 // ---------------------------------------------------------------------------------------------
 // io.headwater.Native: library-wide functions.
 
-/// `static native void init(String logLevel)`: caches classes and installs the log bridge.
-/// `logLevel` is the `headwater.log` system property (null when unset): a level name for core's
-/// parser, with `HEADWATER_LOG`'s fallback (anything else is WARN, with one warning). Unset, the
-/// level is core's current one (`HEADWATER_LOG`'s, else WARN).
-#[no_mangle]
-pub extern "system" fn Java_io_headwater_Native_init<'l>(
-    mut env: JNIEnv<'l>,
-    _cls: JClass<'l>,
-    log_level: JString<'l>,
-) {
-    run(&mut env, (), |env| {
+natives! {
+    /// `static native void init(String logLevel)`: caches classes and installs the log bridge.
+    /// `logLevel` is the `headwater.log` system property (null when unset): a level name for
+    /// core's parser, with `HEADWATER_LOG`'s fallback (anything else is WARN, with one warning).
+    /// Unset, the level is core's current one (`HEADWATER_LOG`'s, else WARN).
+    fn Java_io_headwater_Native_init(env, log_level: JString<'l>) {
         if CACHE.get().is_none() {
             let exception = env.find_class("io/headwater/HeadwaterException")?;
             let exception_ctor = env.get_method_id(
@@ -471,79 +532,49 @@ pub extern "system" fn Java_io_headwater_Native_init<'l>(
             }
         }
         Ok(())
-    })
-}
+    }
 
-/// `static native String[] configKeys()`: every config key (snake_case), in table order.
-#[no_mangle]
-pub extern "system" fn Java_io_headwater_Native_configKeys<'l>(
-    mut env: JNIEnv<'l>,
-    _cls: JClass<'l>,
-) -> JObjectArray<'l> {
-    run(&mut env, JObjectArray::default(), |env| {
-        let keys: Vec<Option<String>> = headwater::producer::config::CONFIG_KEYS
-            .iter()
-            .map(|k| Some(k.to_string()))
-            .collect();
-        new_string_array(env, &keys)
-    })
-}
+    /// `static native String[] configKeys()`: every config key (snake_case), in table order.
+    fn Java_io_headwater_Native_configKeys(env) -> JObjectArray<'l> {
+        let keys = headwater::producer::config::CONFIG_KEYS;
+        new_string_array(env, keys.iter().map(|k| Some(*k)))
+    }
 
-/// `static native String[] configResolve(String[] keys, String[] values)`: parses the pairs with
-/// core's parser and returns the effective value of every key (order of `configKeys`; null = unset).
-#[no_mangle]
-pub extern "system" fn Java_io_headwater_Native_configResolve<'l>(
-    mut env: JNIEnv<'l>,
-    _cls: JClass<'l>,
-    keys: JObjectArray<'l>,
-    values: JObjectArray<'l>,
-) -> JObjectArray<'l> {
-    run(&mut env, JObjectArray::default(), |env| {
+    /// `static native String[] configResolve(String[] keys, String[] values)`: parses the pairs
+    /// with core's parser and returns the effective value of every key (order of `configKeys`;
+    /// null = unset).
+    fn Java_io_headwater_Native_configResolve(
+        env,
+        keys: JObjectArray<'l>,
+        values: JObjectArray<'l>,
+    ) -> JObjectArray<'l> {
         let cfg = config(env, &keys, &values)?;
-        let mut out = Vec::new();
-        for k in headwater::producer::config::CONFIG_KEYS {
-            out.push(cfg.get(k)?);
-        }
-        new_string_array(env, &out)
-    })
-}
+        let keys = headwater::producer::config::CONFIG_KEYS;
+        let out = keys.iter().map(|k| cfg.get(k)).collect::<Result<Vec<_>, _>>()?;
+        new_string_array(env, out.iter().map(Option::as_deref))
+    }
 
-/// `static native HeadwaterException invalidArgument(String message)`: core's `INVALID_ARGUMENT`
-/// error with `message`, for the argument checks the Java side makes before a native call (a null
-/// `Duration`, a null element of a list): the message is core's, as for every other error.
-#[no_mangle]
-pub extern "system" fn Java_io_headwater_Native_invalidArgument<'l>(
-    mut env: JNIEnv<'l>,
-    _cls: JClass<'l>,
-    message: JString<'l>,
-) -> JObject<'l> {
-    run(&mut env, JObject::null(), |env| {
+    /// `static native HeadwaterException invalidArgument(String message)`: core's
+    /// `INVALID_ARGUMENT` error with `message`, for the argument checks the Java side makes before a
+    /// native call (a null `Duration`, a null element of a list): the message is core's, as for
+    /// every other error.
+    fn Java_io_headwater_Native_invalidArgument(env, message: JString<'l>) -> JObject<'l> {
         let m = string(env, &message, "message")?;
         new_exception(env, &Error::invalid(m))
-    })
-}
+    }
 
-/// `static native void debugError(String code)`: throws core's error of `code` (errors.json), so
-/// the tests check the exception every core kind becomes. Test-only.
-#[no_mangle]
-pub extern "system" fn Java_io_headwater_Native_debugError<'l>(
-    mut env: JNIEnv<'l>,
-    _cls: JClass<'l>,
-    code: JString<'l>,
-) {
-    run(&mut env, (), |env| {
+    /// `static native void debugError(String code)`: throws core's error of `code` (errors.json),
+    /// so the tests check the exception every core kind becomes. Test-only.
+    fn Java_io_headwater_Native_debugError(env, code: JString<'l>) {
         let code = string(env, &code, "code")?;
         let kind = headwater::ErrorKind::from_code(&code)
             .ok_or_else(|| Error::invalid(format!("no error code {code:?}")))?;
         Err(Error::new(kind, "raised by debugError").into())
-    })
-}
+    }
 
-/// `static native void debugPanic()`: panics, to test that a panic becomes a `HeadwaterException`
-/// with code `INTERNAL`. Test-only.
-#[no_mangle]
-pub extern "system" fn Java_io_headwater_Native_debugPanic(mut env: JNIEnv<'_>, _cls: JClass<'_>) {
-    run(&mut env, (), |_env| -> R<()> {
+    /// `static native void debugPanic()`: panics, to test that a panic becomes a
+    /// `HeadwaterException` with code `INTERNAL`. Test-only.
+    fn Java_io_headwater_Native_debugPanic(_env) {
         panic!("deliberate panic for a test")
-    })
+    }
 }

@@ -5,12 +5,14 @@
 //! each send joins the producer's open [`Group`] (records sent one after another into one array,
 //! closed at its first completion or by `flush`/`close`), which holds one global reference to the
 //! array. When the group's last outstanding record completes, every future of the group is
-//! completed in one attached span with one call into Java (`Native.completeAll`). Per record that leaves no JNI call at all on the
-//! completing side and no global reference on the sending side; a thread attach, a `RecordMetadata`
-//! constructor call and a `complete` call through JNI per record become a handful of JNI calls per
-//! group. Core runs a batch's callbacks one after another on one thread, so a group normally
-//! completes with the last record of its last batch, and none is held back longer than the batches
-//! its records are in. `sendAll` works the same way with the call's own array of futures.
+//! completed in one attached span with one call into Java (`Native.completeAll`). Per record that
+//! leaves no JNI call at all on the completing side and no global reference on the sending side; a
+//! thread attach, a `RecordMetadata` constructor call and a `complete` call through JNI per record
+//! become a handful of JNI calls per group. Core runs a batch's callbacks one after another on one
+//! thread, so a group normally completes with the last record of its last batch, and none is held
+//! back longer than the batches its records are in. A `sendAll` call is a group of its own, over
+//! the call's own array of futures (closed from the start; its slots are not cleared, as that array
+//! is the caller's list).
 //!
 //! Records reach their groups through one core `DeliveryTracker` per producer: each send files a
 //! [`Token`] (its group and position) with its batch, and the tracker's sink runs once per batch with
@@ -31,17 +33,16 @@
 //! Waiting sends a record's batch at once (issue 19): `send` returns the record's key (its group's
 //! number and its position there, see [`record_key`]), which its Java future (`ProduceFuture`)
 //! keeps; `get`/`join` on a future not complete yet call `producerSendNow` with it, which finds the
-//! group through the [`Registry`] and calls core's `ProduceOutput::send_now` on the record's pending
-//! send (kept in its group entry from the send's return until it settles: an `Arc` clone, no
-//! allocation per record; a `sendAll` call keeps the `Vec` core returns). Core seals the record's
-//! batch if it is still open and leaves it alone otherwise. As a group's futures complete together,
-//! a waited-on group is from then on delivered in parts, each record as soon as its batch completed
-//! ([`Parts`]): the waiter does not wait for the group's other batches, which may linger. Groups
-//! nobody waits on are delivered as before.
+//! group through the [`Registry`] and calls core's `ProduceOutput::send_now` on the record's
+//! pending send (kept in its group entry from the send's return until it settles: an `Arc` clone,
+//! no allocation per record). Core seals the record's batch if it is still open and leaves it alone
+//! otherwise. As a group's futures complete together, a waited-on group is from then on delivered
+//! in parts, each record as soon as its batch completed ([`Parts`]): the waiter does not wait for
+//! the group's other batches, which may linger. Groups nobody waits on are delivered as before.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use headwater::error::{check_range, MAX_COUNT};
@@ -49,13 +50,11 @@ use headwater::producer::{
     decode_packed, AsRecord, BatchDelivery, DeliveryTracker, Mark, ProduceOutput,
 };
 use headwater::{Producer, Record};
-use jni::objects::{
-    GlobalRef, JByteArray, JClass, JIntArray, JLongArray, JObject, JObjectArray, JString,
-};
-use jni::sys::{jboolean, jbyte, jint, jlong, jlongArray, jobject};
+use jni::objects::{GlobalRef, JByteArray, JIntArray, JLongArray, JObject, JObjectArray, JString};
+use jni::sys::{jboolean, jbyte, jint, jlong, jobject};
 use jni::JNIEnv;
 
-use crate::{complete_all, config, run, string, Fail, R};
+use crate::{complete_all, config, string, Fail, R};
 
 /// What the Java `Producer` points at.
 struct JProducer {
@@ -64,20 +63,15 @@ struct JProducer {
     topic: GlobalRef,
     /// The group new sends join.
     open: Mutex<Option<Arc<Group>>>,
-    /// Groups (of `send`s and of `sendAll` calls) not delivered yet.
+    /// Groups not delivered yet.
     registry: Arc<Registry>,
     /// Files every record with its batch; its sink ([`settle`]) settles a batch's records at once.
     /// Also the flush barrier (see the module doc). Groups hold it weakly.
     delivery: Arc<DeliveryTracker<Token>>,
 }
 
-/// What a record filed with the producer's [`DeliveryTracker`] settles.
-enum Token {
-    /// Entry `pos` of a `send` group.
-    Send(Arc<Group>, u32),
-    /// Record `i` of a `sendAll` call.
-    All(Arc<CallGroup>, u32),
-}
+/// What a record filed with the producer's [`DeliveryTracker`] settles: its group's entry `pos`.
+struct Token(Arc<Group>, u32);
 
 /// The groups of a producer not delivered yet, by the low 32 bits of their number (what a future's
 /// key holds, see [`record_key`]), with the full number: where `producerSendNow` finds a record's
@@ -91,37 +85,14 @@ struct Registry {
 struct RegistryState {
     /// The last group number handed out.
     last: u64,
-    live: HashMap<u32, (u64, Live)>,
-}
-
-/// A group not delivered yet, as [`Registry`] knows it: weakly, since its records' tokens own it.
-#[derive(Clone)]
-enum Live {
-    Send(Weak<Group>),
-    All(Weak<CallGroup>),
-}
-
-impl Live {
-    fn barrier(&self, f: impl FnOnce(&Barrier)) {
-        match self {
-            Live::Send(g) => {
-                if let Some(g) = g.upgrade() {
-                    f(&g.barrier)
-                }
-            }
-            Live::All(g) => {
-                if let Some(g) = g.upgrade() {
-                    f(&g.barrier)
-                }
-            }
-        }
-    }
+    /// Held weakly: the groups' records' tokens own them.
+    live: HashMap<u32, (u64, Weak<Group>)>,
 }
 
 impl Registry {
     /// A new group's number; `live` is the group, findable by [`find`](Self::find) until it is
     /// delivered.
-    fn open(&self, live: Live) -> u64 {
+    fn open(&self, live: Weak<Group>) -> u64 {
         let mut st = lock(&self.st);
         st.last += 1;
         let seq = st.last;
@@ -135,16 +106,13 @@ impl Registry {
         }
     }
     /// The undelivered group whose number ends in the 32 bits `id`.
-    fn find(&self, id: u32) -> Option<Live> {
-        lock(&self.st).live.get(&id).map(|(_, l)| l.clone())
+    fn find(&self, id: u32) -> Option<Arc<Group>> {
+        lock(&self.st).live.get(&id).and_then(|(_, g)| g.upgrade())
     }
     /// Every undelivered group.
-    fn live(&self) -> Vec<Live> {
-        lock(&self.st)
-            .live
-            .values()
-            .map(|(_, l)| l.clone())
-            .collect()
+    fn live(&self) -> Vec<Arc<Group>> {
+        let st = lock(&self.st);
+        st.live.values().filter_map(|(_, g)| g.upgrade()).collect()
     }
 }
 
@@ -167,7 +135,7 @@ enum MarkState {
 }
 
 impl Barrier {
-    fn new(p: &JProducer, live: Live) -> Barrier {
+    fn new(p: &JProducer, live: Weak<Group>) -> Barrier {
         Barrier {
             seq: p.registry.open(live),
             registry: p.registry.clone(),
@@ -215,40 +183,6 @@ thread_local! {
     static DELIVERING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
-/// The group a delivery is part of.
-enum Owner {
-    Send(Arc<Group>),
-    All(Arc<CallGroup>),
-}
-
-impl Owner {
-    fn array(&self) -> ArrayRef {
-        match self {
-            Owner::Send(g) => ArrayRef(g.array.0),
-            Owner::All(g) => ArrayRef(g.futures.0),
-        }
-    }
-    fn topic(&self) -> &GlobalRef {
-        match self {
-            Owner::Send(g) => &g.topic,
-            Owner::All(g) => &g.topic,
-        }
-    }
-    /// One of the group's deliveries finished: true if that was its last (see [`Parts::finish`]).
-    fn finish(&self) -> bool {
-        match self {
-            Owner::Send(g) => lock(&g.st).parts.finish(),
-            Owner::All(g) => lock(&g.st).parts.finish(),
-        }
-    }
-    fn delivered(&self) {
-        match self {
-            Owner::Send(g) => g.barrier.delivered(),
-            Owner::All(g) => g.barrier.delivered(),
-        }
-    }
-}
-
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
@@ -284,7 +218,7 @@ impl Parts {
 /// A delivery ready to be completed: futures of one group and their outcomes (outcome `i` for
 /// `futures[slots[i]]`, or for `futures[i]` without slots).
 struct Ready {
-    group: Owner,
+    group: Arc<Group>,
     slots: Option<Vec<jint>>,
     outcomes: Vec<Option<Outcome>>,
 }
@@ -302,22 +236,14 @@ fn deliver_all(ready: Vec<Ready>) {
     crate::with_attached(|env, c| {
         for r in &ready {
             if !r.outcomes.is_empty() {
-                // A `send` group's array is shared by many sends: completed slots are cleared.
-                let clear = matches!(r.group, Owner::Send(_));
-                let (topic, futures) = (r.group.topic(), r.group.array());
-                complete_all(
-                    env,
-                    c,
-                    topic,
-                    futures,
-                    r.slots.as_deref(),
-                    clear,
-                    &r.outcomes,
-                );
+                let g = &r.group;
+                let slots = r.slots.as_deref();
+                let futures = ArrayRef(g.array.0);
+                complete_all(env, c, &g.topic, futures, slots, g.shared, &r.outcomes);
             }
             reached += 1;
-            if r.group.finish() {
-                crate::release_array(env, r.group.array());
+            if lock(&r.group.st).parts.finish() {
+                crate::release_array(env, ArrayRef(r.group.array.0));
                 finished.push(&r.group);
             }
         }
@@ -326,12 +252,12 @@ fn deliver_all(ready: Vec<Ready>) {
     DELIVERING.with(|d| d.set(was));
     // Deliveries the span did not reach (the thread could not attach, or a panic) still finish.
     for r in &ready[reached..] {
-        if r.group.finish() {
+        if lock(&r.group.st).parts.finish() {
             finished.push(&r.group);
         }
     }
     for g in finished {
-        g.delivered();
+        g.barrier.delivered();
     }
 }
 
@@ -353,63 +279,35 @@ fn settle(b: BatchDelivery<'_, Token>) {
     let recs = &b.records;
     let mut ready = Vec::new();
     let mut j = 0;
-    while j < recs.len() {
-        match &recs[j].token {
-            Token::Send(g, _) => {
-                let mut st = lock(&g.st);
-                st.closed = true;
-                // The run's positions, when its records are delivered at once (urged).
-                let mut run = Vec::new();
-                while let Some(r) = recs.get(j) {
-                    let Token::Send(h, pos) = &r.token else { break };
-                    if !Arc::ptr_eq(g, h) {
-                        break;
-                    }
-                    st.entries[*pos as usize].state = EntryState::Settled(landed(r));
-                    if st.parts.urged {
-                        run.push(*pos);
-                    }
-                    st.outstanding -= 1;
-                    j += 1;
-                }
-                if st.outstanding == 0 {
-                    let entries = std::mem::take(&mut st.entries);
-                    st.parts.start(true);
-                    drop(st);
-                    ready.push(g.ready(entries));
-                } else if let Some((slots, outcomes)) = take_settled(&mut st, run) {
-                    drop(st);
-                    ready.push(Ready {
-                        group: Owner::Send(g.clone()),
-                        slots: Some(slots),
-                        outcomes,
-                    });
-                }
+    while let Some(Token(g, _)) = recs.get(j).map(|r| &r.token) {
+        let mut st = lock(&g.st);
+        st.closed = true;
+        // The run's positions, when its records are delivered at once (urged).
+        let mut run = Vec::new();
+        while let Some(r) = recs.get(j) {
+            let Token(h, pos) = &r.token;
+            if !Arc::ptr_eq(g, h) {
+                break;
             }
-            Token::All(g, _) => {
-                let mut st = lock(&g.st);
-                let mut run = Vec::new();
-                while let Some(r) = recs.get(j) {
-                    let Token::All(h, i) = &r.token else { break };
-                    if !Arc::ptr_eq(g, h) {
-                        break;
-                    }
-                    st.outcomes[*i as usize] = Some(landed(r));
-                    if st.parts.urged {
-                        run.push(*i);
-                    }
-                    st.outstanding -= 1;
-                    j += 1;
-                }
-                if st.outstanding == 0 {
-                    let last = st.take_rest();
-                    drop(st);
-                    ready.push(g.ready(last));
-                } else if let Some(part) = st.take_part(run) {
-                    drop(st);
-                    ready.push(g.ready(part));
-                }
+            st.entries[*pos as usize].state = EntryState::Settled(landed(r));
+            if st.parts.urged {
+                run.push(*pos);
             }
+            st.outstanding -= 1;
+            j += 1;
+        }
+        if st.outstanding == 0 {
+            let entries = std::mem::take(&mut st.entries);
+            st.parts.start(true);
+            drop(st);
+            ready.push(g.ready(entries));
+        } else if let Some((slots, outcomes)) = take_settled(&mut st, run) {
+            drop(st);
+            ready.push(Ready {
+                group: g.clone(),
+                slots: Some(slots),
+                outcomes,
+            });
         }
     }
     deliver_all(ready);
@@ -457,13 +355,17 @@ struct GroupState {
 }
 
 /// Records of one producer whose futures sit in one Java array, completed together (or, once one
-/// of them is waited on, each as soon as its batch completed: see [`Parts`]).
+/// of them is waited on, each as soon as its batch completed: see [`Parts`]): `send`s into a shared
+/// array, or one `sendAll` call with its own.
 pub(crate) struct Group {
     barrier: Barrier,
     /// Global reference to the array of futures (deleted by the group's last delivery).
     array: ArrayRef,
-    /// The Java side's id of that array.
-    array_id: jlong,
+    /// The Java side's id of a `send` group's shared array; `None` for a `sendAll` call's own.
+    array_id: Option<jlong>,
+    /// The array is shared by many `send`s: completed slots are cleared (not a `sendAll` call's
+    /// own, which the caller holds as its list of futures).
+    shared: bool,
     st: Mutex<GroupState>,
     topic: GlobalRef,
 }
@@ -517,6 +419,7 @@ impl Group {
     /// The group's last delivery, from its remaining entries (those without a future left out).
     /// Call after [`Parts::start`]`(true)`.
     fn ready(self: &Arc<Self>, entries: Vec<Entry>) -> Ready {
+        let n = entries.len();
         let (slots, outcomes): (Vec<jint>, Vec<Option<Outcome>>) = entries
             .into_iter()
             .filter(|e| e.slot != GONE)
@@ -526,9 +429,11 @@ impl Group {
                 EntryState::Sent(_) | EntryState::Delivered => (e.slot, None),
             })
             .unzip();
+        // A whole `sendAll` call's entries are slots 0..n: Java needs no slot array for them.
+        let whole = !self.shared && slots.len() == n;
         Ready {
-            group: Owner::Send(self.clone()),
-            slots: Some(slots),
+            group: self.clone(),
+            slots: (!whole).then_some(slots),
             outcomes,
         }
     }
@@ -550,16 +455,20 @@ impl Group {
         Some(self.ready(entries))
     }
 
-    /// Keeps entry `pos`'s pending send (just returned by core) for [`send_now`](Self::send_now),
-    /// unless the record already settled (or was delivered).
-    fn keep(&self, pos: u32, output: ProduceOutput) {
+    /// Keeps each entry's pending send (just returned by core, with the entry's position) for
+    /// [`send_now`](Self::send_now), unless the record already settled (or was delivered).
+    fn keep(&self, outputs: impl IntoIterator<Item = (usize, ProduceOutput)>) {
         let mut st = lock(&self.st);
-        match st.entries.get_mut(pos as usize) {
-            Some(Entry {
+        for (pos, output) in outputs {
+            if let Some(Entry {
                 slot,
                 state: EntryState::Sent(kept),
-            }) if *slot != GONE => *kept = Some(output),
-            _ => {}
+            }) = st.entries.get_mut(pos)
+            {
+                if *slot != GONE {
+                    *kept = Some(output);
+                }
+            }
         }
     }
 
@@ -586,7 +495,7 @@ impl Group {
         };
         if let Some((slots, outcomes)) = part {
             deliver_later(Ready {
-                group: Owner::Send(self.clone()),
+                group: self.clone(),
                 slots: Some(slots),
                 outcomes,
             });
@@ -596,14 +505,16 @@ impl Group {
         }
     }
 
-    /// Entry `pos`'s send was refused: it leaves the group. If that was the group's last outstanding
-    /// entry after its first completion, the group is delivered (on a runtime thread); an open group
-    /// left with none outstanding is delivered when it closes.
-    fn withdraw(self: &Arc<Self>, pos: u32) {
+    /// The entries at `positions` were refused (never filed): they leave the group. A closed group
+    /// (after its first completion, or a `sendAll` call's) left with none outstanding is delivered
+    /// (on a runtime thread); an open one is delivered when it closes.
+    fn withdraw(self: &Arc<Self>, positions: std::ops::Range<usize>) {
         let done = {
             let mut st = lock(&self.st);
-            st.entries[pos as usize].slot = GONE;
-            st.outstanding -= 1;
+            st.outstanding -= positions.len();
+            for e in &mut st.entries[positions] {
+                e.slot = GONE;
+            }
             let last = st.outstanding == 0 && st.closed;
             if last {
                 st.parts.start(true);
@@ -644,7 +555,7 @@ impl JProducer {
             deliver_all(vec![ready]);
         }
         for group in live {
-            group.barrier(Barrier::mark);
+            group.barrier.mark();
         }
         if close {
             self.inner.close_blocking_tracked(&self.delivery, timeout)
@@ -666,7 +577,7 @@ impl JProducer {
     ) -> R<(Arc<Group>, u32)> {
         let mut open = lock(&self.open);
         if let Some(g) = &*open {
-            if g.array_id == array_id {
+            if g.array_id == Some(array_id) {
                 let mut st = lock(&g.st);
                 if !st.closed {
                     st.entries.push(Entry::new(slot));
@@ -676,19 +587,7 @@ impl JProducer {
                 }
             }
         }
-        let array = global_ref(env, array)?;
-        let g = Arc::new_cyclic(|me| Group {
-            barrier: Barrier::new(self, Live::Send(me.clone())),
-            array,
-            array_id,
-            st: Mutex::new(GroupState {
-                entries: vec![Entry::new(slot)],
-                outstanding: 1,
-                closed: false,
-                parts: Parts::default(),
-            }),
-            topic: self.topic.clone(),
-        });
+        let g = self.new_group(env, array, Some(array_id), vec![Entry::new(slot)])?;
         // The group it replaces (of another array) takes no more records either.
         let old = open.replace(g.clone());
         drop(open);
@@ -698,24 +597,28 @@ impl JProducer {
         Ok((g, 0))
     }
 
-    /// A `sendAll` call's group for `futures`, which `n` records will join.
-    fn call_group(
+    /// A new group over `array` (a `send` group's shared one with its `array_id`, or without one a
+    /// `sendAll` call's own, closed from the start), whose records are `entries` (outstanding).
+    fn new_group(
         &self,
         env: &mut JNIEnv<'_>,
-        futures: &JObjectArray<'_>,
-        n: usize,
-    ) -> R<Arc<CallGroup>> {
-        let arr = global_ref(env, futures)?;
-        Ok(Arc::new_cyclic(|me| CallGroup {
-            barrier: Barrier::new(self, Live::All(me.clone())),
-            futures: arr,
-            st: Mutex::new(CallState {
-                outcomes: vec![None; n],
-                outstanding: n,
-                delivered: Vec::new(),
+        array: &JObjectArray<'_>,
+        array_id: Option<jlong>,
+        entries: Vec<Entry>,
+    ) -> R<Arc<Group>> {
+        let array = global_ref(env, array)?;
+        let shared = array_id.is_some();
+        Ok(Arc::new_cyclic(|me| Group {
+            barrier: Barrier::new(self, me.clone()),
+            array,
+            array_id,
+            shared,
+            st: Mutex::new(GroupState {
+                outstanding: entries.len(),
+                entries,
+                closed: !shared,
                 parts: Parts::default(),
             }),
-            outputs: OnceLock::new(),
             topic: self.topic.clone(),
         }))
     }
@@ -793,13 +696,7 @@ fn timestamp(t: jlong) -> Option<i64> {
 }
 
 fn producer<'a>(handle: jlong) -> R<&'a JProducer> {
-    if handle == 0 {
-        return Err(Fail::Core(headwater::Error::closed(
-            "the producer handle is gone",
-        )));
-    }
-    // SAFETY: `handle` came from `producerConnect` and Java frees it only once nothing can call it.
-    Ok(unsafe { &*(handle as *const JProducer) })
+    crate::from_handle(handle, "producer")
 }
 
 /// A wait's bound from Java: `forever` (the overloads without a `Duration`), else nanoseconds
@@ -819,52 +716,46 @@ fn bytes(env: &mut JNIEnv<'_>, arr: &JByteArray<'_>) -> R<Option<Vec<u8>>> {
     Ok(Some(env.convert_byte_array(arr)?))
 }
 
-/// `static native long producerConnect(String endpoint, String topic, String[] keys, String[] values)`
-#[no_mangle]
-pub extern "system" fn Java_io_headwater_Native_producerConnect<'l>(
-    mut env: JNIEnv<'l>,
-    _cls: JClass<'l>,
-    endpoint: JString<'l>,
-    topic: JString<'l>,
-    keys: JObjectArray<'l>,
-    values: JObjectArray<'l>,
-) -> jlong {
-    run(&mut env, 0, |env| {
+natives! {
+    /// `static native long producerConnect(String endpoint, String topic, String[] keys, String[]
+    /// values)`
+    fn Java_io_headwater_Native_producerConnect(
+        env,
+        endpoint: JString<'l>,
+        topic: JString<'l>,
+        keys: JObjectArray<'l>,
+        values: JObjectArray<'l>,
+    ) -> jlong {
         let ep = string(env, &endpoint, "endpoint")?;
         let t = string(env, &topic, "topic")?;
         let cfg = config(env, &keys, &values)?;
         let inner = Producer::connect_blocking(&ep, &t, cfg)?;
-        let topic = env.new_global_ref(&topic)?;
-        Ok(Box::into_raw(Box::new(JProducer {
+        Ok(crate::into_handle(JProducer {
             inner,
-            topic,
+            topic: env.new_global_ref(&topic)?,
             open: Mutex::new(None),
             registry: Arc::default(),
             delivery: Arc::new(DeliveryTracker::new(settle)),
-        })) as jlong)
-    })
-}
+        }))
+    }
 
-/// `static native long producerSend(long h, byte[] key, byte[] value, long partition, long timestamp,
-/// Object[] futures, long futuresId, int slot)`: `futures[slot]` is this record's
-/// `CompletableFuture<RecordMetadata>`; `futuresId` identifies the array (see the module doc).
-/// `partition == Long.MIN_VALUE` = partitioner decides, `timestamp == Long.MIN_VALUE` = now. Returns
-/// the record's key for `producerSendNow` (see [`record_key`]).
-#[no_mangle]
-#[allow(clippy::too_many_arguments)]
-pub extern "system" fn Java_io_headwater_Native_producerSend<'l>(
-    mut env: JNIEnv<'l>,
-    _cls: JClass<'l>,
-    handle: jlong,
-    key: JByteArray<'l>,
-    value: JByteArray<'l>,
-    partition: jlong,
-    timestamp: jlong,
-    futures: JObjectArray<'l>,
-    futures_id: jlong,
-    slot: jint,
-) -> jlong {
-    run(&mut env, 0, |env| {
+    /// `static native long producerSend(long h, byte[] key, byte[] value, long partition, long
+    /// timestamp, Object[] futures, long futuresId, int slot)`: `futures[slot]` is this record's
+    /// `CompletableFuture<RecordMetadata>`; `futuresId` identifies the array (see the module doc).
+    /// `partition == Long.MIN_VALUE` = partitioner decides, `timestamp == Long.MIN_VALUE` = now.
+    /// Returns the record's key for `producerSendNow` (see [`record_key`]).
+    #[allow(clippy::too_many_arguments)]
+    fn Java_io_headwater_Native_producerSend(
+        env,
+        handle: jlong,
+        key: JByteArray<'l>,
+        value: JByteArray<'l>,
+        partition: jlong,
+        timestamp: jlong,
+        futures: JObjectArray<'l>,
+        futures_id: jlong,
+        slot: jint,
+    ) -> jlong {
         let p = producer(handle)?;
         if futures.is_null() {
             return Err(Fail::Null("futures"));
@@ -880,7 +771,7 @@ pub extern "system" fn Java_io_headwater_Native_producerSend<'l>(
         let sent = with_bytes(env, &key, |env, key| {
             with_bytes(env, &value, |_, value| {
                 let value = value.ok_or(Fail::Null("value"))?;
-                let token = Token::Send(group.clone(), pos);
+                let token = Token(group.clone(), pos);
                 Ok(p.inner
                     .send_blocking_tracked(key, value, partition, ts, &p.delivery, token)?)
             })
@@ -891,146 +782,13 @@ pub extern "system" fn Java_io_headwater_Native_producerSend<'l>(
                     // A flush started while this send was on its way: it waits for this record.
                     output.send_now();
                 }
-                group.keep(pos, output);
+                group.keep([(pos as usize, output)]);
                 Ok(record_key(group.barrier.seq, pos))
             }
             Err(err) => {
-                group.withdraw(pos);
+                group.withdraw(pos as usize..pos as usize + 1);
                 Err(err)
             }
-        }
-    })
-}
-
-/// The futures of one `sendAll` call, completed together (one attached span, one call into Java with
-/// the call's own array) once every record's outcome is known; or, once one of them is waited on, in
-/// parts as their batches complete ([`Parts`]).
-struct CallGroup {
-    barrier: Barrier,
-    /// Global reference to the call's array of futures (deleted by the group's last delivery).
-    futures: ArrayRef,
-    st: Mutex<CallState>,
-    /// Every record's pending send, as core returned them (set once the call succeeded): what
-    /// [`send_now`](Self::send_now) seals. Dropped with the group, after its last record reported.
-    outputs: OnceLock<Vec<ProduceOutput>>,
-    topic: GlobalRef,
-}
-
-struct CallState {
-    /// Record `i`'s outcome once known (taken when a part delivers it).
-    outcomes: Vec<Option<Outcome>>,
-    /// Records whose outcome is not known yet.
-    outstanding: usize,
-    /// Which records' futures a part completed already (from the first wait on; empty before).
-    delivered: Vec<bool>,
-    parts: Parts,
-}
-
-/// Which futures of a `sendAll` call a delivery completes, with their outcomes.
-enum CallPart {
-    /// All of them, in order.
-    All(Vec<Option<Outcome>>),
-    /// These indices.
-    Some(Vec<jint>, Vec<Option<Outcome>>),
-}
-
-impl CallState {
-    /// The group's last delivery: every record not delivered by a part yet.
-    fn take_rest(&mut self) -> CallPart {
-        self.parts.start(true);
-        let outcomes = std::mem::take(&mut self.outcomes);
-        if self.delivered.is_empty() {
-            return CallPart::All(outcomes);
-        }
-        let (slots, outcomes) = outcomes
-            .into_iter()
-            .enumerate()
-            .filter(|(i, _)| !self.delivered[*i])
-            .map(|(i, o)| (i as jint, o))
-            .unzip();
-        CallPart::Some(slots, outcomes)
-    }
-
-    /// For an urged group, the settled records among `indices` not delivered yet.
-    fn take_part(&mut self, indices: impl IntoIterator<Item = u32>) -> Option<CallPart> {
-        if !self.parts.urged || self.parts.last {
-            return None;
-        }
-        let (mut slots, mut outcomes) = (Vec::new(), Vec::new());
-        for i in indices {
-            let i = i as usize;
-            if i < self.outcomes.len() && !self.delivered[i] && self.outcomes[i].is_some() {
-                self.delivered[i] = true;
-                slots.push(i as jint);
-                outcomes.push(self.outcomes[i].take());
-            }
-        }
-        if slots.is_empty() {
-            return None;
-        }
-        self.parts.start(false);
-        Some(CallPart::Some(slots, outcomes))
-    }
-}
-
-impl CallGroup {
-    /// Someone waits on record `i`'s future: its batch is sealed and sent now if it is still open,
-    /// and the call's records are delivered as their batches complete from now on (see
-    /// [`Group::send_now`]).
-    fn send_now(self: &Arc<Self>, i: u32) {
-        // Keys reach Java only once the call succeeded, so the outputs are there.
-        let Some(outputs) = self.outputs.get() else {
-            return;
-        };
-        let part = {
-            let mut st = lock(&self.st);
-            if st.parts.urged {
-                None
-            } else {
-                st.parts.urged = true;
-                st.delivered = vec![false; st.outcomes.len()];
-                let n = st.outcomes.len() as u32;
-                st.take_part(0..n)
-            }
-        };
-        if let Some(part) = part {
-            deliver_later(self.ready(part));
-        }
-        if let Some(o) = outputs.get(i as usize) {
-            o.send_now();
-        }
-    }
-
-    fn ready(self: &Arc<Self>, part: CallPart) -> Ready {
-        let (slots, outcomes) = match part {
-            CallPart::All(outcomes) => (None, outcomes),
-            CallPart::Some(slots, outcomes) => (Some(slots), outcomes),
-        };
-        Ready {
-            group: Owner::All(self.clone()),
-            slots,
-            outcomes,
-        }
-    }
-
-    /// The call was refused after its first `filed` records were enqueued: the others never report,
-    /// and their futures (which the caller never sees) are left alone. With none filed the array
-    /// reference is released here; otherwise the last filed record's report delivers the group, or
-    /// a runtime thread does if they have all reported already.
-    fn withdraw_from(self: &Arc<Self>, filed: usize) {
-        let done = {
-            let mut st = lock(&self.st);
-            let gone = st.outcomes.len() - filed;
-            st.outcomes.truncate(filed);
-            st.outstanding -= gone;
-            (st.outstanding == 0).then(|| st.take_rest())
-        };
-        match done {
-            Some(CallPart::All(o)) if o.is_empty() => {
-                deliver_all(vec![self.ready(CallPart::All(o))])
-            }
-            Some(part) => deliver_later(self.ready(part)),
-            None => {}
         }
     }
 }
@@ -1055,14 +813,15 @@ fn send_all<Rec: AsRecord>(
     if records.is_empty() {
         return Ok(0);
     }
-    let group = p.call_group(env, futures, records.len())?;
+    let entries = (0..records.len() as jint).map(Entry::new).collect();
+    let group = p.new_group(env, futures, None, entries)?;
     // Records whose token core asked for: all but the last were enqueued if the call is refused.
     let mut asked = 0usize;
     let sent = p
         .inner
         .send_all_blocking_tracked(records, &p.delivery, |i| {
             asked += 1;
-            Token::All(group.clone(), i as u32)
+            Token(group.clone(), i as u32)
         });
     match sent {
         Ok(outputs) => {
@@ -1077,11 +836,11 @@ fn send_all<Rec: AsRecord>(
                     }
                 }
             }
-            let _ = group.outputs.set(outputs);
+            group.keep(outputs.into_iter().enumerate());
             Ok(record_key(group.barrier.seq, 0))
         }
         Err(err) => {
-            group.withdraw_from(asked.saturating_sub(1));
+            group.withdraw(asked.saturating_sub(1)..records.len());
             Err(err.into())
         }
     }
@@ -1109,23 +868,21 @@ fn placements(
     Ok(out)
 }
 
-/// `static native long producerSendAll(long h, byte[][] keys, byte[][] values, long[] partitions,
-/// long[] timestamps, CompletableFuture<?>[] futures)`: one call for many records; nothing is sent
-/// if one is too large (core checks sizes first). Returns record 0's key (see [`send_all`]).
-/// `Producer.sendAll` uses it only when the packed form cannot hold the records (over 2 GiB of keys
-/// or values).
-#[no_mangle]
-pub extern "system" fn Java_io_headwater_Native_producerSendAll<'l>(
-    mut env: JNIEnv<'l>,
-    _cls: JClass<'l>,
-    handle: jlong,
-    keys: JObjectArray<'l>,
-    values: JObjectArray<'l>,
-    partitions: JLongArray<'l>,
-    timestamps: JLongArray<'l>,
-    futures: JObjectArray<'l>,
-) -> jlong {
-    run(&mut env, 0, |env| {
+natives! {
+    /// `static native long producerSendAll(long h, byte[][] keys, byte[][] values, long[]
+    /// partitions, long[] timestamps, CompletableFuture<?>[] futures)`: one call for many records;
+    /// nothing is sent if one is too large (core checks sizes first). Returns record 0's key (see
+    /// [`send_all`]). `Producer.sendAll` uses it only when the packed form cannot hold the records
+    /// (over 2 GiB of keys or values).
+    fn Java_io_headwater_Native_producerSendAll(
+        env,
+        handle: jlong,
+        keys: JObjectArray<'l>,
+        values: JObjectArray<'l>,
+        partitions: JLongArray<'l>,
+        timestamps: JLongArray<'l>,
+        futures: JObjectArray<'l>,
+    ) -> jlong {
         let p = producer(handle)?;
         if keys.is_null() || values.is_null() {
             return Err(Fail::Null("records"));
@@ -1147,29 +904,26 @@ pub extern "system" fn Java_io_headwater_Native_producerSendAll<'l>(
             records.push(record);
         }
         send_all(env, p, &records, &futures)
-    })
-}
+    }
 
-/// `static native long producerSendAllPacked(long h, byte[] keys, int[] keyLengths, byte[] values,
-/// int[] valueLengths, long[] partitions, long[] timestamps, Object[] futures)`: `sendAll` with
-/// every key and value in one array each, decoded by core (`decode_packed`: record `i` takes the next
-/// `keyLengths[i]` bytes of `keys`, -1 = no key, and the next `valueLengths[i]` bytes of `values`).
-/// The two arrays are copied out once; the records borrow that copy (none is copied per record).
-#[no_mangle]
-#[allow(clippy::too_many_arguments)]
-pub extern "system" fn Java_io_headwater_Native_producerSendAllPacked<'l>(
-    mut env: JNIEnv<'l>,
-    _cls: JClass<'l>,
-    handle: jlong,
-    keys: JByteArray<'l>,
-    key_lengths: JIntArray<'l>,
-    values: JByteArray<'l>,
-    value_lengths: JIntArray<'l>,
-    partitions: JLongArray<'l>,
-    timestamps: JLongArray<'l>,
-    futures: JObjectArray<'l>,
-) -> jlong {
-    run(&mut env, 0, |env| {
+    /// `static native long producerSendAllPacked(long h, byte[] keys, int[] keyLengths, byte[]
+    /// values, int[] valueLengths, long[] partitions, long[] timestamps, Object[] futures)`:
+    /// `sendAll` with every key and value in one array each, decoded by core (`decode_packed`:
+    /// record `i` takes the next `keyLengths[i]` bytes of `keys`, -1 = no key, and the next
+    /// `valueLengths[i]` bytes of `values`). The two arrays are copied out once; the records borrow
+    /// that copy (none is copied per record).
+    #[allow(clippy::too_many_arguments)]
+    fn Java_io_headwater_Native_producerSendAllPacked(
+        env,
+        handle: jlong,
+        keys: JByteArray<'l>,
+        key_lengths: JIntArray<'l>,
+        values: JByteArray<'l>,
+        value_lengths: JIntArray<'l>,
+        partitions: JLongArray<'l>,
+        timestamps: JLongArray<'l>,
+        futures: JObjectArray<'l>,
+    ) -> jlong {
         let p = producer(handle)?;
         if keys.is_null() || values.is_null() || key_lengths.is_null() || value_lengths.is_null() {
             return Err(Fail::Null("packed records"));
@@ -1193,118 +947,65 @@ pub extern "system" fn Java_io_headwater_Native_producerSendAllPacked<'l>(
             r.timestamp = timestamp;
         }
         send_all(env, p, &records, &futures)
-    })
-}
+    }
 
-/// `static native void producerSendNow(long h, long key)`: the future of the record with `key` (from
-/// `producerSend`/`producerSendAll`) is being waited on: its batch is sealed and sent now if it is
-/// still open (core's `ProduceOutput::send_now`). A batch already sealed, or a record already
-/// delivered, is left alone. Never throws but for a panic.
-#[no_mangle]
-pub extern "system" fn Java_io_headwater_Native_producerSendNow<'l>(
-    mut env: JNIEnv<'l>,
-    _cls: JClass<'l>,
-    handle: jlong,
-    key: jlong,
-) {
-    run(&mut env, (), |_env| {
+    /// `static native void producerSendNow(long h, long key)`: the future of the record with `key`
+    /// (from `producerSend`/`producerSendAll`) is being waited on: its batch is sealed and sent now
+    /// if it is still open (core's `ProduceOutput::send_now`). A batch already sealed, or a record
+    /// already delivered, is left alone. Never throws but for a panic.
+    fn Java_io_headwater_Native_producerSendNow(_env, handle: jlong, key: jlong) {
         let key = key as u64;
         let (id, pos) = ((key >> 32) as u32, key as u32);
-        match producer(handle)?.registry.find(id) {
-            Some(Live::Send(g)) => {
-                if let Some(g) = g.upgrade() {
-                    g.send_now(pos);
-                }
-            }
-            Some(Live::All(g)) => {
-                if let Some(g) = g.upgrade() {
-                    g.send_now(pos);
-                }
-            }
-            None => {}
+        if let Some(g) = producer(handle)?.registry.find(id) {
+            g.send_now(pos);
         }
         Ok(())
-    })
-}
+    }
 
-/// `static native void producerFlush(long h, boolean forever, long timeoutNanos)`.
-#[no_mangle]
-pub extern "system" fn Java_io_headwater_Native_producerFlush<'l>(
-    mut env: JNIEnv<'l>,
-    _cls: JClass<'l>,
-    handle: jlong,
-    forever: jboolean,
-    timeout_nanos: jlong,
-) {
-    run(&mut env, (), |_env| {
+    /// `static native void producerFlush(long h, boolean forever, long timeoutNanos)`.
+    fn Java_io_headwater_Native_producerFlush(
+        _env,
+        handle: jlong,
+        forever: jboolean,
+        timeout_nanos: jlong,
+    ) {
         let t = timeout(forever != 0, timeout_nanos)?;
         Ok(producer(handle)?.flush_or_close(false, t)?)
-    })
-}
+    }
 
-/// `static native void producerClose(long h, boolean forever, long timeoutNanos)`: flush, then stop
-/// (idempotent).
-#[no_mangle]
-pub extern "system" fn Java_io_headwater_Native_producerClose<'l>(
-    mut env: JNIEnv<'l>,
-    _cls: JClass<'l>,
-    handle: jlong,
-    forever: jboolean,
-    timeout_nanos: jlong,
-) {
-    run(&mut env, (), |_env| {
+    /// `static native void producerClose(long h, boolean forever, long timeoutNanos)`: flush, then
+    /// stop (idempotent).
+    fn Java_io_headwater_Native_producerClose(
+        _env,
+        handle: jlong,
+        forever: jboolean,
+        timeout_nanos: jlong,
+    ) {
         let t = timeout(forever != 0, timeout_nanos)?;
         Ok(producer(handle)?.flush_or_close(true, t)?)
-    })
-}
+    }
 
-/// `static native int producerPartitionCount(long h)`: the topic's partitions, as the producer
-/// knows them.
-#[no_mangle]
-pub extern "system" fn Java_io_headwater_Native_producerPartitionCount<'l>(
-    mut env: JNIEnv<'l>,
-    _cls: JClass<'l>,
-    handle: jlong,
-) -> jint {
-    run(&mut env, 0, |_env| {
+    /// `static native int producerPartitionCount(long h)`: the topic's partitions, as the producer
+    /// knows them.
+    fn Java_io_headwater_Native_producerPartitionCount(_env, handle: jlong) -> jint {
         let n = producer(handle)?.inner.partition_count();
         Ok(jint::try_from(n).unwrap_or(jint::MAX))
-    })
-}
+    }
 
-/// `static native int producerCompression(long h)`: the codec id batches are compressed with
-/// (config and topic policy combined).
-#[no_mangle]
-pub extern "system" fn Java_io_headwater_Native_producerCompression<'l>(
-    mut env: JNIEnv<'l>,
-    _cls: JClass<'l>,
-    handle: jlong,
-) -> jint {
-    run(&mut env, 0, |_env| {
+    /// `static native int producerCompression(long h)`: the codec id batches are compressed with
+    /// (config and topic policy combined).
+    fn Java_io_headwater_Native_producerCompression(_env, handle: jlong) -> jint {
         Ok(producer(handle)?.inner.compression().id() as jint)
-    })
-}
+    }
 
-/// `static native boolean producerIsClosed(long h)`.
-#[no_mangle]
-pub extern "system" fn Java_io_headwater_Native_producerIsClosed<'l>(
-    mut env: JNIEnv<'l>,
-    _cls: JClass<'l>,
-    handle: jlong,
-) -> jboolean {
-    run(&mut env, 0, |_env| {
+    /// `static native boolean producerIsClosed(long h)`.
+    fn Java_io_headwater_Native_producerIsClosed(_env, handle: jlong) -> jboolean {
         Ok(producer(handle)?.inner.is_closed() as jboolean)
-    })
-}
+    }
 
-/// `static native long[] producerStats(long h)`: the counters in `tests/vectors/config.json` order.
-#[no_mangle]
-pub extern "system" fn Java_io_headwater_Native_producerStats<'l>(
-    mut env: JNIEnv<'l>,
-    _cls: JClass<'l>,
-    handle: jlong,
-) -> jlongArray {
-    run(&mut env, std::ptr::null_mut(), |env| {
+    /// `static native long[] producerStats(long h)`: the counters in `tests/vectors/config.json`
+    /// order.
+    fn Java_io_headwater_Native_producerStats(env, handle: jlong) -> JLongArray<'l> {
         let s = producer(handle)?.inner.stats();
         let v = [
             s.records_sent,
@@ -1318,29 +1019,16 @@ pub extern "system" fn Java_io_headwater_Native_producerStats<'l>(
             s.errors,
             s.queued_records,
             s.queued_batches,
-        ]
-        .map(|x| x as jlong);
-        let arr = env.new_long_array(v.len() as i32)?;
-        env.set_long_array_region(&arr, 0, &v)?;
-        Ok(arr.into_raw())
-    })
-}
+        ];
+        crate::new_long_array(env, &v.map(|x| x as jlong))
+    }
 
-/// `static native void producerFree(long h)`: called once, by the Java owner's cleaner.
-#[no_mangle]
-pub extern "system" fn Java_io_headwater_Native_producerFree<'l>(
-    mut env: JNIEnv<'l>,
-    _cls: JClass<'l>,
-    handle: jlong,
-) {
-    run(&mut env, (), |_env| {
-        if handle != 0 {
-            // SAFETY: see `producer`; this is the one place that takes the box back.
-            let p = unsafe { Box::from_raw(handle as *mut JProducer) };
+    /// `static native void producerFree(long h)`: called once, by the Java owner's cleaner.
+    fn Java_io_headwater_Native_producerFree(_env, handle: jlong) {
+        if let Some(p) = crate::free::<JProducer>(handle) {
             // An open group whose every entry was withdrawn has nothing else to release it.
             p.close_open_group();
-            drop(p);
         }
         Ok(())
-    })
+    }
 }
