@@ -3,16 +3,13 @@
 use std::sync::Arc;
 
 use headwater::error::MAX_COUNT;
-use napi::bindgen_prelude::{Buffer, Either, FromNapiValue, Null, ToNapiValue, Unknown};
-use napi::{sys, Env, JsValue, Result};
+use headwater::runtime::block_on;
+use napi::bindgen_prelude::{Buffer, Either, FromNapiValue, Null, ToNapiValue};
+use napi::{sys, Env, Result};
 use napi_derive::napi;
 
-use crate::js::{self, napi_call, Res};
+use crate::js::{self, napi_call, raw, Arg, Res, Value};
 use crate::rt;
-
-fn raw(v: &Option<Unknown<'_>>) -> Option<js::Value> {
-    v.as_ref().map(|v| v.raw())
-}
 
 /// A record as the broker stores it.
 #[napi(object)]
@@ -38,22 +35,23 @@ pub struct StoredBatch {
     pub first_timestamp: i64,
 }
 
-/// The broker's counters (`stats()`).
-#[napi(object)]
-pub struct BrokerStats {
-    pub produce_requests: i64,
-    pub batches_appended: i64,
-    pub records_appended: i64,
-    pub bytes_appended: i64,
-    pub fsyncs: i64,
-    pub segments_deleted: i64,
-    pub truncated_bytes: i64,
-    /// Open client connections.
-    pub connections: i64,
-    pub connections_total: i64,
-    /// Request frames refused (too large, undecodable).
-    pub rejected_frames: i64,
-    pub fetch_responses: i64,
+js::counters! {
+    #[doc = " The broker's counters (`stats()`)."]
+    BrokerStats from headwater::broker::BrokerStats {
+        produce_requests,
+        batches_appended,
+        records_appended,
+        bytes_appended,
+        fsyncs,
+        segments_deleted,
+        truncated_bytes,
+        #[doc = " Open client connections."]
+        connections,
+        connections_total,
+        #[doc = " Request frames refused (too large, undecodable)."]
+        rejected_frames,
+        fetch_responses,
+    }
 }
 
 /// A topic as listed by `Admin.listTopics()`.
@@ -67,47 +65,26 @@ pub struct TopicInfo {
     pub status: String,
 }
 
-/// `TopicOptions` through core's one parser (`TopicConfig::from_options`): the same checks and
-/// messages as every language.
-fn topic_config(env: js::Env, opts: Option<js::Value>) -> Res<headwater::TopicConfig> {
-    let o = js::string_options(env, opts, "options")?;
-    Ok(headwater::TopicConfig::from_options(js::pairs(&o))?)
-}
-
-/// `(name, options?)` of `createTopic`.
-fn create_args(
-    env: js::Env,
-    name: &Option<Unknown>,
-    options: &Option<Unknown>,
-) -> Res<(String, headwater::TopicConfig)> {
+/// `(name, options?)` of `createTopic`: `TopicOptions` through core's one parser
+/// (`TopicConfig::from_options`), the same checks and messages as every language.
+fn create_args(env: js::Env, name: &Arg, options: &Arg) -> Res<(String, headwater::TopicConfig)> {
     let name = js::get_string(env, raw(name), "name")?;
-    Ok((name, topic_config(env, raw(options))?))
-}
-
-/// A topic and a partition index.
-fn topic_partition(
-    env: js::Env,
-    topic: &Option<Unknown>,
-    partition: &Option<Unknown>,
-) -> Res<(String, u32)> {
-    let topic = js::get_string(env, raw(topic), "topic")?;
-    let p = js::get_int(env, raw(partition), "partition", 0, MAX_COUNT)?;
-    Ok((topic, p as u32))
+    let o = js::string_options(env, raw(options), "options")?;
+    Ok((name, headwater::TopicConfig::from_options(js::pairs(&o))?))
 }
 
 /// An SPU id (unknown ids are core's `INVALID_ARGUMENT`).
-fn spu_id(env: js::Env, id: &Option<Unknown>) -> Res<i32> {
-    let id = js::get_int(env, raw(id), "id", i32::MIN.into(), i32::MAX.into())?;
-    Ok(id as i32)
+fn spu_id(env: js::Env, id: &Arg) -> Res<i32> {
+    Ok(js::get_int(env, raw(id), "id", i32::MIN.into(), i32::MAX.into())? as i32)
 }
 
 /// A Fluvio API key.
-fn api_key(env: js::Env, v: &Option<Unknown>) -> Res<u16> {
+fn api_key(env: js::Env, v: &Arg) -> Res<u16> {
     Ok(js::get_int(env, raw(v), "apiKey", 0, u16::MAX.into())? as u16)
 }
 
 /// A request count of the fault injection.
-fn count(env: js::Env, v: &Option<Unknown>) -> Res<u32> {
+fn count(env: js::Env, v: &Arg) -> Res<u32> {
     Ok(js::get_int(env, raw(v), "count", 0, u32::MAX.into())? as u32)
 }
 
@@ -125,32 +102,28 @@ impl TestBroker {
         ts_args_type = "options?: BrokerOptions | null",
         ts_return_type = "Promise<TestBroker>"
     )]
-    pub fn start(env: Env, options: Option<Unknown>) -> Result<sys::napi_value> {
-        let env = env.raw();
-        rt::promising(env, || {
+    pub fn start(env: Env, options: Arg) -> Result<Value> {
+        let args = |env| {
             let o = js::string_options(env, raw(&options), "options")?;
             let cfg = headwater::BrokerConfig::from_options(js::pairs(&o))?;
-            rt::run_blocking(
-                env,
-                move || headwater::TestBroker::start_blocking(cfg),
-                |env, b| {
-                    let b = TestBroker { inner: Arc::new(b) };
-                    Ok(unsafe { TestBroker::to_napi_value(env, b) }?)
-                },
-            )
+            Ok(move || headwater::TestBroker::start_blocking(cfg))
+        };
+        rt::blocking(env, args, |env, b| {
+            let b = TestBroker { inner: Arc::new(b) };
+            Ok(unsafe { TestBroker::to_napi_value(env, b) }?)
         })
     }
 
     /// The SC endpoint (`127.0.0.1:PORT`) clients connect to.
     #[napi(getter)]
     pub fn endpoint(&self, env: Env) -> Result<String> {
-        rt::sync(env.raw(), || Ok(self.inner.endpoint()))
+        rt::sync_in(env, |_| Ok(self.inner.endpoint()))
     }
 
     /// Ids of the SPUs.
     #[napi]
     pub fn spu_ids(&self, env: Env) -> Result<Vec<i32>> {
-        rt::sync(env.raw(), || Ok(self.inner.spu_ids()))
+        rt::sync_in(env, |_| Ok(self.inner.spu_ids()))
     }
 
     /// Creates a topic (`partitions` default 1; `compression` is the topic's policy, default any).
@@ -160,34 +133,26 @@ impl TestBroker {
         ts_args_type = "name: string, options?: TopicOptions | null",
         ts_return_type = "Promise<void>"
     )]
-    pub fn create_topic(
-        &self,
-        env: Env,
-        name: Option<Unknown>,
-        options: Option<Unknown>,
-    ) -> Result<sys::napi_value> {
-        let env = env.raw();
-        rt::promising(env, || {
+    pub fn create_topic(&self, env: Env, name: Arg, options: Arg) -> Result<Value> {
+        rt::settled(env, |env| {
             let (name, cfg) = create_args(env, &name, &options)?;
-            self.inner.create_topic_with(&name, cfg)?;
-            Ok(rt::resolved(env, js::undefined(env)?)?)
+            Ok(self.inner.create_topic_with(&name, cfg)?)
         })
     }
 
     #[napi(ts_args_type = "name: string", ts_return_type = "Promise<void>")]
-    pub fn delete_topic(&self, env: Env, name: Option<Unknown>) -> Result<sys::napi_value> {
-        let env = env.raw();
-        rt::promising(env, || {
-            self.inner
-                .delete_topic(&js::get_string(env, raw(&name), "name")?)?;
-            Ok(rt::resolved(env, js::undefined(env)?)?)
+    pub fn delete_topic(&self, env: Env, name: Arg) -> Result<Value> {
+        rt::settled(env, |env| {
+            Ok(self
+                .inner
+                .delete_topic(&js::get_string(env, raw(&name), "name")?)?)
         })
     }
 
     /// Names of the (non-system) topics.
     #[napi]
     pub fn topics(&self, env: Env) -> Result<Vec<String>> {
-        rt::sync(env.raw(), || Ok(self.inner.topics()))
+        rt::sync_in(env, |_| Ok(self.inner.topics()))
     }
 
     /// What the broker stores for a partition, from `fromOffset` (default 0) on.
@@ -195,18 +160,16 @@ impl TestBroker {
     pub fn records(
         &self,
         env: Env,
-        topic: Option<Unknown>,
-        partition: Option<Unknown>,
-        from_offset: Option<Unknown>,
+        topic: Arg,
+        partition: Arg,
+        from_offset: Arg,
     ) -> Result<Vec<StoredRecord>> {
-        let env = env.raw();
-        rt::sync(env, || {
-            let (topic, partition) = topic_partition(env, &topic, &partition)?;
+        self.at(env, &topic, &partition, |env, b, topic, partition| {
             let from = match js::some(env, raw(&from_offset))? {
                 None => 0,
                 v => js::get_int(env, v, "fromOffset", 0, i64::MAX)?,
             };
-            let recs = self.inner.records(&topic, partition, from)?;
+            let recs = b.records(topic, partition, from)?;
             Ok(recs
                 .into_iter()
                 .map(|r| StoredRecord {
@@ -226,17 +189,10 @@ impl TestBroker {
 
     /// The stored batches of a partition (header facts only).
     #[napi(ts_args_type = "topic: string, partition: number")]
-    pub fn batches(
-        &self,
-        env: Env,
-        topic: Option<Unknown>,
-        partition: Option<Unknown>,
-    ) -> Result<Vec<StoredBatch>> {
-        let env = env.raw();
-        rt::sync(env, || {
-            let (topic, partition) = topic_partition(env, &topic, &partition)?;
-            let b = self.inner.batches(&topic, partition)?;
-            Ok(b.into_iter()
+    pub fn batches(&self, env: Env, topic: Arg, partition: Arg) -> Result<Vec<StoredBatch>> {
+        self.at(env, &topic, &partition, |_, b, t, p| {
+            Ok(b.batches(t, p)?
+                .into_iter()
                 .map(|b| StoredBatch {
                     base_offset: b.base_offset,
                     record_count: b.record_count,
@@ -253,16 +209,9 @@ impl TestBroker {
         ts_args_type = "topic: string, partition: number",
         ts_return_type = "{ start: number; end: number }"
     )]
-    pub fn offsets(
-        &self,
-        env: Env,
-        topic: Option<Unknown>,
-        partition: Option<Unknown>,
-    ) -> Result<sys::napi_value> {
-        let env = env.raw();
-        rt::sync(env, || {
-            let (topic, partition) = topic_partition(env, &topic, &partition)?;
-            let (start, end) = self.inner.offsets(&topic, partition)?;
+    pub fn offsets(&self, env: Env, topic: Arg, partition: Arg) -> Result<Value> {
+        self.at(env, &topic, &partition, |env, b, t, p| {
+            let (start, end) = b.offsets(t, p)?;
             let mut o = std::ptr::null_mut();
             napi_call!(napi_create_object(env, &mut o))?;
             for (name, v) in [(c"start", start), (c"end", end)] {
@@ -276,7 +225,7 @@ impl TestBroker {
     /// Holds every produce request (all SPUs) until `resume()`: for back-pressure tests.
     #[napi]
     pub fn pause(&self, env: Env) -> Result<()> {
-        rt::sync(env.raw(), || {
+        rt::sync_in(env, |_| {
             self.inner.pause();
             Ok(())
         })
@@ -284,7 +233,7 @@ impl TestBroker {
 
     #[napi]
     pub fn resume(&self, env: Env) -> Result<()> {
-        rt::sync(env.raw(), || {
+        rt::sync_in(env, |_| {
             self.inner.resume();
             Ok(())
         })
@@ -292,50 +241,37 @@ impl TestBroker {
 
     /// Holds produce requests on SPU `id` until `resumeSpu(id)`.
     #[napi(ts_args_type = "id: number")]
-    pub fn pause_spu(&self, env: Env, id: Option<Unknown>) -> Result<()> {
-        let env = env.raw();
-        rt::sync(env, || Ok(self.inner.pause_spu(spu_id(env, &id)?)?))
+    pub fn pause_spu(&self, env: Env, id: Arg) -> Result<()> {
+        rt::sync_in(env, |env| Ok(self.inner.pause_spu(spu_id(env, &id)?)?))
     }
 
     #[napi(ts_args_type = "id: number")]
-    pub fn resume_spu(&self, env: Env, id: Option<Unknown>) -> Result<()> {
-        let env = env.raw();
-        rt::sync(env, || Ok(self.inner.resume_spu(spu_id(env, &id)?)?))
+    pub fn resume_spu(&self, env: Env, id: Arg) -> Result<()> {
+        rt::sync_in(env, |env| Ok(self.inner.resume_spu(spu_id(env, &id)?)?))
     }
 
     /// Stops SPU `id`: its listener and connections close; partitions it led fail over to an
     /// in-sync follower, or wait offline until `startSpu(id)`.
     #[napi(ts_args_type = "id: number", ts_return_type = "Promise<void>")]
-    pub fn stop_spu(&self, env: Env, id: Option<Unknown>) -> Result<sys::napi_value> {
-        let env = env.raw();
-        rt::promising(env, || {
-            let (id, b) = (spu_id(env, &id)?, self.inner.clone());
-            void_blocking(env, move || headwater::runtime::block_on(b.stop_spu(id)))
-        })
+    pub fn stop_spu(&self, env: Env, id: Arg) -> Result<Value> {
+        let b = self.inner.clone();
+        let args = |env| spu_id(env, &id).map(|id| move || block_on(b.stop_spu(id)));
+        rt::blocking(env, args, rt::void)
     }
 
     /// Starts a stopped SPU again on the same port.
     #[napi(ts_args_type = "id: number", ts_return_type = "Promise<void>")]
-    pub fn start_spu(&self, env: Env, id: Option<Unknown>) -> Result<sys::napi_value> {
-        let env = env.raw();
-        rt::promising(env, || {
-            let (id, b) = (spu_id(env, &id)?, self.inner.clone());
-            void_blocking(env, move || headwater::runtime::block_on(b.start_spu(id)))
-        })
+    pub fn start_spu(&self, env: Env, id: Arg) -> Result<Value> {
+        let b = self.inner.clone();
+        let args = |env| spu_id(env, &id).map(|id| move || block_on(b.start_spu(id)));
+        rt::blocking(env, args, rt::void)
     }
 
     /// The next `count` requests of Fluvio API `apiKey` (0 = Produce) are answered with Fluvio
     /// error `code`; `count` 0 clears.
     #[napi(ts_args_type = "apiKey: number, count: number, code: number")]
-    pub fn fail_next(
-        &self,
-        env: Env,
-        api_key: Option<Unknown>,
-        count: Option<Unknown>,
-        code: Option<Unknown>,
-    ) -> Result<()> {
-        let env = env.raw();
-        rt::sync(env, || {
+    pub fn fail_next(&self, env: Env, api_key: Arg, count: Arg, code: Arg) -> Result<()> {
+        rt::sync_in(env, |env| {
             let (k, n) = (self::api_key(env, &api_key)?, self::count(env, &count)?);
             let code = js::get_int(env, raw(&code), "code", i16::MIN.into(), i16::MAX.into())?;
             self.inner.fail_next(k, n, code as i16);
@@ -346,14 +282,8 @@ impl TestBroker {
     /// The next `count` requests of Fluvio API `apiKey` have their connection closed instead of
     /// an answer; `count` 0 clears.
     #[napi(ts_args_type = "apiKey: number, count: number")]
-    pub fn drop_next(
-        &self,
-        env: Env,
-        api_key: Option<Unknown>,
-        count: Option<Unknown>,
-    ) -> Result<()> {
-        let env = env.raw();
-        rt::sync(env, || {
+    pub fn drop_next(&self, env: Env, api_key: Arg, count: Arg) -> Result<()> {
+        rt::sync_in(env, |env| {
             let (k, n) = (self::api_key(env, &api_key)?, self::count(env, &count)?);
             self.inner.drop_next(k, n);
             Ok(())
@@ -363,9 +293,8 @@ impl TestBroker {
     /// Every request of Fluvio API `apiKey` waits `ms` milliseconds before it is served; `null`
     /// (or no `ms`) clears the delay.
     #[napi(ts_args_type = "apiKey: number, ms?: number | null")]
-    pub fn delay(&self, env: Env, api_key: Option<Unknown>, ms: Option<Unknown>) -> Result<()> {
-        let env = env.raw();
-        rt::sync(env, || {
+    pub fn delay(&self, env: Env, api_key: Arg, ms: Arg) -> Result<()> {
+        rt::sync_in(env, |env| {
             let k = self::api_key(env, &api_key)?;
             let d = match js::some(env, raw(&ms))? {
                 None => None,
@@ -389,80 +318,56 @@ impl TestBroker {
 
     /// The SPU that currently leads a partition.
     #[napi(ts_args_type = "topic: string, partition: number")]
-    pub fn leader(
-        &self,
-        env: Env,
-        topic: Option<Unknown>,
-        partition: Option<Unknown>,
-    ) -> Result<i32> {
-        let env = env.raw();
-        rt::sync(env, || {
-            let (topic, partition) = topic_partition(env, &topic, &partition)?;
-            Ok(self.inner.leader(&topic, partition)?)
-        })
+    pub fn leader(&self, env: Env, topic: Arg, partition: Arg) -> Result<i32> {
+        self.at(env, &topic, &partition, |_, b, t, p| Ok(b.leader(t, p)?))
     }
 
     /// The SPUs holding a partition's replicas (leader first at creation).
     #[napi(ts_args_type = "topic: string, partition: number")]
-    pub fn replicas(
-        &self,
-        env: Env,
-        topic: Option<Unknown>,
-        partition: Option<Unknown>,
-    ) -> Result<Vec<i32>> {
-        let env = env.raw();
-        rt::sync(env, || {
-            let (topic, partition) = topic_partition(env, &topic, &partition)?;
-            Ok(self.inner.replicas(&topic, partition)?)
-        })
+    pub fn replicas(&self, env: Env, topic: Arg, partition: Arg) -> Result<Vec<i32>> {
+        self.at(env, &topic, &partition, |_, b, t, p| Ok(b.replicas(t, p)?))
     }
 
     /// The offset below which every in-sync replica has the partition's records.
     #[napi(ts_args_type = "topic: string, partition: number")]
-    pub fn high_watermark(
-        &self,
-        env: Env,
-        topic: Option<Unknown>,
-        partition: Option<Unknown>,
-    ) -> Result<i64> {
-        let env = env.raw();
-        rt::sync(env, || {
-            let (topic, partition) = topic_partition(env, &topic, &partition)?;
-            Ok(self.inner.high_watermark(&topic, partition)?)
+    pub fn high_watermark(&self, env: Env, topic: Arg, partition: Arg) -> Result<i64> {
+        self.at(env, &topic, &partition, |_, b, t, p| {
+            Ok(b.high_watermark(t, p)?)
         })
     }
 
     /// Broker counters.
     #[napi]
     pub fn stats(&self, env: Env) -> Result<BrokerStats> {
-        rt::sync(env.raw(), || {
-            let s = self.inner.stats();
-            Ok(BrokerStats {
-                produce_requests: s.produce_requests as i64,
-                batches_appended: s.batches_appended as i64,
-                records_appended: s.records_appended as i64,
-                bytes_appended: s.bytes_appended as i64,
-                fsyncs: s.fsyncs as i64,
-                segments_deleted: s.segments_deleted as i64,
-                truncated_bytes: s.truncated_bytes as i64,
-                connections: s.connections as i64,
-                connections_total: s.connections_total as i64,
-                rejected_frames: s.rejected_frames as i64,
-                fetch_responses: s.fetch_responses as i64,
-            })
-        })
+        rt::sync_in(env, |_| Ok(self.inner.stats().into()))
     }
 
     /// Stops every listener and connection. Idempotent.
     #[napi(ts_return_type = "Promise<void>")]
-    pub fn stop(&self, env: Env) -> Result<sys::napi_value> {
-        let env = env.raw();
-        rt::promising(env, || {
-            let b = self.inner.clone();
-            void_blocking(env, move || {
-                b.stop();
-                Ok(())
-            })
+    pub fn stop(&self, env: Env) -> Result<Value> {
+        let b = self.inner.clone();
+        let stop = move || {
+            b.stop();
+            Ok(())
+        };
+        rt::blocking(env, |_| Ok(stop), rt::void)
+    }
+}
+
+impl TestBroker {
+    /// A method of a partition: `f(env, broker, topic, partition)` once both are read; a failure is
+    /// thrown.
+    fn at<T>(
+        &self,
+        env: Env,
+        topic: &Arg,
+        partition: &Arg,
+        f: impl FnOnce(js::Env, &headwater::TestBroker, &str, u32) -> Res<T>,
+    ) -> Result<T> {
+        rt::sync_in(env, |env| {
+            let topic = js::get_string(env, raw(topic), "topic")?;
+            let p = js::get_int(env, raw(partition), "partition", 0, MAX_COUNT)?;
+            f(env, &self.inner, &topic, p as u32)
         })
     }
 }
@@ -481,25 +386,17 @@ impl Admin {
         ts_args_type = "endpoint: string, options?: AdminOptions | null",
         ts_return_type = "Promise<Admin>"
     )]
-    pub fn connect(
-        env: Env,
-        endpoint: Option<Unknown>,
-        options: Option<Unknown>,
-    ) -> Result<sys::napi_value> {
-        let env = env.raw();
-        rt::promising(env, || {
+    pub fn connect(env: Env, endpoint: Arg, options: Arg) -> Result<Value> {
+        let args = |env| {
             let endpoint = js::get_string(env, raw(&endpoint), "endpoint")?;
             let mut tls = headwater::TlsConfig::default();
             for (k, v) in js::string_options(env, raw(&options), "options")? {
                 tls.set(&k, &v)?;
             }
-            rt::run_blocking(
-                env,
-                move || {
-                    headwater::runtime::block_on(headwater::Admin::connect_with(&endpoint, &tls))
-                },
-                |env, a| Ok(unsafe { Admin::to_napi_value(env, Admin { inner: a }) }?),
-            )
+            Ok(move || block_on(headwater::Admin::connect_with(&endpoint, &tls)))
+        };
+        rt::blocking(env, args, |env, a| {
+            Ok(unsafe { Admin::to_napi_value(env, Admin { inner: a }) }?)
         })
     }
 
@@ -508,65 +405,45 @@ impl Admin {
         ts_args_type = "name: string, options?: TopicOptions | null",
         ts_return_type = "Promise<void>"
     )]
-    pub fn create_topic(
-        &self,
-        env: Env,
-        name: Option<Unknown>,
-        options: Option<Unknown>,
-    ) -> Result<sys::napi_value> {
-        let env = env.raw();
-        rt::promising(env, || {
+    pub fn create_topic(&self, env: Env, name: Arg, options: Arg) -> Result<Value> {
+        let a = self.inner.clone();
+        let args = |env| {
             let (name, cfg) = create_args(env, &name, &options)?;
-            let a = self.inner.clone();
-            void_blocking(env, move || {
-                headwater::runtime::block_on(a.create_topic(&name, cfg))
-            })
-        })
+            Ok(move || block_on(a.create_topic(&name, cfg)))
+        };
+        rt::blocking(env, args, rt::void)
     }
 
     #[napi(ts_args_type = "name: string", ts_return_type = "Promise<void>")]
-    pub fn delete_topic(&self, env: Env, name: Option<Unknown>) -> Result<sys::napi_value> {
-        let env = env.raw();
-        rt::promising(env, || {
+    pub fn delete_topic(&self, env: Env, name: Arg) -> Result<Value> {
+        let a = self.inner.clone();
+        let args = |env| {
             let name = js::get_string(env, raw(&name), "name")?;
-            let a = self.inner.clone();
-            void_blocking(env, move || {
-                headwater::runtime::block_on(a.delete_topic(&name))
-            })
-        })
+            Ok(move || block_on(a.delete_topic(&name)))
+        };
+        rt::blocking(env, args, rt::void)
     }
 
     #[napi(ts_return_type = "Promise<TopicInfo[]>")]
-    pub fn list_topics(&self, env: Env) -> Result<sys::napi_value> {
-        let env = env.raw();
-        rt::promising(env, || {
-            let a = self.inner.clone();
-            rt::run_blocking(
-                env,
-                move || headwater::runtime::block_on(a.list_topics()),
-                |env, topics| {
-                    let v: Vec<TopicInfo> = topics
-                        .into_iter()
-                        .map(|t| TopicInfo {
-                            name: t.name,
-                            partitions: t.partitions,
-                            replication: t.replication,
-                            compression: t.compression,
-                            retention_secs: t.retention_secs,
-                            status: t.status,
-                        })
-                        .collect();
-                    Ok(unsafe { Vec::<TopicInfo>::to_napi_value(env, v) }?)
-                },
-            )
-        })
+    pub fn list_topics(&self, env: Env) -> Result<Value> {
+        let a = self.inner.clone();
+        rt::blocking(
+            env,
+            |_| Ok(move || block_on(a.list_topics())),
+            |env, topics| {
+                let v: Vec<TopicInfo> = topics
+                    .into_iter()
+                    .map(|t| TopicInfo {
+                        name: t.name,
+                        partitions: t.partitions,
+                        replication: t.replication,
+                        compression: t.compression,
+                        retention_secs: t.retention_secs,
+                        status: t.status,
+                    })
+                    .collect();
+                Ok(unsafe { Vec::<TopicInfo>::to_napi_value(env, v) }?)
+            },
+        )
     }
-}
-
-/// A `Promise<void>` of blocking core work.
-fn void_blocking(
-    env: js::Env,
-    work: impl FnOnce() -> headwater::Result<()> + Send + 'static,
-) -> Res<sys::napi_value> {
-    rt::run_blocking(env, work, |env, ()| Ok(js::undefined(env)?))
 }

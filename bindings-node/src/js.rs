@@ -3,11 +3,37 @@
 
 use std::ptr;
 
-use napi::bindgen_prelude::{FromNapiValue, ToNapiValue};
-use napi::{sys, Status};
+use napi::bindgen_prelude::{FromNapiValue, ToNapiValue, Unknown};
+use napi::{sys, JsValue, Status};
 
 pub type Env = sys::napi_env;
 pub type Value = sys::napi_value;
+
+/// An argument of a napi-rs method, taken as is: the `get_*` readers below check it, so that a wrong
+/// one gets core's message rather than napi-rs's.
+pub type Arg<'a> = Option<Unknown<'a>>;
+
+pub fn raw(v: &Arg<'_>) -> Option<Value> {
+    v.as_ref().map(|v| v.raw())
+}
+
+/// A `#[napi(object)]` of core's `u64` counters, and its `From` core's struct (JS numbers are exact
+/// far beyond any counter). Docs are written `#[doc = " ..."]`: a `///` comment passed through a
+/// macro becomes a raw string, which napi-rs's type generator copies with its `r"`.
+macro_rules! counters {
+    ($(#[$m:meta])* $name:ident from $core:ty { $($(#[$fm:meta])* $f:ident,)* }) => {
+        $(#[$m])*
+        #[napi_derive::napi(object)]
+        pub struct $name { $($(#[$fm])* pub $f: i64,)* }
+
+        impl From<$core> for $name {
+            fn from(s: $core) -> Self {
+                Self { $($f: s.$f as i64,)* }
+            }
+        }
+    };
+}
+pub(crate) use counters;
 
 /// Why an entry point failed: a core error (wrong arguments are `INVALID_ARGUMENT`), or a Node-API
 /// failure (then often a JavaScript exception is pending, e.g. thrown by an options getter).

@@ -60,16 +60,11 @@ pub fn set_send_hooks(env: Env, state: Unknown, settle: Unknown, output: Unknown
 /// `sendNow(n, m)` reads the tickets and batches queued there (index.js installs them on
 /// `Producer.prototype`).
 #[napi(js_name = "__fastFunctions", skip_typescript)]
-pub fn fast_functions(env: Env, key: Unknown, register: Unknown) -> Result<sys::napi_value> {
+pub fn fast_functions(env: Env, key: Unknown, register: Unknown) -> Result<Vec<sys::napi_value>> {
     let env = env.raw();
     rt::set_native_key(env, key.raw())?;
     waiting::set_register(env, register.raw())?;
-    let fs = producer::fast_functions(env)?;
-    let arr = js::array(env, fs.len())?;
-    for (i, f) in fs.into_iter().enumerate() {
-        js::set_element(env, arr, i as u32, f)?;
-    }
-    Ok(arr)
+    Ok(producer::fast_functions(env)?.to_vec())
 }
 
 /// For the shared error vectors: the error a core failure with code `code` (or of Fluvio error code
@@ -95,17 +90,11 @@ pub fn error_for_tests(
 /// its background work (`'async'`: the promise rejects); either way an `INTERNAL` error.
 #[napi(js_name = "__debugPanic", skip_typescript)]
 pub fn debug_panic(env: Env, mode: Unknown) -> Result<sys::napi_value> {
-    let env = env.raw();
-    let mode = js::get_string(env, Some(mode.raw()), "mode");
-    match mode.as_ref().map(String::as_str) {
-        Ok("async") => rt::promising(env, || {
-            rt::run_blocking(
-                env,
-                || -> headwater::Result<()> { panic!("debugPanic") },
-                |env, ()| Ok(js::undefined(env)?),
-            )
-        }),
-        _ => rt::sync(env, || panic!("debugPanic")),
+    let mode = js::get_string(env.raw(), Some(mode.raw()), "mode");
+    let work = || -> headwater::Result<()> { panic!("debugPanic") };
+    match mode.as_deref() {
+        Ok("async") => rt::blocking(env, |_| Ok(work), rt::void),
+        _ => rt::sync_in(env, |_| panic!("debugPanic")),
     }
 }
 
@@ -117,11 +106,10 @@ pub fn debug_panic(env: Env, mode: Unknown) -> Result<sys::napi_value> {
 #[napi(
     ts_args_type = "logger: ((level: 'error' | 'warn' | 'info' | 'debug' | 'trace', target: string, message: string) => void) | null, level?: 'off' | 'error' | 'warn' | 'info' | 'debug' | 'trace'"
 )]
-pub fn set_logger(env: Env, logger: Option<Unknown>, level: Option<Unknown>) -> Result<()> {
-    let env = env.raw();
-    rt::sync(env, || {
-        let f = js::get_function(env, logger.as_ref().map(|v| v.raw()), "logger")?;
-        let level = match js::some(env, level.as_ref().map(|v| v.raw()))? {
+pub fn set_logger(env: Env, logger: js::Arg, level: js::Arg) -> Result<()> {
+    rt::sync_in(env, |env| {
+        let f = js::get_function(env, js::raw(&logger), "logger")?;
+        let level = match js::some(env, js::raw(&level))? {
             None => logging::current_level(),
             Some(v) if js::type_of(env, v)? == sys::ValueType::napi_string => {
                 logging::parse_level(&js::get_string(env, Some(v), "level")?)?

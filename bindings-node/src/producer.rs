@@ -6,10 +6,10 @@ use std::time::Duration;
 use headwater::error::MAX_COUNT;
 use headwater::producer::{AsRecord, RecordRef};
 use napi::bindgen_prelude::{FromNapiValue, ToNapiValue, Unknown};
-use napi::{sys, Env, JsValue, Result};
+use napi::{sys, Env, Result};
 use napi_derive::napi;
 
-use crate::js::{self, napi_call, Fail, Res};
+use crate::js::{self, napi_call, raw, Arg, Fail, Res};
 use crate::rt::{self, Hook, Poster, SendPromise};
 use crate::waiting::{self, Waiting};
 
@@ -25,20 +25,21 @@ pub struct RecordMetadata {
     pub timestamp: i64,
 }
 
-/// Producer counters (the same names in every language, camelCased).
-#[napi(object)]
-pub struct ProducerStats {
-    pub records_sent: i64,
-    pub records_acked: i64,
-    pub records_failed: i64,
-    pub bytes_uncompressed: i64,
-    pub bytes_compressed: i64,
-    pub batches_sent: i64,
-    pub requests_sent: i64,
-    pub retries: i64,
-    pub errors: i64,
-    pub queued_records: i64,
-    pub queued_batches: i64,
+js::counters! {
+    #[doc = " Producer counters (the same names in every language, camelCased)."]
+    ProducerStats from headwater::producer::ProducerStats {
+        records_sent,
+        records_acked,
+        records_failed,
+        bytes_uncompressed,
+        bytes_compressed,
+        batches_sent,
+        requests_sent,
+        retries,
+        errors,
+        queued_records,
+        queued_batches,
+    }
 }
 
 /// The error handler, a `napi_ref` touched only on the JS thread.
@@ -402,19 +403,6 @@ impl napi::bindgen_prelude::ObjectFinalize for Producer {
     }
 }
 
-/// Parses a `ProducerConfig` object through core's one parser.
-fn parse_config(env: js::Env, config: Option<js::Value>) -> Res<headwater::ProducerConfig> {
-    let o = js::string_options(env, config, "config")?;
-    Ok(headwater::ProducerConfig::from_options(js::pairs(&o))?)
-}
-
-/// `{ timeoutMs }` of `flush`/`close`: absent waits as long as it takes, 0 does not wait.
-fn timeout_opt(env: js::Env, opts: Option<js::Value>) -> Res<Option<Duration>> {
-    let o = js::get_options(env, opts, "options")?;
-    let ms = js::opt_int(env, o, c"timeoutMs", 0, js::MAX_SAFE)?;
-    Ok(ms.map(|ms| Duration::from_millis(ms as u64)))
-}
-
 struct SendArgs<'a> {
     key: Option<js::Bytes<'a>>,
     value: js::Bytes<'a>,
@@ -476,10 +464,6 @@ fn read_record_as<'a>(
     })
 }
 
-fn raw(v: &Option<Unknown<'_>>) -> Option<js::Value> {
-    v.as_ref().map(|v| v.raw())
-}
-
 #[napi]
 impl Producer {
     /// Connects to the cluster at `endpoint` (the SC, `host:port`), waits for `topic`'s metadata and
@@ -489,81 +473,69 @@ impl Producer {
         ts_args_type = "endpoint: string, topic: string, config?: ProducerConfig | null",
         ts_return_type = "Promise<Producer>"
     )]
-    pub fn connect(
-        env: Env,
-        endpoint: Option<Unknown>,
-        topic: Option<Unknown>,
-        config: Option<Unknown>,
-    ) -> Result<sys::napi_value> {
-        let env = env.raw();
-        rt::promising(env, || {
+    pub fn connect(env: Env, endpoint: Arg, topic: Arg, config: Arg) -> Result<sys::napi_value> {
+        let args = |env| {
             let endpoint = js::get_string(env, raw(&endpoint), "endpoint")?;
             let topic = js::get_string(env, raw(&topic), "topic")?;
-            let cfg = parse_config(env, raw(&config))?;
-            rt::run_blocking(
-                env,
-                move || headwater::Producer::connect_blocking(&endpoint, &topic, cfg),
-                |env, p| {
-                    let handler = Arc::<Handler>::default();
-                    let done = Arc::new(Completions {
-                        q: Mutex::default(),
-                        poster: rt::poster(env)?,
-                        handler: handler.clone(),
-                        topic: p.topic().to_string(),
-                        state: Mutex::new(0),
-                    });
-                    let sink = done.clone();
-                    let eager = p.config().linger.is_zero();
-                    let s = Arc::new(Shared {
-                        inner: p,
-                        handler,
-                        done,
-                        tracker: headwater::producer::DeliveryTracker::new(move |b| {
-                            sink.deliver(b)
-                        }),
-                        eager,
-                        seq: Default::default(),
-                    });
-                    let id = register(s.clone());
-                    let topic = js::string(env, s.inner.topic())?;
-                    let eager = unsafe { bool::to_napi_value(env, eager) }?;
-                    let done = s.done.clone();
-                    let obj = unsafe { Producer::to_napi_value(env, Producer { s, id }) }?;
-                    if let Some(f) = rt::send_hook(env, Hook::State)? {
-                        let state = rt::call(env, f, &[js::number(env, id)?, topic, eager])?;
-                        done.set_state(env, state)?;
-                        rt::set_native(env, obj, state)?;
-                    }
-                    Ok(obj)
-                },
-            )
+            let o = js::string_options(env, raw(&config), "config")?;
+            let cfg = headwater::ProducerConfig::from_options(js::pairs(&o))?;
+            Ok(move || headwater::Producer::connect_blocking(&endpoint, &topic, cfg))
+        };
+        rt::blocking(env, args, |env, p| {
+            let handler = Arc::<Handler>::default();
+            let done = Arc::new(Completions {
+                q: Mutex::default(),
+                poster: rt::poster(env)?,
+                handler: handler.clone(),
+                topic: p.topic().to_string(),
+                state: Mutex::new(0),
+            });
+            let sink = done.clone();
+            let eager = p.config().linger.is_zero();
+            let s = Arc::new(Shared {
+                inner: p,
+                handler,
+                done,
+                tracker: headwater::producer::DeliveryTracker::new(move |b| sink.deliver(b)),
+                eager,
+                seq: Default::default(),
+            });
+            let id = register(s.clone());
+            let topic = js::string(env, s.inner.topic())?;
+            let eager = unsafe { bool::to_napi_value(env, eager) }?;
+            let done = s.done.clone();
+            let obj = unsafe { Producer::to_napi_value(env, Producer { s, id }) }?;
+            if let Some(f) = rt::send_hook(env, Hook::State)? {
+                let state = rt::call(env, f, &[js::number(env, id)?, topic, eager])?;
+                done.set_state(env, state)?;
+                rt::set_native(env, obj, state)?;
+            }
+            Ok(obj)
         })
     }
 
     /// The topic this producer sends to.
     #[napi(getter)]
     pub fn topic(&self, env: Env) -> Result<String> {
-        rt::sync(env.raw(), || Ok(self.inner.topic().to_string()))
+        rt::sync_in(env, |_| Ok(self.inner.topic().to_string()))
     }
 
     /// Partitions of the topic, as last seen in the metadata.
     #[napi(getter)]
     pub fn partition_count(&self, env: Env) -> Result<u32> {
-        rt::sync(env.raw(), || Ok(self.inner.partition_count()))
+        rt::sync_in(env, |_| Ok(self.inner.partition_count()))
     }
 
     /// The batch codec in use (config and topic policy combined).
     #[napi(getter)]
     pub fn compression(&self, env: Env) -> Result<String> {
-        rt::sync(env.raw(), || {
-            Ok(self.inner.compression().name().to_string())
-        })
+        rt::sync_in(env, |_| Ok(self.inner.compression().name().to_string()))
     }
 
     /// True once `close()` has started.
     #[napi(getter)]
     pub fn is_closed(&self, env: Env) -> Result<bool> {
-        rt::sync(env.raw(), || Ok(self.inner.is_closed()))
+        rt::sync_in(env, |_| Ok(self.inner.is_closed()))
     }
 
     /// Sends one record to the partition the partitioner picks (`options.partition` picks it
@@ -639,8 +611,8 @@ impl Producer {
         ts_args_type = "options?: { timeoutMs?: number } | null",
         ts_return_type = "Promise<void>"
     )]
-    pub fn flush(&self, env: Env, options: Option<Unknown>) -> Result<sys::napi_value> {
-        self.finish(env.raw(), raw(&options), |s, t| {
+    pub fn flush(&self, env: Env, options: Arg) -> Result<sys::napi_value> {
+        self.finish(env, &options, |s, t| {
             s.inner.flush_blocking_tracked(&s.tracker, t)
         })
     }
@@ -651,8 +623,8 @@ impl Producer {
         ts_args_type = "options?: { timeoutMs?: number } | null",
         ts_return_type = "Promise<void>"
     )]
-    pub fn close(&self, env: Env, options: Option<Unknown>) -> Result<sys::napi_value> {
-        self.finish(env.raw(), raw(&options), |s, t| {
+    pub fn close(&self, env: Env, options: Arg) -> Result<sys::napi_value> {
+        self.finish(env, &options, |s, t| {
             s.inner.close_blocking_tracked(&s.tracker, t)
         })
     }
@@ -660,31 +632,14 @@ impl Producer {
     /// Counters since connect.
     #[napi]
     pub fn stats(&self, env: Env) -> Result<ProducerStats> {
-        rt::sync(env.raw(), || {
-            let s = self.inner.stats();
-            let n = |v: u64| v as i64;
-            Ok(ProducerStats {
-                records_sent: n(s.records_sent),
-                records_acked: n(s.records_acked),
-                records_failed: n(s.records_failed),
-                bytes_uncompressed: n(s.bytes_uncompressed),
-                bytes_compressed: n(s.bytes_compressed),
-                batches_sent: n(s.batches_sent),
-                requests_sent: n(s.requests_sent),
-                retries: n(s.retries),
-                errors: n(s.errors),
-                queued_records: n(s.queued_records),
-                queued_batches: n(s.queued_batches),
-            })
-        })
+        rt::sync_in(env, |_| Ok(self.inner.stats().into()))
     }
 
     /// Called (from the event loop) with every failed send, awaited or not, refused ones included;
     /// `null` removes it.
     #[napi(ts_args_type = "handler: ((error: HeadwaterError) => void) | null | undefined")]
-    pub fn set_error_handler(&self, env: Env, handler: Option<Unknown>) -> Result<()> {
-        let env = env.raw();
-        rt::sync(env, || {
+    pub fn set_error_handler(&self, env: Env, handler: Arg) -> Result<()> {
+        rt::sync_in(env, |env| {
             let f = js::get_function(env, raw(&handler), "handler")?;
             Ok(self.handler.set(env, f)?)
         })
@@ -695,15 +650,19 @@ impl Producer {
     /// `flush`/`close`: `op` runs on core's blocking pool with the timeout.
     fn finish(
         &self,
-        env: js::Env,
-        options: Option<js::Value>,
+        env: Env,
+        options: &Arg,
         op: impl FnOnce(&Shared, Option<Duration>) -> headwater::Result<()> + Send + 'static,
     ) -> Result<sys::napi_value> {
-        rt::promising(env, || {
-            let t = timeout_opt(env, options)?;
-            let s = self.s.clone();
-            rt::run_blocking(env, move || op(&s, t), |env, ()| Ok(js::undefined(env)?))
-        })
+        let s = self.s.clone();
+        let args = |env| {
+            // `{ timeoutMs }`: absent waits as long as it takes, 0 does not wait.
+            let o = js::get_options(env, raw(options), "options")?;
+            let ms = js::opt_int(env, o, c"timeoutMs", 0, js::MAX_SAFE)?;
+            let t = ms.map(|ms| Duration::from_millis(ms as u64));
+            Ok(move || op(&s, t))
+        };
+        rt::blocking(env, args, rt::void)
     }
 }
 

@@ -15,8 +15,7 @@ use std::ptr;
 use std::sync::{Arc, Mutex};
 
 use napi::bindgen_prelude::ToNapiValue;
-use napi::sys;
-use napi::Result;
+use napi::{sys, Result};
 
 use crate::js::{self, napi_call, Env, Fail, Res, Value};
 
@@ -461,34 +460,68 @@ pub fn sync<T>(env: Env, f: impl FnOnce() -> Res<T>) -> Result<T> {
     caught(f).map_err(|e| throw(env, e))
 }
 
-/// Runs an entry point that returns a promise: a failure (a panic: `INTERNAL`) rejects it instead of
-/// throwing.
-pub fn promising(env: Env, f: impl FnOnce() -> Res<Value>) -> Result<Value> {
-    caught(f).or_else(|e| {
-        let v = fail_value(env, e);
-        rejected(env, v)
+/// [`sync`] for a napi-rs method: `f` gets the raw env.
+pub fn sync_in<T>(env: napi::Env, f: impl FnOnce(Env) -> Res<T>) -> Result<T> {
+    let env = env.raw();
+    sync(env, || f(env))
+}
+
+/// A `Promise<void>` of synchronous core work `f`: resolved, or rejected with its failure.
+pub fn settled(env: napi::Env, f: impl FnOnce(Env) -> Res<()>) -> Result<Value> {
+    let env = env.raw();
+    promising(env, || {
+        f(env)?;
+        let (d, p) = promise(env)?;
+        d.resolve(env, js::undefined(env)?);
+        Ok(p)
     })
 }
 
-/// Runs blocking core work on core's blocking pool and settles a promise with `convert(result)` on
-/// the JS thread. Returns the promise.
-pub fn run_blocking<T, W, C>(env: Env, work: W, convert: C) -> Res<Value>
+/// A promise of blocking core work for a napi-rs method: `args` reads the arguments on the JS thread
+/// and returns the work (its failure or panic rejects the promise), which runs on core's blocking
+/// pool; the promise is settled with `convert(result)` on the JS thread.
+pub fn blocking<T, W, C>(
+    env: napi::Env,
+    args: impl FnOnce(Env) -> Res<W>,
+    convert: C,
+) -> Result<Value>
 where
     T: Send + 'static,
     W: FnOnce() -> headwater::Result<T> + Send + 'static,
     C: FnOnce(Env, T) -> Res<Value> + Send + 'static,
 {
-    let (d, p) = promise(env)?;
-    let poster = poster(env)?;
-    headwater::runtime::get().spawn_blocking(move || {
-        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(work))
-            .unwrap_or_else(|p| Err(panic_error(p)));
-        poster.post(Box::new(move |env| {
-            let r = r.map_err(Fail::Core).and_then(|v| convert(env, v));
-            d.settle(env, r)
-        }));
-    });
-    Ok(p)
+    let env = env.raw();
+    promising(env, || {
+        let work = args(env)?;
+        let (d, p) = promise(env)?;
+        let poster = poster(env)?;
+        headwater::runtime::get().spawn_blocking(move || {
+            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(work))
+                .unwrap_or_else(|p| Err(panic_error(p)));
+            poster.post(Box::new(move |env| {
+                let r = r.map_err(Fail::Core).and_then(|v| convert(env, v));
+                d.settle(env, r)
+            }));
+        });
+        Ok(p)
+    })
+}
+
+/// The value of a `Promise<void>` (a `convert` of [`blocking`]).
+pub fn void(env: Env, _: ()) -> Res<Value> {
+    Ok(js::undefined(env)?)
+}
+
+/// Runs an entry point that returns a promise: a failure (a panic: `INTERNAL`) rejects it instead of
+/// throwing.
+fn promising(env: Env, f: impl FnOnce() -> Res<Value>) -> Result<Value> {
+    caught(f).or_else(|e| {
+        // First: it clears a pending exception, which would fail creating the promise.
+        let v = fail_value(env, e);
+        let (d, p) = promise(env)?;
+        d.reject(env, v);
+        Ok(p)
+    })
 }
 
 /// A `send`/`sendAll` promise pending on core: its deferred, plus a reference to the promise itself so
@@ -588,18 +621,5 @@ pub fn rejected_handled(env: Env, e: Value) -> Result<Value> {
     let (d, p) = promise(env)?;
     mark_handled(env, p);
     d.reject(env, e);
-    Ok(p)
-}
-
-/// An already rejected promise (a refused call).
-pub fn rejected(env: Env, e: Value) -> Result<Value> {
-    let (d, p) = promise(env)?;
-    d.reject(env, e);
-    Ok(p)
-}
-
-pub fn resolved(env: Env, v: Value) -> Result<Value> {
-    let (d, p) = promise(env)?;
-    d.resolve(env, v);
     Ok(p)
 }
