@@ -217,21 +217,8 @@ natives! {
     /// `segments_deleted`, `truncated_bytes`, `connections`, `connections_total`,
     /// `rejected_frames`, `fetch_responses`), as `BrokerStats.fromArray` reads them.
     fn Java_io_headwater_Native_brokerStats(env, handle: jlong) -> JLongArray<'l> {
-        let s = broker(handle)?.stats();
-        let v = [
-            s.produce_requests,
-            s.batches_appended,
-            s.records_appended,
-            s.bytes_appended,
-            s.fsyncs,
-            s.segments_deleted,
-            s.truncated_bytes,
-            s.connections,
-            s.connections_total,
-            s.rejected_frames,
-            s.fetch_responses,
-        ];
-        new_long_array(env, &v.map(|x| x as jlong))
+        let v = broker(handle)?.stats().fields().iter().map(|&(_, x)| x as jlong).collect::<Vec<_>>();
+        new_long_array(env, &v)
     }
 
     /// `static native int brokerLeader(long h, String topic, int partition)`: the SPU leading a

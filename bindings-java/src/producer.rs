@@ -1007,20 +1007,8 @@ natives! {
     /// order.
     fn Java_io_headwater_Native_producerStats(env, handle: jlong) -> JLongArray<'l> {
         let s = producer(handle)?.inner.stats();
-        let v = [
-            s.records_sent,
-            s.records_acked,
-            s.records_failed,
-            s.bytes_uncompressed,
-            s.bytes_compressed,
-            s.batches_sent,
-            s.requests_sent,
-            s.retries,
-            s.errors,
-            s.queued_records,
-            s.queued_batches,
-        ];
-        crate::new_long_array(env, &v.map(|x| x as jlong))
+        let v = s.fields().iter().map(|&(_, x)| x as jlong).collect::<Vec<_>>();
+        crate::new_long_array(env, &v)
     }
 
     /// `static native void producerFree(long h)`: called once, by the Java owner's cleaner.

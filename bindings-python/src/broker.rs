@@ -367,17 +367,9 @@ impl PyTestBroker {
         guard(|| {
             let s = self.broker()?.stats();
             let kw = PyDict::new(py);
-            kw.set_item("produce_requests", s.produce_requests)?;
-            kw.set_item("batches_appended", s.batches_appended)?;
-            kw.set_item("records_appended", s.records_appended)?;
-            kw.set_item("bytes_appended", s.bytes_appended)?;
-            kw.set_item("fsyncs", s.fsyncs)?;
-            kw.set_item("segments_deleted", s.segments_deleted)?;
-            kw.set_item("truncated_bytes", s.truncated_bytes)?;
-            kw.set_item("connections", s.connections)?;
-            kw.set_item("connections_total", s.connections_total)?;
-            kw.set_item("rejected_frames", s.rejected_frames)?;
-            kw.set_item("fetch_responses", s.fetch_responses)?;
+            for (name, value) in s.fields() {
+                kw.set_item(name, value)?;
+            }
             types_attr(py, "BrokerStats")?.call((), Some(&kw))
         })
     }

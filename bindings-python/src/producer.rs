@@ -509,17 +509,9 @@ impl PyProducer {
         guard(|| {
             let s = self.inner.stats();
             let kw = PyDict::new(py);
-            kw.set_item("records_sent", s.records_sent)?;
-            kw.set_item("records_acked", s.records_acked)?;
-            kw.set_item("records_failed", s.records_failed)?;
-            kw.set_item("bytes_uncompressed", s.bytes_uncompressed)?;
-            kw.set_item("bytes_compressed", s.bytes_compressed)?;
-            kw.set_item("batches_sent", s.batches_sent)?;
-            kw.set_item("requests_sent", s.requests_sent)?;
-            kw.set_item("retries", s.retries)?;
-            kw.set_item("errors", s.errors)?;
-            kw.set_item("queued_records", s.queued_records)?;
-            kw.set_item("queued_batches", s.queued_batches)?;
+            for (name, value) in s.fields() {
+                kw.set_item(name, value)?;
+            }
             types_attr(py, "ProducerStats")?.call((), Some(&kw))
         })
     }

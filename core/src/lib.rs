@@ -7,6 +7,23 @@
 //! - [`runtime`]: the one process-wide tokio runtime every background task runs on.
 //! - [`tls`]: TLS (rustls) for the clients and the embedded broker.
 
+/// A struct of `u64` counters with `fields()`: every counter with its name, in declaration order,
+/// so a binding that hands counters over as a list or a dict writes no field list of its own.
+macro_rules! counters {
+    ($(#[$m:meta])* pub struct $name:ident { $($(#[$fm:meta])* $f:ident,)* }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Default, PartialEq, Eq)]
+        pub struct $name { $($(#[$fm])* pub $f: u64,)* }
+
+        impl $name {
+            /// Every counter with its name, in declaration order.
+            pub fn fields(&self) -> Vec<(&'static str, u64)> {
+                vec![$((stringify!($f), self.$f)),*]
+            }
+        }
+    };
+}
+
 pub mod protocol;
 
 /// Sent as `client_version` in ApiVersions; must be semver.

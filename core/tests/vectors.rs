@@ -266,3 +266,26 @@ fn config_value_errors_name_the_key_as_spelled() {
         assert!(e.message.contains(&format!("`{key}`")), "{e}");
     }
 }
+
+/// `ProducerStats::fields()` is the shared list, in its order (Java's `fromArray` reads it by position).
+#[test]
+fn producer_stats_fields_are_the_shared_list() {
+    let v = load("config.json");
+    let expected: Vec<&str> = v["stats"]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f.as_str().unwrap())
+        .collect();
+    let names: Vec<&str> = headwater::producer::ProducerStats::default()
+        .fields()
+        .into_iter()
+        .map(|(name, _)| name)
+        .collect();
+    assert_eq!(names, expected);
+    let s = headwater::producer::ProducerStats {
+        retries: 7,
+        ..Default::default()
+    };
+    assert!(s.fields().contains(&("retries", 7)));
+}

@@ -360,20 +360,21 @@ pub struct Counters {
     pub rejected_frames: AtomicU64,
 }
 
-/// A snapshot of the broker's counters.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct BrokerStats {
-    pub produce_requests: u64,
-    pub batches_appended: u64,
-    pub records_appended: u64,
-    pub bytes_appended: u64,
-    pub fsyncs: u64,
-    pub segments_deleted: u64,
-    pub truncated_bytes: u64,
-    pub connections: u64,
-    pub connections_total: u64,
-    pub rejected_frames: u64,
-    pub fetch_responses: u64,
+counters! {
+    /// A snapshot of the broker's counters.
+    pub struct BrokerStats {
+        produce_requests,
+        batches_appended,
+        records_appended,
+        bytes_appended,
+        fsyncs,
+        segments_deleted,
+        truncated_bytes,
+        connections,
+        connections_total,
+        rejected_frames,
+        fetch_responses,
+    }
 }
 
 pub struct BrokerState {

@@ -41,22 +41,23 @@ use crate::client::Cluster;
 use crate::error::{Error, ErrorKind, Result};
 use crate::protocol::Compression;
 
-/// Producer counters; the same field names in every language (`tests/vectors/config.json`).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ProducerStats {
-    pub records_sent: u64,
-    pub records_acked: u64,
-    pub records_failed: u64,
-    pub bytes_uncompressed: u64,
-    pub bytes_compressed: u64,
-    pub batches_sent: u64,
-    pub requests_sent: u64,
-    /// Produce attempts that were retried.
-    pub retries: u64,
-    /// Batches that failed for good (each counted once; their records are in `records_failed`).
-    pub errors: u64,
-    pub queued_records: u64,
-    pub queued_batches: u64,
+counters! {
+    /// Producer counters; the same field names in every language (`tests/vectors/config.json`).
+    pub struct ProducerStats {
+        records_sent,
+        records_acked,
+        records_failed,
+        bytes_uncompressed,
+        bytes_compressed,
+        batches_sent,
+        requests_sent,
+        /// Produce attempts that were retried.
+        retries,
+        /// Batches that failed for good (each counted once; their records are in `records_failed`).
+        errors,
+        queued_records,
+        queued_batches,
+    }
 }
 
 #[derive(Default)]
