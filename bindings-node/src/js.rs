@@ -21,14 +21,17 @@ pub fn raw(v: &Arg<'_>) -> Option<Value> {
 /// far beyond any counter). Docs are written `#[doc = " ..."]`: a `///` comment passed through a
 /// macro becomes a raw string, which napi-rs's type generator copies with its `r"`.
 macro_rules! counters {
-    ($(#[$m:meta])* $name:ident from $core:ty { $($(#[$fm:meta])* $f:ident,)* }) => {
+    ($(#[$m:meta])* $name:ident from $core:path { $($(#[$fm:meta])* $f:ident,)* }) => {
         $(#[$m])*
         #[napi_derive::napi(object)]
         pub struct $name { $($(#[$fm])* pub $f: i64,)* }
 
         impl From<$core> for $name {
             fn from(s: $core) -> Self {
-                Self { $($f: s.$f as i64,)* }
+                // Exhaustive: a counter core adds and this list lacks is a compile error, not a
+                // field JavaScript silently never sees.
+                let $core { $($f,)* } = s;
+                Self { $($f: $f as i64,)* }
             }
         }
     };

@@ -366,6 +366,7 @@ impl Connection {
                                 let start = buf.len();
                                 buf.extend_from_slice(&v);
                                 match segments.last_mut() {
+                                    _ if !gathers => {} // written as `buf` alone
                                     Some(Segment::Buf(r)) if r.end == start => r.end = buf.len(),
                                     _ => segments.push(Segment::Buf(start..buf.len())),
                                 }
