@@ -4,7 +4,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use headwater::error::MAX_COUNT;
-use headwater::producer::{AsRecord, RecordRef};
+use headwater::producer::{AsRecord, ProduceOutput, RecordRef};
 use napi::bindgen_prelude::{FromNapiValue, ToNapiValue, Unknown};
 use napi::{sys, Env, Result};
 use napi_derive::napi;
@@ -163,15 +163,11 @@ pub struct Shared {
     seq: std::sync::atomic::AtomicU64,
 }
 
-/// What a record filed with the [`DeliveryTracker`](headwater::producer::DeliveryTracker) settles.
-enum Token {
-    /// A `send`: its sequence number in this producer. The first `send` of a batch names the batch
-    /// (its *ticket*) for index.js, which files the batch's JS side under it; every record of a
-    /// batch is reported in one delivery, `send`s in the order they were sent.
-    Send(u64),
-    /// Record `i` of a `sendAll`.
-    All(Arc<Group>, u32),
-}
+/// What a `send` files with the [`DeliveryTracker`](headwater::producer::DeliveryTracker): its
+/// sequence number in this producer. The first `send` of a batch names the batch (its *ticket*) for
+/// index.js, which files the batch's JS side under it; every record of a batch is reported in one
+/// delivery, in the order they were sent. (A `sendAll` is tracked as a whole: [`finish_all`].)
+type Token = u64;
 
 impl std::ops::Deref for Producer {
     type Target = Shared;
@@ -229,56 +225,29 @@ struct Queued {
 }
 
 impl Completions {
-    /// From core's thread, once per batch: queues the outcome of its `send`s (waking the JS thread
-    /// if no drain is pending) and records those of its `sendAll` records with their groups, in the
-    /// batch's order, one lock per run of records of the same group.
+    /// From core's thread, once per batch: queues the outcome of its `send`s, waking the JS thread if
+    /// no drain is pending.
     fn deliver(self: &Arc<Self>, b: headwater::producer::BatchDelivery<'_, Token>) {
-        let recs = &b.records;
         let mut sends: Option<SendBatch> = None;
         let mut runs: Vec<Run> = Vec::new();
         // (index, timestamp) of the previous `send`
         let mut last: Option<(u32, i64)> = None;
-        let mut j = 0;
-        while j < recs.len() {
-            match &recs[j].token {
-                Token::Send(seq) => {
-                    let r = &recs[j];
-                    let s = sends.get_or_insert(SendBatch {
-                        ticket: *seq,
-                        count: 0,
-                        runs: 0,
-                    });
-                    if b.result.is_ok()
-                        && last.is_none_or(|(i, ts)| i + 1 != r.index || ts != r.timestamp)
-                    {
-                        runs.push(Run {
-                            k: s.count,
-                            offset: b.offset(r).unwrap_or(-1),
-                            timestamp: r.timestamp,
-                        });
-                    }
-                    last = Some((r.index, r.timestamp));
-                    s.count += 1;
-                    j += 1;
-                }
-                Token::All(g, _) => {
-                    let start = j;
-                    {
-                        let mut results = g.results.lock().unwrap();
-                        while let Some(r) = recs.get(j) {
-                            let Token::All(h, i) = &r.token else { break };
-                            if !Arc::ptr_eq(g, h) {
-                                break;
-                            }
-                            let landed =
-                                b.offset(r).map(|offset| (b.partition, offset, r.timestamp));
-                            results[*i as usize] = Some(landed);
-                            j += 1;
-                        }
-                    }
-                    g.arrived(j - start);
-                }
+        for r in &b.records {
+            let s = sends.get_or_insert(SendBatch {
+                ticket: r.token,
+                count: 0,
+                runs: 0,
+            });
+            if b.result.is_ok() && last.is_none_or(|(i, ts)| i + 1 != r.index || ts != r.timestamp)
+            {
+                runs.push(Run {
+                    k: s.count,
+                    offset: b.offset(r).unwrap_or(-1),
+                    timestamp: r.timestamp,
+                });
             }
+            last = Some((r.index, r.timestamp));
+            s.count += 1;
         }
         let Some(mut s) = sends else { return };
         let mut q = self.q.lock().unwrap();
@@ -717,7 +686,7 @@ impl Shared {
             args.partition,
             args.timestamp,
             &self.tracker,
-            Token::Send(seq),
+            seq,
         ) {
             Ok(out) => {
                 // Released by the drain that settles its batch.
@@ -765,29 +734,20 @@ impl Shared {
         env: js::Env,
         recs: &[R],
     ) -> Result<(sys::napi_value, u64)> {
-        // One count per record plus one for this call, given up once the promise is in place: a
-        // refused `sendAll` never finishes, whatever its enqueued records do.
-        let group = Arc::new(Group {
-            results: Mutex::new(vec![None; recs.len()]),
-            remaining: std::sync::atomic::AtomicUsize::new(recs.len() + 1),
-            finish: Mutex::new(None),
-        });
-        let outs = match self
-            .inner
-            .send_all_blocking_tracked(recs, &self.tracker, |i| Token::All(group.clone(), i as u32))
-        {
-            Ok(outs) => outs,
+        let outs: Arc<[ProduceOutput]> = match self.inner.send_all_blocking(recs) {
+            Ok(outs) => outs.into(),
             Err(e) => return Ok((self.refused(env, e.into())?, 0)),
         };
+        // Settled by `finish_all`'s job, on this thread.
         let (d, p) = rt::send_promise(env)?;
-        // Released by the group's settling job, on this thread.
         let ticket = if outs.is_empty() || self.eager {
             0
         } else {
-            waiting::file(Waiting::All(outs))
+            waiting::file(Waiting::All(outs.clone()))
         };
-        *group.finish.lock().unwrap() = Some((d, self.done.clone(), ticket));
-        group.arrived(1);
+        let (done, read) = (self.done.clone(), outs.clone());
+        self.tracker
+            .track_all(&outs, move || finish_all(d, done, ticket, read));
         Ok((p, ticket))
     }
 
@@ -1004,56 +964,28 @@ pub fn fast_functions(env: js::Env) -> Result<[js::Value; 5]> {
     ])
 }
 
-/// The promise, where it is settled, and the `sendAll`'s ticket in [`waiting`].
-type Finish = (SendPromise, Arc<Completions>, u64);
-
-/// One `sendAll` call: resolves with every record's metadata once the last one is known.
-struct Group {
-    results: Mutex<Vec<Option<headwater::Result<rt::Landed>>>>,
-    remaining: std::sync::atomic::AtomicUsize,
-    finish: Mutex<Option<Finish>>,
-}
-
-impl Group {
-    /// `n` more records (or the `sendAll` call itself) are done; the last one finishes the group.
-    fn arrived(self: &Arc<Self>, n: usize) {
-        if self
-            .remaining
-            .fetch_sub(n, std::sync::atomic::Ordering::AcqRel)
-            == n
-        {
-            self.finish();
-        }
-    }
-
-    fn finish(self: &Arc<Self>) {
-        let Some((d, done, ticket)) = self.finish.lock().unwrap().take() else {
-            return;
-        };
-        let me = self.clone();
-        let poster = done.poster.clone();
-        poster.post(Box::new(move |env| {
-            drop(waiting::take(ticket));
-            let results = std::mem::take(&mut *me.results.lock().unwrap());
-            if let Some(e) = results
-                .iter()
-                .find_map(|r| r.as_ref().and_then(|r| r.as_ref().err()))
-            {
-                let v = rt::error_value(env, e);
-                done.handler.call(env, v);
-                return d.reject(env, v);
+/// The end of a `sendAll` (every record's batch is done): settles its promise on the JS thread with
+/// every record's metadata, or rejects it with the first failure.
+fn finish_all(d: SendPromise, done: Arc<Completions>, ticket: u64, outs: Arc<[ProduceOutput]>) {
+    let poster = done.poster.clone();
+    poster.post(Box::new(move |env| {
+        drop(waiting::take(ticket));
+        let mut landed = Vec::with_capacity(outs.len());
+        for o in outs.iter() {
+            match o.try_offset() {
+                Some(Ok(offset)) => landed.push((o.partition(), offset, o.timestamp())),
+                Some(Err(e)) => {
+                    let v = rt::error_value(env, &e);
+                    done.handler.call(env, v);
+                    return d.reject(env, v);
+                }
+                // Not reached: `done` runs after every batch completed.
+                None => landed.push((o.partition(), -1, o.timestamp())),
             }
-            let landed: Vec<rt::Landed> = results
-                .iter()
-                .map(|r| match r {
-                    Some(Ok(l)) => *l,
-                    _ => (0, -1, 0),
-                })
-                .collect();
-            d.settle(
-                env,
-                rt::metadata_array(env, &done.topic, &landed).map_err(Fail::from),
-            )
-        }));
-    }
+        }
+        d.settle(
+            env,
+            rt::metadata_array(env, &done.topic, &landed).map_err(Fail::from),
+        )
+    }));
 }

@@ -28,7 +28,7 @@ use crate::rt;
 /// What a ticket stands for.
 pub enum Waiting {
     /// A `sendAll`'s records (its promise belongs to its group).
-    All(Vec<ProduceOutput>),
+    All(std::sync::Arc<[ProduceOutput]>),
 }
 
 impl Waiting {
@@ -227,10 +227,10 @@ mod tests {
     #[test]
     fn tickets_stay_valid_across_compaction() {
         let mut s = store();
-        let stuck = s.file(Waiting::All(Vec::new()));
+        let stuck = s.file(Waiting::All(Vec::new().into()));
         let mut pending = Vec::new();
         for i in 0..100_000u64 {
-            let t = s.file(Waiting::All(Vec::new()));
+            let t = s.file(Waiting::All(Vec::new().into()));
             if i % 1000 == 0 {
                 pending.push(t);
             } else {

@@ -4,7 +4,7 @@ use std::cell::Cell;
 use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
@@ -197,6 +197,19 @@ impl ProduceOutput {
         self.batch.on_complete(move |r| cb(me.resolve(r)));
     }
 
+    /// Milliseconds since the epoch, as stored in the batch.
+    pub fn timestamp(&self) -> i64 {
+        self.timestamp
+    }
+    /// The record's offset (-1 when unknown: at-most-once) or its batch's error, if already known:
+    /// [`try_get`](Self::try_get) without building a [`RecordMetadata`] (no topic string copied).
+    pub fn try_offset(&self) -> Option<Result<i64>> {
+        self.batch.get().map(|r| match r {
+            Ok(base) => Ok(record_offset(*base, self.index)),
+            Err(e) => Err(e.clone()),
+        })
+    }
+
     /// The result if it is already known.
     pub fn try_get(&self) -> Option<Result<RecordMetadata>> {
         self.batch.get().map(|r| self.resolve(r))
@@ -289,6 +302,11 @@ pub fn in_delivery() -> bool {
 
 /// Runs `sink` counted as a delivery callback on this thread (see [`in_delivery`]).
 fn deliver<T>(sink: &Sink<T>, d: BatchDelivery<'_, T>) {
+    as_delivery(|| sink(d))
+}
+
+/// Runs `f` counted as a delivery callback on this thread (see [`in_delivery`]).
+fn as_delivery<R>(f: impl FnOnce() -> R) -> R {
     struct Leave;
     impl Drop for Leave {
         fn drop(&mut self) {
@@ -297,7 +315,7 @@ fn deliver<T>(sink: &Sink<T>, d: BatchDelivery<'_, T>) {
     }
     IN_DELIVERY.with(|c| c.set(c.get() + 1));
     let _leave = Leave;
-    sink(d);
+    f()
 }
 
 /// Marks not yet reported, as runs of (epoch, count) in epoch order. One run per batch is the rule
@@ -542,6 +560,63 @@ impl<T: Send + 'static> DeliveryTracker<T> {
         });
     }
 
+    /// Tracks the records of one `send_all` as one delivery, for bindings that settle one future with
+    /// every record's result: `done` runs once, on a library thread and counted as a delivery
+    /// callback, after the batch of every record in `outs` completed (read the results with
+    /// [`ProduceOutput::try_offset`]); a [`barrier`](Self::barrier) taken after this call waits until
+    /// `done` has returned. It costs one callback per batch, where [`track`](Self::track) per record
+    /// takes the tracker's lock per record.
+    pub fn track_all(&self, outs: &[ProduceOutput], done: impl FnOnce() + Send + 'static) {
+        let epoch = self.shared.lock().reports.mark();
+        // A partition's records fill its batches in order: a new batch shows as a change of the
+        // partition's last one.
+        let mut last: Vec<Option<&Arc<BatchResult>>> = Vec::new();
+        let mut batches: Vec<Arc<BatchResult>> = Vec::new();
+        for o in outs {
+            let p = o.partition as usize;
+            if last.len() <= p {
+                last.resize(p + 1, None);
+            }
+            if !matches!(last[p], Some(b) if Arc::ptr_eq(b, &o.batch)) {
+                last[p] = Some(&o.batch);
+                batches.push(o.batch.clone());
+            }
+        }
+        struct Pending<T> {
+            left: AtomicUsize,
+            done: Mutex<Option<Box<dyn FnOnce() + Send>>>,
+            epoch: u64,
+            shared: Weak<Shared<T>>,
+        }
+        impl<T> Pending<T> {
+            fn arrived(&self) {
+                if self.left.fetch_sub(1, Ordering::AcqRel) != 1 {
+                    return;
+                }
+                if let Some(done) = self.done.lock().unwrap_or_else(|e| e.into_inner()).take() {
+                    as_delivery(done);
+                }
+                if let Some(shared) = self.shared.upgrade() {
+                    shared.report(std::iter::once((self.epoch, 1)));
+                }
+            }
+        }
+        let pending = Arc::new(Pending {
+            left: AtomicUsize::new(batches.len().max(1)),
+            done: Mutex::new(Some(Box::new(done))),
+            epoch,
+            shared: Arc::downgrade(&self.shared),
+        });
+        if batches.is_empty() {
+            crate::runtime::spawn(async move { pending.arrived() });
+            return;
+        }
+        for b in batches {
+            let pending = pending.clone();
+            b.on_complete(move |_| pending.arrived());
+        }
+    }
+
     /// Counts one send whose delivery the caller reports itself, outside the sink (tracked records
     /// are counted by [`track`](Self::track)). Call it before the send is handed to core.
     pub fn mark(&self) -> Mark {
@@ -706,6 +781,62 @@ mod tests {
             .unwrap();
         assert_eq!(t.unreported(), 0);
         assert!(seen.lock().unwrap().is_empty(), "nothing was reported");
+    }
+
+    #[test]
+    fn track_all_runs_once_after_every_batch_and_holds_up_the_barrier() {
+        let (t, seen) = tracker();
+        let topic: Arc<str> = Arc::from("t");
+        let (b0, b1, b2) = (
+            BatchResult::new(topic.clone()),
+            BatchResult::new(topic.clone()),
+            BatchResult::new(topic),
+        );
+        // Two partitions, records interleaved (round-robin); partition 0 spills into a second batch.
+        let outs = vec![
+            output(&b0, 0, 0),
+            output(&b1, 1, 0),
+            output(&b0, 0, 1),
+            output(&b1, 1, 1),
+            output(&b2, 0, 0),
+        ];
+        let (tx, rx) = std::sync::mpsc::channel();
+        let read = outs.clone();
+        t.track_all(&outs, move || {
+            let offsets: Vec<_> = read.iter().map(|o| o.try_offset().unwrap()).collect();
+            tx.send((offsets, in_delivery())).unwrap();
+        });
+        let barrier = t.barrier();
+        assert_eq!(t.unreported(), 1, "one mark for the whole call");
+        b0.complete(Ok(10));
+        b1.complete(Ok(20));
+        let e = t
+            .wait_reported(barrier, Some(Duration::from_millis(20)), &mut no_check())
+            .unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Timeout, "b2 is still out");
+        assert!(rx.try_recv().is_err(), "done ran before the last batch");
+        b2.complete(Err(Error::timeout("lost")));
+        t.wait_reported(barrier, None, &mut no_check()).unwrap();
+        let (offsets, counted) = rx.recv().unwrap();
+        assert!(counted, "done runs as a delivery callback");
+        let ok: Vec<_> = offsets[..4].iter().map(|r| *r.as_ref().unwrap()).collect();
+        assert_eq!(ok, [10, 20, 11, 21]);
+        assert_eq!(offsets[4].as_ref().unwrap_err().kind, ErrorKind::Timeout);
+        assert!(rx.try_recv().is_err(), "done ran once");
+        assert!(
+            seen.lock().unwrap().is_empty(),
+            "the per-record sink is not involved"
+        );
+    }
+
+    #[test]
+    fn track_all_of_nothing_runs_at_once() {
+        let (t, _) = tracker();
+        let (tx, rx) = std::sync::mpsc::channel();
+        t.track_all(&[], move || tx.send(()).unwrap());
+        let barrier = t.barrier();
+        t.wait_reported(barrier, None, &mut no_check()).unwrap();
+        rx.recv().unwrap();
     }
 
     #[test]
