@@ -1120,3 +1120,43 @@ async fn send_now_by_batch_id_sends_that_batch_only() {
     p.close().await.unwrap();
     assert_eq!(b.records("by-id", 0, 0).unwrap().len(), 3);
 }
+
+#[tokio::test]
+async fn send_all_stamps_its_records_with_the_time_of_the_call() {
+    let b = broker().await;
+    b.create_topic("stamps", 1).unwrap();
+    let p = Producer::connect(&b.endpoint(), "stamps", cfg(&[("linger_ms", "0")]))
+        .await
+        .unwrap();
+    let before = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let mut records: Vec<Record> = (0..20000)
+        .map(|i| Record::new(None::<Vec<u8>>, format!("r{i}")))
+        .collect();
+    records[7] = Record::new(None::<Vec<u8>>, "explicit").timestamp(42);
+    let outs = p.send_all(records).await.unwrap();
+    let metas = wait_all(&outs).await;
+    let call = metas[0].timestamp;
+    assert!(call >= before, "{call} < {before}");
+    for (i, m) in metas.iter().enumerate() {
+        let want = if i == 7 { 42 } else { call };
+        assert_eq!(m.timestamp, want, "record {i}");
+    }
+    // The same through the blocking form the bindings use.
+    let p2 = p.clone();
+    let outs = tokio::task::spawn_blocking(move || {
+        let recs: Vec<Record> = (0..3)
+            .map(|i| Record::new(None::<Vec<u8>>, format!("b{i}")))
+            .collect();
+        p2.send_all_blocking(&recs).unwrap()
+    })
+    .await
+    .unwrap();
+    let metas = wait_all(&outs).await;
+    assert!(metas
+        .iter()
+        .all(|m| m.timestamp == metas[0].timestamp && m.timestamp >= call));
+    p.close().await.unwrap();
+}

@@ -109,7 +109,7 @@ pub(super) struct PartitionQueue {
 
 /// Wall-clock milliseconds, read straight from `clock_gettime` (the vDSO): `SystemTime` plus
 /// `duration_since` plus `as_millis` (u128 arithmetic) cost several times more, once per record.
-fn now_ms() -> i64 {
+pub(super) fn now_ms() -> i64 {
     let mut ts = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,

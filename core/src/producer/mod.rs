@@ -344,17 +344,20 @@ impl Producer {
         self.inner().seal_all();
         self.inner().wake.notify_one();
     }
-    /// Sends many records; the sizes are checked before any is enqueued.
+    /// Sends many records; the sizes are checked before any is enqueued. Records without a
+    /// timestamp carry the time of the call.
     pub async fn send_all<I>(&self, records: I) -> Result<Vec<ProduceOutput>>
     where
         I: IntoIterator<Item = Record>,
     {
         let records: Vec<Record> = records.into_iter().collect();
         check_record_sizes(self.config(), &records)?;
+        // The records of one call carry the time of the call (one clock read, not one per record).
+        let now = Some(accumulator::now_ms());
         let mut out = Vec::with_capacity(records.len());
         for r in &records {
             out.push(
-                self.send_parts(r.key.as_deref(), &r.value, r.partition, r.timestamp)
+                self.send_parts(r.key.as_deref(), &r.value, r.partition, r.timestamp.or(now))
                     .await?,
             );
         }
@@ -366,11 +369,12 @@ impl Producer {
     /// batches).
     pub fn send_all_blocking<R: AsRecord>(&self, records: &[R]) -> Result<Vec<ProduceOutput>> {
         check_record_sizes(self.config(), records)?;
+        let now = Some(accumulator::now_ms());
         records
             .iter()
             .map(|r| {
                 let r = r.as_record();
-                self.send_blocking(r.key, r.value, r.partition, r.timestamp)
+                self.send_blocking(r.key, r.value, r.partition, r.timestamp.or(now))
             })
             .collect()
     }
@@ -400,18 +404,15 @@ impl Producer {
         mut sent: impl FnMut(usize, ProduceOutput),
     ) -> Result<()> {
         check_record_sizes(self.config(), records)?;
+        let now = Some(accumulator::now_ms());
         for (i, r) in records.iter().enumerate() {
             let r = r.as_record();
+            let timestamp = r.timestamp.or(now);
             let out = match tracked.as_mut() {
-                Some((t, token)) => self.send_blocking_tracked(
-                    r.key,
-                    r.value,
-                    r.partition,
-                    r.timestamp,
-                    t,
-                    token(i),
-                )?,
-                None => self.send_blocking(r.key, r.value, r.partition, r.timestamp)?,
+                Some((t, token)) => {
+                    self.send_blocking_tracked(r.key, r.value, r.partition, timestamp, t, token(i))?
+                }
+                None => self.send_blocking(r.key, r.value, r.partition, timestamp)?,
             };
             sent(i, out);
         }
