@@ -86,18 +86,17 @@ class HeadwaterError extends Error {
     if (brokerCode !== undefined && brokerCode !== null) this.brokerCode = brokerCode
   }
 }
-native.__setErrorClass(HeadwaterError)
 
 // Builds the `RecordMetadata` objects of many records at once (called by the addon with the topic and
 // [partition, offset, timestamp] triples): one call per batch of results instead of one object built
 // property by property through Node-API per record.
-native.__setMetadataFactory(function recordMetadata(topic, v) {
+function recordMetadata(topic, v) {
   const out = []
   for (let j = 0; j < v.length; j += 3) {
     out.push({ topic, partition: v[j], offset: v[j + 1], timestamp: v[j + 2] })
   }
   return out
-})
+}
 
 const { Producer, TestBroker, Admin, setLogger } = native
 
@@ -113,7 +112,6 @@ const RETURNED = 3
 const URGE_MAX = 4095
 const BATCHES = RETURNED + URGE_MAX
 const register = new Float64Array(new ArrayBuffer(8 * (RETURNED + 4 * URGE_MAX)))
-const [sendFast, sendToFast, sendAllFast, sendAllListFast, sendNow] = native.__fastFunctions(kNative, register)
 
 // A send returns a `ProduceOutput`, not a promise: creating a promise per record (and settling each
 // one across Node-API) cost more than the rest of a send. Results are settled per batch: the records
@@ -288,7 +286,17 @@ function output(st) {
   return new ProduceOutput(b, b.count++)
 }
 
-native.__setSendHooks((id, topic, eager) => new ProducerState(id, topic, eager), settle, output)
+// Hands the addon what it calls (the error class, the metadata builder, the send hooks) and the
+// register; it returns the fast functions.
+const [sendFast, sendToFast, sendAllFast, sendAllListFast, sendNow] = native.__setup([
+  HeadwaterError,
+  recordMetadata,
+  kNative,
+  register,
+  (id, topic, eager) => new ProducerState(id, topic, eager),
+  settle,
+  output,
+])
 
 /** The pending result of one `send`: a thenable of its `RecordMetadata` (see above). */
 class ProduceOutput {

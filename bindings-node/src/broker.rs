@@ -4,11 +4,11 @@ use std::sync::Arc;
 
 use headwater::error::MAX_COUNT;
 use headwater::runtime::block_on;
-use napi::bindgen_prelude::{Buffer, Either, FromNapiValue, Null, ToNapiValue};
-use napi::{sys, Env, Result};
+use napi::bindgen_prelude::{Buffer, Either, FromNapiValue, Null, Object, ToNapiValue};
+use napi::{sys, Env, JsValue, Result};
 use napi_derive::napi;
 
-use crate::js::{self, napi_call, raw, Arg, Res, Value};
+use crate::js::{self, raw, Arg, Res, Value};
 use crate::rt;
 
 /// A record as the broker stores it.
@@ -174,10 +174,7 @@ impl TestBroker {
                 .into_iter()
                 .map(|r| StoredRecord {
                     offset: r.offset,
-                    key: match r.key {
-                        Some(k) => Either::A(k.into()),
-                        None => Either::B(Null),
-                    },
+                    key: r.key.map_or(Either::B(Null), |k| Either::A(k.into())),
                     value: r.value.into(),
                     timestamp: r.timestamp,
                     compression: r.compression.name().to_string(),
@@ -212,13 +209,10 @@ impl TestBroker {
     pub fn offsets(&self, env: Env, topic: Arg, partition: Arg) -> Result<Value> {
         self.at(env, &topic, &partition, |env, b, t, p| {
             let (start, end) = b.offsets(t, p)?;
-            let mut o = std::ptr::null_mut();
-            napi_call!(napi_create_object(env, &mut o))?;
-            for (name, v) in [(c"start", start), (c"end", end)] {
-                let v = js::number(env, v as f64)?;
-                napi_call!(napi_set_named_property(env, o, name.as_ptr(), v))?;
-            }
-            Ok(o)
+            let mut o = Object::new(&Env::from_raw(env))?;
+            o.set("start", start as f64)?;
+            o.set("end", end as f64)?;
+            Ok(o.raw())
         })
     }
 

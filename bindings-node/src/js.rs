@@ -88,6 +88,31 @@ pub fn check(status: sys::napi_status, what: &str) -> napi::Result<()> {
     }
 }
 
+/// A new reference to `v`, as a number: what holds one may cross threads, while the reference
+/// itself is used only on the JS thread of its environment.
+pub fn new_ref(env: Env, v: Value) -> napi::Result<usize> {
+    let mut r = ptr::null_mut();
+    napi_call!(napi_create_reference(env, v, 1, &mut r))?;
+    Ok(r as usize)
+}
+
+/// The value of reference `r` (`None`: 0, or the value is gone).
+pub fn ref_value(env: Env, r: usize) -> napi::Result<Option<Value>> {
+    if r == 0 {
+        return Ok(None);
+    }
+    let mut v = ptr::null_mut();
+    napi_call!(napi_get_reference_value(env, r as sys::napi_ref, &mut v))?;
+    Ok((!v.is_null()).then_some(v))
+}
+
+/// Deletes reference `r` (0: none).
+pub fn drop_ref(env: Env, r: usize) {
+    if r != 0 {
+        unsafe { sys::napi_delete_reference(env, r as sys::napi_ref) };
+    }
+}
+
 pub fn string(env: Env, s: &str) -> napi::Result<Value> {
     unsafe { <&str>::to_napi_value(env, s) }
 }

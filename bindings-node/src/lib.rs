@@ -1,13 +1,9 @@
-//! Node.js binding for Headwater (napi-rs). It converts arguments, calls the Rust core and maps
-//! errors; every behaviour lives in `core/`. `index.js` loads this addon and adds `HeadwaterError`.
+//! Node.js binding for Headwater (napi-rs): it converts arguments, calls the Rust core and maps
+//! errors; every behaviour lives in `core/`. `index.js` loads this addon and adds what is JavaScript
+//! by nature (`HeadwaterError`, the outputs of `send`), handing it to `__setup`.
 //!
-//! - `js`: raw Node-API helpers (argument checks: a wrong argument is core's `INVALID_ARGUMENT`).
-//! - `rt`: results settled from core's threads through one unref'd threadsafe function per env,
-//!   and the entry-point guards (failures thrown or rejected as `HeadwaterError`s, panics as
-//!   `INTERNAL`).
-//! - `producer`, `broker`: the classes.
-//! - `waiting`: pending `sendAll`s by ticket, so that awaiting one sends its batches now; the
-//!   register shared with index.js.
+//! `js`: Node-API helpers and argument checks; `rt`: promises settled from core's threads and the
+//! entry-point guards; `producer`, `broker`: the classes; `waiting`: pending `sendAll`s by ticket.
 
 #![allow(clippy::missing_safety_doc)]
 
@@ -33,37 +29,15 @@ fn init() {
     logging::install();
 }
 
-/// Registers the JS `HeadwaterError` class, so core errors reach JS as its instances (index.js).
-#[napi(js_name = "__setErrorClass", skip_typescript)]
-pub fn set_error_class(env: Env, class: Unknown) -> Result<()> {
-    rt::set_error_class(env.raw(), class.raw())
-}
-
-/// Registers the bulk `RecordMetadata` builder (index.js).
-#[napi(js_name = "__setMetadataFactory", skip_typescript)]
-pub fn set_metadata_factory(env: Env, f: Unknown) -> Result<()> {
-    rt::set_metadata_factory(env.raw(), f.raw())
-}
-
-/// Registers index.js's `send` hooks: `state(id, topic, eager)` makes a connected producer's JS side
-/// (kept under the native key, and by the addon), `settle(state, data, errors)` settles its finished
-/// batches, `output(state)` builds what an accepted send returns from the register.
-#[napi(js_name = "__setSendHooks", skip_typescript)]
-pub fn set_send_hooks(env: Env, state: Unknown, settle: Unknown, output: Unknown) -> Result<()> {
-    rt::set_send_hooks(env.raw(), [state.raw(), settle.raw(), output.raw()])
-}
-
-/// The fast `[send(id, key, value, options), sendTo(id, partition, key, value, options),
-/// sendAll(id, values, valueLengths, keys, keyLengths), sendAllList(id, records), sendNow(n, m)]`
-/// functions; `key` is the symbol under which each `Producer` carries its JS side, `register` the
-/// `Float64Array` shared with index.js (layout in `waiting`): the sends leave what they return there,
-/// `sendNow(n, m)` reads the tickets and batches queued there (index.js installs them on
-/// `Producer.prototype`).
-#[napi(js_name = "__fastFunctions", skip_typescript)]
-pub fn fast_functions(env: Env, key: Unknown, register: Unknown) -> Result<Vec<sys::napi_value>> {
+/// Registers what index.js adds, one value per `rt::Slot` in its order: `[HeadwaterError,
+/// metadataFactory, nativeKey, register, state, settle, output]`. Returns
+/// [`producer::fast_functions`].
+#[napi(js_name = "__setup", skip_typescript)]
+pub fn setup(env: Env, values: Vec<Unknown>) -> Result<Vec<sys::napi_value>> {
     let env = env.raw();
-    rt::set_native_key(env, key.raw())?;
-    waiting::set_register(env, register.raw())?;
+    let values: Vec<_> = values.iter().map(Unknown::raw).collect();
+    rt::keep(env, &values)?;
+    waiting::set_register(env, values[rt::Slot::Register as usize])?;
     Ok(producer::fast_functions(env)?.to_vec())
 }
 

@@ -10,8 +10,8 @@ use napi::{sys, Env, Result};
 use napi_derive::napi;
 
 use crate::js::{self, napi_call, raw, Arg, Fail, Res};
-use crate::rt::{self, Hook, Poster, SendPromise};
-use crate::waiting::{self, Waiting};
+use crate::rt::{self, Poster, SendPromise, Slot};
+use crate::waiting;
 
 /// Where a record landed. `offset` is -1 under at-most-once delivery (no acknowledgement).
 // Built in JavaScript (index.js, in bulk: `rt::metadata_array`); declared here for index.d.ts.
@@ -42,31 +42,19 @@ js::counters! {
     }
 }
 
-/// The error handler, a `napi_ref` touched only on the JS thread.
+/// The error handler, a reference ([`js::new_ref`]; 0: none) touched only on the JS thread.
 #[derive(Default)]
 struct Handler(Mutex<usize>);
 
 impl Handler {
     fn call(&self, env: js::Env, err: js::Value) {
-        let r = *self.0.lock().unwrap();
-        if r == 0 {
-            return;
-        }
-        let mut f = std::ptr::null_mut();
-        unsafe { sys::napi_get_reference_value(env, r as sys::napi_ref, &mut f) };
-        if !f.is_null() {
+        if let Ok(Some(f)) = js::ref_value(env, *self.0.lock().unwrap()) {
             rt::call_user(env, f, &[err]);
         }
     }
     fn set(&self, env: js::Env, f: Option<js::Value>) -> Result<()> {
-        let mut r = std::ptr::null_mut();
-        if let Some(f) = f {
-            napi_call!(napi_create_reference(env, f, 1, &mut r))?;
-        }
-        let old = std::mem::replace(&mut *self.0.lock().unwrap(), r as usize);
-        if old != 0 {
-            unsafe { sys::napi_delete_reference(env, old as sys::napi_ref) };
-        }
+        let r = f.map_or(Ok(0), |f| js::new_ref(env, f))?;
+        js::drop_ref(env, std::mem::replace(&mut *self.0.lock().unwrap(), r));
         Ok(())
     }
 }
@@ -80,7 +68,7 @@ pub struct Producer {
     id: f64,
 }
 
-/// Producers of this JS environment by id, for the fast `send` path ([`send_function`]): index.js
+/// Producers of this JS environment by id, for the fast functions ([`fast_functions`]): index.js
 /// reads the id from a symbol-keyed property of the `Producer` and passes it back. An id is checked
 /// here (no pointer comes from JS), and a finalized producer's id is never valid again.
 #[derive(Default)]
@@ -148,7 +136,7 @@ fn unregister(id: f64) {
     });
 }
 
-/// The state behind a `Producer`, shared with the fast `send` path (see [`send_function`]).
+/// The state behind a `Producer`, shared with the fast functions ([`fast_functions`]).
 pub struct Shared {
     inner: headwater::Producer,
     handler: Arc<Handler>,
@@ -159,7 +147,7 @@ pub struct Shared {
     /// `lingerMs` is 0: a batch never waits for its timer, so awaiting has nothing to send sooner:
     /// a `sendAll` gets no ticket (its promise stays plain), index.js queues no batch.
     eager: bool,
-    /// The last `send`'s sequence number (see [`Token::Send`]).
+    /// The last `send`'s sequence number (see [`Token`]).
     seq: std::sync::atomic::AtomicU64,
 }
 
@@ -189,8 +177,8 @@ struct Completions {
     poster: Arc<Poster>,
     handler: Arc<Handler>,
     topic: String,
-    /// A strong `napi_ref` to the producer's JS side (index.js's `state` hook), 0 once finalized.
-    /// Touched only on the JS thread.
+    /// A reference ([`js::new_ref`]) to the producer's JS side (index.js's `state` hook), 0 once
+    /// finalized.
     state: Mutex<usize>,
 }
 
@@ -303,7 +291,7 @@ impl Completions {
         let Some(st) = self.state(env)? else {
             return Ok(());
         };
-        let Some(settle) = rt::send_hook(env, Hook::Settle)? else {
+        let Some(settle) = rt::slot(env, Slot::Settle)? else {
             return Ok(());
         };
         let errs = js::array(env, errors.len())?;
@@ -345,29 +333,18 @@ impl Completions {
         napi_call!(napi_get_reference_value(env, r as sys::napi_ref, &mut v))?;
         Ok((!v.is_null()).then_some(v))
     }
-
-    /// Keeps `state` as the producer's JS side.
-    fn set_state(&self, env: js::Env, state: js::Value) -> Result<()> {
-        let mut r = std::ptr::null_mut();
-        napi_call!(napi_create_reference(env, state, 1, &mut r))?;
-        *self.state.lock().unwrap() = r as usize;
-        Ok(())
-    }
-
-    /// Releases the producer's JS side (its batches are then settled without telling JS).
-    fn release_state(&self, env: js::Env) {
-        let r = std::mem::take(&mut *self.state.lock().unwrap());
-        if r != 0 {
-            unsafe { sys::napi_delete_reference(env, r as sys::napi_ref) };
-        }
-    }
 }
 
 impl napi::bindgen_prelude::ObjectFinalize for Producer {
-    /// Garbage-collected: release the error handler. Core's `Drop` warns about unsent records.
+    /// Garbage-collected: release the JS side and the error handler. Core's `Drop` warns about
+    /// unsent records.
     fn finalize(self, env: Env) -> Result<()> {
         unregister(self.id);
-        self.done.release_state(env.raw());
+        // Its batches are then settled without telling JavaScript.
+        js::drop_ref(
+            env.raw(),
+            std::mem::take(&mut *self.done.state.lock().unwrap()),
+        );
         self.handler.set(env.raw(), None)
     }
 }
@@ -474,9 +451,9 @@ impl Producer {
             let eager = unsafe { bool::to_napi_value(env, eager) }?;
             let done = s.done.clone();
             let obj = unsafe { Producer::to_napi_value(env, Producer { s, id }) }?;
-            if let Some(f) = rt::send_hook(env, Hook::State)? {
+            if let Some(f) = rt::slot(env, Slot::State)? {
                 let state = rt::call(env, f, &[js::number(env, id)?, topic, eager])?;
-                done.set_state(env, state)?;
+                *done.state.lock().unwrap() = js::new_ref(env, state)?;
                 rt::set_native(env, obj, state)?;
             }
             Ok(obj)
@@ -647,17 +624,12 @@ impl Shared {
     /// Queues the failure `err` for the error handler: it runs later, from the event loop, never
     /// inside `send`.
     fn report_later(&self, env: js::Env, err: js::Value) {
-        let mut r = std::ptr::null_mut();
-        if unsafe { sys::napi_create_reference(env, err, 1, &mut r) } != sys::Status::napi_ok {
-            return;
-        }
-        let r = r as usize;
+        let Ok(r) = js::new_ref(env, err) else { return };
         let handler = self.handler.clone();
         self.done.poster.post(Box::new(move |env| {
-            let mut v = std::ptr::null_mut();
-            unsafe { sys::napi_get_reference_value(env, r as sys::napi_ref, &mut v) };
-            unsafe { sys::napi_delete_reference(env, r as sys::napi_ref) };
-            if !v.is_null() {
+            let v = js::ref_value(env, r);
+            js::drop_ref(env, r);
+            if let Ok(Some(v)) = v {
                 handler.call(env, v);
             }
         }));
@@ -690,7 +662,7 @@ impl Shared {
         ) {
             Ok(out) => {
                 // Released by the drain that settles its batch.
-                rt::hold(env);
+                let _ = rt::hold(env);
                 waiting::report_send(seq, out.partition(), out.batch_id());
                 Ok(None)
             }
@@ -705,7 +677,7 @@ impl Shared {
         if let Some(p) = refused {
             return Ok(p);
         }
-        match (rt::send_hook(env, Hook::Output)?, self.done.state(env)?) {
+        match (rt::slot(env, Slot::Output)?, self.done.state(env)?) {
             (Some(f), Some(st)) => rt::call(env, f, &[st]),
             _ => js::undefined(env),
         }
@@ -743,7 +715,7 @@ impl Shared {
         let ticket = if outs.is_empty() || self.eager {
             0
         } else {
-            waiting::file(Waiting::All(outs.clone()))
+            waiting::file(outs.clone())
         };
         let (done, read) = (self.done.clone(), outs.clone());
         self.tracker

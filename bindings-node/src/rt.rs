@@ -14,8 +14,8 @@ use std::ffi::c_void;
 use std::ptr;
 use std::sync::{Arc, Mutex};
 
-use napi::bindgen_prelude::ToNapiValue;
-use napi::{sys, Result};
+use napi::bindgen_prelude::{JsObjectValue, Object, ToNapiValue};
+use napi::{sys, Property, PropertyAttributes, Result};
 
 use crate::js::{self, napi_call, Env, Fail, Res, Value};
 
@@ -61,18 +61,31 @@ struct Ctx {
     poster: Arc<Poster>,
     tsfn: sys::napi_threadsafe_function,
     pending: Cell<usize>,
-    /// `HeadwaterError` (registered by index.js).
-    error_class: Cell<sys::napi_ref>,
-    /// `(topic, Float64Array [partition, offset, timestamp, ...]) => RecordMetadata[]` (index.js).
-    metadata_factory: Cell<sys::napi_ref>,
-    /// The symbol under which a `Producer` carries its id for the fast `send` (index.js).
-    native_key: Cell<sys::napi_ref>,
-    /// Where the fast sends write what they return (index.js; see `waiting::report`).
-    ticket_register: Cell<sys::napi_ref>,
-    /// index.js's `send` hooks: `state(id, topic, eager)` (a producer's JS side), `settle(state,
-    /// data, errors)` (finished batches) and `output(state)` (what a send returns).
-    send_hooks: [Cell<sys::napi_ref>; 3],
+    /// What index.js registered, by [`Slot`] (references: [`js::new_ref`]).
+    slots: [Cell<usize>; SLOTS],
 }
+
+/// What index.js registers (`__setup`), one reference each per environment.
+#[derive(Clone, Copy)]
+pub enum Slot {
+    /// `HeadwaterError`: core errors reach JavaScript as its instances ([`error_value`]).
+    ErrorClass,
+    /// `(topic, Float64Array [partition, offset, timestamp, ...]) => RecordMetadata[]`: plain
+    /// objects made by JIT-compiled JavaScript cost far less than one made property by property
+    /// through Node-API.
+    MetadataFactory,
+    /// The symbol under which a `Producer` carries its JS side, where the fast `send` reads its id.
+    NativeKey,
+    /// The `Float64Array` shared with the fast functions (see `waiting`), kept alive here.
+    Register,
+    /// The `send` hooks: `state(id, topic, eager)` makes a producer's JS side, `settle(state, data,
+    /// errors)` settles its finished batches, `output(state)` builds what an accepted send returns.
+    State,
+    Settle,
+    Output,
+}
+
+const SLOTS: usize = Slot::Output as usize + 1;
 
 thread_local! {
     static CTX: RefCell<Option<Ctx>> = const { RefCell::new(None) };
@@ -155,11 +168,7 @@ fn with_ctx<T>(env: Env, f: impl FnOnce(&Ctx) -> T) -> Result<T> {
                 poster,
                 tsfn,
                 pending: Cell::new(0),
-                error_class: Cell::new(ptr::null_mut()),
-                metadata_factory: Cell::new(ptr::null_mut()),
-                native_key: Cell::new(ptr::null_mut()),
-                ticket_register: Cell::new(ptr::null_mut()),
-                send_hooks: std::array::from_fn(|_| Cell::new(ptr::null_mut())),
+                slots: Default::default(),
             });
         }
         Ok(f(c.borrow().as_ref().unwrap()))
@@ -181,13 +190,7 @@ pub fn promise(env: Env) -> Result<(Deferred, Value)> {
     let mut d = ptr::null_mut();
     let mut p = ptr::null_mut();
     napi_call!(napi_create_promise(env, &mut d, &mut p))?;
-    with_ctx(env, |c| {
-        let n = c.pending.get();
-        if n == 0 {
-            unsafe { sys::napi_ref_threadsafe_function(env, c.tsfn) };
-        }
-        c.pending.set(n + 1);
-    })?;
+    hold(env)?;
     Ok((Deferred(d), p))
 }
 
@@ -196,14 +199,14 @@ fn done(env: Env) {
 }
 
 /// Counts one more send pending on core (keeping the event loop alive, like a promise of [`promise`]).
-pub fn hold(env: Env) {
-    let _ = with_ctx(env, |c| {
+pub fn hold(env: Env) -> Result<()> {
+    with_ctx(env, |c| {
         let n = c.pending.get();
         if n == 0 {
             unsafe { sys::napi_ref_threadsafe_function(env, c.tsfn) };
         }
         c.pending.set(n + 1);
-    });
+    })
 }
 
 /// `n` pending things (promises, sends counted by [`hold`]) are settled.
@@ -241,89 +244,34 @@ impl Deferred {
     }
 }
 
-/// Keeps a strong reference to `v` in the slot `slot` picks, releasing the one it held.
-fn replace_ref(env: Env, v: Value, slot: impl FnOnce(&Ctx) -> &Cell<sys::napi_ref>) -> Result<()> {
-    let mut r = ptr::null_mut();
-    napi_call!(napi_create_reference(env, v, 1, &mut r))?;
-    with_ctx(env, |c| {
-        let old = slot(c).replace(r);
-        if !old.is_null() {
-            unsafe { sys::napi_delete_reference(env, old) };
-        }
-    })
-}
-
-/// The value a slot's reference holds (`None`: not registered).
-fn slot_value(env: Env, slot: impl FnOnce(&Ctx) -> &Cell<sys::napi_ref>) -> Result<Option<Value>> {
-    let r = with_ctx(env, |c| slot(c).get())?;
-    if r.is_null() {
-        return Ok(None);
+/// Keeps `values`, one per [`Slot`] in its order, releasing what the slots held.
+pub fn keep(env: Env, values: &[Value]) -> Result<()> {
+    if values.len() != SLOTS {
+        return Err(napi::Error::from_reason("one value per rt::Slot"));
     }
-    let mut v = ptr::null_mut();
-    napi_call!(napi_get_reference_value(env, r, &mut v))?;
-    Ok((!v.is_null()).then_some(v))
-}
-
-/// Registers the `HeadwaterError` class for this environment.
-pub fn set_error_class(env: Env, class: Value) -> Result<()> {
-    replace_ref(env, class, |c| &c.error_class)
-}
-
-/// Registers the function that builds `RecordMetadata` objects in bulk (index.js): plain objects
-/// made by JIT-compiled JavaScript cost far less than one made property by property through
-/// Node-API.
-pub fn set_metadata_factory(env: Env, f: Value) -> Result<()> {
-    replace_ref(env, f, |c| &c.metadata_factory)
-}
-
-/// Which of index.js's `send` hooks (see [`set_send_hooks`]).
-#[derive(Clone, Copy)]
-pub enum Hook {
-    State = 0,
-    Settle = 1,
-    Output = 2,
-}
-
-/// Registers index.js's `send` hooks, in [`Hook`] order.
-pub fn set_send_hooks(env: Env, hooks: [Value; 3]) -> Result<()> {
-    for (i, f) in hooks.into_iter().enumerate() {
-        replace_ref(env, f, |c| &c.send_hooks[i])?;
+    for (i, &v) in values.iter().enumerate() {
+        let r = js::new_ref(env, v)?;
+        with_ctx(env, |c| js::drop_ref(env, c.slots[i].replace(r)))?;
     }
     Ok(())
 }
 
-/// The hook `h` (`None`: index.js did not register it).
-pub fn send_hook(env: Env, h: Hook) -> Result<Option<Value>> {
-    slot_value(env, |c| &c.send_hooks[h as usize])
-}
-
-/// Registers the symbol under which producers carry their JS side (index.js).
-pub fn set_native_key(env: Env, key: Value) -> Result<()> {
-    replace_ref(env, key, |c| &c.native_key)
-}
-
-/// Keeps index.js's ticket register (a `Float64Array`) alive for this environment, releasing the
-/// one registered before.
-pub fn keep_ticket_register(env: Env, register: Value) -> Result<()> {
-    replace_ref(env, register, |c| &c.ticket_register)
+/// The value in slot `s` (`None`: index.js did not register it).
+pub fn slot(env: Env, s: Slot) -> Result<Option<Value>> {
+    js::ref_value(env, with_ctx(env, |c| c.slots[s as usize].get())?)
 }
 
 /// Defines `obj[nativeKey] = value` (read-only, not enumerable), if index.js registered the key.
 pub fn set_native(env: Env, obj: Value, value: Value) -> Result<()> {
-    let Some(name) = slot_value(env, |c| &c.native_key)? else {
+    let Some(name) = slot(env, Slot::NativeKey)? else {
         return Ok(());
     };
-    let desc = sys::napi_property_descriptor {
-        utf8name: ptr::null(),
-        name,
-        method: None,
-        getter: None,
-        setter: None,
-        value,
-        attributes: sys::PropertyAttributes::default,
-        data: ptr::null_mut(),
-    };
-    napi_call!(napi_define_properties(env, obj, 1, &desc))
+    let e = napi::Env::from_raw(env);
+    let p = Property::new()
+        .with_name(&e, name)?
+        .with_napi_value(&e, value)?
+        .with_property_attributes(PropertyAttributes::Default);
+    Object::from_raw(env, obj).define_properties(&[p])
 }
 
 /// Calls `f(args)` with `undefined` as `this`.
@@ -359,7 +307,7 @@ pub type Landed = (u32, i64, i64);
 /// An array of `RecordMetadata` objects (`{ topic, partition, offset, timestamp }`), one per item,
 /// built by index.js's factory from the topic and a `Float64Array` of the triples.
 pub fn metadata_array(env: Env, topic: &str, items: &[Landed]) -> Result<Value> {
-    let f = slot_value(env, |c| &c.metadata_factory)?.ok_or_else(|| {
+    let f = slot(env, Slot::MetadataFactory)?.ok_or_else(|| {
         napi::Error::from_reason("index.js did not register its metadata factory")
     })?;
     let (ta, out) = js::new_float64_array(env, items.len() * 3)?;
@@ -384,7 +332,7 @@ pub fn error_value(env: Env, e: &headwater::Error) -> Value {
             None => js::undefined(env)?,
         };
         let mut v = ptr::null_mut();
-        let Some(class) = slot_value(env, |c| &c.error_class)? else {
+        let Some(class) = slot(env, Slot::ErrorClass)? else {
             // Loaded without index.js: a plain Error with the code.
             napi_call!(napi_create_error(env, code, msg, &mut v))?;
             return Ok(v);

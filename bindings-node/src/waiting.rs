@@ -5,8 +5,8 @@
 //! environment, which index.js keeps on the promise it returns. When someone starts waiting on that
 //! promise (`await`, `then`, `Promise.all`, ...), index.js queues the ticket for `sendNow` (one call
 //! per microtask) and core seals the records' batches if still open (`ProduceOutput::send_now`: an
-//! atomic flag per batch, so later waiters on the same batch cost nothing). Its promise is settled by
-//! its group; the entry leaves then (its ticket is never valid again). A `send` keeps nothing here:
+//! atomic flag per batch, so later waiters on the same batch cost nothing). Its promise is settled when
+//! its last batch is done; the entry leaves then (its ticket is never valid again). A `send` keeps nothing here:
 //! index.js queues its batch (producer, partition, batch id) instead.
 //!
 //! Only the JS thread of one environment touches its store (a thread-local: Node runs each environment
@@ -23,21 +23,9 @@ use napi::bindgen_prelude::FromNapiValue;
 use napi::Result;
 
 use crate::js::{Env, Value};
-use crate::rt;
 
-/// What a ticket stands for.
-pub enum Waiting {
-    /// A `sendAll`'s records (its promise belongs to its group).
-    All(std::sync::Arc<[ProduceOutput]>),
-}
-
-impl Waiting {
-    fn send_now(&self) {
-        match self {
-            Waiting::All(outs) => outs.iter().for_each(ProduceOutput::send_now),
-        }
-    }
-}
+/// What a ticket stands for: a `sendAll`'s records.
+pub type Waiting = std::sync::Arc<[ProduceOutput]>;
 
 /// The register's layout: elements `0..RETURNED` hold what the last fast send returned; then
 /// `sendNow`'s queue of tickets (`urge_max` of them), then its queue of batches, (producer id,
@@ -124,7 +112,7 @@ impl Store {
     }
 }
 
-/// Registers index.js's register, a `Float64Array` over an `ArrayBuffer` of its own.
+/// Takes index.js's register, a `Float64Array` over an `ArrayBuffer` of its own.
 pub fn set_register(env: Env, register: Value) -> Result<()> {
     let r = unsafe { <&mut [f64]>::from_napi_value(env, register) }?;
     if r.len() < RETURNED + 4 || !(r.len() - RETURNED).is_multiple_of(4) {
@@ -132,8 +120,7 @@ pub fn set_register(env: Env, register: Value) -> Result<()> {
             "the register must be a Float64Array of 3 + 4n elements (n >= 1)",
         ));
     }
-    // The backing store of an ArrayBuffer stays put; the reference keeps it alive.
-    rt::keep_ticket_register(env, register)?;
+    // The backing store of an ArrayBuffer stays put; `rt::Slot::Register` keeps it alive.
     REGISTER.with(|c| c.set((r.as_mut_ptr(), r.len())));
     Ok(())
 }
@@ -194,7 +181,7 @@ pub fn send_now_queued(n: usize) {
         for &t in queued {
             if (1.0..9007199254740992.0).contains(&t) {
                 if let Some(w) = s.get(t as u64) {
-                    w.send_now();
+                    w.iter().for_each(ProduceOutput::send_now);
                 }
             }
         }
@@ -227,10 +214,10 @@ mod tests {
     #[test]
     fn tickets_stay_valid_across_compaction() {
         let mut s = store();
-        let stuck = s.file(Waiting::All(Vec::new().into()));
+        let stuck = s.file(Vec::new().into());
         let mut pending = Vec::new();
         for i in 0..100_000u64 {
-            let t = s.file(Waiting::All(Vec::new().into()));
+            let t = s.file(Vec::new().into());
             if i % 1000 == 0 {
                 pending.push(t);
             } else {
