@@ -1,29 +1,30 @@
 //! `Admin`: topic administration over the network.
 
-use std::sync::Arc;
+use std::future::Future;
 
 use headwater::Admin;
 use pyo3::prelude::*;
 use pyo3::types::PyList;
 
 use crate::broker::topic_config;
-use crate::convert::{str_of, tls_config_of};
+use crate::convert::{str_of, tls_config_of, types_list};
 use crate::dispatch::run_blocking;
-use crate::errors::{forked, guard};
-use crate::producer::types_attr;
+use crate::errors::{guard, Local};
 
 #[pyclass(module = "headwater._native", name = "Admin", subclass, frozen)]
 pub struct PyAdmin {
-    inner: Arc<Admin>,
-    pid: u32,
+    inner: Local<Admin>,
 }
 
 impl PyAdmin {
-    fn admin(&self) -> PyResult<Arc<Admin>> {
-        if self.pid != headwater::runtime::pid() {
-            return Err(forked("admin client"));
-        }
-        Ok(self.inner.clone())
+    /// Runs core's request `f(admin)` and waits for it (Ctrl-C aborts it).
+    fn call<T, F>(&self, py: Python<'_>, f: impl FnOnce(Admin) -> F) -> PyResult<T>
+    where
+        F: Future<Output = headwater::Result<T>> + Send + 'static,
+        T: Send + 'static,
+    {
+        let admin = self.inner.get("admin client")?.clone();
+        run_blocking(py, "admin client", true, f(admin))
     }
 }
 
@@ -45,8 +46,7 @@ impl PyAdmin {
                 Admin::connect_with(&endpoint, &tls).await
             })?;
             Ok(PyAdmin {
-                inner: Arc::new(a),
-                pid: headwater::runtime::pid(),
+                inner: Local::new(a),
             })
         })
     }
@@ -78,46 +78,31 @@ impl PyAdmin {
                 ("segment_size", segment_size),
                 ("max_partition_size", max_partition_size),
             ])?;
-            let a = self.admin()?;
-            run_blocking(py, "admin client", true, async move {
-                a.create_topic(&name, cfg).await
-            })
+            self.call(py, |a| async move { a.create_topic(&name, cfg).await })
         })
     }
 
     fn delete_topic(&self, py: Python<'_>, name: &Bound<'_, PyAny>) -> PyResult<()> {
         guard(|| {
             let name = str_of(name, "name")?;
-            let a = self.admin()?;
-            run_blocking(py, "admin client", true, async move {
-                a.delete_topic(&name).await
-            })
+            self.call(py, |a| async move { a.delete_topic(&name).await })
         })
     }
 
     /// Every topic (`TopicInfo`s).
     fn list_topics<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
         guard(|| {
-            let a = self.admin()?;
-            let topics = run_blocking(
-                py,
-                "admin client",
-                true,
-                async move { a.list_topics().await },
-            )?;
-            let cls = types_attr(py, "TopicInfo")?;
-            let out = PyList::empty(py);
-            for t in topics {
-                out.append(cls.call1((
+            let topics = self.call(py, |a| async move { a.list_topics().await })?;
+            types_list(py, "TopicInfo", topics, |t| {
+                (
                     t.name,
                     t.partitions,
                     t.replication,
                     t.compression,
                     t.retention_secs,
                     t.status,
-                ))?)?;
-            }
-            Ok(out)
+                )
+            })
         })
     }
 

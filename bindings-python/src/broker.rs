@@ -1,58 +1,27 @@
 //! `TestBroker`: core's embedded broker, for tests and demos.
 
-use std::mem::ManuallyDrop;
-
-use headwater::error::MAX_COUNT;
 use headwater::{BrokerConfig, TestBroker, TopicConfig};
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyList};
+use pyo3::types::{PyBytes, PyList};
 
 use crate::convert::{
-    config_value, int_in, opt_int_in, path_value, seconds_of, str_of, topic_value,
+    config_value, counters, given, int_in, opt_int_in, pairs, path_value, seconds_of, str_of,
+    topic_value, types_list, Arg,
 };
-use crate::dispatch::run_blocking;
-use crate::errors::{forked, guard, to_pyerr};
-use crate::producer::types_attr;
+use crate::dispatch::{block_on, run_blocking};
+use crate::errors::{guard, to_pyerr, Local};
+use crate::producer::partition_of;
 
 #[pyclass(module = "headwater._native", name = "TestBroker", subclass, frozen)]
 pub struct PyTestBroker {
-    inner: ManuallyDrop<TestBroker>,
-    pid: u32,
-}
-
-impl Drop for PyTestBroker {
-    fn drop(&mut self) {
-        if self.pid == headwater::runtime::pid() {
-            // SAFETY: dropped exactly once, here.
-            unsafe { ManuallyDrop::drop(&mut self.inner) };
-        }
-    }
-}
-
-impl PyTestBroker {
-    fn broker(&self) -> PyResult<&TestBroker> {
-        if self.pid != headwater::runtime::pid() {
-            return Err(forked("broker"));
-        }
-        Ok(&self.inner)
-    }
+    inner: Local<TestBroker>,
 }
 
 /// The topic options of `create_topic` (TestBroker and Admin take the same keyword arguments), parsed
 /// by core: a bad one is `InvalidArgument` naming the key.
-pub fn topic_config(options: [(&str, Option<&Bound<'_, PyAny>>); 6]) -> PyResult<TopicConfig> {
-    let mut pairs = Vec::with_capacity(options.len());
-    for (key, value) in options {
-        if let Some(v) = value.filter(|v| !v.is_none()) {
-            pairs.push((key, topic_value(key, v)?));
-        }
-    }
-    TopicConfig::from_options(pairs.iter().map(|(k, v)| (*k, v.as_str()))).map_err(to_pyerr)
-}
-
-/// A partition index argument (core's range rule).
-fn partition_of(p: &Bound<'_, PyAny>) -> PyResult<u32> {
-    Ok(int_in(p, "partition", 0, MAX_COUNT)? as u32)
+pub fn topic_config(args: [Arg<'_, '_>; 6]) -> PyResult<TopicConfig> {
+    let options = given(&args, topic_value)?;
+    TopicConfig::from_options(pairs(&options)).map_err(to_pyerr)
 }
 
 /// An SPU id argument.
@@ -67,9 +36,31 @@ fn api_key_of(k: &Bound<'_, PyAny>) -> PyResult<u16> {
 
 /// How many requests a fault applies to.
 fn count_of(c: &Bound<'_, PyAny>) -> PyResult<u32> {
-    Ok(int_in(c, "count", 0, MAX_COUNT)? as u32)
+    Ok(int_in(c, "count", 0, headwater::error::MAX_COUNT)? as u32)
 }
 
+impl PyTestBroker {
+    /// An entry point's body, given the broker.
+    fn with<T>(&self, f: impl FnOnce(&TestBroker) -> PyResult<T>) -> PyResult<T> {
+        guard(|| f(self.inner.get("broker")?))
+    }
+
+    /// [`with`](Self::with) for a core call on one partition.
+    fn on_partition<T>(
+        &self,
+        topic: &Bound<'_, PyAny>,
+        partition: &Bound<'_, PyAny>,
+        f: impl FnOnce(&TestBroker, &str, u32) -> headwater::Result<T>,
+    ) -> PyResult<T> {
+        self.with(|b| {
+            let topic = str_of(topic, "topic")?;
+            f(b, &topic, partition_of(partition)?).map_err(to_pyerr)
+        })
+    }
+}
+
+// `Ok(b.pause())`: a core call that returns nothing, as the body's one expression.
+#[allow(clippy::unit_arg)]
 #[pymethods]
 impl PyTestBroker {
     /// Starts an embedded broker on loopback ports (in memory, or durable in `data_dir`). The
@@ -86,33 +77,18 @@ impl PyTestBroker {
         tls_client_ca: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
         guard(|| {
-            let mut options: Vec<(&str, String)> = Vec::new();
-            for (key, value) in [("spus", spus), ("sync", sync)] {
-                if let Some(v) = value.filter(|v| !v.is_none()) {
-                    options.push((key, config_value(key, v)?));
-                }
-            }
-            for (key, path) in [
+            let mut options = given(&[("spus", spus), ("sync", sync)], config_value)?;
+            let paths = [
                 ("data_dir", data_dir),
                 ("tls_cert", tls_cert),
                 ("tls_key", tls_key),
                 ("tls_client_ca", tls_client_ca),
-            ] {
-                if let Some(p) = path.filter(|p| !p.is_none()) {
-                    options.push((key, path_value(key, p)?));
-                }
-            }
-            let cfg = BrokerConfig::from_options(options.iter().map(|(k, v)| (*k, v.as_str())))
-                .map_err(to_pyerr)?;
-            let b = run_blocking(
-                py,
-                "broker",
-                true,
-                async move { TestBroker::start(cfg).await },
-            )?;
+            ];
+            options.extend(given(&paths, path_value)?);
+            let cfg = BrokerConfig::from_options(pairs(&options)).map_err(to_pyerr)?;
+            let b = run_blocking(py, "broker", true, TestBroker::start(cfg))?;
             Ok(PyTestBroker {
-                inner: ManuallyDrop::new(b),
-                pid: headwater::runtime::pid(),
+                inner: Local::new(b),
             })
         })
     }
@@ -139,7 +115,7 @@ impl PyTestBroker {
         segment_size: Option<&Bound<'_, PyAny>>,
         max_partition_size: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
-        guard(|| {
+        self.with(|b| {
             let name = str_of(name, "name")?;
             let cfg = topic_config([
                 ("partitions", partitions),
@@ -149,22 +125,17 @@ impl PyTestBroker {
                 ("segment_size", segment_size),
                 ("max_partition_size", max_partition_size),
             ])?;
-            self.broker()?
-                .create_topic_with(&name, cfg)
-                .map_err(to_pyerr)
+            b.create_topic_with(&name, cfg).map_err(to_pyerr)
         })
     }
 
     fn delete_topic(&self, name: &Bound<'_, PyAny>) -> PyResult<()> {
-        guard(|| {
-            let name = str_of(name, "name")?;
-            self.broker()?.delete_topic(&name).map_err(to_pyerr)
-        })
+        self.with(|b| b.delete_topic(&str_of(name, "name")?).map_err(to_pyerr))
     }
 
     /// Names of the user topics.
     fn topics(&self) -> PyResult<Vec<String>> {
-        guard(|| Ok(self.broker()?.topics()))
+        self.with(|b| Ok(b.topics()))
     }
 
     /// What the broker stores for a partition from `from_offset` on (`StoredRecord`s).
@@ -179,28 +150,22 @@ impl PyTestBroker {
         partition: &Bound<'py, PyAny>,
         from_offset: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyList>> {
-        guard(|| {
-            let b = self.broker()?;
-            let topic = str_of(topic, "topic")?;
-            let partition = partition_of(partition)?;
+        self.with(|b| {
+            let (topic, partition) = (str_of(topic, "topic")?, partition_of(partition)?);
             let from = opt_int_in(from_offset, "from_offset", 0, i64::MAX)?.unwrap_or(0);
             let recs = py
                 .allow_threads(|| b.records(&topic, partition, from))
                 .map_err(to_pyerr)?;
-            let cls = types_attr(py, "StoredRecord")?;
-            let out = PyList::empty(py);
-            for r in recs {
-                let key = r.key.as_deref().map(|k| PyBytes::new(py, k));
-                out.append(cls.call1((
+            types_list(py, "StoredRecord", recs, |r| {
+                (
                     r.offset,
-                    key,
+                    r.key.as_deref().map(|k| PyBytes::new(py, k)),
                     PyBytes::new(py, &r.value),
                     r.timestamp,
                     r.compression.name(),
                     r.batch_base_offset,
-                ))?)?;
-            }
-            Ok(out)
+                )
+            })
         })
     }
 
@@ -212,23 +177,16 @@ impl PyTestBroker {
         partition: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyList>> {
         guard(|| {
-            let b = self.broker()?;
-            let topic = str_of(topic, "topic")?;
-            let batches = b
-                .batches(&topic, partition_of(partition)?)
-                .map_err(to_pyerr)?;
-            let cls = types_attr(py, "StoredBatch")?;
-            let out = PyList::empty(py);
-            for s in batches {
-                out.append(cls.call1((
+            let batches = self.on_partition(topic, partition, |b, t, p| b.batches(t, p))?;
+            types_list(py, "StoredBatch", batches, |s| {
+                (
                     s.base_offset,
                     s.record_count,
                     s.compression.name(),
                     s.size_bytes,
                     s.first_timestamp,
-                ))?)?;
-            }
-            Ok(out)
+                )
+            })
         })
     }
 
@@ -238,22 +196,12 @@ impl PyTestBroker {
         topic: &Bound<'_, PyAny>,
         partition: &Bound<'_, PyAny>,
     ) -> PyResult<(i64, i64)> {
-        guard(|| {
-            let topic = str_of(topic, "topic")?;
-            self.broker()?
-                .offsets(&topic, partition_of(partition)?)
-                .map_err(to_pyerr)
-        })
+        self.on_partition(topic, partition, |b, t, p| b.offsets(t, p))
     }
 
     /// The SPU id leading a partition.
     fn leader(&self, topic: &Bound<'_, PyAny>, partition: &Bound<'_, PyAny>) -> PyResult<i32> {
-        guard(|| {
-            let topic = str_of(topic, "topic")?;
-            self.broker()?
-                .leader(&topic, partition_of(partition)?)
-                .map_err(to_pyerr)
-        })
+        self.on_partition(topic, partition, |b, t, p| b.leader(t, p))
     }
 
     /// The SPU ids holding a partition's replicas, the leader first.
@@ -262,12 +210,7 @@ impl PyTestBroker {
         topic: &Bound<'_, PyAny>,
         partition: &Bound<'_, PyAny>,
     ) -> PyResult<Vec<i32>> {
-        guard(|| {
-            let topic = str_of(topic, "topic")?;
-            self.broker()?
-                .replicas(&topic, partition_of(partition)?)
-                .map_err(to_pyerr)
-        })
+        self.on_partition(topic, partition, |b, t, p| b.replicas(t, p))
     }
 
     /// The offset up to which a partition's records are committed (replicated to every in-sync
@@ -277,35 +220,24 @@ impl PyTestBroker {
         topic: &Bound<'_, PyAny>,
         partition: &Bound<'_, PyAny>,
     ) -> PyResult<i64> {
-        guard(|| {
-            let topic = str_of(topic, "topic")?;
-            self.broker()?
-                .high_watermark(&topic, partition_of(partition)?)
-                .map_err(to_pyerr)
-        })
+        self.on_partition(topic, partition, |b, t, p| b.high_watermark(t, p))
     }
 
     /// Holds every produce request until `resume()`.
     fn pause(&self) -> PyResult<()> {
-        guard(|| {
-            self.broker()?.pause();
-            Ok(())
-        })
+        self.with(|b| Ok(b.pause()))
     }
     fn resume(&self) -> PyResult<()> {
-        guard(|| {
-            self.broker()?.resume();
-            Ok(())
-        })
+        self.with(|b| Ok(b.resume()))
     }
     fn spu_ids(&self) -> PyResult<Vec<i32>> {
-        guard(|| Ok(self.broker()?.spu_ids()))
+        self.with(|b| Ok(b.spu_ids()))
     }
     fn pause_spu(&self, id: &Bound<'_, PyAny>) -> PyResult<()> {
-        guard(|| self.broker()?.pause_spu(spu_of(id)?).map_err(to_pyerr))
+        self.with(|b| b.pause_spu(spu_of(id)?).map_err(to_pyerr))
     }
     fn resume_spu(&self, id: &Bound<'_, PyAny>) -> PyResult<()> {
-        guard(|| self.broker()?.resume_spu(spu_of(id)?).map_err(to_pyerr))
+        self.with(|b| b.resume_spu(spu_of(id)?).map_err(to_pyerr))
     }
 
     /// The next `count` requests of `api_key` fail with Fluvio error `code`.
@@ -315,20 +247,15 @@ impl PyTestBroker {
         count: &Bound<'_, PyAny>,
         code: &Bound<'_, PyAny>,
     ) -> PyResult<()> {
-        guard(|| {
+        self.with(|b| {
             let (api_key, count) = (api_key_of(api_key)?, count_of(count)?);
             let code = int_in(code, "code", i16::MIN.into(), i16::MAX.into())? as i16;
-            self.broker()?.fail_next(api_key, count, code);
-            Ok(())
+            Ok(b.fail_next(api_key, count, code))
         })
     }
     /// The next `count` requests of `api_key` have their connection closed instead of an answer.
     fn drop_next(&self, api_key: &Bound<'_, PyAny>, count: &Bound<'_, PyAny>) -> PyResult<()> {
-        guard(|| {
-            let (api_key, count) = (api_key_of(api_key)?, count_of(count)?);
-            self.broker()?.drop_next(api_key, count);
-            Ok(())
-        })
+        self.with(|b| Ok(b.drop_next(api_key_of(api_key)?, count_of(count)?)))
     }
 
     /// Every request of `api_key` waits `seconds` before it is served (`None` clears).
@@ -338,49 +265,25 @@ impl PyTestBroker {
         api_key: &Bound<'_, PyAny>,
         seconds: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
-        guard(|| {
-            let api_key = api_key_of(api_key)?;
-            let d = seconds_of(seconds, "seconds")?;
-            self.broker()?.delay(api_key, d);
-            Ok(())
-        })
+        self.with(|b| Ok(b.delay(api_key_of(api_key)?, seconds_of(seconds, "seconds")?)))
     }
     /// Stops SPU `id` (its partitions fail over to in-sync followers, or wait offline).
     fn stop_spu(&self, py: Python<'_>, id: &Bound<'_, PyAny>) -> PyResult<()> {
-        guard(|| {
-            let (b, id) = (self.broker()?, spu_of(id)?);
-            py.allow_threads(|| headwater::runtime::block_on(b.stop_spu(id)))
-                .map_err(to_pyerr)
-        })
+        self.with(|b| block_on(py, b.stop_spu(spu_of(id)?)))
     }
     /// Starts a stopped SPU again on the same port.
     fn start_spu(&self, py: Python<'_>, id: &Bound<'_, PyAny>) -> PyResult<()> {
-        guard(|| {
-            let (b, id) = (self.broker()?, spu_of(id)?);
-            py.allow_threads(|| headwater::runtime::block_on(b.start_spu(id)))
-                .map_err(to_pyerr)
-        })
+        self.with(|b| block_on(py, b.start_spu(spu_of(id)?)))
     }
 
     /// Broker counters (`BrokerStats`).
     fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        guard(|| {
-            let s = self.broker()?.stats();
-            let kw = PyDict::new(py);
-            for (name, value) in s.fields() {
-                kw.set_item(name, value)?;
-            }
-            types_attr(py, "BrokerStats")?.call((), Some(&kw))
-        })
+        self.with(|b| counters(py, "BrokerStats", b.stats().fields()))
     }
 
     /// Stops every listener and connection. Idempotent.
     fn stop(&self, py: Python<'_>) -> PyResult<()> {
-        guard(|| {
-            let b = self.broker()?;
-            py.allow_threads(|| b.stop());
-            Ok(())
-        })
+        self.with(|b| Ok(py.allow_threads(|| b.stop())))
     }
 
     fn __repr__(&self) -> String {

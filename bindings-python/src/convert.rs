@@ -4,9 +4,12 @@
 use std::time::Duration;
 
 use headwater::error::check_range;
+use pyo3::call::PyCallArgs;
 use pyo3::exceptions::PyOverflowError;
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyByteArray, PyBytes, PyDict, PyInt, PyMemoryView, PyString};
+use pyo3::types::{
+    IntoPyDict, PyBool, PyByteArray, PyBytes, PyDict, PyInt, PyList, PyMemoryView, PyString,
+};
 
 use crate::errors::to_pyerr;
 
@@ -228,11 +231,29 @@ fn options_of(options: Option<&Bound<'_, PyAny>>, what: &str) -> PyResult<Vec<(S
     Ok(out)
 }
 
+/// A keyword argument and its name; `None` means "not given".
+pub type Arg<'a, 'py> = (&'static str, Option<&'a Bound<'py, PyAny>>);
+
+/// The given keyword arguments as core's `(key, value)` string options, each converted by `value`.
+pub fn given(
+    args: &[Arg<'_, '_>],
+    value: fn(&str, &Bound<'_, PyAny>) -> PyResult<String>,
+) -> PyResult<Vec<(&'static str, String)>> {
+    args.iter()
+        .filter_map(|(key, arg)| Some((*key, arg.filter(|v| !v.is_none())?)))
+        .map(|(key, v)| Ok((key, value(key, v)?)))
+        .collect()
+}
+
+/// `(key, value)` options as core's `from_options` takes them.
+pub fn pairs<K: AsRef<str>>(options: &[(K, String)]) -> impl Iterator<Item = (&str, &str)> {
+    options.iter().map(|(k, v)| (k.as_ref(), v.as_str()))
+}
+
 /// A core producer config from a dict of options; every key and value is validated by core.
 pub fn config_of(options: Option<&Bound<'_, PyAny>>) -> PyResult<headwater::ProducerConfig> {
-    let pairs = options_of(options, "config")?;
-    headwater::ProducerConfig::from_options(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .map_err(to_pyerr)
+    let options = options_of(options, "config")?;
+    headwater::ProducerConfig::from_options(pairs(&options)).map_err(to_pyerr)
 }
 
 /// A client TLS config from a dict of TLS options (`tls`, `tls_ca_file`, ...); every key and value
@@ -243,4 +264,33 @@ pub fn tls_config_of(options: Option<&Bound<'_, PyAny>>) -> PyResult<headwater::
         cfg.set(&k, &v).map_err(to_pyerr)?;
     }
     Ok(cfg)
+}
+
+/// A class of `headwater._types` (the plain Python classes results are returned as).
+pub fn types_attr<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
+    py.import("headwater._types")?.getattr(name)
+}
+
+/// A list of `headwater._types.<class>` objects, one per item, each made from `args(item)`.
+pub fn types_list<'py, T, A: PyCallArgs<'py>>(
+    py: Python<'py>,
+    class: &str,
+    items: Vec<T>,
+    args: impl Fn(T) -> A,
+) -> PyResult<Bound<'py, PyList>> {
+    let cls = types_attr(py, class)?;
+    let objs: Vec<_> = items
+        .into_iter()
+        .map(|i| cls.call1(args(i)))
+        .collect::<PyResult<_>>()?;
+    PyList::new(py, objs)
+}
+
+/// A `headwater._types.<class>` of core's counters (`fields()`), passed by name.
+pub fn counters<'py>(
+    py: Python<'py>,
+    class: &str,
+    fields: Vec<(&'static str, u64)>,
+) -> PyResult<Bound<'py, PyAny>> {
+    types_attr(py, class)?.call((), Some(&fields.into_py_dict(py)?))
 }

@@ -13,15 +13,15 @@ use std::collections::VecDeque;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
 use std::sync::mpsc::{sync_channel, RecvTimeoutError};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
 use headwater::logging::{self, Level};
 use pyo3::prelude::*;
-use pyo3::types::PyString;
+use pyo3::types::{IntoPyDict, PyString};
 
 use crate::convert::int_in;
-use crate::errors::{guard, to_pyerr};
+use crate::errors::{guard, make_err, to_pyerr};
 
 /// How long one GIL-free wait lasts before signals are checked.
 pub const SLICE: Duration = Duration::from_millis(50);
@@ -43,6 +43,11 @@ static START: Mutex<()> = Mutex::new(());
 /// Set at interpreter exit: no thread may take the GIL for us any more.
 static FINALIZING: AtomicBool = AtomicBool::new(false);
 
+/// Locks `m`; a panic elsewhere while it was held does not stop the dispatching.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn start_dispatch() -> &'static Dispatch {
     let d: &'static Dispatch = Box::leak(Box::new(Dispatch {
         queue: Mutex::new(VecDeque::new()),
@@ -58,30 +63,26 @@ fn start_dispatch() -> &'static Dispatch {
 }
 
 fn dispatch() -> &'static Dispatch {
-    let p = DISPATCH.load(Ordering::Acquire);
-    if !p.is_null() {
-        // SAFETY: only ever set to a leaked, never freed Box.
-        return unsafe { &*p };
+    if DISPATCH.load(Ordering::Acquire).is_null() {
+        let _g = lock(&START);
+        if DISPATCH.load(Ordering::Acquire).is_null() {
+            start_dispatch();
+        }
     }
-    let _g = START.lock().unwrap_or_else(|e| e.into_inner());
-    let p = DISPATCH.load(Ordering::Acquire);
-    if !p.is_null() {
-        // SAFETY: as above.
-        return unsafe { &*p };
-    }
-    start_dispatch()
+    // SAFETY: only ever set to a leaked, never freed Box.
+    unsafe { &*DISPATCH.load(Ordering::Acquire) }
 }
 
 fn dispatch_loop(d: &'static Dispatch) {
     loop {
         let jobs: Vec<Job> = {
-            let mut q = d.queue.lock().unwrap_or_else(|e| e.into_inner());
+            let mut q = lock(&d.queue);
             while q.is_empty() {
                 q = d.ready.wait(q).unwrap_or_else(|e| e.into_inner());
             }
             q.drain(..).collect()
         };
-        let _emit = d.emit.lock().unwrap_or_else(|e| e.into_inner());
+        let _emit = lock(&d.emit);
         if FINALIZING.load(Ordering::Acquire) {
             // Python objects inside may not be touched (or dropped) any more.
             std::mem::forget(jobs);
@@ -102,7 +103,7 @@ pub fn submit(job: impl FnOnce(Python<'_>) + Send + 'static) {
         return;
     }
     let d = dispatch();
-    let mut q = d.queue.lock().unwrap_or_else(|e| e.into_inner());
+    let mut q = lock(&d.queue);
     if q.len() >= MAX_QUEUED {
         std::mem::forget(job);
         return;
@@ -113,26 +114,17 @@ pub fn submit(job: impl FnOnce(Python<'_>) + Send + 'static) {
 }
 
 /// A core level as a `logging` level number: how records are logged and what the `headwater`
-/// logger's level is set to (OFF: above CRITICAL, so nothing passes).
+/// logger's level is set to. By core's numbering, OFF (above CRITICAL, so nothing passes) to TRACE.
 fn py_level(level: Level) -> i32 {
-    match level {
-        Level::OFF => 51,
-        Level::ERROR => 40,
-        Level::WARN => 30,
-        Level::INFO => 20,
-        Level::DEBUG => 10,
-        _ => 5,
-    }
+    [51, 40, 30, 20, 10, 5][level.number() as usize]
 }
 
 fn emit_log(py: Python<'_>, level: i32, target: &str, msg: &str) -> PyResult<()> {
     let logger = py
         .import("logging")?
         .call_method1("getLogger", ("headwater",))?;
-    let extra = pyo3::types::PyDict::new(py);
-    extra.set_item("headwater_target", target)?;
-    let kwargs = pyo3::types::PyDict::new(py);
-    kwargs.set_item("extra", extra)?;
+    let extra = [("headwater_target", target)].into_py_dict(py)?;
+    let kwargs = [("extra", extra)].into_py_dict(py)?;
     logger.call_method("log", (level, "%s", msg), Some(&kwargs))?;
     Ok(())
 }
@@ -196,17 +188,12 @@ pub fn shutdown_logging(py: Python<'_>) -> PyResult<()> {
     guard(|| {
         let d = dispatch();
         // Emit what is queued now, on this thread (it holds the GIL), so exit loses no log record.
-        let pending: Vec<Job> = d
-            .queue
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .drain(..)
-            .collect();
+        let pending: Vec<Job> = lock(&d.queue).drain(..).collect();
         for job in pending {
             job(py);
         }
         py.allow_threads(|| {
-            let _emit = d.emit.lock().unwrap_or_else(|e| e.into_inner());
+            let _emit = lock(&d.emit);
             FINALIZING.store(true, Ordering::Release);
         });
         Ok(())
@@ -263,6 +250,16 @@ where
     }
 }
 
+/// Runs `fut` to completion on this thread with the GIL released (for short waits: no signal
+/// checks).
+pub fn block_on<T: Send>(
+    py: Python<'_>,
+    fut: impl Future<Output = headwater::Result<T>> + Send,
+) -> PyResult<T> {
+    py.allow_threads(|| headwater::runtime::block_on(fut))
+        .map_err(to_pyerr)
+}
+
 /// Resolves an asyncio future from any thread: `loop.call_soon_threadsafe(_set_future, fut, ok, v)`.
 pub fn resolve_future(
     py: Python<'_>,
@@ -283,21 +280,16 @@ pub fn resolve_future(
     drop(r);
 }
 
-/// Runs `fut` on core's runtime and resolves the asyncio future `fut_py` on `event_loop` with
-/// `convert(result)`.
-pub fn spawn_into_future<T, F, C>(event_loop: PyObject, fut_py: PyObject, fut: F, convert: C)
+/// Runs `fut` on core's runtime and resolves the asyncio future `fut_py` on `event_loop` with its
+/// result (`None` or the exception).
+pub fn spawn_into_future<F>(event_loop: PyObject, fut_py: PyObject, fut: F)
 where
-    F: Future<Output = headwater::Result<T>> + Send + 'static,
-    T: Send + 'static,
-    C: FnOnce(Python<'_>, T) -> PyResult<PyObject> + Send + 'static,
+    F: Future<Output = headwater::Result<()>> + Send + 'static,
 {
     headwater::runtime::spawn(async move {
         let r = fut.await;
         submit(move |py| {
-            let res = match r {
-                Ok(v) => convert(py, v),
-                Err(e) => Err(crate::errors::make_err(py, &e)),
-            };
+            let res = r.map(|()| py.None()).map_err(|e| make_err(py, &e));
             resolve_future(py, &event_loop, &fut_py, res);
         });
     });

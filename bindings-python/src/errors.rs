@@ -2,6 +2,8 @@
 //! inherit from builtins such as `ValueError` and `TimeoutError`); this maps mechanically by code.
 //! Every entry point runs inside [`guard`], so a panic is an `InternalError`.
 
+use std::mem::ManuallyDrop;
+use std::ops::Deref;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use headwater::{Error, ErrorKind};
@@ -45,6 +47,11 @@ pub fn guard<T>(f: impl FnOnce() -> PyResult<T>) -> PyResult<T> {
     })
 }
 
+/// A test hook's answer: the exception object itself, not raised.
+fn exc(py: Python<'_>, e: &Error) -> PyObject {
+    make_err(py, e).into_value(py).into_any()
+}
+
 /// Test hook: the exception core's `Error{kind: code}` maps to (checks the mapping for kinds a test
 /// cannot provoke, e.g. INTERNAL).
 #[pyfunction]
@@ -57,20 +64,15 @@ pub fn error_for_test(
 ) -> PyResult<PyObject> {
     let kind = ErrorKind::from_code(code)
         .ok_or_else(|| crate::convert::invalid(format!("unknown error code {code:?}")))?;
-    let kind = match broker_code {
-        Some(b) => kind.with_broker_code(b),
-        None => kind,
-    };
-    Ok(make_err(py, &Error::new(kind, message))
-        .into_value(py)
-        .into_any())
+    let kind = broker_code.map_or(kind, |b| kind.with_broker_code(b));
+    Ok(exc(py, &Error::new(kind, message)))
 }
 
 /// Test hook: the exception a broker response carrying Fluvio error `code` maps to.
 #[pyfunction]
 pub fn fluvio_error_for_test(py: Python<'_>, code: i16) -> PyObject {
-    let e = Error::from_code(&headwater::protocol::ErrorCode::from_code(code), "test");
-    make_err(py, &e).into_value(py).into_any()
+    let code = headwater::protocol::ErrorCode::from_code(code);
+    exc(py, &Error::from_code(&code, "test"))
 }
 
 /// Test hook: panics inside an entry point (the test asserts an `InternalError`).
@@ -83,12 +85,52 @@ pub fn debug_panic() -> PyResult<()> {
 /// The `InvalidArgumentError` for a wrong argument the Python layer finds (core's message form).
 #[pyfunction]
 pub fn invalid_argument(py: Python<'_>, message: &str) -> PyObject {
-    make_err(py, &Error::invalid(message))
-        .into_value(py)
-        .into_any()
+    exc(py, &Error::invalid(message))
 }
 
-/// A core-style error built by the binding (only where core cannot report it itself).
+/// A core object held by a Python object. Only the process that created it may use it: in a forked
+/// child its threads and locks belong to the parent, so [`get`](Self::get) raises `ForkedProcessError` and
+/// the object is leaked, not dropped.
+pub struct Local<T> {
+    inner: ManuallyDrop<T>,
+    pid: u32,
+}
+
+impl<T> Local<T> {
+    pub fn new(inner: T) -> Self {
+        let pid = headwater::runtime::pid();
+        let inner = ManuallyDrop::new(inner);
+        Local { inner, pid }
+    }
+
+    /// The object, unless this is a forked child (`what` names it in the error).
+    #[inline]
+    pub fn get(&self, what: &str) -> PyResult<&T> {
+        if self.pid != headwater::runtime::pid() {
+            return Err(forked(what));
+        }
+        Ok(&self.inner)
+    }
+}
+
+/// Unchecked access, for what is safe in a child too (plain fields: names, counts, `repr`).
+impl<T> Deref for Local<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.inner
+    }
+}
+
+impl<T> Drop for Local<T> {
+    fn drop(&mut self) {
+        if self.pid == headwater::runtime::pid() {
+            // SAFETY: dropped exactly once, here.
+            unsafe { ManuallyDrop::drop(&mut self.inner) };
+        }
+    }
+}
+
+/// The error for an object inherited across fork() (core's `Forked` kind).
 pub fn forked(what: &str) -> PyErr {
     to_pyerr(Error::new(
         ErrorKind::Forked,

@@ -1,6 +1,6 @@
 //! `Producer`, `ProduceOutput`, `RecordMetadata` and the config/partitioner helpers.
 
-use std::mem::ManuallyDrop;
+use std::future::Future;
 use std::time::Instant;
 
 use headwater::error::MAX_COUNT;
@@ -10,14 +10,10 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString, PyTuple};
 
 use crate::convert::{
-    bytes_of, config_of, int_in, invalid, key_of, opt_int_in, str_of, timeout_of, Bytes,
+    bytes_of, config_of, counters, int_in, invalid, key_of, opt_int_in, str_of, timeout_of, Bytes,
 };
 use crate::dispatch::{run_blocking, spawn_into_future, submit, SLICE};
-use crate::errors::{forked, guard, make_err, to_pyerr};
-
-pub fn types_attr<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
-    py.import("headwater._types")?.getattr(name)
-}
+use crate::errors::{forked, guard, make_err, to_pyerr, Local};
 
 /// Where a record landed. `offset` is None when unknown (at-most-once delivery).
 #[pyclass(
@@ -25,17 +21,14 @@ pub fn types_attr<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny
     name = "RecordMetadata",
     frozen,
     eq,
-    hash
+    hash,
+    get_all
 )]
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct PyRecordMetadata {
-    #[pyo3(get)]
     topic: String,
-    #[pyo3(get)]
     partition: u32,
-    #[pyo3(get)]
     offset: Option<i64>,
-    #[pyo3(get)]
     timestamp: i64,
 }
 
@@ -72,10 +65,8 @@ impl From<RecordMetadata> for PyRecordMetadata {
 }
 
 fn meta_result(py: Python<'_>, r: headwater::Result<RecordMetadata>) -> PyResult<PyObject> {
-    match r {
-        Ok(m) => Ok(Py::new(py, PyRecordMetadata::from(m))?.into_any()),
-        Err(e) => Err(make_err(py, &e)),
-    }
+    let m = r.map_err(|e| make_err(py, &e))?;
+    Ok(Py::new(py, PyRecordMetadata::from(m))?.into_any())
 }
 
 /// A pending send: `wait()`, `done()`, or `await` it.
@@ -215,22 +206,11 @@ fn wrap_output(py: Python<'_>, o: ProduceOutput) -> PyResult<Py<PyProduceOutput>
 /// Producer for one topic. Python's `headwater.Producer` subclasses this.
 #[pyclass(module = "headwater._native", name = "Producer", subclass, frozen)]
 pub struct PyProducer {
-    inner: ManuallyDrop<Producer>,
-    pid: u32,
-}
-
-impl Drop for PyProducer {
-    fn drop(&mut self) {
-        if self.pid == headwater::runtime::pid() {
-            // SAFETY: dropped exactly once, here.
-            unsafe { ManuallyDrop::drop(&mut self.inner) };
-        }
-        // In a forked child the producer's threads and locks belong to the parent: leak it.
-    }
+    inner: Local<Producer>,
 }
 
 /// An explicit partition index (core's range; at or past the count core says UNKNOWN_PARTITION).
-fn partition_of(p: &Bound<'_, PyAny>) -> PyResult<u32> {
+pub fn partition_of(p: &Bound<'_, PyAny>) -> PyResult<u32> {
     Ok(int_in(p, "partition", 0, MAX_COUNT)? as u32)
 }
 
@@ -293,10 +273,7 @@ fn record_of<'py>(item: &Bound<'py, PyAny>) -> PyResult<PyRecord<'py>> {
 
 impl PyProducer {
     fn producer(&self) -> PyResult<&Producer> {
-        if self.pid != headwater::runtime::pid() {
-            return Err(forked("producer"));
-        }
-        Ok(&self.inner)
+        self.inner.get("producer")
     }
 
     fn send_impl(
@@ -355,10 +332,22 @@ impl PyProducer {
     }
 }
 
-async fn flush_within(p: Producer, timeout: Option<std::time::Duration>) -> headwater::Result<()> {
-    match timeout {
-        Some(t) => p.flush_timeout(t).await,
-        None => p.flush().await,
+impl PyProducer {
+    /// Core's flush, or close, within `timeout` seconds (None: no limit).
+    fn finish(
+        &self,
+        close: bool,
+        timeout: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<impl Future<Output = headwater::Result<()>> + Send + 'static> {
+        let p = self.producer()?.clone();
+        let timeout = timeout_of(timeout)?;
+        Ok(async move {
+            match (close, timeout) {
+                (true, t) => p.close_timeout(t).await,
+                (false, Some(t)) => p.flush_timeout(t).await,
+                (false, None) => p.flush().await,
+            }
+        })
     }
 }
 
@@ -381,8 +370,7 @@ impl PyProducer {
                 Producer::connect(&endpoint, &topic, cfg).await
             })?;
             Ok(PyProducer {
-                inner: ManuallyDrop::new(p),
-                pid: headwater::runtime::pid(),
+                inner: Local::new(p),
             })
         })
     }
@@ -449,26 +437,16 @@ impl PyProducer {
     /// Sends everything queued and waits for it; raises the first failure since the last flush.
     #[pyo3(signature = (timeout=None))]
     fn flush(&self, py: Python<'_>, timeout: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
-        guard(|| {
-            let p = self.producer()?.clone();
-            let timeout = timeout_of(timeout)?;
-            // Waits in slices with signal checks (Ctrl-C); Python has no delivery callbacks, so
-            // core's flush is the whole barrier.
-            run_blocking(py, "producer", true, flush_within(p, timeout))
-        })
+        // Waits in slices with signal checks (Ctrl-C); Python has no delivery callbacks, so core's
+        // flush is the whole barrier.
+        guard(|| run_blocking(py, "producer", true, self.finish(false, timeout)?))
     }
 
     /// Flushes, then stops the producer. Idempotent.
     #[pyo3(signature = (timeout=None))]
     fn close(&self, py: Python<'_>, timeout: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
-        guard(|| {
-            let p = self.producer()?.clone();
-            let timeout = timeout_of(timeout)?;
-            // Not aborted on Ctrl-C: a close, once started, completes in the background.
-            run_blocking(py, "producer", false, async move {
-                p.close_timeout(timeout).await
-            })
-        })
+        // Not aborted on Ctrl-C: a close, once started, completes in the background.
+        guard(|| run_blocking(py, "producer", false, self.finish(true, timeout)?))
     }
 
     #[pyo3(signature = (event_loop, fut, timeout=None))]
@@ -479,11 +457,8 @@ impl PyProducer {
         timeout: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
         guard(|| {
-            let p = self.producer()?.clone();
-            let timeout = timeout_of(timeout)?;
-            spawn_into_future(event_loop, fut, flush_within(p, timeout), |py, ()| {
-                Ok(py.None())
-            });
+            let work = self.finish(false, timeout)?;
+            spawn_into_future(event_loop, fut, work);
             Ok(())
         })
     }
@@ -496,24 +471,15 @@ impl PyProducer {
         timeout: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
         guard(|| {
-            let p = self.producer()?.clone();
-            let timeout = timeout_of(timeout)?;
-            let work = async move { p.close_timeout(timeout).await };
-            spawn_into_future(event_loop, fut, work, |py, ()| Ok(py.None()));
+            let work = self.finish(true, timeout)?;
+            spawn_into_future(event_loop, fut, work);
             Ok(())
         })
     }
 
     /// Counters (`ProducerStats`).
     fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        guard(|| {
-            let s = self.inner.stats();
-            let kw = PyDict::new(py);
-            for (name, value) in s.fields() {
-                kw.set_item(name, value)?;
-            }
-            types_attr(py, "ProducerStats")?.call((), Some(&kw))
-        })
+        guard(|| counters(py, "ProducerStats", self.inner.stats().fields()))
     }
 
     fn __repr__(&self) -> String {
