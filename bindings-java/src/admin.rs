@@ -5,7 +5,9 @@ use headwater::{Admin, TlsConfig};
 use jni::objects::{JObjectArray, JString, JValue};
 use jni::sys::{jint, jlong};
 
-use crate::{free, from_handle, into_handle, new_object_array, string, string_pairs, topic_config};
+use crate::{
+    free, from_handle, into_handle, new_object_array, options, string, string_pairs, topic_config,
+};
 
 fn admin<'a>(handle: jlong) -> crate::R<&'a Admin> {
     from_handle(handle, "admin")
@@ -26,10 +28,8 @@ natives! {
         values: JObjectArray<'l>,
     ) -> jlong {
         let ep = string(env, &endpoint, "endpoint")?;
-        let mut tls = TlsConfig::default();
-        for (k, v) in string_pairs(env, &keys, &values, "TLS option")? {
-            tls.set(&k, &v)?;
-        }
+        let pairs = string_pairs(env, &keys, &values, "TLS option")?;
+        let tls = TlsConfig::from_options(options(&pairs))?;
         Ok(into_handle(block_on(Admin::connect_with(&ep, &tls))?))
     }
 

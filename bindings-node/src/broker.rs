@@ -383,10 +383,8 @@ impl Admin {
     pub fn connect(env: Env, endpoint: Arg, options: Arg) -> Result<Value> {
         let args = |env| {
             let endpoint = js::get_string(env, raw(&endpoint), "endpoint")?;
-            let mut tls = headwater::TlsConfig::default();
-            for (k, v) in js::string_options(env, raw(&options), "options")? {
-                tls.set(&k, &v)?;
-            }
+            let o = js::string_options(env, raw(&options), "options")?;
+            let tls = headwater::TlsConfig::from_options(js::pairs(&o))?;
             Ok(move || block_on(headwater::Admin::connect_with(&endpoint, &tls)))
         };
         rt::blocking(env, args, |env, a| {

@@ -259,11 +259,8 @@ pub fn config_of(options: Option<&Bound<'_, PyAny>>) -> PyResult<headwater::Prod
 /// A client TLS config from a dict of TLS options (`tls`, `tls_ca_file`, ...); every key and value
 /// is validated by core.
 pub fn tls_config_of(options: Option<&Bound<'_, PyAny>>) -> PyResult<headwater::TlsConfig> {
-    let mut cfg = headwater::TlsConfig::default();
-    for (k, v) in options_of(options, "TLS options")? {
-        cfg.set(&k, &v).map_err(to_pyerr)?;
-    }
-    Ok(cfg)
+    let options = options_of(options, "TLS options")?;
+    headwater::TlsConfig::from_options(pairs(&options)).map_err(to_pyerr)
 }
 
 /// A class of `headwater._types` (the plain Python classes results are returned as).

@@ -206,6 +206,18 @@ impl TlsConfig {
         )
     }
 
+    /// A config from `(key, value)` pairs, each as [`set`](Self::set) takes it (the same form as
+    /// `ProducerConfig::from_options` and `TopicConfig::from_options`).
+    pub fn from_options<'a>(
+        options: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<TlsConfig> {
+        let mut cfg = TlsConfig::default();
+        for (k, v) in options {
+            cfg.set(k, v)?;
+        }
+        Ok(cfg)
+    }
+
     /// Sets one of [`TLS_KEYS`] from its string form. File keys must name an existing file (its
     /// contents are parsed when connecting).
     pub fn set(&mut self, key: &str, value: &str) -> Result<()> {
@@ -693,6 +705,16 @@ impl AsyncWrite for NoSigpipe {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn from_options_sets_each_key_and_names_a_bad_one() {
+        let c = TlsConfig::from_options([("tls", "true"), ("tlsServerName", "sc.local")]).unwrap();
+        assert!(c.is_enabled());
+        assert_eq!(c.get("tls_server_name").unwrap().as_deref(), Some("sc.local"));
+        let e = TlsConfig::from_options([("tls", "true"), ("tls_bogus", "1")]).unwrap_err();
+        assert_eq!(e.kind, crate::ErrorKind::Config);
+        assert!(e.message.contains("tls_bogus"), "{e}");
+    }
 
     #[test]
     fn enabling_rules() {
