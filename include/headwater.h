@@ -656,8 +656,7 @@ hw_error *hw_admin_connect_with(const char *endpoint,
  * Creates a topic with `partitions` partitions and waits until it is usable: the short form of
  * `hw_admin_create_topic_with` with the options `partitions` and `compression`. `compression` is
  * the topic's compression policy: NULL or `"any"` (each producer picks), or one of `"none"`,
- * `"gzip"`, `"snappy"`, `"lz4"`, `"zstd"` (producers must then use that codec). Strings are
- * borrowed for the call.
+ * `"gzip"`, `"snappy"`, `"lz4"`, `"zstd"` (producers must then use that codec).
  */
 hw_error *hw_admin_create_topic(hw_admin *a,
                                 const char *name,
@@ -779,7 +778,6 @@ hw_error *hw_producer_send_to(hw_producer *p,
 
 /**
  * Like `hw_producer_send` with the options of `*record` (explicit partition, timestamp).
- * `record` and what it points to are borrowed for the call.
  */
 hw_error *hw_producer_send_record(hw_producer *p,
                                   const hw_record *record,
@@ -793,8 +791,7 @@ hw_error *hw_producer_send_record(hw_producer *p,
  * sent. `cb` is then called exactly once per record, with `ctxs[i]` for record `i` (`ctxs` may be
  * NULL: every call gets NULL). A failure while sending (a full queue, an unknown partition, a
  * closed producer) stops there and returns the error: the records before it were sent (their
- * callbacks will run), the rest were not. `records` may be NULL only when `n` is 0. Everything is
- * borrowed for the call.
+ * callbacks will run), the rest were not. `records` may be NULL only when `n` is 0.
  */
 hw_error *hw_producer_send_all(hw_producer *p,
                                const hw_record *records,

@@ -1,12 +1,13 @@
 //! Topic administration over the network: `hw_admin`.
 
 use std::ffi::{c_char, CString};
+use std::ptr;
 
 use hw::{Admin, TlsConfig, TopicConfig};
 
 use crate::error::hw_error;
 use crate::ffi::{
-    arg, boxed, c_string, free_with, get, guard, item, out_arg, pairs_arg, str_arg, Result,
+    arg, boxed, c_string, free_with, get, guard, guard_out, list_get, out_arg, pairs_arg, str_arg,
 };
 use crate::runtime::ADMINS;
 
@@ -23,18 +24,7 @@ pub unsafe extern "C" fn hw_admin_connect(
     endpoint: *const c_char,
     out: *mut *mut hw_admin,
 ) -> *mut hw_error {
-    guard(|| {
-        let endpoint = str_arg(endpoint, "endpoint")?;
-        connect(endpoint, &TlsConfig::default(), out_arg(out, "out")?)
-    })
-}
-
-fn connect(endpoint: &str, tls: &TlsConfig, out: &mut *mut hw_admin) -> Result<()> {
-    hw::logging::install();
-    let inner = hw::runtime::block_on(Admin::connect_with(endpoint, tls))?;
-    *out = boxed(hw_admin { inner });
-    ADMINS.created();
-    Ok(())
+    hw_admin_connect_with(endpoint, ptr::null(), ptr::null(), 0, out)
 }
 
 /// Connects to the SC at `endpoint` with `n` TLS options: `keys[i]` = `values[i]`, the producer's
@@ -55,23 +45,20 @@ pub unsafe extern "C" fn hw_admin_connect_with(
     n: usize,
     out: *mut *mut hw_admin,
 ) -> *mut hw_error {
-    guard(|| {
+    guard_out(out, || {
         let endpoint = str_arg(endpoint, "endpoint")?;
-        let pairs = pairs_arg(keys, values, n)?;
-        let out = out_arg(out, "out")?;
-        let mut tls = TlsConfig::default();
-        for (k, v) in pairs {
-            tls.set(k, v)?;
-        }
-        connect(endpoint, &tls, out)
+        let tls = TlsConfig::from_options(pairs_arg(keys, values, n)?)?;
+        hw::logging::install();
+        let inner = hw::runtime::block_on(Admin::connect_with(endpoint, &tls))?;
+        ADMINS.created();
+        Ok(boxed(hw_admin { inner }))
     })
 }
 
 /// Creates a topic with `partitions` partitions and waits until it is usable: the short form of
 /// `hw_admin_create_topic_with` with the options `partitions` and `compression`. `compression` is
 /// the topic's compression policy: NULL or `"any"` (each producer picks), or one of `"none"`,
-/// `"gzip"`, `"snappy"`, `"lz4"`, `"zstd"` (producers must then use that codec). Strings are
-/// borrowed for the call.
+/// `"gzip"`, `"snappy"`, `"lz4"`, `"zstd"` (producers must then use that codec).
 #[no_mangle]
 pub unsafe extern "C" fn hw_admin_create_topic(
     a: *mut hw_admin,
@@ -80,8 +67,7 @@ pub unsafe extern "C" fn hw_admin_create_topic(
     compression: *const c_char,
 ) -> *mut hw_error {
     guard(|| {
-        let a = arg(a, "a")?;
-        let name = str_arg(name, "name")?;
+        let (a, name) = (arg(a, "a")?, str_arg(name, "name")?);
         let mut cfg = TopicConfig::new(partitions);
         if !compression.is_null() {
             cfg.set("compression", str_arg(compression, "compression")?)?;
@@ -103,8 +89,7 @@ pub unsafe extern "C" fn hw_admin_create_topic_with(
     n: usize,
 ) -> *mut hw_error {
     guard(|| {
-        let a = arg(a, "a")?;
-        let name = str_arg(name, "name")?;
+        let (a, name) = (arg(a, "a")?, str_arg(name, "name")?);
         let cfg = TopicConfig::from_options(pairs_arg(keys, values, n)?)?;
         hw::runtime::block_on(a.inner.create_topic(name, cfg))
     })
@@ -116,11 +101,7 @@ pub unsafe extern "C" fn hw_admin_delete_topic(
     a: *mut hw_admin,
     name: *const c_char,
 ) -> *mut hw_error {
-    guard(|| {
-        let a = arg(a, "a")?;
-        let name = str_arg(name, "name")?;
-        hw::runtime::block_on(a.inner.delete_topic(name))
-    })
+    guard(|| hw::runtime::block_on(arg(a, "a")?.inner.delete_topic(str_arg(name, "name")?)))
 }
 
 /// Whether a (non-system) topic named `name` exists, written to `*exists`. `name` is borrowed.
@@ -131,8 +112,7 @@ pub unsafe extern "C" fn hw_admin_topic_exists(
     exists: *mut bool,
 ) -> *mut hw_error {
     guard(|| {
-        let a = arg(a, "a")?;
-        let name = str_arg(name, "name")?;
+        let (a, name) = (arg(a, "a")?, str_arg(name, "name")?);
         let exists = out_arg(exists, "exists")?;
         let topics = hw::runtime::block_on(a.inner.list_topics())?;
         *exists = topics.iter().any(|t| t.name == name);
@@ -143,6 +123,7 @@ pub unsafe extern "C" fn hw_admin_topic_exists(
 /// A topic as `hw_admin_list_topics` reports it, read from an `hw_topic_list`. Every string is
 /// NUL-terminated and owned by the list: valid until `hw_topic_list_free`.
 #[repr(C)]
+#[derive(Clone, Copy)]
 pub struct hw_topic_info {
     pub name: *const c_char,
     pub partitions: u32,
@@ -159,17 +140,9 @@ pub struct hw_topic_info {
 /// The topics `hw_admin_list_topics` found (opaque): `hw_topic_list_len`, `hw_topic_list_get`
 /// and `hw_topic_list_free`.
 pub struct hw_topic_list {
-    topics: Vec<ListedTopic>,
-}
-
-/// One listed topic with its strings kept as C strings, so `hw_topic_list_get` only points at them.
-struct ListedTopic {
-    name: CString,
-    compression: CString,
-    status: CString,
-    partitions: u32,
-    replication: u32,
-    retention_secs: i64,
+    items: Vec<hw_topic_info>,
+    /// The strings `items` points at.
+    _strings: Vec<CString>,
 }
 
 /// Lists the (non-system) topics. On success `*out` is a list the caller owns: free it with
@@ -179,29 +152,36 @@ pub unsafe extern "C" fn hw_admin_list_topics(
     a: *mut hw_admin,
     out: *mut *mut hw_topic_list,
 ) -> *mut hw_error {
-    guard(|| {
-        let a = arg(a, "a")?;
-        let out = out_arg(out, "out")?;
-        let topics = hw::runtime::block_on(a.inner.list_topics())?
-            .into_iter()
-            .map(|t| ListedTopic {
-                name: c_string(&t.name),
-                compression: c_string(&t.compression),
-                status: c_string(&t.status),
+    guard_out(out, || {
+        let topics = hw::runtime::block_on(arg(a, "a")?.inner.list_topics())?;
+        let mut strings = Vec::new();
+        let mut keep = |s: &str| {
+            let c = c_string(s);
+            let p = c.as_ptr(); // the heap buffer stays put as the CString moves
+            strings.push(c);
+            p
+        };
+        let items = (topics.iter())
+            .map(|t| hw_topic_info {
+                name: keep(&t.name),
                 partitions: t.partitions,
                 replication: t.replication,
+                compression: keep(&t.compression),
                 retention_secs: t.retention_secs.map_or(-1, i64::from),
+                status: keep(&t.status),
             })
             .collect();
-        *out = boxed(hw_topic_list { topics });
-        Ok(())
+        Ok(boxed(hw_topic_list {
+            items,
+            _strings: strings,
+        }))
     })
 }
 
 /// The number of topics in `list` (0 for NULL).
 #[no_mangle]
 pub unsafe extern "C" fn hw_topic_list_len(list: *const hw_topic_list) -> usize {
-    get(list, 0, |l| l.topics.len())
+    get(list, 0, |l| l.items.len())
 }
 
 /// Reads topic `index` (0-based, below `hw_topic_list_len`) into `*out`. The strings written into
@@ -212,20 +192,7 @@ pub unsafe extern "C" fn hw_topic_list_get(
     index: usize,
     out: *mut hw_topic_info,
 ) -> *mut hw_error {
-    guard(|| {
-        let list = arg(list, "list")?;
-        let out = out_arg(out, "out")?;
-        let t = item(&list.topics, index, "topics")?;
-        *out = hw_topic_info {
-            name: t.name.as_ptr(),
-            partitions: t.partitions,
-            replication: t.replication,
-            compression: t.compression.as_ptr(),
-            retention_secs: t.retention_secs,
-            status: t.status.as_ptr(),
-        };
-        Ok(())
-    })
+    list_get(list, index, out, |l| &l.items[..], "topics")
 }
 
 /// Frees a topic list and its strings. NULL is fine. Must not be called twice.

@@ -4,12 +4,12 @@ use std::ffi::{c_char, CString};
 use std::ptr;
 
 use hw::broker::StoredRecord;
-use hw::{BrokerConfig, TestBroker, TopicConfig};
+use hw::{BrokerConfig, Result, TestBroker, TopicConfig};
 
 use crate::error::hw_error;
 use crate::ffi::{
-    arg, boxed, c_string, codec_name, copy_fields, free_with, get, guard, invalid, item, out_arg,
-    pairs_arg, partition_index, str_arg, Result,
+    arg, boxed, c_string, codec_name, copy_fields, free_with, get, guard, guard_out, item,
+    list_get, out_arg, pairs_arg, partition_index, str_arg,
 };
 use crate::runtime::BROKERS;
 
@@ -31,15 +31,13 @@ pub unsafe extern "C" fn hw_broker_start(
     data_dir: *const c_char,
     out: *mut *mut hw_broker,
 ) -> *mut hw_error {
-    guard(|| {
-        let out = out_arg(out, "out")?;
+    guard_out(out, || {
         let spus = spus.to_string();
         let mut options = vec![("spus", spus.as_str())];
         if !data_dir.is_null() {
             options.push(("data_dir", str_arg(data_dir, "data_dir")?));
         }
-        *out = start(BrokerConfig::from_options(options)?)?;
-        Ok(())
+        start(BrokerConfig::from_options(options)?)
     })
 }
 
@@ -67,11 +65,8 @@ pub unsafe extern "C" fn hw_broker_start_with(
     n: usize,
     out: *mut *mut hw_broker,
 ) -> *mut hw_error {
-    guard(|| {
-        let pairs = pairs_arg(keys, values, n)?;
-        let out = out_arg(out, "out")?;
-        *out = start(BrokerConfig::from_options(pairs)?)?;
-        Ok(())
+    guard_out(out, || {
+        start(BrokerConfig::from_options(pairs_arg(keys, values, n)?)?)
     })
 }
 
@@ -91,10 +86,9 @@ pub unsafe extern "C" fn hw_broker_create_topic(
     partitions: u32,
 ) -> *mut hw_error {
     guard(|| {
-        let b = arg(b, "b")?;
-        let name = str_arg(name, "name")?;
-        b.inner
-            .create_topic_with(name, TopicConfig::new(partitions))
+        arg(b, "b")?
+            .inner
+            .create_topic(str_arg(name, "name")?, partitions)
     })
 }
 
@@ -115,8 +109,7 @@ pub unsafe extern "C" fn hw_broker_create_topic_with(
     n: usize,
 ) -> *mut hw_error {
     guard(|| {
-        let b = arg(b, "b")?;
-        let name = str_arg(name, "name")?;
+        let (b, name) = (arg(b, "b")?, str_arg(name, "name")?);
         let cfg = TopicConfig::from_options(pairs_arg(keys, values, n)?)?;
         b.inner.create_topic_with(name, cfg)
     })
@@ -129,10 +122,7 @@ pub unsafe extern "C" fn hw_broker_delete_topic(
     b: *mut hw_broker,
     name: *const c_char,
 ) -> *mut hw_error {
-    guard(|| {
-        let b = arg(b, "b")?;
-        b.inner.delete_topic(str_arg(name, "name")?)
-    })
+    guard(|| arg(b, "b")?.inner.delete_topic(str_arg(name, "name")?))
 }
 
 /// The log start and log end offsets of `topic`/`partition`, written to `*start` and `*end` (the
@@ -146,8 +136,7 @@ pub unsafe extern "C" fn hw_broker_offsets(
     end: *mut i64,
 ) -> *mut hw_error {
     guard(|| {
-        let b = arg(b, "b")?;
-        let topic = str_arg(topic, "topic")?;
+        let (b, topic) = (arg(b, "b")?, str_arg(topic, "topic")?);
         let (start, end) = (out_arg(start, "start")?, out_arg(end, "end")?);
         (*start, *end) = b.inner.offsets(topic, partition_index(partition)?)?;
         Ok(())
@@ -185,12 +174,9 @@ unsafe fn query<T>(
     out: *mut T,
     f: impl FnOnce(&TestBroker, &str, u32) -> Result<T>,
 ) -> *mut hw_error {
-    guard(|| {
-        let b = arg(b, "b")?;
-        let topic = str_arg(topic, "topic")?;
-        let out = out_arg(out, "out")?;
-        *out = f(&b.inner, topic, partition_index(partition)?)?;
-        Ok(())
+    guard_out(out, || {
+        let (b, topic) = (arg(b, "b")?, str_arg(topic, "topic")?);
+        f(&b.inner, topic, partition_index(partition)?)
     })
 }
 
@@ -198,21 +184,13 @@ unsafe fn query<T>(
 /// For back-pressure tests.
 #[no_mangle]
 pub unsafe extern "C" fn hw_broker_pause(b: *mut hw_broker) -> *mut hw_error {
-    with(b, TestBroker::pause)
-}
-
-/// The calls that cannot fail but for a NULL broker: `f` on it.
-unsafe fn with(b: *mut hw_broker, f: impl FnOnce(&TestBroker)) -> *mut hw_error {
-    guard(|| {
-        f(&arg(b, "b")?.inner);
-        Ok(())
-    })
+    guard(|| arg(b, "b").map(|b| b.inner.pause()))
 }
 
 /// Resumes the SPUs paused by `hw_broker_pause`.
 #[no_mangle]
 pub unsafe extern "C" fn hw_broker_resume(b: *mut hw_broker) -> *mut hw_error {
-    with(b, TestBroker::resume)
+    guard(|| arg(b, "b").map(|b| b.inner.resume()))
 }
 
 /// Pauses one SPU (`spu_id`, e.g. from `hw_broker_spu_id`): its produce requests wait unanswered
@@ -237,7 +215,7 @@ pub unsafe extern "C" fn hw_broker_fail_next(
     count: u32,
     code: i16,
 ) -> *mut hw_error {
-    with(b, |b| b.fail_next(api_key, count, code))
+    guard(|| arg(b, "b").map(|b| b.inner.fail_next(api_key, count, code)))
 }
 
 /// Fault injection: the next `count` requests of `api_key` close their connection unanswered.
@@ -247,7 +225,7 @@ pub unsafe extern "C" fn hw_broker_drop_next(
     api_key: u16,
     count: u32,
 ) -> *mut hw_error {
-    with(b, |b| b.drop_next(api_key, count))
+    guard(|| arg(b, "b").map(|b| b.inner.drop_next(api_key, count)))
 }
 
 /// Fault injection: every request of `api_key` waits `delay_ms` before it is served (0 clears).
@@ -258,7 +236,7 @@ pub unsafe extern "C" fn hw_broker_delay(
     delay_ms: u32,
 ) -> *mut hw_error {
     let d = (delay_ms > 0).then(|| std::time::Duration::from_millis(delay_ms.into()));
-    with(b, |b| b.delay(api_key, d))
+    guard(|| arg(b, "b").map(|b| b.inner.delay(api_key, d)))
 }
 
 /// The id of the broker's `index`-th SPU (5001, 5002, ...), written to `*out` on success.
@@ -268,36 +246,22 @@ pub unsafe extern "C" fn hw_broker_spu_id(
     index: u32,
     out: *mut i32,
 ) -> *mut hw_error {
-    guard(|| {
+    guard_out(out, || {
         let ids = arg(b, "b")?.inner.spu_ids();
-        let out = out_arg(out, "out")?;
-        let id = *ids.get(index as usize).ok_or_else(|| {
-            invalid(format!(
-                "the broker has {} SPUs; there is no SPU #{index}",
-                ids.len()
-            ))
-        })?;
-        *out = id;
-        Ok(())
+        item(&ids, index as usize, "SPUs").copied()
     })
 }
 
 /// Stops SPU `spu_id` (its partitions fail over to in-sync followers, or wait offline).
 #[no_mangle]
 pub unsafe extern "C" fn hw_broker_stop_spu(b: *mut hw_broker, spu_id: i32) -> *mut hw_error {
-    guard(|| {
-        let b = arg(b, "b")?;
-        hw::runtime::block_on(b.inner.stop_spu(spu_id))
-    })
+    guard(|| hw::runtime::block_on(arg(b, "b")?.inner.stop_spu(spu_id)))
 }
 
 /// Starts a stopped SPU again on the same port.
 #[no_mangle]
 pub unsafe extern "C" fn hw_broker_start_spu(b: *mut hw_broker, spu_id: i32) -> *mut hw_error {
-    guard(|| {
-        let b = arg(b, "b")?;
-        hw::runtime::block_on(b.inner.start_spu(spu_id))
-    })
+    guard(|| hw::runtime::block_on(arg(b, "b")?.inner.start_spu(spu_id)))
 }
 
 /// Broker counters, filled by `hw_broker_stats` (the struct cannot share the function's name in
@@ -335,21 +299,20 @@ pub unsafe extern "C" fn hw_broker_stats(
     b: *const hw_broker,
     out: *mut hw_broker_counters,
 ) -> *mut hw_error {
-    guard(|| {
-        let b = arg(b, "b")?;
-        let out = out_arg(out, "out")?;
-        *out = copy_fields!(b.inner.stats() => hw_broker_counters {
+    guard_out(out, || {
+        let stats = arg(b, "b")?.inner.stats();
+        Ok(copy_fields!(stats => hw_broker_counters {
             produce_requests, batches_appended, records_appended, bytes_appended, fsyncs,
             segments_deleted, truncated_bytes, connections, connections_total, rejected_frames,
             fetch_responses,
-        });
-        Ok(())
+        }))
     })
 }
 
 /// A record as the broker stores it, read from an `hw_record_list`. Every pointer is owned by the
 /// list: valid until `hw_record_list_free`.
 #[repr(C)]
+#[derive(Clone, Copy)]
 pub struct hw_stored_record {
     /// The record's offset in its partition.
     pub offset: i64,
@@ -374,8 +337,9 @@ pub struct hw_stored_record {
 /// Records read back from the broker (opaque): `hw_record_list_len`, `hw_record_list_get`, and
 /// `hw_record_list_free`.
 pub struct hw_record_list {
-    records: Vec<StoredRecord>,
-    partition: u32,
+    items: Vec<hw_stored_record>,
+    /// What `items` points into.
+    _records: Vec<StoredRecord>,
 }
 
 /// What the broker stores for `topic`/`partition` from offset `from` on (0 = everything), in
@@ -389,13 +353,28 @@ pub unsafe extern "C" fn hw_broker_records(
     from: i64,
     out: *mut *mut hw_record_list,
 ) -> *mut hw_error {
-    guard(|| {
-        let b = arg(b, "b")?;
-        let topic = str_arg(topic, "topic")?;
-        let out = out_arg(out, "out")?;
+    guard_out(out, || {
+        let (b, topic) = (arg(b, "b")?, str_arg(topic, "topic")?);
         let records = b.inner.records(topic, partition_index(partition)?, from)?;
-        *out = boxed(hw_record_list { records, partition });
-        Ok(())
+        // Where a key or value starts: never NULL, even when empty (a static byte then).
+        let bytes = |b: &[u8]| -> *const u8 { b.first().unwrap_or(&0) };
+        let items = (records.iter())
+            .map(|r| hw_stored_record {
+                offset: r.offset,
+                key: r.key.as_deref().map_or(ptr::null(), bytes),
+                key_len: r.key.as_ref().map_or(0, Vec::len),
+                value: bytes(&r.value),
+                value_len: r.value.len(),
+                timestamp: r.timestamp,
+                partition,
+                compression: codec_name(r.compression),
+                batch_base_offset: r.batch_base_offset,
+            })
+            .collect();
+        Ok(boxed(hw_record_list {
+            items,
+            _records: records,
+        }))
     })
 }
 
@@ -412,7 +391,7 @@ pub unsafe extern "C" fn hw_broker_stop(b: *mut hw_broker) {
 /// The number of records in `list` (0 for NULL).
 #[no_mangle]
 pub unsafe extern "C" fn hw_record_list_len(list: *const hw_record_list) -> usize {
-    get(list, 0, |l| l.records.len())
+    get(list, 0, |l| l.items.len())
 }
 
 /// Reads record `index` (0-based, below `hw_record_list_len`) into `*out`. The pointers written
@@ -423,34 +402,7 @@ pub unsafe extern "C" fn hw_record_list_get(
     index: usize,
     out: *mut hw_stored_record,
 ) -> *mut hw_error {
-    guard(|| {
-        let list = arg(list, "list")?;
-        let out = out_arg(out, "out")?;
-        let r = item(&list.records, index, "records")?;
-        static EMPTY: [u8; 1] = [0];
-        let (key, key_len) = match &r.key {
-            None => (ptr::null(), 0),
-            Some(k) if k.is_empty() => (EMPTY.as_ptr(), 0),
-            Some(k) => (k.as_ptr(), k.len()),
-        };
-        let value = if r.value.is_empty() {
-            EMPTY.as_ptr()
-        } else {
-            r.value.as_ptr()
-        };
-        *out = hw_stored_record {
-            offset: r.offset,
-            key,
-            key_len,
-            value,
-            value_len: r.value.len(),
-            timestamp: r.timestamp,
-            partition: list.partition,
-            compression: codec_name(r.compression),
-            batch_base_offset: r.batch_base_offset,
-        };
-        Ok(())
-    })
+    list_get(list, index, out, |l| &l.items[..], "records")
 }
 
 /// Frees a record list and everything it points to. NULL is fine. Must not be called twice.

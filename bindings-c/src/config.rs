@@ -10,6 +10,7 @@ use crate::ffi::{boxed, free_with, guard, guard_or, out_arg, str_arg};
 
 /// Producer configuration (opaque): the defaults of the configuration table (README, `tests/vectors/config.json`), changed key by key with
 /// `hw_config_set`. Create with `hw_config_new`, free with `hw_config_free`.
+#[derive(Default)]
 pub struct hw_config {
     pub(crate) inner: ProducerConfig,
 }
@@ -18,11 +19,7 @@ pub struct hw_config {
 /// (connecting a producer copies it, so it may be freed right after). NULL only if out of memory.
 #[no_mangle]
 pub extern "C" fn hw_config_new() -> *mut hw_config {
-    guard_or(ptr::null_mut(), || {
-        boxed(hw_config {
-            inner: ProducerConfig::default(),
-        })
-    })
+    guard_or(ptr::null_mut(), || boxed(hw_config::default()))
 }
 
 /// Sets one key (snake_case or camelCase, e.g. `"linger_ms"` / `"lingerMs"`) from its string form

@@ -57,10 +57,9 @@ pub struct hw_error {
 impl hw_error {
     pub(crate) fn new(e: &Error) -> hw_error {
         // Display = "[CODE] message" (broker errors also carry the Fluvio code and its name).
-        let message = c_string(&e.to_string());
         hw_error {
             kind: e.kind,
-            message,
+            message: c_string(&e.to_string()),
         }
     }
     pub(crate) fn into_raw(e: &Error) -> *mut hw_error {
@@ -72,10 +71,7 @@ impl hw_error {
 /// for NULL). Static storage: never free it.
 #[no_mangle]
 pub unsafe extern "C" fn hw_error_code(err: *const hw_error) -> *const c_char {
-    guard_or(c"INTERNAL".as_ptr(), || match err.as_ref() {
-        Some(e) => e.kind.code_cstr().as_ptr(),
-        None => c"OK".as_ptr(),
-    })
+    hw_error_code_name(hw_error_number(err))
 }
 
 /// The stable number of `err`: an `hw_error_kind` value (`HW_ERROR_KIND_OK`, 0, for NULL).
@@ -125,45 +121,4 @@ pub extern "C" fn hw_error_code_name(number: i32) -> *const c_char {
 #[no_mangle]
 pub unsafe extern "C" fn hw_error_free(err: *mut hw_error) {
     free_with(err, drop)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::ffi::CStr;
-
-    #[test]
-    fn the_enum_has_core_numbers_and_codes() {
-        let header = [
-            (hw_error_kind::Config, "CONFIG"),
-            (hw_error_kind::Timeout, "TIMEOUT"),
-            (hw_error_kind::QueueFull, "QUEUE_FULL"),
-            (hw_error_kind::RecordTooLarge, "RECORD_TOO_LARGE"),
-            (hw_error_kind::UnknownTopic, "UNKNOWN_TOPIC"),
-            (hw_error_kind::UnknownPartition, "UNKNOWN_PARTITION"),
-            (hw_error_kind::Compression, "COMPRESSION"),
-            (hw_error_kind::Transport, "TRANSPORT"),
-            (hw_error_kind::Protocol, "PROTOCOL"),
-            (hw_error_kind::Broker, "BROKER"),
-            (hw_error_kind::Closed, "CLOSED"),
-            (hw_error_kind::Forked, "FORKED"),
-            (hw_error_kind::InvalidArgument, "INVALID_ARGUMENT"),
-            (hw_error_kind::Internal, "INTERNAL"),
-        ];
-        assert_eq!(header.len(), ErrorKind::ALL.len());
-        for ((value, code), kind) in header.into_iter().zip(ErrorKind::ALL) {
-            assert_eq!((value as i32, code), (kind.number(), kind.code()));
-            let name = unsafe { CStr::from_ptr(hw_error_code_name(value as i32)) };
-            assert_eq!(name.to_str().unwrap(), code);
-            let e = hw_error::into_raw(&Error::new(kind, "x"));
-            unsafe {
-                assert_eq!(CStr::from_ptr(hw_error_code(e)).to_str().unwrap(), code);
-                assert_eq!(hw_error_number(e), value as i32);
-                hw_error_free(e);
-            }
-        }
-        let ok = unsafe { CStr::from_ptr(hw_error_code_name(0)) };
-        assert_eq!(ok.to_str().unwrap(), "OK");
-        assert!(hw_error_code_name(15).is_null() && hw_error_code_name(-1).is_null());
-    }
 }

@@ -6,24 +6,9 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr;
 
 use hw::error::{check_range, MAX_COUNT};
-use hw::{Compression, Error, ErrorKind};
+use hw::{Compression, Error, Result};
 
 use crate::error::hw_error;
-
-pub(crate) type Result<T> = std::result::Result<T, Error>;
-
-pub(crate) fn invalid(msg: impl Into<String>) -> Error {
-    Error::new(ErrorKind::InvalidArgument, msg)
-}
-
-fn panic_error(payload: Box<dyn std::any::Any + Send>) -> Error {
-    let what = payload
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "unknown panic".to_string());
-    Error::internal(format!("panic caught at the C boundary: {what}"))
-}
 
 /// The boundary of every fallible export: runs `f` inside the shared runtime's context, maps its
 /// error, catches panics.
@@ -47,8 +32,25 @@ pub(crate) fn guard_send(f: impl FnOnce() -> Result<()>) -> *mut hw_error {
     match catch_unwind(AssertUnwindSafe(f)) {
         Ok(Ok(())) => ptr::null_mut(),
         Ok(Err(e)) => hw_error::into_raw(&e),
-        Err(p) => hw_error::into_raw(&panic_error(p)),
+        Err(p) => {
+            let what = (p.downcast_ref::<&str>().copied())
+                .or_else(|| p.downcast_ref::<String>().map(String::as_str))
+                .unwrap_or("unknown panic");
+            hw_error::into_raw(&Error::internal(format!(
+                "panic caught at the C boundary: {what}"
+            )))
+        }
     }
+}
+
+/// [`guard`] for an export whose one output is `out`: `*out = f()` on success. `out` is checked
+/// first, so `f` never creates something that could not be handed over.
+pub(crate) unsafe fn guard_out<T>(out: *mut T, f: impl FnOnce() -> Result<T>) -> *mut hw_error {
+    guard(|| {
+        let out = out_arg(out, "out")?;
+        *out = f()?;
+        Ok(())
+    })
 }
 
 /// The boundary of infallible exports: a panic yields `fallback`.
@@ -89,21 +91,18 @@ unsafe impl Sync for Ctx {}
 
 pub(crate) unsafe fn arg<'a, T>(p: *const T, name: &str) -> Result<&'a T> {
     p.as_ref()
-        .ok_or_else(|| invalid(format!("`{name}` must not be NULL")))
+        .ok_or_else(|| Error::invalid(format!("`{name}` must not be NULL")))
 }
 
 pub(crate) unsafe fn out_arg<'a, T>(p: *mut T, name: &str) -> Result<&'a mut T> {
     p.as_mut()
-        .ok_or_else(|| invalid(format!("`{name}` (an output) must not be NULL")))
+        .ok_or_else(|| Error::invalid(format!("`{name}` (an output) must not be NULL")))
 }
 
 pub(crate) unsafe fn str_arg<'a>(p: *const c_char, name: &str) -> Result<&'a str> {
-    if p.is_null() {
-        return Err(invalid(format!("`{name}` must not be NULL")));
-    }
-    CStr::from_ptr(p)
+    CStr::from_ptr(arg(p, name)?)
         .to_str()
-        .map_err(|_| invalid(format!("`{name}` is not valid UTF-8")))
+        .map_err(|_| Error::invalid(format!("`{name}` is not valid UTF-8")))
 }
 
 /// `(p, n)` as a slice; `p` may be NULL only when `n` is 0.
@@ -115,7 +114,9 @@ pub(crate) unsafe fn slice_arg<'a, T>(
 ) -> Result<&'a [T]> {
     match (p.is_null(), n) {
         (_, 0) => Ok(&[]),
-        (true, _) => Err(invalid(format!("`{name}` is NULL but `{n_name}` is {n}"))),
+        (true, _) => Err(Error::invalid(format!(
+            "`{name}` is NULL but `{n_name}` is {n}"
+        ))),
         (false, _) => Ok(std::slice::from_raw_parts(p, n)),
     }
 }
@@ -135,13 +136,28 @@ pub(crate) unsafe fn pairs_arg<'a>(
         .collect()
 }
 
-/// Item `index` of a list C reads by index; `what` names the items in the error.
+/// Item `index` of a list C reads by index (records, topics, SPUs); `what` names the items.
 pub(crate) fn item<'a, T>(items: &'a [T], index: usize, what: &str) -> Result<&'a T> {
     items.get(index).ok_or_else(|| {
-        invalid(format!(
-            "index {index} is out of range (the list holds {} {what})",
+        Error::invalid(format!(
+            "index {index} is out of range (there are {} {what})",
             items.len()
         ))
+    })
+}
+
+/// The `*_list_get` functions: a copy of item `index` of `items(list)` in `*out`.
+pub(crate) unsafe fn list_get<L, T: Copy>(
+    list: *const L,
+    index: usize,
+    out: *mut T,
+    items: impl FnOnce(&L) -> &[T],
+    what: &str,
+) -> *mut hw_error {
+    guard(|| {
+        let items = items(arg(list, "list")?);
+        *out_arg(out, "out")? = *item(items, index, what)?;
+        Ok(())
     })
 }
 
@@ -164,14 +180,8 @@ pub(crate) fn partition_index(partition: u32) -> Result<u32> {
 /// The name of a codec (`"none"`, `"gzip"`, ...), NUL-terminated, static storage.
 pub(crate) fn codec_name(c: Compression) -> *const c_char {
     // TODO(core): a `CStr` form of `Compression::name` (as `ErrorKind::code_cstr`) would replace this.
-    let s: &'static CStr = match c {
-        Compression::None => c"none",
-        Compression::Gzip => c"gzip",
-        Compression::Snappy => c"snappy",
-        Compression::Lz4 => c"lz4",
-        Compression::Zstd => c"zstd",
-    };
-    s.as_ptr()
+    // Indexed by the codec's id (0 = none to 4 = zstd).
+    [c"none", c"gzip", c"snappy", c"lz4", c"zstd"][c.id() as usize].as_ptr()
 }
 
 /// A test hook, not declared in the header (cbindgen.toml excludes it): panics inside the boundary,
@@ -189,17 +199,17 @@ mod tests {
 
     #[test]
     fn panics_become_internal_errors() {
-        let e = hw_debug_panic();
-        unsafe {
-            assert_eq!(hw_error_number(e), hw_error_kind::Internal as i32);
-            hw_error_free(e);
-        }
-        let e = guard(|| panic!("boom"));
-        unsafe {
-            assert_eq!(hw_error_number(e), hw_error_kind::Internal as i32);
-            let msg = CStr::from_ptr(hw_error_message(e)).to_str().unwrap();
-            assert!(msg.contains("boom"), "{msg}");
-            hw_error_free(e);
+        // A `&str` and a `String` payload: each message is kept.
+        for (e, what) in [
+            (guard(|| panic!("boom")), "boom"),
+            (guard(|| panic!("{}", 7)), "7"),
+        ] {
+            unsafe {
+                assert_eq!(hw_error_number(e), hw_error_kind::Internal as i32);
+                let msg = CStr::from_ptr(hw_error_message(e)).to_str().unwrap();
+                assert!(msg.ends_with(&format!("boundary: {what}")), "{msg}");
+                hw_error_free(e);
+            }
         }
         assert_eq!(guard_or(7, || panic!("x")), 7);
     }

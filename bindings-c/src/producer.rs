@@ -10,14 +10,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hw::error::{check_range, MAX_COUNT};
-use hw::producer::{in_delivery, BatchDelivery, DeliveryTracker, ProduceOutput, RecordRef};
-use hw::{Producer, ProducerConfig};
+use hw::producer::{
+    in_delivery, BatchDelivery, DeliveryTracker, ProduceOutput, RecordRef, TrackedRecord,
+};
+use hw::{Error, Producer, ProducerConfig, Result};
 
 use crate::config::hw_config;
 use crate::error::hw_error;
 use crate::ffi::{
-    arg, boxed, c_string, codec_name, copy_fields, get, guard, guard_send, invalid, out_arg,
-    partition_index, slice_arg, str_arg, Ctx, Result,
+    arg, boxed, c_string, codec_name, copy_fields, get, guard, guard_out, guard_send,
+    partition_index, slice_arg, str_arg, Ctx,
 };
 use crate::runtime::PRODUCERS;
 
@@ -119,15 +121,23 @@ pub struct hw_producer {
 type RecordCb = unsafe extern "C" fn(*mut c_void, *const hw_record_metadata, *const hw_error);
 type BatchCb = unsafe extern "C" fn(*const hw_delivery, usize);
 
-/// One pending delivery: a record's own callback, or its entry in a batch callback.
-enum CDelivery {
-    Record { cb: RecordCb, ctx: Ctx },
-    Batch { cb: BatchCb, ctx: Ctx },
+/// One pending delivery: the record's context for its own callback, or for its entry in a batch
+/// callback.
+struct CDelivery {
+    cb: Cb,
+    ctx: Ctx,
 }
 
-/// `ctxs[i]`, or NULL when the caller passed no contexts.
-fn ctx_at(ctxs: Option<&[*mut c_void]>, i: usize) -> Ctx {
-    Ctx(ctxs.map_or(ptr::null_mut(), |c| c[i]))
+#[derive(Clone, Copy)]
+enum Cb {
+    Record(RecordCb),
+    Batch(BatchCb),
+}
+
+/// The delivery of record `i`: with `ctxs[i]`, or NULL when the caller passed no contexts.
+fn delivery(cb: Cb, ctxs: Option<&[*mut c_void]>, i: usize) -> CDelivery {
+    let ctx = Ctx(ctxs.map_or(ptr::null_mut(), |c| c[i]));
+    CDelivery { cb, ctx }
 }
 
 /// Calls the callbacks of one batch's records, in send order, from the library thread completing it:
@@ -136,57 +146,52 @@ fn deliver_batch(topic: &CStr, d: BatchDelivery<'_, CDelivery>) {
     // A batch fails as a whole: one error serves every record of it.
     let err = d.result.as_ref().err().map(hw_error::new);
     let err_ptr = err.as_ref().map_or(ptr::null(), |e| e as *const hw_error);
-    let mut run: Vec<hw_delivery> = Vec::new();
-    let mut run_cb: Option<BatchCb> = None;
-    // The callbacks are C code and cannot unwind; catch anything on our side all the same.
-    let flush_run = |run: &mut Vec<hw_delivery>, cb: Option<BatchCb>| {
-        if let (Some(cb), false) = (cb, run.is_empty()) {
-            // SAFETY: the caller gave us this callback for exactly these records.
-            let _ = catch_unwind(AssertUnwindSafe(|| unsafe { cb(run.as_ptr(), run.len()) }));
-            run.clear();
-        }
+    // A run of consecutive records of one batch callback goes to it in one call.
+    let batch_cb = |r: &TrackedRecord<CDelivery>| match r.token.cb {
+        Cb::Batch(cb) => Some(cb as usize),
+        Cb::Record(_) => None,
     };
-    for r in &d.records {
-        let offset = d.offset(r).unwrap_or(-1);
-        match &r.token {
-            CDelivery::Record { cb, ctx } => {
-                flush_run(&mut run, run_cb);
-                let meta = hw_record_metadata {
-                    topic: topic.as_ptr(),
-                    partition: d.partition,
-                    offset,
-                    timestamp: r.timestamp,
-                };
-                let meta_ptr = if err.is_none() {
-                    &meta as *const _
-                } else {
-                    ptr::null()
-                };
-                // SAFETY: the caller gave us this callback for exactly this record.
-                let _ = catch_unwind(AssertUnwindSafe(|| unsafe { cb(ctx.0, meta_ptr, err_ptr) }));
-            }
-            CDelivery::Batch { cb, ctx } => {
-                if run_cb.map(|c| c as usize) != Some(*cb as usize) {
-                    flush_run(&mut run, run_cb);
-                    run_cb = Some(*cb);
+    for run in d
+        .records
+        .chunk_by(|a, b| batch_cb(a).is_some() && batch_cb(a) == batch_cb(b))
+    {
+        let offset = |r: &TrackedRecord<CDelivery>| d.offset(r).unwrap_or(-1);
+        // The callbacks are C code and cannot unwind; catch anything on our side all the same.
+        // SAFETY: the caller gave us these callbacks for exactly these records.
+        let _ = catch_unwind(AssertUnwindSafe(|| unsafe {
+            match run[0].token.cb {
+                Cb::Record(cb) => {
+                    let r = &run[0]; // a run of one
+                    let meta = hw_record_metadata {
+                        topic: topic.as_ptr(),
+                        partition: d.partition,
+                        offset: offset(r),
+                        timestamp: r.timestamp,
+                    };
+                    let meta_ptr = if err.is_none() { &meta } else { ptr::null() };
+                    cb(r.token.ctx.0, meta_ptr, err_ptr)
                 }
-                run.push(hw_delivery {
-                    ctx: ctx.0,
-                    partition: d.partition,
-                    offset,
-                    timestamp: r.timestamp,
-                    err: err_ptr,
-                });
+                Cb::Batch(cb) => {
+                    let run: Vec<hw_delivery> = (run.iter())
+                        .map(|r| hw_delivery {
+                            ctx: r.token.ctx.0,
+                            partition: d.partition,
+                            offset: offset(r),
+                            timestamp: r.timestamp,
+                            err: err_ptr,
+                        })
+                        .collect();
+                    cb(run.as_ptr(), run.len())
+                }
             }
-        }
+        }));
     }
-    flush_run(&mut run, run_cb);
 }
 
 /// Refuses a call that would wait for the delivery callbacks from inside one of them.
 fn refuse_in_callback(what: &str) -> Result<()> {
     if in_delivery() {
-        return Err(invalid(format!(
+        return Err(Error::invalid(format!(
             "{what} must not be called from inside a delivery callback (it would wait for itself)"
         )));
     }
@@ -204,10 +209,9 @@ pub unsafe extern "C" fn hw_producer_connect(
     cfg: *const hw_config,
     out: *mut *mut hw_producer,
 ) -> *mut hw_error {
-    guard(|| {
+    guard_out(out, || {
         let endpoint = str_arg(endpoint, "endpoint")?;
         let topic_s = str_arg(topic, "topic")?;
-        let out = out_arg(out, "out")?;
         let config = cfg
             .as_ref()
             .map_or_else(ProducerConfig::default, |c| c.inner.clone());
@@ -215,13 +219,12 @@ pub unsafe extern "C" fn hw_producer_connect(
         let inner = Producer::connect_blocking(endpoint, topic_s, config)?;
         let topic = Arc::new(c_string(topic_s));
         let sink_topic = topic.clone();
-        *out = boxed(hw_producer {
+        PRODUCERS.created();
+        Ok(boxed(hw_producer {
             inner,
             tracker: DeliveryTracker::new(move |d| deliver_batch(&sink_topic, d)),
             topic,
-        });
-        PRODUCERS.created();
-        Ok(())
+        }))
     })
 }
 
@@ -252,29 +255,24 @@ pub unsafe extern "C" fn hw_producer_is_closed(p: *const hw_producer) -> bool {
     get(p, false, |p| p.inner.is_closed())
 }
 
-/// `(key, key_len)`: NULL = no key (then `key_len` must be 0); non-NULL = a key, even an empty one.
-unsafe fn key_arg<'a>(key: *const u8, key_len: usize) -> Result<Option<&'a [u8]>> {
-    match (key.is_null(), key_len) {
-        (false, _) => Ok(Some(std::slice::from_raw_parts(key, key_len))),
-        (true, 0) => Ok(None),
-        (true, _) => Err(invalid(format!(
-            "`key` is NULL (no key) but `key_len` is {key_len}"
-        ))),
-    }
-}
-
-/// `(key, key_len)` as [`key_arg`] and `(value, value_len)`: NULL only with length 0.
+/// `(key, key_len)`: NULL = no key (then `key_len` must be 0), non-NULL = a key, even an empty one;
+/// `(value, value_len)`: NULL only with length 0.
 unsafe fn key_value<'a>(
     key: *const u8,
     key_len: usize,
     value: *const u8,
     value_len: usize,
 ) -> Result<RecordRef<'a>> {
-    let key = key_arg(key, key_len)?;
-    Ok(RecordRef::new(
-        key,
-        slice_arg(value, value_len, "value", "value_len")?,
-    ))
+    let key = match (key.is_null(), key_len) {
+        (false, _) => Some(std::slice::from_raw_parts(key, key_len)),
+        (true, 0) => None,
+        (true, _) => {
+            let msg = format!("`key` is NULL (no key) but `key_len` is {key_len}");
+            return Err(Error::invalid(msg));
+        }
+    };
+    let value = slice_arg(value, value_len, "value", "value_len")?;
+    Ok(RecordRef::new(key, value))
 }
 
 /// The key and value of `*r` with its partition and timestamp (-1: none), checked.
@@ -296,16 +294,9 @@ unsafe fn record_arg<'a>(r: &hw_record) -> Result<RecordRef<'a>> {
 
 /// One send, filed with the tracker under `token` when there is one.
 fn send_ref(p: &hw_producer, r: RecordRef<'_>, token: Option<CDelivery>) -> Result<ProduceOutput> {
-    let RecordRef {
-        key,
-        value,
-        partition,
-        timestamp,
-    } = r;
+    let (key, value, partition, timestamp) = (r.key, r.value, r.partition, r.timestamp);
     match token {
-        Some(t) => p
-            .inner
-            .send_blocking_tracked(key, value, partition, timestamp, &p.tracker, t),
+        Some(t) => (p.inner).send_blocking_tracked(key, value, partition, timestamp, &p.tracker, t),
         None => p.inner.send_blocking(key, value, partition, timestamp),
     }
 }
@@ -318,9 +309,11 @@ unsafe fn send_one(
     cb: hw_delivery_cb,
     ctx: *mut c_void,
 ) -> Result<()> {
-    let token = cb.map(|cb| CDelivery::Record { cb, ctx: Ctx(ctx) });
-    send_ref(arg(p, "p")?, r, token)?;
-    Ok(())
+    let token = cb.map(|cb| CDelivery {
+        cb: Cb::Record(cb),
+        ctx: Ctx(ctx),
+    });
+    send_ref(arg(p, "p")?, r, token).map(drop)
 }
 
 /// Sends a record to the partition the partitioner picks. `key` NULL = no key (then `key_len` must
@@ -363,7 +356,6 @@ pub unsafe extern "C" fn hw_producer_send_to(
 }
 
 /// Like `hw_producer_send` with the options of `*record` (explicit partition, timestamp).
-/// `record` and what it points to are borrowed for the call.
 #[no_mangle]
 pub unsafe extern "C" fn hw_producer_send_record(
     p: *mut hw_producer,
@@ -371,10 +363,7 @@ pub unsafe extern "C" fn hw_producer_send_record(
     cb: hw_delivery_cb,
     ctx: *mut c_void,
 ) -> *mut hw_error {
-    guard_send(|| {
-        let r = record_arg(arg(record, "record")?)?;
-        send_one(p, r, cb, ctx)
-    })
+    guard_send(|| send_one(p, record_arg(arg(record, "record")?)?, cb, ctx))
 }
 
 /// The `n` records of `records` (NULL only when `n` is 0), each checked as in
@@ -385,7 +374,7 @@ unsafe fn records_arg<'a>(records: *const hw_record, n: usize) -> Result<Vec<Rec
         .enumerate()
         .map(|(i, r)| {
             record_arg(r)
-                .map_err(|e| invalid(format!("`records[{i}]`: {}", e.message.trim_start())))
+                .map_err(|e| Error::invalid(format!("`records[{i}]`: {}", e.message.trim_start())))
         })
         .collect()
 }
@@ -396,8 +385,7 @@ unsafe fn records_arg<'a>(records: *const hw_record, n: usize) -> Result<Vec<Rec
 /// sent. `cb` is then called exactly once per record, with `ctxs[i]` for record `i` (`ctxs` may be
 /// NULL: every call gets NULL). A failure while sending (a full queue, an unknown partition, a
 /// closed producer) stops there and returns the error: the records before it were sent (their
-/// callbacks will run), the rest were not. `records` may be NULL only when `n` is 0. Everything is
-/// borrowed for the call.
+/// callbacks will run), the rest were not. `records` may be NULL only when `n` is 0.
 #[no_mangle]
 pub unsafe extern "C" fn hw_producer_send_all(
     p: *mut hw_producer,
@@ -410,13 +398,7 @@ pub unsafe extern "C" fn hw_producer_send_all(
         let prod = arg(p, "p")?;
         let refs = records_arg(records, n)?;
         let ctxs = (!ctxs.is_null()).then(|| std::slice::from_raw_parts(ctxs, n));
-        let tracked = cb.map(|cb| {
-            let token = move |i| CDelivery::Record {
-                cb,
-                ctx: ctx_at(ctxs, i),
-            };
-            (&prod.tracker, token)
-        });
+        let tracked = cb.map(|cb| (&prod.tracker, move |i| delivery(Cb::Record(cb), ctxs, i)));
         prod.inner.send_all_blocking_each(&refs, tracked, |_, _| {})
     })
 }
@@ -443,15 +425,10 @@ pub unsafe extern "C" fn hw_producer_send_records(
 ) -> *mut hw_error {
     guard_send(|| {
         let prod = arg(p, "p")?;
-        if n > 0 && partitions.is_null() {
-            return Err(invalid(format!("`partitions` is NULL but `n` is {n}")));
-        }
+        slice_arg(partitions, n, "partitions", "n")?; // written through below
         let ctxs = (!ctxs.is_null()).then(|| std::slice::from_raw_parts(ctxs, n));
         // With a callback, record `i` is filed with the tracker under its context.
-        let token = move |cb, i| CDelivery::Batch {
-            cb,
-            ctx: ctx_at(ctxs, i),
-        };
+        let token = move |cb, i| delivery(Cb::Batch(cb), ctxs, i);
         // Each record's partition and batch are written as soon as it is enqueued.
         let sent = |i: usize, out: ProduceOutput| {
             *partitions.add(i) = out.partition();
@@ -482,10 +459,7 @@ pub unsafe extern "C" fn hw_producer_send_now(
     partition: u32,
     batch: u64,
 ) -> *mut hw_error {
-    guard_send(|| {
-        arg(p, "p")?.inner.send_now(partition, batch);
-        Ok(())
-    })
+    guard_send(|| arg(p, "p").map(|p| p.inner.send_now(partition, batch)))
 }
 
 /// Seals every open batch so it goes out now, without waiting and without reporting anything (the
@@ -494,10 +468,7 @@ pub unsafe extern "C" fn hw_producer_send_now(
 /// call it when a caller starts waiting. Allowed inside a delivery callback.
 #[no_mangle]
 pub unsafe extern "C" fn hw_producer_seal(p: *mut hw_producer) -> *mut hw_error {
-    guard(|| {
-        arg(p, "p")?.inner.seal();
-        Ok(())
-    })
+    guard(|| arg(p, "p").map(|p| p.inner.seal()))
 }
 
 /// Sends a record and blocks until it is acknowledged (or fails, at most `delivery_timeout_ms`).
@@ -512,26 +483,32 @@ pub unsafe extern "C" fn hw_producer_send_sync(
     value_len: usize,
     out: *mut hw_record_metadata,
 ) -> *mut hw_error {
-    guard(|| {
+    guard_out(out, || {
         refuse_in_callback("hw_producer_send_sync")?;
         let prod = arg(p, "p")?;
         let r = key_value(key, key_len, value, value_len)?;
-        let out = out_arg(out, "out")?;
-        let output = send_ref(prod, r, None)?;
         // Waiting sends the record's batch at once (core), so a lone record skips linger_ms.
-        let m = output.wait_blocking(None)?;
-        *out = hw_record_metadata {
+        let m = send_ref(prod, r, None)?.wait_blocking(None)?;
+        Ok(hw_record_metadata {
             topic: prod.topic.as_ptr(),
             partition: m.partition,
             offset: m.offset,
             timestamp: m.timestamp,
-        };
-        Ok(())
+        })
     })
 }
 
-fn timeout_of(ms: u32) -> Option<Duration> {
-    (ms != HW_WAIT_FOREVER).then(|| Duration::from_millis(ms.into()))
+/// A flush or a close (`f`) with the delivery callbacks' barrier, waiting up to `timeout_ms`.
+unsafe fn finish(
+    p: *mut hw_producer,
+    timeout_ms: u32,
+    f: fn(&Producer, &DeliveryTracker<CDelivery>, Option<Duration>) -> Result<()>,
+) -> *mut hw_error {
+    let timeout = (timeout_ms != HW_WAIT_FOREVER).then(|| Duration::from_millis(timeout_ms.into()));
+    guard(|| {
+        let p = arg(p, "p")?;
+        f(&p.inner, &p.tracker, timeout)
+    })
 }
 
 /// Seals every open batch (they go out now) and waits up to `timeout_ms` (`HW_WAIT_FOREVER`: no
@@ -542,11 +519,7 @@ fn timeout_of(ms: u32) -> Option<Duration> {
 /// by their call are not reported again. Not allowed inside a delivery callback.
 #[no_mangle]
 pub unsafe extern "C" fn hw_producer_flush(p: *mut hw_producer, timeout_ms: u32) -> *mut hw_error {
-    guard(|| {
-        let p = arg(p, "p")?;
-        p.inner
-            .flush_blocking_tracked(&p.tracker, timeout_of(timeout_ms))
-    })
+    finish(p, timeout_ms, Producer::flush_blocking_tracked)
 }
 
 /// Copies the producer's counters into `*out`.
@@ -555,14 +528,11 @@ pub unsafe extern "C" fn hw_producer_stats(
     p: *const hw_producer,
     out: *mut hw_stats,
 ) -> *mut hw_error {
-    guard(|| {
-        let p = arg(p, "p")?;
-        let out = out_arg(out, "out")?;
-        *out = copy_fields!(p.inner.stats() => hw_stats {
+    guard_out(out, || {
+        Ok(copy_fields!(arg(p, "p")?.inner.stats() => hw_stats {
             records_sent, records_acked, records_failed, bytes_uncompressed, bytes_compressed,
             batches_sent, requests_sent, retries, errors, queued_records, queued_batches,
-        });
-        Ok(())
+        }))
     })
 }
 
@@ -575,11 +545,7 @@ pub unsafe extern "C" fn hw_producer_stats(
 /// `hw_producer_free`.
 #[no_mangle]
 pub unsafe extern "C" fn hw_producer_close(p: *mut hw_producer, timeout_ms: u32) -> *mut hw_error {
-    guard(|| {
-        let p = arg(p, "p")?;
-        p.inner
-            .close_blocking_tracked(&p.tracker, timeout_of(timeout_ms))
-    })
+    finish(p, timeout_ms, Producer::close_blocking_tracked)
 }
 
 /// Frees a producer; call `hw_producer_close` first. Freeing an open producer stops it: its unsent

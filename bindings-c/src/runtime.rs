@@ -7,7 +7,7 @@ use std::thread::Thread;
 use std::time::Duration;
 
 use crate::error::hw_error;
-use crate::ffi::{guard_send, invalid};
+use crate::ffi::guard_send;
 
 /// How long `hw_shutdown` waits for the background work of freed objects to end (a reconnection
 /// attempt of a freed admin can take a few seconds; usually it is milliseconds).
@@ -17,9 +17,6 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 pub(crate) struct LiveCount(AtomicUsize);
 
 impl LiveCount {
-    const fn new() -> LiveCount {
-        LiveCount(AtomicUsize::new(0))
-    }
     pub(crate) fn created(&self) {
         self.0.fetch_add(1, Ordering::SeqCst);
     }
@@ -31,9 +28,9 @@ impl LiveCount {
     }
 }
 
-pub(crate) static PRODUCERS: LiveCount = LiveCount::new();
-pub(crate) static BROKERS: LiveCount = LiveCount::new();
-pub(crate) static ADMINS: LiveCount = LiveCount::new();
+pub(crate) static PRODUCERS: LiveCount = LiveCount(AtomicUsize::new(0));
+pub(crate) static BROKERS: LiveCount = LiveCount(AtomicUsize::new(0));
+pub(crate) static ADMINS: LiveCount = LiveCount(AtomicUsize::new(0));
 
 /// A handle to the thread that last called `hw_shutdown` (the program's main thread, usually).
 /// std keeps every thread's own handle in a thread-local as a pointer into the middle of its
@@ -68,7 +65,7 @@ pub extern "C" fn hw_shutdown() -> *mut hw_error {
         .map(|(n, what)| format!("{n} {what}{}", if *n == 1 { "" } else { "s" }))
         .collect();
         if !alive.is_empty() {
-            return Err(invalid(format!(
+            return Err(hw::Error::invalid(format!(
                 "hw_shutdown: {} still alive; free every producer, broker and admin first",
                 alive.join(", ")
             )));
