@@ -710,7 +710,10 @@ mod tests {
     fn from_options_sets_each_key_and_names_a_bad_one() {
         let c = TlsConfig::from_options([("tls", "true"), ("tlsServerName", "sc.local")]).unwrap();
         assert!(c.is_enabled());
-        assert_eq!(c.get("tls_server_name").unwrap().as_deref(), Some("sc.local"));
+        assert_eq!(
+            c.get("tls_server_name").unwrap().as_deref(),
+            Some("sc.local")
+        );
         let e = TlsConfig::from_options([("tls", "true"), ("tls_bogus", "1")]).unwrap_err();
         assert_eq!(e.kind, crate::ErrorKind::Config);
         assert!(e.message.contains("tls_bogus"), "{e}");
