@@ -32,14 +32,7 @@ pub(crate) fn guard_send(f: impl FnOnce() -> Result<()>) -> *mut hw_error {
     match catch_unwind(AssertUnwindSafe(f)) {
         Ok(Ok(())) => ptr::null_mut(),
         Ok(Err(e)) => hw_error::into_raw(&e),
-        Err(p) => {
-            let what = (p.downcast_ref::<&str>().copied())
-                .or_else(|| p.downcast_ref::<String>().map(String::as_str))
-                .unwrap_or("unknown panic");
-            hw_error::into_raw(&Error::internal(format!(
-                "panic caught at the C boundary: {what}"
-            )))
-        }
+        Err(p) => hw_error::into_raw(&Error::from_panic(&*p, "C")),
     }
 }
 
@@ -179,9 +172,7 @@ pub(crate) fn partition_index(partition: u32) -> Result<u32> {
 
 /// The name of a codec (`"none"`, `"gzip"`, ...), NUL-terminated, static storage.
 pub(crate) fn codec_name(c: Compression) -> *const c_char {
-    // TODO(core): a `CStr` form of `Compression::name` (as `ErrorKind::code_cstr`) would replace this.
-    // Indexed by the codec's id (0 = none to 4 = zstd).
-    [c"none", c"gzip", c"snappy", c"lz4", c"zstd"][c.id() as usize].as_ptr()
+    c.name_cstr().as_ptr()
 }
 
 /// A test hook, not declared in the header (cbindgen.toml excludes it): panics inside the boundary,
@@ -207,7 +198,7 @@ mod tests {
             unsafe {
                 assert_eq!(hw_error_number(e), hw_error_kind::Internal as i32);
                 let msg = CStr::from_ptr(hw_error_message(e)).to_str().unwrap();
-                assert!(msg.ends_with(&format!("boundary: {what}")), "{msg}");
+                assert!(msg.contains(&format!("binding: {what})")), "{msg}");
                 hw_error_free(e);
             }
         }

@@ -100,16 +100,6 @@ impl From<jni::errors::Error> for Fail {
 
 pub(crate) type R<T> = Result<T, Fail>;
 
-fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
-    if let Some(s) = p.downcast_ref::<&str>() {
-        (*s).to_string()
-    } else if let Some(s) = p.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "unknown panic".to_string()
-    }
-}
-
 /// The boundary every native method goes through ([`natives!`]): runs `f`, converts its failure or
 /// panic into a pending Java exception and returns `T::default()` in that case.
 pub(crate) fn run<'l, T: Default>(
@@ -120,10 +110,7 @@ pub(crate) fn run<'l, T: Default>(
     let fail = match outcome {
         Ok(Ok(v)) => return v,
         Ok(Err(fail)) => fail,
-        Err(p) => Fail::Core(Error::internal(format!(
-            "panic in headwater native code: {}",
-            panic_message(&*p)
-        ))),
+        Err(p) => Fail::Core(Error::from_panic(&*p, "Java")),
     };
     throw(env, fail);
     T::default()

@@ -325,13 +325,7 @@ impl Completions {
 
     /// The producer's JS side (`None`: none, or finalized).
     fn state(&self, env: js::Env) -> Result<Option<js::Value>> {
-        let r = *self.state.lock().unwrap();
-        if r == 0 {
-            return Ok(None);
-        }
-        let mut v = std::ptr::null_mut();
-        napi_call!(napi_get_reference_value(env, r as sys::napi_ref, &mut v))?;
-        Ok((!v.is_null()).then_some(v))
+        js::ref_value(env, *self.state.lock().unwrap())
     }
 }
 

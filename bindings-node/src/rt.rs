@@ -390,12 +390,7 @@ pub fn throw(env: Env, f: Fail) -> napi::Error {
 
 /// What a caught panic becomes: `INTERNAL`.
 pub fn panic_error(p: Box<dyn std::any::Any + Send>) -> headwater::Error {
-    let why = match (p.downcast_ref::<&str>(), p.downcast_ref::<String>()) {
-        (Some(s), _) => s.to_string(),
-        (_, Some(s)) => s.clone(),
-        _ => String::new(),
-    };
-    headwater::Error::internal(format!("panic in the Node binding: {why}"))
+    headwater::Error::from_panic(&*p, "Node")
 }
 
 fn caught<T>(f: impl FnOnce() -> Res<T>) -> Res<T> {
@@ -486,32 +481,22 @@ unsafe impl Send for SendPromise {}
 /// Creates a send's promise (counted as pending, like [`promise`]).
 pub fn send_promise(env: Env) -> Result<(SendPromise, Value)> {
     let (d, p) = promise(env)?;
-    let mut r = ptr::null_mut();
-    let st = unsafe { sys::napi_create_reference(env, p, 1, &mut r) };
-    if st != sys::Status::napi_ok {
-        // keeps the pending count right; the caller gets the error instead of this promise
-        d.resolve(env, js::undefined(env)?);
-        return Err(napi::Error::new(
-            napi::Status::from(st),
-            "Node-API call failed: reference",
-        ));
-    }
-    Ok((
-        SendPromise {
-            d,
-            promise: r as usize,
-        },
-        p,
-    ))
+    let promise = match js::new_ref(env, p) {
+        Ok(r) => r,
+        Err(e) => {
+            // keeps the pending count right; the caller gets the error instead of this promise
+            d.resolve(env, js::undefined(env)?);
+            return Err(e);
+        }
+    };
+    Ok((SendPromise { d, promise }, p))
 }
 
 impl SendPromise {
     fn release(&self, env: Env) -> Value {
-        let r = self.promise as sys::napi_ref;
-        let mut p = ptr::null_mut();
-        unsafe { sys::napi_get_reference_value(env, r, &mut p) };
-        unsafe { sys::napi_delete_reference(env, r) };
-        p
+        let p = js::ref_value(env, self.promise).ok().flatten();
+        js::drop_ref(env, self.promise);
+        p.unwrap_or(ptr::null_mut())
     }
     pub fn resolve(self, env: Env, v: Value) {
         self.release(env);

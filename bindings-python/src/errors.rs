@@ -35,16 +35,8 @@ pub fn to_pyerr(e: Error) -> PyErr {
 /// Runs the body of an entry point; a panic becomes core's `Internal` error (pyo3 would raise its
 /// `PanicException`, a `BaseException` that `except Exception` does not catch).
 pub fn guard<T>(f: impl FnOnce() -> PyResult<T>) -> PyResult<T> {
-    catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|panic| {
-        let what = panic
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| panic.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "unknown cause".into());
-        Err(to_pyerr(Error::internal(format!(
-            "a bug in headwater (panic: {what}); please report it"
-        ))))
-    })
+    catch_unwind(AssertUnwindSafe(f))
+        .unwrap_or_else(|panic| Err(to_pyerr(Error::from_panic(&*panic, "Python"))))
 }
 
 /// A test hook's answer: the exception object itself, not raised.

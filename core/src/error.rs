@@ -197,6 +197,16 @@ impl Error {
     pub fn internal(msg: impl Into<String>) -> Self {
         Error::new(ErrorKind::Internal, msg)
     }
+    /// What a panic caught at a binding's boundary becomes in every language: `Internal`, with the
+    /// panic's message (a `&str` or `String` payload) and the binding (`"C"`, `"Node"`, ...).
+    pub fn from_panic(payload: &(dyn std::any::Any + Send), binding: &str) -> Self {
+        let what = (payload.downcast_ref::<&str>().copied())
+            .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+            .unwrap_or("unknown cause");
+        Error::internal(format!(
+            "a bug in headwater (panic in the {binding} binding: {what}); please report it"
+        ))
+    }
     /// Maps a Fluvio error code from a broker response to the user-facing kind.
     pub fn from_code(code: &crate::protocol::ErrorCode, context: &str) -> Self {
         let c = code.code();
@@ -276,6 +286,22 @@ pub const MAX_COUNT: i64 = i32::MAX as i64;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_panic_is_internal_with_its_message_and_binding() {
+        let p1: Box<dyn std::any::Any + Send> = Box::new("boom");
+        let p2: Box<dyn std::any::Any + Send> = Box::new(format!("n={}", 7));
+        let p3: Box<dyn std::any::Any + Send> = Box::new(42u8);
+        for (p, what) in [(p1, "boom"), (p2, "n=7"), (p3, "unknown cause")] {
+            let e = Error::from_panic(&*p, "C");
+            assert_eq!(e.kind, ErrorKind::Internal);
+            assert!(
+                e.message
+                    .contains(&format!("panic in the C binding: {what})")),
+                "{e}"
+            );
+        }
+    }
 
     #[test]
     fn every_kind_round_trips_through_its_code_and_number() {

@@ -180,16 +180,20 @@ impl ProduceOutput {
     pub fn batch_id(&self) -> u64 {
         self.batch.id
     }
-    fn resolve(&self, r: &Result<i64>) -> Result<RecordMetadata> {
+    /// This record's offset in a batch with outcome `r`, or the batch's error.
+    fn offset_in(&self, r: &Result<i64>) -> Result<i64> {
         match r {
-            Ok(base) => Ok(RecordMetadata {
-                topic: String::from(&*self.batch.topic),
-                partition: self.partition,
-                offset: record_offset(*base, self.index),
-                timestamp: self.timestamp,
-            }),
+            Ok(base) => Ok(record_offset(*base, self.index)),
             Err(e) => Err(e.clone()),
         }
+    }
+    fn resolve(&self, r: &Result<i64>) -> Result<RecordMetadata> {
+        Ok(RecordMetadata {
+            topic: String::from(&*self.batch.topic),
+            partition: self.partition,
+            offset: self.offset_in(r)?,
+            timestamp: self.timestamp,
+        })
     }
     /// Calls `cb` exactly once with the record's result, from a library thread (never the caller's).
     pub fn on_done(&self, cb: impl FnOnce(Result<RecordMetadata>) + Send + 'static) {
@@ -204,10 +208,7 @@ impl ProduceOutput {
     /// The record's offset (-1 when unknown: at-most-once) or its batch's error, if already known:
     /// [`try_get`](Self::try_get) without building a [`RecordMetadata`] (no topic string copied).
     pub fn try_offset(&self) -> Option<Result<i64>> {
-        self.batch.get().map(|r| match r {
-            Ok(base) => Ok(record_offset(*base, self.index)),
-            Err(e) => Err(e.clone()),
-        })
+        self.batch.get().map(|r| self.offset_in(r))
     }
 
     /// The result if it is already known.
@@ -816,8 +817,9 @@ mod tests {
         assert_eq!(e.kind, ErrorKind::Timeout, "b2 is still out");
         assert!(rx.try_recv().is_err(), "done ran before the last batch");
         b2.complete(Err(Error::timeout("lost")));
-        t.wait_reported(barrier, None, &mut no_check()).unwrap();
-        let (offsets, counted) = rx.recv().unwrap();
+        t.wait_reported(barrier, Some(Duration::from_secs(60)), &mut no_check())
+            .unwrap();
+        let (offsets, counted) = rx.try_recv().expect("done ran before the report");
         assert!(counted, "done runs as a delivery callback");
         let ok: Vec<_> = offsets[..4].iter().map(|r| *r.as_ref().unwrap()).collect();
         assert_eq!(ok, [10, 20, 11, 21]);
@@ -835,8 +837,10 @@ mod tests {
         let (tx, rx) = std::sync::mpsc::channel();
         t.track_all(&[], move || tx.send(()).unwrap());
         let barrier = t.barrier();
-        t.wait_reported(barrier, None, &mut no_check()).unwrap();
-        rx.recv().unwrap();
+        // Bounded: a `done` that never runs is a failure, not a hung test.
+        t.wait_reported(barrier, Some(Duration::from_secs(60)), &mut no_check())
+            .unwrap();
+        rx.try_recv().expect("done ran before the report");
     }
 
     #[test]

@@ -64,6 +64,16 @@ impl Compression {
             Compression::Zstd => "zstd",
         }
     }
+    /// [`name`](Self::name) as a NUL-terminated static string, for C.
+    pub fn name_cstr(self) -> &'static std::ffi::CStr {
+        match self {
+            Compression::None => c"none",
+            Compression::Gzip => c"gzip",
+            Compression::Snappy => c"snappy",
+            Compression::Lz4 => c"lz4",
+            Compression::Zstd => c"zstd",
+        }
+    }
     pub fn parse(s: &str) -> Option<Self> {
         ALL_CODECS.into_iter().find(|c| c.name() == s)
     }
@@ -153,6 +163,13 @@ impl std::fmt::Display for Compression {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn name_cstr_is_name() {
+        for c in ALL_CODECS {
+            assert_eq!(c.name_cstr().to_str().unwrap(), c.name());
+        }
+    }
 
     #[test]
     fn every_codec_round_trips_and_frames_as_fluvio() {
